@@ -1,0 +1,43 @@
+# ewp: two commands do everything on a fresh Debian / Raspberry Pi OS machine.
+#   make demo   set up, start broker + fleet + a simulated fleet of stations, show the result
+#   make test   set up, lint, type-check and run the whole test suite
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ewp-installed
+DEMO_ARGS ?=
+
+.PHONY: setup system-deps test lint typecheck pytest demo bench clean
+
+system-deps:
+	@scripts/ensure-system-deps.sh
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[station,fleet,sim,dev]'
+	@touch $@
+
+setup: system-deps $(STAMP)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: setup
+	$(BIN)/mypy
+
+pytest: setup
+	$(BIN)/pytest -n 2
+
+test: lint typecheck pytest
+
+demo: setup
+	$(BIN)/ewp demo $(DEMO_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis var test-artifacts

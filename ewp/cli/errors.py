@@ -1,0 +1,57 @@
+"""The one place where library errors become what the person at the terminal reads.
+
+Library code raises typed errors whose message already says what to do ("fingerprint sensor
+not answering on /dev/ttyUSB0 ..."). Here they are printed without a traceback and turned into
+exit code 2. Anything else is a bug: it keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import click
+import typer
+
+log = logging.getLogger(__name__)
+
+EXIT_USER_ERROR = 2
+
+
+def _known_error_types() -> tuple[type[BaseException], ...]:
+    """Base classes of the errors our libraries raise for the user to act on."""
+    types: list[type[BaseException]] = []
+    candidates = [
+        ("ewp.cli.settings_loader", "SettingsError"),
+        ("protocol.errors", "ProtocolError"),
+        ("edge.drivers.fingerprint_r30x", "FingerprintError"),
+        ("edge.drivers.controller", "ControllerError"),
+        ("edge.agent.errors", "AgentError"),
+        ("fleet.errors", "FleetError"),
+        ("simulators.errors", "SimulatorError"),
+    ]
+    for module_name, attr in candidates:
+        module = sys.modules.get(module_name)
+        if module is not None and hasattr(module, attr):
+            types.append(getattr(module, attr))
+    return tuple(types)
+
+
+def run_with_friendly_errors(app: typer.Typer) -> None:
+    try:
+        app(standalone_mode=False)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:
+        if isinstance(exc, _known_error_types()):
+            typer.echo(f"error: {exc}", err=True)
+            sys.exit(EXIT_USER_ERROR)
+        raise
