@@ -1,4 +1,7 @@
-"""`ewp sim` commands."""
+"""`ewp sim` commands: simulated devices and networks.
+
+Each simulator's command lives in its own module (`sim_<device>.py`) and is registered here.
+"""
 
 from __future__ import annotations
 
