@@ -1,0 +1,114 @@
+"""JSON message schemas of the MQTT topics (see protocol/topics.py and docs/protocol.md).
+
+Every message carries ``v`` (its schema version). Receivers reject unknown fields, so a typo on
+one side shows up as a clear error on the other instead of a silently ignored value.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+
+from protocol.errors import MessageError
+from protocol.topics import STATION_ID_RE
+
+StationId = Annotated[str, StringConstraints(pattern=STATION_ID_RE.pattern)]
+PacketId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
+Timestamp = Annotated[str, StringConstraints(max_length=40)]
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_payload(self) -> bytes:
+        return self.model_dump_json().encode("utf-8")
+
+
+M = TypeVar("M", bound=Message)
+
+
+def parse_message(model: type[M], payload: bytes) -> M:
+    """Parse a JSON payload into ``model``; MessageError names the problems."""
+    try:
+        return model.model_validate_json(payload)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'message'}: {err['msg']}"
+            for err in exc.errors()[:5]
+        )
+        raise MessageError(f"invalid {model.__name__}: {problems}") from None
+
+
+class StationStatus(Message):
+    """Retained on ``status``; the broker publishes the ``offline`` last will for us."""
+
+    v: Literal[1] = 1
+    station_id: StationId
+    state: Literal["online", "offline"]
+    at: Timestamp | None = None
+    software_version: str | None = None
+    reason: str | None = None  # "clean shutdown" / "last will"
+
+
+class QueueHealth(Message):
+    pending: int = Field(ge=0, description="sealed packets not yet acknowledged by the fleet")
+    sending: int = Field(ge=0)
+    acked: int = Field(ge=0, description="acknowledged, kept until the retention period ends")
+    pending_bytes: int = Field(ge=0)
+    oldest_pending_age_s: float | None = Field(default=None, ge=0)
+    created_total: int = Field(ge=0, description="packets this station ever created")
+    last_seq: int = Field(ge=0, description="highest packet sequence number created")
+
+
+class DiskHealth(Message):
+    free_bytes: int = Field(ge=0)
+    total_bytes: int = Field(ge=0)
+
+
+SensorState = Literal["ok", "missing", "error", "unknown"]
+
+
+class SensorHealth(Message):
+    kind: str
+    state: SensorState
+    detail: str | None = None
+
+
+class Heartbeat(Message):
+    v: Literal[1] = 1
+    station_id: StationId
+    at: Timestamp
+    seq: int = Field(ge=0, description="heartbeat counter since the agent started")
+    uptime_s: float = Field(ge=0)
+    software_version: str
+    queue: QueueHealth
+    disk: DiskHealth
+    sensors: list[SensorHealth] = Field(default_factory=list)
+    link: dict[str, float | int] = Field(
+        default_factory=dict,
+        description="uplink counters: reconnects, chunks_sent, bytes_sent, receipt_timeouts",
+    )
+
+
+class Receipt(Message):
+    """The fleet's answer to a packet. ``stored`` and ``duplicate`` both mean: it is safe."""
+
+    v: Literal[1] = 1
+    packet_id: PacketId
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+    status: Literal["stored", "duplicate", "rejected"]
+    reason: str | None = None
+    retry: bool = Field(
+        default=False, description="rejected but worth sending again (e.g. a hash mismatch)"
+    )
+    received_at: Timestamp
+
+
+class StationEvent(Message):
+    v: Literal[1] = 1
+    station_id: StationId
+    at: Timestamp
+    kind: str = Field(min_length=1, max_length=64)
+    severity: Literal["info", "warning", "error", "critical"] = "info"
+    detail: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
