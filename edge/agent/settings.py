@@ -1,0 +1,115 @@
+"""The station agent's one settings model, validated at start-up (unknown keys are errors).
+
+Loaded from TOML (see examples/agent.toml); secrets are never in this file: the station's key
+and broker credentials live in ``{data_dir}/identity/``, written by ``ewp agent provision``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+FingerName = Literal[
+    "right-thumb",
+    "right-index",
+    "right-middle",
+    "right-ring",
+    "right-little",
+    "left-thumb",
+    "left-index",
+    "left-middle",
+    "left-ring",
+    "left-little",
+]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class StationSettings(Section):
+    data_dir: Path = Field(description="outbox, identity and logs live here")
+    operator_id: str = Field(default="operator", min_length=1, max_length=64)
+
+
+class FingerprintSensorSettings(Section):
+    port: str = Field(description="serial port URL: /dev/ttyUSB0, socket://host:port, a pty")
+    baudrate: Annotated[int, Field(ge=9600, le=115200, multiple_of=9600)] = 57600
+    password: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] = 0
+    address: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] = 0xFFFFFFFF
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
+
+
+class SensorsSettings(Section):
+    fingerprint: FingerprintSensorSettings
+
+
+class UplinkSettings(Section):
+    broker_url: str | None = Field(
+        default=None,
+        description="override the broker address received at provisioning: mqtt://host:port",
+    )
+    chunk_size: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
+    max_inflight: Annotated[int, Field(ge=1, le=256)] = 16
+    keepalive_s: Annotated[int, Field(ge=5, le=600)] = 30
+    heartbeat_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    receipt_timeout_s: Annotated[float, Field(ge=1, le=86400)] = 120.0
+    reconnect_min_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    reconnect_max_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    session_expiry_s: Annotated[int, Field(ge=60)] = 7 * 24 * 3600
+
+    @field_validator("broker_url")
+    @classmethod
+    def _check_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("mqtt://", "mqtts://")):
+            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
+        return value
+
+
+class OutboxSettings(Section):
+    quota_mb: Annotated[int, Field(ge=1)] = 2048
+    min_free_mb: Annotated[int, Field(ge=0)] = 200
+    retention_days: Annotated[float, Field(ge=0)] = 30.0
+
+
+class CaptureSettings(Section):
+    fingers: list[FingerName] = Field(default=["right-index", "left-index"], min_length=1)
+    finger_timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    attempts: Annotated[int, Field(ge=1, le=10)] = 3
+
+
+class AutopilotSettings(Section):
+    """Training mode: enrol synthetic applicants without an operator (demos, soak tests).
+
+    The biometrics still come from the configured sensor through the real driver.
+    """
+
+    enabled: bool = False
+    enrolments: Annotated[int, Field(ge=0)] = 0
+    interval_s: Annotated[float, Field(ge=0)] = 1.0
+    seed: int = 0
+
+
+class LogSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    wire: bool = False
+
+
+class AgentSettings(Section):
+    station: StationSettings
+    sensors: SensorsSettings
+    uplink: UplinkSettings = Field(default_factory=UplinkSettings)
+    outbox: OutboxSettings = Field(default_factory=OutboxSettings)
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)
+    autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+
+    @property
+    def identity_dir(self) -> Path:
+        return self.station.data_dir / "identity"
+
+    @property
+    def outbox_path(self) -> Path:
+        return self.station.data_dir / "outbox.sqlite"

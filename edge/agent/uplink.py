@@ -1,0 +1,531 @@
+"""The uplink: sealed packets from the outbox to the fleet over MQTT v5, resumably.
+
+One thread owns the MQTT client (paho-mqtt 2, driven with ``client.loop()`` from this thread,
+so callbacks run here and need no locks) and its own outbox connection.
+
+- Packets go oldest first, split into chunks, each a QoS 1 message. At most ``max_inflight``
+  chunks wait for the broker's PUBACK at a time.
+- Progress (chunks acknowledged by the broker) is written to the outbox; after a restart the
+  upload resumes at the first unacknowledged chunk. Within one process, paho re-sends in-flight
+  messages itself after a reconnect (persistent session: ``clean_start=False``).
+- A packet is done only when the fleet's receipt arrives. With no receipt within
+  ``receipt_timeout_s`` (growing with each attempt) the packet is sent again from its first
+  chunk; the fleet acknowledges a resent packet again and stores it once.
+- Reconnects back off exponentially with full jitter, so a fleet of stations does not stampede a
+  restarted broker.
+- A retained ``status`` message says online; the broker publishes the retained ``offline`` last
+  will if the station vanishes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from edge.agent.identity import StationIdentity
+from edge.agent.outbox import Outbox
+from edge.agent.settings import UplinkSettings
+from protocol import topics
+from protocol.chunks import chunk_count, split_packet
+from protocol.envelope import SealedPacket, utc_timestamp
+from protocol.errors import MessageError
+from protocol.messages import Heartbeat, Receipt, StationEvent, StationStatus, parse_message
+
+log = logging.getLogger(__name__)
+wire = logging.getLogger("ewp.wire.mqtt")
+
+PROGRESS_EVERY = 8  # chunks between progress writes to the outbox
+MAX_AWAITING_RECEIPT = 64  # packets fully sent but not yet acknowledged by the fleet
+HOUSEKEEPING_INTERVAL_S = 600.0
+
+
+@dataclass
+class LinkStats:
+    connected: bool = False
+    connects: int = 0
+    disconnects: int = 0
+    chunks_sent: int = 0
+    bytes_sent: int = 0
+    receipts: int = 0
+    receipt_timeouts: int = 0
+    rejected: int = 0
+    last_error: str | None = None
+
+    def as_heartbeat_fields(self) -> dict[str, float | int]:
+        return {
+            "connects": self.connects,
+            "disconnects": self.disconnects,
+            "chunks_sent": self.chunks_sent,
+            "bytes_sent": self.bytes_sent,
+            "receipts": self.receipts,
+            "receipt_timeouts": self.receipt_timeouts,
+            "rejected": self.rejected,
+        }
+
+
+@dataclass
+class _Upload:
+    """A packet being uploaded in this process."""
+
+    packet_id: str
+    packet: SealedPacket | None  # released once every chunk is with the broker
+    count: int
+    attempt: int
+    next_index: int  # next chunk to hand to MQTT
+    acked: set[int] = field(default_factory=set)
+    contiguous: int = 0  # chunks 0..contiguous-1 acknowledged by the broker
+    recorded: int = 0  # what the outbox knows of ``contiguous``
+    all_acked_at: float | None = None
+
+
+class Uplink:
+    def __init__(
+        self,
+        settings: UplinkSettings,
+        identity: StationIdentity,
+        outbox: Outbox,
+        *,
+        heartbeat: Callable[[LinkStats], Heartbeat],
+        software_version: str,
+        retention_s: float = 30 * 86400,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.identity = identity
+        self.outbox = outbox
+        self._make_heartbeat = heartbeat
+        self._software_version = software_version
+        self._retention_s = retention_s
+        self._clock = clock
+        self.stats = LinkStats()
+        self.host, self.port, tls = _broker_address(settings.broker_url, identity)
+        self._station = identity.station_id
+        self._uploads: dict[str, _Upload] = {}
+        self._inflight: dict[int, tuple[str, int]] = {}
+        self._held: set[str] = set()  # refused for good by the fleet: keep, don't resend now
+        self._connected = False
+        self._socket_open = False
+        self._reconnect_attempt = 0
+        self._next_connect_at = 0.0
+        self._next_heartbeat_at = 0.0
+        self._next_housekeeping_at = 0.0
+        self._heartbeats_sent = 0
+        self._events: list[StationEvent] = []
+        self._events_lock = threading.Lock()
+        self._not_authorised_logged = False
+        self._client = self._make_client(tls)
+
+    # -- MQTT client ---------------------------------------------------------------------------
+
+    def _make_client(self, tls: bool) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=self.identity.mqtt.client_id,
+            protocol=mqtt.MQTTv5,
+        )
+        client.username_pw_set(self.identity.mqtt.username, self.identity.mqtt.password)
+        if tls:
+            client.tls_set()
+        client.max_inflight_messages_set(self.settings.max_inflight + 8)
+        client.max_queued_messages_set(0)
+        will = StationStatus(
+            station_id=self._station, state="offline", reason="last will"
+        ).to_payload()
+        client.will_set(topics.STATUS.for_station(self._station), will, qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        client.on_message = self._on_message
+        return client
+
+    def _connect(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = self.settings.session_expiry_s
+        try:
+            self._client.connect(
+                self.host,
+                self.port,
+                keepalive=self.settings.keepalive_s,
+                clean_start=False,
+                properties=props,
+            )
+            self._socket_open = True
+        except OSError as exc:
+            self._schedule_reconnect(f"cannot reach the broker at {self.host}:{self.port}: {exc}")
+
+    def _schedule_reconnect(self, why: str) -> None:
+        self.stats.last_error = why
+        self._reconnect_attempt += 1
+        ceiling = min(
+            self.settings.reconnect_max_s,
+            self.settings.reconnect_min_s * 2 ** min(self._reconnect_attempt, 20),
+        )
+        delay = random.uniform(self.settings.reconnect_min_s, max(ceiling, 0.001))
+        self._next_connect_at = self._clock() + delay
+        log.info("uplink offline (%s); next try in %.1f s", why, delay)
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            if reason_code.value in (0x86, 0x87, 0x8C) and not self._not_authorised_logged:
+                log.error(
+                    "the broker refused this station's credentials (%s): the station may have "
+                    "been revoked; contact the fleet admin",
+                    reason_code,
+                )
+                self._not_authorised_logged = True
+            self._schedule_reconnect(f"broker refused the connection: {reason_code}")
+            return
+        self._connected = True
+        self._not_authorised_logged = False
+        self._reconnect_attempt = 0
+        self.stats.connected = True
+        self.stats.connects += 1
+        self.stats.last_error = None
+        log.info(
+            "uplink connected to %s:%d (session %s)",
+            self.host,
+            self.port,
+            "resumed" if flags.session_present else "new",
+        )
+        # Subscribe on every connect, so a broker that lost our session restores it.
+        for spec in (topics.RECEIPTS, topics.COMMANDS, topics.CONFIG, topics.APPLICATION_STATUS):
+            client.subscribe(spec.for_station(self._station), qos=spec.qos)
+        status = StationStatus(
+            station_id=self._station,
+            state="online",
+            at=utc_timestamp(),
+            software_version=self._software_version,
+        )
+        client.publish(
+            topics.STATUS.for_station(self._station), status.to_payload(), qos=1, retain=True
+        )
+        self._next_heartbeat_at = self._clock()
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.DisconnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        was_connected = self._connected
+        self._connected = False
+        self._socket_open = False
+        self.stats.connected = False
+        if was_connected:
+            self.stats.disconnects += 1
+        self._schedule_reconnect(f"disconnected: {reason_code}")
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        """Upload until ``stop`` is set; then say goodbye cleanly."""
+        log.info("uplink for station %s to %s:%d", self._station, self.host, self.port)
+        while not stop.is_set():
+            self.step()
+        self.shutdown()
+
+    def step(self, timeout: float = 0.05) -> None:
+        now = self._clock()
+        if not self._socket_open and now >= self._next_connect_at:
+            self._connect()
+        if self._socket_open:
+            rc = self._client.loop(timeout=timeout)
+            if rc != mqtt.MQTT_ERR_SUCCESS and self._socket_open:
+                # paho reports a lost link here when the socket dies before a DISCONNECT.
+                self._socket_open = False
+                if self._connected:
+                    self._connected = False
+                    self.stats.connected = False
+                    self.stats.disconnects += 1
+                self._schedule_reconnect(f"connection lost ({mqtt.error_string(rc)})")
+        else:
+            time.sleep(timeout)
+        now = self._clock()
+        if self._connected:
+            self._pump()
+            self._send_events()
+            if now >= self._next_heartbeat_at:
+                self._send_heartbeat()
+                self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
+        self._check_receipt_timeouts(now)
+        if now >= self._next_housekeeping_at:
+            self._next_housekeeping_at = now + HOUSEKEEPING_INTERVAL_S
+            self.outbox.purge_acked(self._retention_s)
+
+    def shutdown(self) -> None:
+        """Publish ``offline`` (so the fleet knows this was on purpose) and disconnect."""
+        self._flush_progress()
+        if self._connected:
+            status = StationStatus(
+                station_id=self._station,
+                state="offline",
+                at=utc_timestamp(),
+                software_version=self._software_version,
+                reason="clean shutdown",
+            )
+            info = self._client.publish(
+                topics.STATUS.for_station(self._station), status.to_payload(), qos=1, retain=True
+            )
+            deadline = self._clock() + 2.0
+            while not info.is_published() and self._clock() < deadline and self._socket_open:
+                self._client.loop(timeout=0.05)
+            self._client.disconnect()
+        self._connected = False
+        self._socket_open = False
+        self.stats.connected = False
+
+    # -- sending packets -----------------------------------------------------------------------
+
+    def _pump(self) -> None:
+        while len(self._inflight) < self.settings.max_inflight:
+            upload = self._next_upload()
+            if upload is None or upload.packet is None:
+                return
+            chunk = next(
+                split_packet(upload.packet, self.settings.chunk_size, start=upload.next_index)
+            )
+            payload = chunk.to_bytes()
+            info = self._client.publish(
+                topics.packet_topic(self._station, upload.packet_id), payload, qos=1
+            )
+            if info.rc != mqtt.MQTT_ERR_SUCCESS:
+                log.debug("publish deferred: %s", mqtt.error_string(info.rc))
+                return
+            self._inflight[info.mid] = (upload.packet_id, chunk.index)
+            upload.next_index += 1
+            self.stats.chunks_sent += 1
+            self.stats.bytes_sent += len(payload)
+            wire.debug("-> chunk %s %d/%d (%d bytes)", upload.packet_id, chunk.index + 1,
+                       chunk.count, len(payload))  # fmt: skip
+
+    def _next_upload(self) -> _Upload | None:
+        for upload in self._uploads.values():
+            if upload.next_index < upload.count:
+                return upload
+        awaiting = sum(1 for u in self._uploads.values() if u.next_index >= u.count)
+        if awaiting >= MAX_AWAITING_RECEIPT:
+            return None  # let the fleet's receipts catch up first
+        busy = set(self._uploads) | self._held
+        for entry in self.outbox.waiting(limit=len(busy) + 1):
+            if entry.packet_id in busy:
+                continue
+            packet = self.outbox.load(entry.packet_id)
+            count = chunk_count(len(packet.sealed), self.settings.chunk_size)
+            start = min(entry.chunks_sent, count)
+            self.outbox.mark_sending(entry.packet_id)
+            upload = _Upload(
+                packet_id=entry.packet_id,
+                packet=packet,
+                count=count,
+                attempt=entry.attempts + 1,
+                next_index=start,
+                acked=set(range(start)),
+                contiguous=start,
+                recorded=start,
+            )
+            if start:
+                log.info("resuming packet %s at chunk %d of %d", entry.packet_id, start, count)
+            if start >= count:
+                upload.all_acked_at = self._clock()
+                upload.packet = None
+            self._uploads[entry.packet_id] = upload
+            if upload.next_index < upload.count:
+                return upload
+        return None
+
+    def _on_publish(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        where = self._inflight.pop(mid, None)
+        if where is None:
+            return  # status, heartbeat or event
+        packet_id, index = where
+        upload = self._uploads.get(packet_id)
+        if upload is None:
+            return
+        if reason_code.is_failure:
+            # The broker refused the chunk (e.g. not authorised): start this packet over later.
+            log.error("broker refused chunk %d of packet %s: %s", index, packet_id, reason_code)
+            self.stats.last_error = f"broker refused a chunk: {reason_code}"
+            self._restart_upload(upload, reset_outbox=True)
+            return
+        upload.acked.add(index)
+        while upload.contiguous in upload.acked:
+            upload.contiguous += 1
+        if upload.contiguous >= upload.count and upload.all_acked_at is None:
+            upload.all_acked_at = self._clock()
+            upload.packet = None
+        if upload.contiguous - upload.recorded >= PROGRESS_EVERY or (
+            upload.contiguous >= upload.count > upload.recorded
+        ):
+            self.outbox.record_progress(packet_id, upload.contiguous)
+            upload.recorded = upload.contiguous
+
+    def _flush_progress(self) -> None:
+        for upload in self._uploads.values():
+            if upload.contiguous > upload.recorded:
+                self.outbox.record_progress(upload.packet_id, upload.contiguous)
+                upload.recorded = upload.contiguous
+
+    def _restart_upload(self, upload: _Upload, *, reset_outbox: bool) -> None:
+        del self._uploads[upload.packet_id]
+        for mid, (packet_id, _) in list(self._inflight.items()):
+            if packet_id == upload.packet_id:
+                del self._inflight[mid]
+        if reset_outbox:
+            self.outbox.reset_to_pending(upload.packet_id)
+
+    def _receipt_timeout(self, attempt: int) -> float:
+        return float(min(self.settings.receipt_timeout_s * 2 ** max(0, attempt - 1), 1800.0))
+
+    def _check_receipt_timeouts(self, now: float) -> None:
+        for upload in list(self._uploads.values()):
+            if upload.all_acked_at is None:
+                continue
+            if now - upload.all_acked_at >= self._receipt_timeout(upload.attempt):
+                self.stats.receipt_timeouts += 1
+                log.warning(
+                    "no receipt for packet %s after %.0f s (attempt %d): sending it again",
+                    upload.packet_id,
+                    now - upload.all_acked_at,
+                    upload.attempt,
+                )
+                self._restart_upload(upload, reset_outbox=True)
+
+    # -- messages from the fleet ---------------------------------------------------------------
+
+    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+        try:
+            _, suffix = topics.parse_station_topic(message.topic)
+        except ValueError:
+            log.warning("message on unexpected topic %s ignored", message.topic)
+            return
+        if suffix == topics.RECEIPTS.suffix:
+            self._handle_receipt(bytes(message.payload))
+        else:
+            log.info("message on %s (%d bytes) not handled yet", suffix, len(message.payload))
+
+    def _handle_receipt(self, payload: bytes) -> None:
+        try:
+            receipt = parse_message(Receipt, payload)
+        except MessageError as exc:
+            log.warning("malformed receipt ignored: %s", exc)
+            return
+        wire.debug("<- receipt %s %s", receipt.packet_id, receipt.status)
+        self.stats.receipts += 1
+        try:
+            entry = self.outbox.entry(receipt.packet_id)
+        except Exception:
+            log.warning("receipt for unknown packet %s ignored", receipt.packet_id)
+            return
+        if receipt.sha256 != entry.sha256:
+            log.error(
+                "receipt for packet %s names hash %s, ours is %s: ignored",
+                receipt.packet_id,
+                receipt.sha256[:12],
+                entry.sha256[:12],
+            )
+            return
+        upload = self._uploads.get(receipt.packet_id)
+        if receipt.status in ("stored", "duplicate"):
+            if self.outbox.mark_acked(receipt.packet_id, payload.decode("utf-8", "replace")):
+                log.info("packet %s acknowledged by the fleet (%s)", receipt.packet_id,
+                         receipt.status)  # fmt: skip
+            if upload is not None:
+                self._restart_upload(upload, reset_outbox=False)
+            return
+        self.stats.rejected += 1
+        if receipt.retry:
+            log.warning("fleet asks to resend packet %s: %s", receipt.packet_id, receipt.reason)
+            if upload is not None:
+                self._restart_upload(upload, reset_outbox=True)
+            else:
+                self.outbox.reset_to_pending(receipt.packet_id)
+            return
+        log.error(
+            "fleet refused packet %s: %s; it stays in the outbox, contact fleet support",
+            receipt.packet_id,
+            receipt.reason,
+        )
+        self._held.add(receipt.packet_id)
+        if upload is not None:
+            self._restart_upload(upload, reset_outbox=False)
+        self.report_event("packet-refused", "error", packet_id=receipt.packet_id,
+                          reason=receipt.reason)  # fmt: skip
+
+    # -- heartbeat and events ------------------------------------------------------------------
+
+    def _send_heartbeat(self) -> None:
+        heartbeat = self._make_heartbeat(self.stats)
+        self._client.publish(
+            topics.HEARTBEAT.for_station(self._station),
+            heartbeat.to_payload(),
+            qos=topics.HEARTBEAT.qos,
+        )
+        self._heartbeats_sent += 1
+
+    def report_event(self, kind: str, severity: str = "info", **detail: str | int | None) -> None:
+        """Queue an event for the fleet (thread-safe; sent when connected)."""
+        event = StationEvent.model_validate(
+            {
+                "station_id": self._station,
+                "at": utc_timestamp(),
+                "kind": kind,
+                "severity": severity,
+                "detail": detail,
+            }
+        )
+        with self._events_lock:
+            self._events.append(event)
+            del self._events[:-100]  # keep the newest 100 while offline
+
+    def _send_events(self) -> None:
+        with self._events_lock:
+            events, self._events = self._events, []
+        for event in events:
+            self._client.publish(
+                topics.EVENTS.for_station(self._station), event.to_payload(), qos=1
+            )
+
+    def describe(self) -> dict[str, object]:
+        return {
+            "connected": self._connected,
+            "uploads": len(self._uploads),
+            "inflight": len(self._inflight),
+            "held": sorted(self._held),
+            **json.loads(json.dumps(self.stats.__dict__)),
+        }
+
+
+def _broker_address(override: str | None, identity: StationIdentity) -> tuple[str, int, bool]:
+    if override is None:
+        return identity.mqtt.host, identity.mqtt.port, identity.mqtt.tls
+    parts = urlsplit(override)
+    tls = parts.scheme == "mqtts"
+    return parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls
