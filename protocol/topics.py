@@ -40,41 +40,77 @@ class TopicSpec:
 
 
 STATUS = TopicSpec(
-    "status", Direction.UP, 1, True, "StationStatus",
+    "status",
+    Direction.UP,
+    1,
+    True,
+    "StationStatus",
     "online/offline; retained; the broker publishes `offline` as the station's last will",
-)  # fmt: skip
+)
 HEARTBEAT = TopicSpec(
-    "heartbeat", Direction.UP, 0, False, "Heartbeat",
+    "heartbeat",
+    Direction.UP,
+    0,
+    False,
+    "Heartbeat",
     "health every `heartbeat_interval_s`: queue depth, oldest pending age, disk, sensors",
-)  # fmt: skip
+)
 PACKET_CHUNKS = TopicSpec(
-    "packets/+", Direction.UP, 1, False, "PacketChunk (binary)",
+    "packets/+",
+    Direction.UP,
+    1,
+    False,
+    "PacketChunk (binary)",
     "one chunk of a sealed packet; the last level is the packet id",
-)  # fmt: skip
+)
 EVENTS = TopicSpec(
-    "events", Direction.UP, 1, False, "StationEvent",
+    "events",
+    Direction.UP,
+    1,
+    False,
+    "StationEvent",
     "things that happened at the station: sensor unplugged, outbox full, tamper",
-)  # fmt: skip
+)
 RESPONSES = TopicSpec(
-    "responses", Direction.UP, 1, False, "CommandResponse",
+    "responses",
+    Direction.UP,
+    1,
+    False,
+    "CommandResponse",
     "the signed answer to a command",
-)  # fmt: skip
+)
 RECEIPTS = TopicSpec(
-    "receipts", Direction.DOWN, 1, False, "Receipt",
+    "receipts",
+    Direction.DOWN,
+    1,
+    False,
+    "Receipt",
     "the fleet stored (or refused) a packet; the station marks it acked",
-)  # fmt: skip
+)
 COMMANDS = TopicSpec(
-    "commands", Direction.DOWN, 1, False, "Command",
+    "commands",
+    Direction.DOWN,
+    1,
+    False,
+    "Command",
     "an instruction for the station",
-)  # fmt: skip
+)
 CONFIG = TopicSpec(
-    "config", Direction.DOWN, 1, True, "DesiredConfig",
+    "config",
+    Direction.DOWN,
+    1,
+    True,
+    "DesiredConfig",
     "the station's desired configuration; retained",
-)  # fmt: skip
+)
 APPLICATION_STATUS = TopicSpec(
-    "app-status", Direction.DOWN, 1, False, "ApplicationStatus",
+    "app-status",
+    Direction.DOWN,
+    1,
+    False,
+    "ApplicationStatus",
     "the central system's decision on an application enrolled at this station",
-)  # fmt: skip
+)
 
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     STATUS,
@@ -152,6 +188,8 @@ def acl_for_fleet() -> list[AclEntry]:
         topic = spec.filter_all_stations()
         if spec.direction is Direction.UP:
             entries.append(AclEntry("subscribePattern", topic))
+            # Mosquitto 2.0 checks a shared subscription with its $share/<group>/ prefix.
+            entries.append(AclEntry("subscribePattern", shared(topic, "+")))
             entries.append(AclEntry("publishClientReceive", topic))
         else:
             entries.append(AclEntry("publishClientSend", topic))

@@ -316,8 +316,13 @@ class Uplink:
             upload.next_index += 1
             self.stats.chunks_sent += 1
             self.stats.bytes_sent += len(payload)
-            wire.debug("-> chunk %s %d/%d (%d bytes)", upload.packet_id, chunk.index + 1,
-                       chunk.count, len(payload))  # fmt: skip
+            wire.debug(
+                "-> chunk %s %d/%d (%d bytes)",
+                upload.packet_id,
+                chunk.index + 1,
+                chunk.count,
+                len(payload),
+            )
 
     def _next_upload(self) -> _Upload | None:
         for upload in self._uploads.values():
@@ -455,8 +460,9 @@ class Uplink:
         upload = self._uploads.get(receipt.packet_id)
         if receipt.status in ("stored", "duplicate"):
             if self.outbox.mark_acked(receipt.packet_id, payload.decode("utf-8", "replace")):
-                log.info("packet %s acknowledged by the fleet (%s)", receipt.packet_id,
-                         receipt.status)  # fmt: skip
+                log.info(
+                    "packet %s acknowledged by the fleet (%s)", receipt.packet_id, receipt.status
+                )
             if upload is not None:
                 self._restart_upload(upload, reset_outbox=False)
             return
@@ -476,8 +482,9 @@ class Uplink:
         self._held.add(receipt.packet_id)
         if upload is not None:
             self._restart_upload(upload, reset_outbox=False)
-        self.report_event("packet-refused", "error", packet_id=receipt.packet_id,
-                          reason=receipt.reason)  # fmt: skip
+        self.report_event(
+            "packet-refused", "error", packet_id=receipt.packet_id, reason=receipt.reason
+        )
 
     # -- heartbeat and events ------------------------------------------------------------------
 

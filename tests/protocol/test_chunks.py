@@ -64,9 +64,14 @@ def test_corrupted_chunk_data_fails_the_hash() -> None:
     chunks = list(split_packet(_packet(3000), 1000))
     bad = chunks[1]
     chunks[1] = PacketChunk(
-        bad.header, bad.header_bytes, bad.signature, bad.index, bad.count, bad.offset,
+        bad.header,
+        bad.header_bytes,
+        bad.signature,
+        bad.index,
+        bad.count,
+        bad.offset,
         bytes([bad.data[0] ^ 1]) + bad.data[1:],
-    )  # fmt: skip
+    )
     with pytest.raises(ChunkError, match="does not match its hash"):
         join_chunks(chunks)
 

@@ -44,11 +44,17 @@ def _manifest(files: dict[str, bytes]) -> EnrolmentManifest:
         software_version="0.1.0",
         application=APPLICATION,
         records=[
-            record_for(name, data, modality="finger", kind="image", format="image/png",
-                       position="right-index")
+            record_for(
+                name,
+                data,
+                modality="finger",
+                kind="image",
+                format="image/png",
+                position="right-index",
+            )
             for name, data in files.items()
         ],
-    )  # fmt: skip
+    )
 
 
 def test_archive_round_trip_is_deterministic() -> None:

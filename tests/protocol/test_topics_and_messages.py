@@ -45,11 +45,16 @@ def test_messages_round_trip_and_reject_unknown_fields() -> None:
         uptime_s=12.5,
         software_version="0.1.0",
         queue=QueueHealth(
-            pending=2, sending=1, acked=5, pending_bytes=600_000, oldest_pending_age_s=3600,
-            created_total=8, last_seq=8,
+            pending=2,
+            sending=1,
+            acked=5,
+            pending_bytes=600_000,
+            oldest_pending_age_s=3600,
+            created_total=8,
+            last_seq=8,
         ),
         disk=DiskHealth(free_bytes=10, total_bytes=20),
-    )  # fmt: skip
+    )
     assert parse_message(Heartbeat, hb.to_payload()) == hb
     with pytest.raises(MessageError, match=r"Receipt: .*typo: Extra inputs are not permitted"):
         parse_message(Receipt, b'{"typo": 1}')

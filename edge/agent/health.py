@@ -1,0 +1,80 @@
+"""The station's heartbeat: queue depth, oldest pending packet, disk, sensors, link."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.agent.outbox import Outbox
+from edge.agent.uplink import LinkStats
+from protocol.envelope import utc_timestamp
+from protocol.messages import DiskHealth, Heartbeat, QueueHealth, SensorHealth
+
+
+class SensorBoard:
+    """The latest known state of each sensor, updated by whoever talks to it (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._states: dict[str, SensorHealth] = {}
+
+    def set(self, kind: str, state: str, detail: str | None = None) -> None:
+        with self._lock:
+            self._states[kind] = SensorHealth.model_validate(
+                {"kind": kind, "state": state, "detail": detail}
+            )
+
+    def snapshot(self) -> list[SensorHealth]:
+        with self._lock:
+            return [self._states[k] for k in sorted(self._states)]
+
+
+class HealthReporter:
+    def __init__(
+        self,
+        *,
+        station_id: str,
+        outbox: Outbox,
+        data_dir: Path,
+        software_version: str,
+        sensors: SensorBoard,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.station_id = station_id
+        self._outbox = outbox
+        self._data_dir = data_dir
+        self._software_version = software_version
+        self._sensors = sensors
+        self._clock = clock
+        self._started = clock()
+        self._seq = 0
+
+    def heartbeat(self, link: LinkStats) -> Heartbeat:
+        now = self._clock()
+        stats = self._outbox.stats()
+        st = os.statvfs(self._data_dir)
+        self._seq += 1
+        return Heartbeat(
+            station_id=self.station_id,
+            at=utc_timestamp(),
+            seq=self._seq,
+            uptime_s=round(now - self._started, 1),
+            software_version=self._software_version,
+            queue=QueueHealth(
+                pending=stats.pending,
+                sending=stats.sending,
+                acked=stats.acked,
+                pending_bytes=stats.pending_bytes,
+                oldest_pending_age_s=stats.oldest_pending_age(now),
+                created_total=stats.created_total,
+                last_seq=stats.last_seq,
+            ),
+            disk=DiskHealth(
+                free_bytes=st.f_bavail * st.f_frsize, total_bytes=st.f_blocks * st.f_frsize
+            ),
+            sensors=self._sensors.snapshot(),
+            link=link.as_heartbeat_fields(),
+        )

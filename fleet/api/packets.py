@@ -1,0 +1,50 @@
+"""/api/v1/packets: sealed packets received from stations."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy import select
+
+from fleet.api.deps import Admin, Context, DbSession
+from fleet.api.schemas import PacketPublic
+from fleet.store.models import Packet
+
+router = APIRouter(prefix="/packets", tags=["packets"], dependencies=[Admin])
+
+
+@router.get("", response_model=list[PacketPublic])
+def list_packets(
+    session: DbSession,
+    station_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[PacketPublic]:
+    query = select(Packet).order_by(Packet.received_at, Packet.packet_id)
+    if station_id is not None:
+        query = query.where(Packet.station_id == station_id).order_by(None).order_by(Packet.seq)
+    rows = session.scalars(query.limit(limit).offset(offset)).all()
+    return [PacketPublic.of(p) for p in rows]
+
+
+@router.get("/{packet_id}", response_model=PacketPublic)
+def get_packet(packet_id: str, session: DbSession) -> PacketPublic:
+    packet = session.get(Packet, packet_id)
+    if packet is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no packet {packet_id}")
+    return PacketPublic.of(packet)
+
+
+@router.get(
+    "/{packet_id}/envelope",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.ewp.sealed-packet": {}}}},
+)
+def get_envelope(packet_id: str, session: DbSession, context: Context) -> Response:
+    """The sealed envelope as the station signed it (only the central system can open it)."""
+    packet = session.get(Packet, packet_id)
+    if packet is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no packet {packet_id}")
+    data = context.files.path(packet.path).read_bytes()
+    return Response(data, media_type="application/vnd.ewp.sealed-packet")

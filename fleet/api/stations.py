@@ -1,0 +1,62 @@
+"""/api/v1/stations: the station registry."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, status
+from sqlalchemy import select
+
+from fleet import provisioning
+from fleet.api.deps import Admin, Context, DbSession
+from fleet.api.schemas import StationCreate, StationCreated, StationPublic
+from fleet.errors import BrokerAdminError, ClaimRefusedError, StationExistsError
+from fleet.store.models import Station
+
+router = APIRouter(prefix="/stations", tags=["stations"], dependencies=[Admin])
+
+
+@router.get("", response_model=list[StationPublic])
+def list_stations(session: DbSession) -> list[StationPublic]:
+    stations = session.scalars(select(Station).order_by(Station.station_id)).all()
+    return [StationPublic.of(s) for s in stations]
+
+
+@router.post("", response_model=StationCreated, status_code=status.HTTP_201_CREATED)
+def add_station(body: StationCreate, session: DbSession, context: Context) -> StationCreated:
+    try:
+        token = provisioning.add_station(
+            session,
+            body.station_id,
+            kind=body.kind,
+            name=body.name,
+            ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
+        )
+    except StationExistsError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except ClaimRefusedError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    command = (
+        f"ewp agent provision --fleet {context.settings.service.public_url} --token {token} "
+        "--config /etc/ewp/agent.toml"
+    )
+    return StationCreated(station_id=body.station_id, claim_token=token, provision_command=command)
+
+
+@router.get("/{station_id}", response_model=StationPublic)
+def get_station(station_id: str, session: DbSession) -> StationPublic:
+    station = session.get(Station, station_id)
+    if station is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
+    return StationPublic.of(station)
+
+
+@router.post("/{station_id}/revoke", response_model=StationPublic)
+def revoke_station(station_id: str, session: DbSession, context: Context) -> StationPublic:
+    if session.get(Station, station_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
+    try:
+        provisioning.revoke_station(session, context.broker_admin(), station_id)
+    except BrokerAdminError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    station = session.get(Station, station_id)
+    assert station is not None
+    return StationPublic.of(station)

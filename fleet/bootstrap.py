@@ -1,0 +1,110 @@
+"""`ewp fleet init`: a fleet data directory with fresh secrets and a settings file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+
+from fleet.broker.mosquitto import BrokerAccounts, write_broker_config
+from fleet.settings import FleetSettings
+from protocol.keys import CentralPublicKey
+
+SECRET_NAMES = ("admin-token", "broker-admin-password", "broker-service-password")
+
+
+@dataclass(frozen=True)
+class FleetLayout:
+    data_dir: Path
+
+    @property
+    def secrets_dir(self) -> Path:
+        return self.data_dir / "secrets"
+
+    @property
+    def broker_dir(self) -> Path:
+        return self.data_dir / "broker"
+
+    @property
+    def central_public_key(self) -> Path:
+        return self.data_dir / "central.pub"
+
+    def secret(self, name: str) -> Path:
+        return self.secrets_dir / name
+
+
+def _write_secret(path: Path) -> None:
+    if path.exists():
+        return  # keep existing secrets: re-running init must not lock anyone out
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+
+
+def init_fleet(
+    data_dir: Path,
+    *,
+    central_key: CentralPublicKey,
+    listen_host: str = "127.0.0.1",
+    listen_port: int = 8080,
+    public_url: str | None = None,
+    broker_host: str = "127.0.0.1",
+    broker_port: int = 1883,
+    station_broker_host: str | None = None,
+    station_broker_port: int | None = None,
+    ingest_workers: int = 1,
+) -> str:
+    """Create secrets (once), the central public key copy and return the settings TOML text."""
+    layout = FleetLayout(data_dir.resolve())
+    layout.data_dir.mkdir(parents=True, exist_ok=True)
+    for name in SECRET_NAMES:
+        _write_secret(layout.secret(name))
+    central_key.save(layout.central_public_key)
+    lines = [
+        "# ewp fleet service settings (see docs/tools/ewp-fleet.md)",
+        "[service]",
+        f'listen_host = "{listen_host}"',
+        f"listen_port = {listen_port}",
+        f'public_url = "{public_url or f"http://{listen_host}:{listen_port}"}"',
+        f'data_dir = "{layout.data_dir}"',
+        f'admin_token = {{ file = "{layout.secret("admin-token")}" }}',
+        "",
+        "[broker]",
+        f'host = "{broker_host}"',
+        f"port = {broker_port}",
+        *([f'station_host = "{station_broker_host}"'] if station_broker_host else []),
+        *([f"station_port = {station_broker_port}"] if station_broker_port else []),
+        f'admin_password = {{ file = "{layout.secret("broker-admin-password")}" }}',
+        f'service_password = {{ file = "{layout.secret("broker-service-password")}" }}',
+        "",
+        "[central]",
+        f'public_key_file = "{layout.central_public_key}"',
+        "",
+        "[ingest]",
+        f"workers = {ingest_workers}",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def broker_accounts(settings: FleetSettings) -> BrokerAccounts:
+    b = settings.broker
+    return BrokerAccounts(
+        admin_username=b.admin_username,
+        admin_password=b.admin_password.read("broker admin password"),
+        service_username=b.service_username,
+        service_password=b.service_password.read("broker service password"),
+    )
+
+
+def write_fleet_broker_config(settings: FleetSettings) -> Path:
+    """The Mosquitto config for this fleet (dynamic-security file kept if it exists)."""
+    layout = FleetLayout(settings.service.data_dir)
+    return write_broker_config(
+        layout.broker_dir,
+        host=settings.broker.host,
+        port=settings.broker.port,
+        accounts=broker_accounts(settings),
+    )

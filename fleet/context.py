@@ -1,0 +1,97 @@
+"""Everything a fleet process holds, built once from its settings at start-up."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleet.broker.dynsec import DynsecAdmin
+from fleet.errors import FleetError
+from fleet.ingest import BrokerLogin, Ingest
+from fleet.packet_files import PacketFiles
+from fleet.provisioning import BrokerEndpoint
+from fleet.settings import FleetSettings
+from fleet.store.db import make_engine, migrate, session_factory
+from protocol.errors import KeyFileError
+from protocol.keys import CentralPublicKey
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FleetContext:
+    settings: FleetSettings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    files: PacketFiles
+    central_key: CentralPublicKey
+    admin_token: str
+    ingest: Ingest
+    _admin: DynsecAdmin | None = field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, settings: FleetSettings) -> FleetContext:
+        """Open (and migrate) the store and read every secret: fail now, not at first use."""
+        try:
+            central_key = CentralPublicKey.load(settings.central.public_key_file)
+        except KeyFileError as exc:
+            raise FleetError(
+                f"central public key: {exc}; get it from the central system "
+                "(`ewp central keygen` makes one for a test setup)"
+            ) from exc
+        try:
+            admin_token = settings.service.admin_token.read("the API admin token")
+            settings.broker.admin_password.read("the broker admin password")
+            settings.broker.service_password.read("the broker service password")
+        except ValueError as exc:
+            raise FleetError(str(exc)) from exc
+        settings.service.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.database_url)
+        migrate(engine)
+        sessions = session_factory(engine)
+        files = PacketFiles(settings.packet_dir)
+        ingest = Ingest(
+            sessions,
+            files,
+            duplicate_receipt_interval_s=settings.ingest.duplicate_receipt_interval_s,
+        )
+        return cls(settings, engine, sessions, files, central_key, admin_token, ingest)
+
+    @property
+    def broker_for_stations(self) -> BrokerEndpoint:
+        b = self.settings.broker
+        return BrokerEndpoint(b.station_host or b.host, b.station_port or b.port, b.tls)
+
+    @cached_property
+    def service_login(self) -> BrokerLogin:
+        b = self.settings.broker
+        return BrokerLogin(
+            b.host,
+            b.port,
+            b.service_username,
+            b.service_password.read("broker service password"),
+            b.tls,
+        )
+
+    def broker_admin(self) -> DynsecAdmin:
+        """The dynamic-security admin connection, opened on first use and kept."""
+        if self._admin is None:
+            b = self.settings.broker
+            self._admin = DynsecAdmin(
+                b.host,
+                b.port,
+                b.admin_username,
+                b.admin_password.read("broker admin password"),
+                tls=b.tls,
+            ).connect()
+        return self._admin
+
+    def close(self) -> None:
+        if self._admin is not None:
+            self._admin.close()
+            self._admin = None
+        self.engine.dispose()

@@ -1,0 +1,502 @@
+"""Fleet ingest: packet chunks, heartbeats, status and events from stations, over MQTT.
+
+``Ingest`` holds the decisions (no MQTT in it, so tests can hammer it directly); ``IngestWorker``
+is the MQTT consumer around it. Workers subscribe through a shared subscription
+(``$share/ingest/...``), so several of them, in one process or many, split the load: any worker
+may get any chunk, so chunks are kept in the database until the last one arrives.
+
+For every chunk:
+
+1. parse it; the header's station id must be the one in the topic (the broker ACL guarantees the
+   topic belongs to the publisher);
+2. the station must be registered and active, and the header's signature must verify with its
+   registered key: otherwise the chunk is refused, recorded in ``rejections`` and nothing else
+   changes;
+3. a packet already stored with the same hash is acknowledged again (``duplicate``) and not
+   stored twice; the same packet id with another hash is refused;
+4. the chunk is stored; when all chunks are there, the packet is reassembled, its SHA-256
+   checked, written to a file (fsync'd) and recorded in ``packets``; only then is the
+   ``stored`` receipt published.
+
+The MQTT message is acknowledged (manual PUBACK) only after it was handled, so a worker that
+dies mid-way gets the message redelivered.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleet.packet_files import PacketFiles
+from fleet.store.models import Packet, PacketChunk, Rejection, Station, StationEventRow, utcnow
+from protocol import topics
+from protocol.chunks import PacketChunk as WireChunk
+from protocol.chunks import join_chunks
+from protocol.envelope import utc_timestamp, verify_header_signature
+from protocol.errors import ProtocolError, SignatureError
+from protocol.keys import decode_station_public_key
+from protocol.messages import Heartbeat, Receipt, StationEvent, StationStatus, parse_message
+
+log = logging.getLogger(__name__)
+security = logging.getLogger("ewp.security")
+
+
+@dataclass
+class IngestCounters:
+    chunks: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: int = 0
+    heartbeats: int = 0
+
+
+class Ingest:
+    """What to do with each message from a station. Thread-safe (a session per call)."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        files: PacketFiles,
+        *,
+        duplicate_receipt_interval_s: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._sessions = sessions
+        self._files = files
+        self._dup_interval = duplicate_receipt_interval_s
+        self._clock = clock
+        self._last_dup_receipt: dict[str, float] = {}
+        self._last_rejection: dict[tuple[str, str | None, str], float] = {}
+        self._lock = threading.Lock()
+        self.counters = IngestCounters()
+
+    # -- packets -------------------------------------------------------------------------------
+
+    def handle_chunk(self, topic_station: str, payload: bytes) -> Receipt | None:
+        """Handle one chunk; returns the receipt to publish to the station, if any."""
+        with self._lock:
+            self.counters.chunks += 1
+        try:
+            chunk = WireChunk.from_bytes(payload)
+        except ProtocolError as exc:
+            self._reject(topic_station, None, "malformed", str(exc))
+            return None
+        header = chunk.header
+        if header.station_id != topic_station:
+            self._reject(
+                topic_station,
+                header.packet_id,
+                "station-mismatch",
+                f"header names station {header.station_id}, published by {topic_station}",
+            )
+            return self._receipt(chunk, "rejected", "the header names another station")
+        with self._sessions() as session:
+            station = session.get(Station, topic_station)
+            if station is None or station.state != "active" or station.public_key is None:
+                state = "unregistered" if station is None else station.state
+                self._reject(topic_station, header.packet_id, "unregistered", f"station is {state}")
+                return None
+            try:
+                verify_header_signature(
+                    header,
+                    chunk.header_bytes,
+                    chunk.signature,
+                    decode_station_public_key(station.public_key),
+                )
+            except (SignatureError, ProtocolError) as exc:
+                self._reject(topic_station, header.packet_id, "bad-signature", str(exc))
+                return self._receipt(chunk, "rejected", "signature does not verify")
+            existing = session.get(Packet, header.packet_id)
+            if existing is not None:
+                return self._already_stored(session, existing, chunk)
+            if session.get(PacketChunk, (header.packet_id, header.sealed_sha256, chunk.index)):
+                session.rollback()
+            else:
+                session.add(
+                    PacketChunk(
+                        packet_id=header.packet_id,
+                        sha256=header.sealed_sha256,
+                        idx=chunk.index,
+                        station_id=topic_station,
+                        count=chunk.count,
+                        offset=chunk.offset,
+                        header=chunk.header_bytes,
+                        signature=chunk.signature,
+                        data=chunk.data,
+                    )
+                )
+                try:
+                    session.commit()
+                except IntegrityError:
+                    session.rollback()  # another worker stored the same chunk (a resend)
+            have = session.scalar(
+                select(func.count())
+                .select_from(PacketChunk)
+                .where(
+                    PacketChunk.packet_id == header.packet_id,
+                    PacketChunk.sha256 == header.sealed_sha256,
+                )
+            )
+            session.rollback()
+            if have is None or have < chunk.count:
+                return None
+            return self._assemble(session, chunk)
+
+    def _assemble(self, session: Session, last: WireChunk) -> Receipt | None:
+        header = last.header
+        key = (
+            PacketChunk.packet_id == header.packet_id,
+            PacketChunk.sha256 == header.sealed_sha256,
+        )
+        rows = session.scalars(select(PacketChunk).where(*key).order_by(PacketChunk.idx)).all()
+        if len(rows) < last.count:
+            session.rollback()
+            return None  # another worker assembled it meanwhile
+        wire_chunks = [
+            WireChunk(header, r.header, r.signature, r.idx, r.count, r.offset, r.data) for r in rows
+        ]
+        try:
+            packet = join_chunks(wire_chunks)
+        except ProtocolError as exc:
+            session.execute(delete(PacketChunk).where(*key))
+            session.commit()
+            self._reject(last.header.station_id, header.packet_id, "hash-mismatch", str(exc))
+            return self._receipt(
+                last,
+                "rejected",
+                "reassembled packet does not match its hash; send it again",
+                retry=True,
+            )
+        received = utcnow()
+        path = self._files.write(packet, received)
+        session.add(
+            Packet(
+                packet_id=header.packet_id,
+                station_id=header.station_id,
+                seq=header.seq,
+                sha256=header.sealed_sha256,
+                size=len(packet.sealed),
+                content_type=header.content_type,
+                created_at=header.created_at,
+                received_at=received,
+                path=path,
+            )
+        )
+        session.execute(delete(PacketChunk).where(*key))
+        try:
+            session.commit()
+        except IntegrityError:
+            session.rollback()
+            stored = session.get(Packet, header.packet_id)
+            if stored is not None:
+                return self._already_stored(session, stored, last)
+            raise
+        with self._lock:
+            self.counters.stored += 1
+        log.info(
+            "stored packet %s from %s (seq %d, %d bytes)",
+            header.packet_id,
+            header.station_id,
+            header.seq,
+            len(packet.sealed),
+        )
+        return self._receipt(last, "stored")
+
+    def _already_stored(self, session: Session, stored: Packet, chunk: WireChunk) -> Receipt | None:
+        header = chunk.header
+        if stored.sha256 != header.sealed_sha256 or stored.station_id != header.station_id:
+            session.rollback()
+            self._reject(
+                header.station_id,
+                header.packet_id,
+                "conflict",
+                "packet id already stored with other content",
+            )
+            return self._receipt(chunk, "rejected", "packet id already used for other content")
+        now = self._clock()
+        with self._lock:
+            last = self._last_dup_receipt.get(header.packet_id)
+            if last is not None and now - last < self._dup_interval:
+                session.rollback()
+                return None
+            self._last_dup_receipt[header.packet_id] = now
+            self.counters.duplicates += 1
+        stored.resends += 1
+        session.commit()
+        log.info(
+            "packet %s from %s was already stored: acknowledged again",
+            header.packet_id,
+            header.station_id,
+        )
+        return self._receipt(chunk, "duplicate")
+
+    @staticmethod
+    def _receipt(
+        chunk: WireChunk, status: str, reason: str | None = None, *, retry: bool = False
+    ) -> Receipt:
+        return Receipt.model_validate(
+            {
+                "packet_id": chunk.header.packet_id,
+                "sha256": chunk.header.sealed_sha256,
+                "status": status,
+                "reason": reason,
+                "retry": retry,
+                "received_at": utc_timestamp(),
+            }
+        )
+
+    def _reject(self, station_id: str, packet_id: str | None, reason: str, detail: str) -> None:
+        """Record a refusal (once a minute per station, packet and reason: no log flooding)."""
+        now = self._clock()
+        with self._lock:
+            self.counters.rejected += 1
+            key = (station_id, packet_id, reason)
+            last = self._last_rejection.get(key)
+            if last is not None and now - last < 60:
+                return
+            self._last_rejection[key] = now
+        security.warning(
+            "refused from %s (packet %s): %s: %s", station_id, packet_id, reason, detail
+        )
+        with self._sessions() as session:
+            session.add(
+                Rejection(
+                    station_id=station_id, packet_id=packet_id, reason=reason, detail=detail[:2000]
+                )
+            )
+            session.commit()
+
+    def drop_stale_chunks(self, older_than: timedelta) -> int:
+        """Chunks of packets whose upload never finished (the station resends them anyway)."""
+        with self._sessions() as session:
+            result = session.execute(
+                delete(PacketChunk).where(PacketChunk.received_at < utcnow() - older_than)
+            )
+            session.commit()
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # -- health --------------------------------------------------------------------------------
+
+    def handle_heartbeat(self, topic_station: str, payload: bytes) -> None:
+        try:
+            heartbeat = parse_message(Heartbeat, payload)
+        except ProtocolError as exc:
+            self._reject(topic_station, None, "malformed-heartbeat", str(exc))
+            return
+        if heartbeat.station_id != topic_station:
+            self._reject(topic_station, None, "station-mismatch", "heartbeat for another station")
+            return
+        with self._sessions() as session:
+            station = session.get(Station, topic_station)
+            if station is None or station.state != "active":
+                return
+            station.last_seen_at = utcnow()
+            station.online = True
+            station.software_version = heartbeat.software_version
+            station.last_heartbeat = heartbeat.model_dump_json()
+            session.commit()
+        with self._lock:
+            self.counters.heartbeats += 1
+
+    def handle_status(self, topic_station: str, payload: bytes) -> None:
+        if not payload:
+            return  # a cleared retained message
+        try:
+            status = parse_message(StationStatus, payload)
+        except ProtocolError as exc:
+            self._reject(topic_station, None, "malformed-status", str(exc))
+            return
+        with self._sessions() as session:
+            station = session.get(Station, topic_station)
+            if station is None or status.station_id != topic_station:
+                return
+            station.online = status.state == "online" and station.state == "active"
+            station.status_at = utcnow()
+            if status.software_version:
+                station.software_version = status.software_version
+            session.commit()
+        log.info(
+            "station %s is %s%s",
+            topic_station,
+            status.state,
+            f" ({status.reason})" if status.reason else "",
+        )
+
+    def handle_event(self, topic_station: str, payload: bytes) -> None:
+        try:
+            event = parse_message(StationEvent, payload)
+        except ProtocolError as exc:
+            self._reject(topic_station, None, "malformed-event", str(exc))
+            return
+        with self._sessions() as session:
+            if session.get(Station, topic_station) is None or event.station_id != topic_station:
+                return
+            session.add(
+                StationEventRow(
+                    station_id=topic_station,
+                    kind=event.kind,
+                    severity=event.severity,
+                    detail=json.dumps(event.detail),
+                )
+            )
+            session.commit()
+        level = logging.WARNING if event.severity in ("error", "critical") else logging.INFO
+        log.log(level, "event from %s: %s %s", topic_station, event.kind, event.detail)
+
+
+@dataclass(frozen=True)
+class BrokerLogin:
+    host: str
+    port: int
+    username: str
+    password: str
+    tls: bool = False
+
+
+class IngestWorker:
+    """One MQTT consumer of the shared ingest subscription."""
+
+    def __init__(self, ingest: Ingest, login: BrokerLogin, *, client_id: str) -> None:
+        self.ingest = ingest
+        self.login = login
+        self.client_id = client_id
+        self.connected = threading.Event()
+        self._socket_open = False
+        self._attempt = 0
+        self._next_connect_at = 0.0
+        self._client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        self._client.username_pw_set(login.username, login.password)
+        if login.tls:
+            self._client.tls_set()
+        self._client.max_inflight_messages_set(64)
+        self._client.on_connect = self._on_connect
+        self._client.on_disconnect = self._on_disconnect
+        self._client.on_message = self._on_message
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            log.error("broker refused ingest login %s: %s", self.login.username, reason_code)
+            self._backoff()
+            return
+        self._attempt = 0
+        subscriptions = [
+            (topics.shared(topics.PACKET_CHUNKS.filter_all_stations()), 1),
+            (topics.shared(topics.HEARTBEAT.filter_all_stations()), 0),
+            (topics.shared(topics.EVENTS.filter_all_stations()), 1),
+            # Retained status is not delivered through shared subscriptions: every worker
+            # reads it (updates are idempotent).
+            (topics.STATUS.filter_all_stations(), 1),
+        ]
+        client.subscribe(subscriptions)
+        self.connected.set()
+        log.info(
+            "ingest worker %s connected (session %s)",
+            self.client_id,
+            "resumed" if flags.session_present else "new",
+        )
+
+    def _on_disconnect(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        flags: object,
+        reason_code: ReasonCode,
+        properties: object,
+    ) -> None:
+        self.connected.clear()
+        self._socket_open = False
+        self._backoff()
+
+    def _backoff(self) -> None:
+        self._attempt += 1
+        delay = random.uniform(0.5, min(30.0, 0.5 * 2 ** min(self._attempt, 10)))
+        self._next_connect_at = time.monotonic() + delay
+
+    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        try:
+            station_id, suffix = topics.parse_station_topic(msg.topic)
+        except ValueError:
+            log.warning("message on unexpected topic %s dropped", msg.topic)
+            client.ack(msg.mid, msg.qos)
+            return
+        payload = bytes(msg.payload)
+        if suffix.startswith("packets/"):
+            receipt = self.ingest.handle_chunk(station_id, payload)
+            if receipt is not None:
+                client.publish(topics.RECEIPTS.for_station(station_id), receipt.to_payload(), qos=1)
+        elif suffix == topics.HEARTBEAT.suffix:
+            self.ingest.handle_heartbeat(station_id, payload)
+        elif suffix == topics.STATUS.suffix:
+            self.ingest.handle_status(station_id, payload)
+        elif suffix == topics.EVENTS.suffix:
+            self.ingest.handle_event(station_id, payload)
+        # Acknowledge only now: a crash before this line gets the message redelivered.
+        client.ack(msg.mid, msg.qos)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            if not self._socket_open and time.monotonic() >= self._next_connect_at:
+                props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+                props.SessionExpiryInterval = 7 * 24 * 3600
+                try:
+                    self._client.connect(
+                        self.login.host,
+                        self.login.port,
+                        keepalive=30,
+                        clean_start=False,
+                        properties=props,
+                    )
+                    self._socket_open = True
+                except OSError as exc:
+                    log.warning(
+                        "ingest cannot reach broker %s:%d: %s",
+                        self.login.host,
+                        self.login.port,
+                        exc,
+                    )
+                    self._backoff()
+            if self._socket_open:
+                try:
+                    rc = self._client.loop(timeout=0.1)
+                except Exception:
+                    # A bug in handling must not kill the worker: the message stays
+                    # unacknowledged and is redelivered after reconnecting.
+                    log.exception("ingest worker %s failed handling a message", self.client_id)
+                    self._client.disconnect()
+                    rc = mqtt.MQTT_ERR_CONN_LOST
+                if rc != mqtt.MQTT_ERR_SUCCESS and self._socket_open:
+                    self._socket_open = False
+                    self.connected.clear()
+                    self._backoff()
+            else:
+                time.sleep(0.1)
+        if self._socket_open:
+            self._client.disconnect()
+            self._client.loop(timeout=0.5)

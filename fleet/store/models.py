@@ -1,0 +1,138 @@
+"""The fleet's durable state (SQLAlchemy 2, SQLite by default, PostgreSQL when one box is not
+enough). Schema changes go through Alembic migrations in fleet/store/migrations/."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every database (SQLite has no time zones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored: use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Station(Base):
+    __tablename__ = "stations"
+
+    station_id: Mapped[str] = mapped_column(String(63), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))  # mobile | center
+    state: Mapped[str] = mapped_column(String(16))  # awaiting_claim | active | revoked
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    claim_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    claim_expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    public_key: Mapped[str | None] = mapped_column(String(64))  # base64 Ed25519
+    key_id: Mapped[str | None] = mapped_column(String(16))
+    online: Mapped[bool] = mapped_column(default=False)
+    status_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    software_version: Mapped[str | None] = mapped_column(String(64))
+    last_heartbeat: Mapped[str | None] = mapped_column(Text)  # the latest Heartbeat JSON
+
+
+class Packet(Base):
+    """A sealed packet stored at the fleet: exactly one row per packet id."""
+
+    __tablename__ = "packets"
+
+    packet_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.station_id"), index=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[str] = mapped_column(String(40))  # the station's timestamp, as signed
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    path: Mapped[str] = mapped_column(String(500))  # relative to the packet directory
+    resends: Mapped[int] = mapped_column(Integer, default=0)
+    state: Mapped[str] = mapped_column(String(16), default="received")
+
+    __table_args__ = (Index("ix_packets_station_seq", "station_id", "seq"),)
+
+
+class PacketChunk(Base):
+    """Chunks received but not yet assembled; any ingest worker may hold the last one."""
+
+    __tablename__ = "packet_chunks"
+
+    packet_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True)
+    station_id: Mapped[str] = mapped_column(String(63))
+    count: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    header: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+
+
+class Rejection(Base):
+    """Something a station sent that was refused: kept as a security record."""
+
+    __tablename__ = "rejections"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    station_id: Mapped[str] = mapped_column(String(63), index=True)  # as the topic claimed
+    packet_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class StationEventRow(Base):
+    __tablename__ = "station_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.station_id"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    kind: Mapped[str] = mapped_column(String(64))
+    severity: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str] = mapped_column(Text)

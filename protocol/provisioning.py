@@ -1,0 +1,55 @@
+"""Provisioning: how a new station claims its identity with a one-time token.
+
+1. A fleet admin registers the station (``ewp fleet station add NAME``) and gets a claim token.
+2. On the station, ``ewp agent provision`` generates an Ed25519 key and POSTs a ClaimRequest to
+   ``{fleet}/api/v1/provisioning/claim``: the token, the public key, and a proof of possession
+   (the key's signature over CLAIM_CONTEXT + token + public key).
+3. The fleet checks the token (unused, not expired) and the proof, registers the key, creates the
+   station's broker credentials and ACL, and answers with a ClaimResponse. The token is spent.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+CLAIM_PATH = "/api/v1/provisioning/claim"
+CLAIM_CONTEXT = b"ewp-claim\x00v1\x00"
+
+
+def claim_message(token: str, public_key_raw: bytes) -> bytes:
+    """What the station signs to prove it holds the key it registers."""
+    return CLAIM_CONTEXT + token.encode("utf-8") + b"\x00" + public_key_raw
+
+
+class ClaimRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = 1
+    token: str = Field(min_length=16, max_length=128)
+    public_key: str = Field(description="base64 of the raw 32-byte Ed25519 public key")
+    proof: str = Field(description="base64 Ed25519 signature over claim_message(...)")
+    software_version: str = Field(default="unknown", max_length=64)
+
+
+class MqttAccess(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    host: str
+    port: int
+    username: str
+    password: str
+    client_id: str
+    tls: bool = False
+
+
+class ClaimResponse(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = 1
+    station_id: str
+    kind: str
+    fleet_url: str
+    mqtt: MqttAccess
+    central_public_key: dict[str, str]

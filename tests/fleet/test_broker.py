@@ -1,0 +1,141 @@
+"""The broker as ewp configures it: no anonymous access, per-station ACLs, instant revocation."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+
+from fleet.broker.dynsec import DynsecAdmin
+from fleet.errors import BrokerAdminError
+from protocol import topics
+from tests.conftest import Broker
+
+
+class Peer:
+    """A bare MQTT v5 client that records what happens to it."""
+
+    def __init__(
+        self, broker: Broker, username: str | None, password: str | None, client_id: str
+    ) -> None:
+        self.connected = threading.Event()
+        self.disconnected = threading.Event()
+        self.connect_rc: object = None
+        self.acks: dict[int, object] = {}
+        self.messages: list[tuple[str, bytes]] = []
+        self.subacks: dict[int, list[object]] = {}
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        if username:
+            self.client.username_pw_set(username, password)
+        self.client.on_connect = self._on_connect
+        self.client.on_disconnect = lambda *a: self.disconnected.set()
+        self.client.on_publish = lambda c, u, mid, rc, p: self.acks.__setitem__(mid, rc)
+        self.client.on_subscribe = lambda c, u, mid, rcs, p: self.subacks.__setitem__(mid, rcs)
+        self.client.on_message = lambda c, u, m: self.messages.append((m.topic, m.payload))
+        self.client.connect(broker.host, broker.port)
+        self.client.loop_start()
+
+    def _on_connect(
+        self, client: object, userdata: object, flags: object, rc: object, props: object
+    ) -> None:
+        self.connect_rc = rc
+        self.connected.set()
+
+    def publish_and_wait(self, topic: str, payload: bytes) -> object:
+        info = self.client.publish(topic, payload, qos=1)
+        _wait(lambda: info.mid in self.acks)
+        return self.acks[info.mid]
+
+    def subscribe_and_wait(self, topic: str) -> object:
+        _, mid = self.client.subscribe(topic, qos=1)
+        _wait(lambda: mid in self.subacks)
+        return self.subacks[mid][0]
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def _wait(condition: object, timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out")
+        time.sleep(0.01)
+
+
+def _admin(broker: Broker) -> DynsecAdmin:
+    a = broker.accounts
+    return DynsecAdmin(broker.host, broker.port, a.admin_username, a.admin_password).connect()
+
+
+def test_anonymous_and_wrong_passwords_are_refused(broker: Broker) -> None:
+    anon = Peer(broker, None, None, "anon")
+    assert anon.connected.wait(5)
+    assert anon.connect_rc.is_failure  # type: ignore[attr-defined]
+    anon.close()
+    wrong = Peer(broker, "ewp-fleet", "not-the-password", "fleet-x")
+    assert wrong.connected.wait(5)
+    assert wrong.connect_rc.is_failure  # type: ignore[attr-defined]
+    wrong.close()
+
+
+def test_station_publishes_only_under_its_own_prefix(broker: Broker) -> None:
+    with _admin(broker) as admin:
+        admin.create_station("mu-01", "pw-mu-01-long-enough")
+        admin.create_station("mu-02", "pw-mu-02-long-enough")
+    fleet = Peer(broker, "ewp-fleet", broker.accounts.service_password, "fleet")
+    assert fleet.connected.wait(5)
+    granted = fleet.subscribe_and_wait(topics.shared(topics.PACKET_CHUNKS.filter_all_stations()))
+    assert not granted.is_failure  # type: ignore[attr-defined]
+    station = Peer(broker, "mu-01", "pw-mu-01-long-enough", "mu-01")
+    assert station.connected.wait(5)
+    own = station.publish_and_wait(topics.packet_topic("mu-01", "ab" * 16), b"mine")
+    other = station.publish_and_wait(topics.packet_topic("mu-02", "ab" * 16), b"forged")
+    receipt = station.publish_and_wait(topics.RECEIPTS.for_station("mu-01"), b"forged receipt")
+    assert not own.is_failure  # type: ignore[attr-defined]
+    assert other.is_failure, "publishing under another station's prefix must be refused"  # type: ignore[attr-defined]
+    assert receipt.is_failure, "a station cannot write its own receipts"  # type: ignore[attr-defined]
+    assert station.subscribe_and_wait(topics.COMMANDS.for_station("mu-02")).is_failure  # type: ignore[attr-defined]
+    assert not station.subscribe_and_wait(topics.COMMANDS.for_station("mu-01")).is_failure  # type: ignore[attr-defined]
+    _wait(lambda: len(fleet.messages) >= 1)
+    time.sleep(0.2)
+    assert [payload for _, payload in fleet.messages] == [b"mine"]
+    station.close()
+    fleet.close()
+
+
+def test_wrong_client_id_is_refused(broker: Broker) -> None:
+    with _admin(broker) as admin:
+        admin.create_station("ct-01", "pw-ct-01-long-enough")
+    impostor = Peer(broker, "ct-01", "pw-ct-01-long-enough", "something-else")
+    assert impostor.connected.wait(5)
+    assert impostor.connect_rc.is_failure  # type: ignore[attr-defined]
+    impostor.close()
+
+
+def test_revocation_disconnects_at_once(broker: Broker) -> None:
+    with _admin(broker) as admin:
+        admin.create_station("mu-03", "pw-mu-03-long-enough")
+        station = Peer(broker, "mu-03", "pw-mu-03-long-enough", "mu-03")
+        assert station.connected.wait(5)
+        assert not station.connect_rc.is_failure  # type: ignore[attr-defined]
+        admin.disable_station("mu-03")
+        assert station.disconnected.wait(5), "a revoked station must be kicked off at once"
+        station.close()
+        again = Peer(broker, "mu-03", "pw-mu-03-long-enough", "mu-03")
+        assert again.connected.wait(5)
+        assert again.connect_rc.is_failure  # type: ignore[attr-defined]
+        again.close()
+
+
+def test_admin_errors_are_clear(broker: Broker) -> None:
+    with _admin(broker) as admin, pytest.raises(BrokerAdminError, match="disableClient"):
+        admin.disable_station("never-created")
+    with pytest.raises(BrokerAdminError, match="refused the dynamic-security admin login"):
+        DynsecAdmin(broker.host, broker.port, "ewp-broker-admin", "wrong", timeout=2).connect()

@@ -1,0 +1,130 @@
+"""A whole fleet on this machine for tests: Mosquitto (auth + ACL on), the fleet service
+in-process (HTTP on a free port, ingest workers), and provisioned stations."""
+
+from __future__ import annotations
+
+import threading
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import uvicorn
+
+from edge.agent.identity import StationIdentity
+from edge.agent.provisioning import provision
+from ewp.cli.settings_loader import validate_settings
+from fleet.api.app import create_app
+from fleet.bootstrap import init_fleet, write_fleet_broker_config
+from fleet.broker.mosquitto import MosquittoProcess, free_port
+from fleet.context import FleetContext
+from fleet.service import start_ingest_workers
+from fleet.settings import FleetSettings
+from protocol.keys import CentralPrivateKey
+
+
+@dataclass
+class FleetStack:
+    root: Path
+    settings: FleetSettings
+    settings_path: Path
+    broker: MosquittoProcess
+    central: CentralPrivateKey
+    context: FleetContext | None = None
+    url: str = ""
+    _server: uvicorn.Server | None = None
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _stop: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def admin_token(self) -> str:
+        return self.settings.service.admin_token.read("admin token")
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.url, headers={"authorization": f"Bearer {self.admin_token}"}, timeout=30
+        )
+
+    def start_service(self, workers: int = 1) -> None:
+        self.context = FleetContext.create(self.settings)
+        self._stop = threading.Event()
+        self._threads = start_ingest_workers(self.context, workers, self._stop)
+        config = uvicorn.Config(
+            create_app(self.context),
+            host="127.0.0.1",
+            port=self.settings.service.listen_port,
+            log_config=None,
+            access_log=False,
+        )
+        self._server = uvicorn.Server(config)
+        thread = threading.Thread(target=self._server.run, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("fleet HTTP server did not start")
+            time.sleep(0.02)
+
+    def stop_service(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self.context is not None:
+            self.context.close()
+        self.context = None
+        self._server = None
+
+    def add_station(self, station_id: str, kind: str = "center") -> str:
+        with self.api() as api:
+            response = api.post("/api/v1/stations", json={"station_id": station_id, "kind": kind})
+            response.raise_for_status()
+            return str(response.json()["claim_token"])
+
+    def provision_station(
+        self, station_id: str, data_dir: Path, kind: str = "center"
+    ) -> StationIdentity:
+        token = self.add_station(station_id, kind)
+        provision(data_dir / "identity", self.url, token, software_version="test")
+        return StationIdentity.load(data_dir / "identity")
+
+    def stop(self) -> None:
+        self.stop_service()
+        self.broker.stop()
+
+
+def start_fleet_stack(root: Path, *, workers: int = 1, serve: bool = True) -> FleetStack:
+    central = CentralPrivateKey.generate()
+    broker_port, http_port = free_port(), free_port()
+    text = init_fleet(
+        root / "fleet",
+        central_key=central.public_key(),
+        listen_port=http_port,
+        broker_port=broker_port,
+        ingest_workers=workers,
+    )
+    settings_path = root / "fleet.toml"
+    settings_path.write_text(text)
+    settings = validate_settings(FleetSettings, tomllib.loads(text), source=str(settings_path))
+    conf = write_fleet_broker_config(settings)
+    broker = MosquittoProcess(conf, "127.0.0.1", broker_port)
+    broker.start()
+    stack = FleetStack(
+        root, settings, settings_path, broker, central, url=f"http://127.0.0.1:{http_port}"
+    )
+    if serve:
+        stack.start_service(workers)
+    return stack
+
+
+def wait_until(
+    condition: object, timeout: float = 30.0, interval: float = 0.05, message: str = "condition"
+) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
+        time.sleep(interval)
