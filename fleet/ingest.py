@@ -109,7 +109,9 @@ class Ingest:
             station = session.get(Station, topic_station)
             if station is None or station.state != "active" or station.public_key is None:
                 state = "unregistered" if station is None else station.state
-                self._reject(topic_station, header.packet_id, "unregistered", f"station is {state}")
+                self._reject(
+                    topic_station, header.packet_id, "unregistered", f"station is {state}", session
+                )
                 return None
             try:
                 verify_header_signature(
@@ -119,7 +121,7 @@ class Ingest:
                     decode_station_public_key(station.public_key),
                 )
             except (SignatureError, ProtocolError) as exc:
-                self._reject(topic_station, header.packet_id, "bad-signature", str(exc))
+                self._reject(topic_station, header.packet_id, "bad-signature", str(exc), session)
                 return self._receipt(chunk, "rejected", "signature does not verify")
             existing = session.get(Packet, header.packet_id)
             if existing is not None:
@@ -175,7 +177,9 @@ class Ingest:
         except ProtocolError as exc:
             session.execute(delete(PacketChunk).where(*key))
             session.commit()
-            self._reject(last.header.station_id, header.packet_id, "hash-mismatch", str(exc))
+            self._reject(
+                last.header.station_id, header.packet_id, "hash-mismatch", str(exc), session
+            )
             return self._receipt(
                 last,
                 "rejected",
@@ -220,12 +224,12 @@ class Ingest:
     def _already_stored(self, session: Session, stored: Packet, chunk: WireChunk) -> Receipt | None:
         header = chunk.header
         if stored.sha256 != header.sealed_sha256 or stored.station_id != header.station_id:
-            session.rollback()
             self._reject(
                 header.station_id,
                 header.packet_id,
                 "conflict",
                 "packet id already stored with other content",
+                session,
             )
             return self._receipt(chunk, "rejected", "packet id already used for other content")
         now = self._clock()
@@ -260,8 +264,21 @@ class Ingest:
             }
         )
 
-    def _reject(self, station_id: str, packet_id: str | None, reason: str, detail: str) -> None:
-        """Record a refusal (once a minute per station, packet and reason: no log flooding)."""
+    def _reject(
+        self,
+        station_id: str,
+        packet_id: str | None,
+        reason: str,
+        detail: str,
+        session: Session | None = None,
+    ) -> None:
+        """Record a refusal (once a minute per station, packet and reason: no log flooding).
+
+        Pass the caller's open session: whatever it did is rolled back first, and on SQLite a
+        second connection would wait for its write lock.
+        """
+        if session is not None:
+            session.rollback()
         now = self._clock()
         with self._lock:
             self.counters.rejected += 1

@@ -1,0 +1,168 @@
+"""Fleet ingest decisions: exactly once, refusals that change nothing, any chunk order."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleet.ingest import Ingest
+from fleet.packet_files import PacketFiles
+from fleet.store.db import make_engine, migrate, session_factory
+from fleet.store.models import Packet, PacketChunk, Rejection, Station
+from protocol.chunks import split_packet
+from protocol.envelope import SealedPacket, seal_packet
+from protocol.keys import CentralPrivateKey, encode_station_public_key, station_key_id
+
+CENTRAL = CentralPrivateKey.generate("X25519")
+
+
+@pytest.fixture
+def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(f"sqlite:///{tmp_path / 'fleet.sqlite'}")
+    migrate(engine)
+    yield session_factory(engine)
+    engine.dispose()
+
+
+def register(
+    sessions: sessionmaker[Session],
+    station_id: str,
+    key: ed25519.Ed25519PrivateKey,
+    state: str = "active",
+) -> None:
+    with sessions() as session:
+        session.add(
+            Station(
+                station_id=station_id,
+                name=station_id,
+                kind="center",
+                state=state,
+                public_key=encode_station_public_key(key.public_key()),
+                key_id=station_key_id(key.public_key()),
+            )
+        )
+        session.commit()
+
+
+def packet(
+    station_id: str,
+    key: ed25519.Ed25519PrivateKey,
+    seq: int = 1,
+    size: int = 50_000,
+    packet_id: str | None = None,
+) -> SealedPacket:
+    return seal_packet(
+        random.Random(seq).randbytes(size),
+        station_id=station_id,
+        packet_id=packet_id or f"{seq:032x}",
+        seq=seq,
+        recipient=CENTRAL.public_key(),
+        signer=key,
+    )
+
+
+def counts(sessions: sessionmaker[Session]) -> tuple[int, int, int]:
+    with sessions() as session:
+        return (
+            session.scalar(select(func.count()).select_from(Packet)) or 0,
+            session.scalar(select(func.count()).select_from(PacketChunk)) or 0,
+            session.scalar(select(func.count()).select_from(Rejection)) or 0,
+        )
+
+
+def test_chunks_in_any_order_store_once_and_resend_is_a_duplicate(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    register(sessions, "ct-01", key)
+    files = PacketFiles(tmp_path / "packets")
+    ingest = Ingest(sessions, files, duplicate_receipt_interval_s=0)
+    sealed = packet("ct-01", key)
+    chunks = [c.to_bytes() for c in split_packet(sealed, 4096)]
+    random.Random(1).shuffle(chunks)
+    receipts = [ingest.handle_chunk("ct-01", c) for c in chunks]
+    assert [r.status for r in receipts if r] == ["stored"]
+    assert receipts[-1] is not None and receipts[-1].sha256 == sealed.sha256
+    assert counts(sessions) == (1, 0, 0), "one packet, no chunk left behind"
+    with sessions() as session:
+        stored = session.get(Packet, sealed.packet_id)
+        assert stored is not None
+        assert files.read(stored.path) == sealed
+    # The station never got the receipt and sends everything again.
+    again = [ingest.handle_chunk("ct-01", c) for c in chunks]
+    assert {r.status for r in again if r} == {"duplicate"}
+    assert counts(sessions) == (1, 0, 0)
+
+
+def test_bad_signature_is_refused_logged_and_changes_nothing(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    key, impostor = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+    register(sessions, "ct-02", key)
+    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    forged = packet("ct-02", impostor)
+    receipts = [ingest.handle_chunk("ct-02", c.to_bytes()) for c in split_packet(forged, 8192)]
+    assert {r.status for r in receipts if r} == {"rejected"}
+    assert counts(sessions) == (0, 0, 1), "refused: no packet, no chunk; one rejection record"
+    with sessions() as session:
+        rejection = session.scalars(select(Rejection)).one()
+        assert rejection.reason == "bad-signature"
+    assert not any((tmp_path / "packets").rglob("*.ewp"))
+
+
+def test_unregistered_and_revoked_stations_are_refused(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    register(sessions, "ct-03", key, state="revoked")
+    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    for station in ("ct-03", "ct-99"):
+        for chunk in split_packet(packet(station, key), 65536):
+            assert ingest.handle_chunk(station, chunk.to_bytes()) is None
+    packets, chunks, rejections = counts(sessions)
+    assert (packets, chunks) == (0, 0) and rejections == 2
+
+
+def test_header_naming_another_station_is_refused(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    register(sessions, "ct-04", key)
+    register(sessions, "ct-05", key)
+    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    chunk = next(split_packet(packet("ct-05", key), 65536))
+    receipt = ingest.handle_chunk("ct-04", chunk.to_bytes())
+    assert receipt is not None and receipt.status == "rejected"
+    assert counts(sessions)[:2] == (0, 0)
+
+
+def test_same_packet_id_with_other_content_is_a_conflict(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    register(sessions, "ct-06", key)
+    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    first = packet("ct-06", key, seq=1, packet_id="aa" * 16)
+    other = packet("ct-06", key, seq=2, packet_id="aa" * 16)
+    for c in split_packet(first, 65536):
+        ingest.handle_chunk("ct-06", c.to_bytes())
+    receipt = ingest.handle_chunk("ct-06", next(split_packet(other, 65536)).to_bytes())
+    assert receipt is not None and receipt.status == "rejected"
+    with sessions() as session:
+        stored = session.get(Packet, "aa" * 16)
+        assert stored is not None and stored.sha256 == first.sha256
+
+
+@pytest.mark.parametrize("garbage", [b"", b"EWPC", b"EWPC\x01\xff\xff", b"x" * 1000])
+def test_malformed_chunks_are_refused(
+    sessions: sessionmaker[Session], tmp_path: Path, garbage: bytes
+) -> None:
+    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    assert ingest.handle_chunk("ct-07", garbage) is None
+    assert counts(sessions) == (0, 0, 1)
