@@ -17,6 +17,7 @@ Station keys are Ed25519: generated on the station at provisioning, stored as PK
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import os
@@ -64,12 +65,17 @@ class CentralPublicKey:
     def key_id(self) -> str:
         return key_id(self.kem, self.public_bytes)
 
-    def hpke_key(self) -> HpkePublicKey:
+    @functools.cached_property
+    def _hpke_key(self) -> HpkePublicKey:
         if self.kem == "X25519":
             return x25519.X25519PublicKey.from_public_bytes(self.public_bytes)
         mk = mlkem.MLKEM768PublicKey.from_public_bytes(self.public_bytes[:_MLKEM768_PUBLIC_LEN])
         xk = x25519.X25519PublicKey.from_public_bytes(self.public_bytes[_MLKEM768_PUBLIC_LEN:])
         return hpke.MLKEM768X25519PublicKey(mk, xk)
+
+    def hpke_key(self) -> HpkePublicKey:
+        """The key object for HPKE (parsed once: ML-KEM key parsing is not free)."""
+        return self._hpke_key
 
     def to_json(self) -> dict[str, str]:
         return {

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ewp.local_fleet import FleetStack, start_fleet_stack
 from fleet.broker.mosquitto import BrokerAccounts, MosquittoProcess, free_port, write_broker_config
-from tests.stack import FleetStack, start_fleet_stack
 
 
 @dataclass

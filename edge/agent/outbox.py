@@ -59,6 +59,7 @@ CREATE TABLE IF NOT EXISTS packets (
     CHECK ((state = 'purged') = (envelope IS NULL))
 );
 CREATE INDEX IF NOT EXISTS packets_by_state ON packets (state, seq);
+CREATE INDEX IF NOT EXISTS packets_size_by_state ON packets (state, size);
 """
 
 _COLUMNS = (
@@ -129,6 +130,7 @@ class Outbox:
             if mode != "wal":
                 raise OutboxError(f"outbox {path}: the file system does not support WAL mode")
             self._db.execute("PRAGMA synchronous = FULL")
+            self._durable = True
             self._db.execute("PRAGMA secure_delete = ON")
             self._db.execute("PRAGMA busy_timeout = 30000")
             self._db.executescript(_SCHEMA)
@@ -173,11 +175,15 @@ class Outbox:
                 (packet.packet_id, seq, now, len(data), packet.sha256, data),
             )
         log.info("saved packet %s (seq %d, %d bytes)", packet.packet_id, seq, len(data))
-        return self.entry(packet.packet_id)
+        return OutboxEntry(
+            packet.packet_id, seq, now, "pending", len(data), packet.sha256, 0, 0, None, None
+        )
 
     def _make_room(self, size: int) -> None:
+        # Covered by the (state, size) index: no table scan over the envelopes.
         stored = self._db.execute(
-            "SELECT COALESCE(SUM(size), 0) FROM packets WHERE state != 'purged'"
+            "SELECT COALESCE(SUM(size), 0) FROM packets"
+            " WHERE state IN ('pending', 'sending', 'acked')"
         ).fetchone()[0]
         if stored + size > self.quota_bytes:
             # Packets already safe at the fleet go first, oldest first, before refusing.
@@ -271,7 +277,9 @@ class Outbox:
 
     @contextlib.contextmanager
     def _write(self, *, durable: bool) -> Iterator[None]:
-        self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+        if durable != self._durable:
+            self._db.execute(f"PRAGMA synchronous = {'FULL' if durable else 'NORMAL'}")
+            self._durable = durable
         try:
             self._db.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:

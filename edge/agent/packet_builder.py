@@ -6,6 +6,7 @@ public key, signed with the station key, and only the envelope reaches the outbo
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -16,9 +17,9 @@ from edge.agent.outbox import Outbox, OutboxEntry
 from protocol.enrolment import (
     Application,
     BiometricException,
+    BiometricRecord,
     EnrolmentManifest,
     build_archive,
-    record_for,
 )
 from protocol.envelope import SealedPacket, seal_packet
 from protocol.keys import CentralPublicKey
@@ -28,7 +29,11 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class CapturedRecord:
-    """One biometric record as captured, before it goes into the archive."""
+    """One biometric record as captured, before it goes into the archive.
+
+    Its SHA-256 is computed once, when the record is made (during capture, while the operator
+    moves on to the next finger), not again when the packet is saved.
+    """
 
     name: str  # file name inside the archive, e.g. "finger/right-index.png"
     data: bytes = field(repr=False)
@@ -42,6 +47,10 @@ class CapturedRecord:
     width: int | None = None
     height: int | None = None
     resolution_ppi: int | None = None
+    sha256: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
 
 
 @dataclass(frozen=True)
@@ -81,9 +90,10 @@ class PacketBuilder:
                 "software_version": self._software_version,
                 "application": enrolment.application,
                 "records": [
-                    record_for(
-                        r.name,
-                        r.data,
+                    BiometricRecord(
+                        name=r.name,
+                        sha256=r.sha256,
+                        size=len(r.data),
                         modality=r.modality,
                         kind=r.kind,
                         format=r.format,

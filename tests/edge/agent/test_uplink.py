@@ -15,9 +15,9 @@ from edge.agent.outbox import Outbox
 from edge.agent.packet_builder import PacketBuilder
 from edge.agent.settings import UplinkSettings
 from edge.agent.uplink import Uplink
+from ewp.local_fleet import FleetStack, wait_until
 from fleet.store.models import Packet, Station
 from tests.edge.agent.helpers import make_enrolment
-from tests.stack import FleetStack, wait_until
 
 
 def builder_for(identity: StationIdentity) -> PacketBuilder:

@@ -1,5 +1,5 @@
-"""A whole fleet on this machine for tests: Mosquitto (auth + ACL on), the fleet service
-in-process (HTTP on a free port, ingest workers), and provisioned stations."""
+"""A whole fleet in one process, for tests and benchmarks: Mosquitto (auth and ACL on), the
+fleet service in-process (HTTP on a free port, ingest workers), and provisioned stations."""
 
 from __future__ import annotations
 

@@ -1,0 +1,219 @@
+"""Drain of a 1,000-packet backlog through the local broker to the fleet, receipts included.
+
+Ours: a station's outbox holds 1,000 sealed packets (about 100 KB, a two-finger enrolment);
+the uplink sends them in chunks (QoS 1), the fleet service (a separate `ewp fleet serve`
+process, 2 ingest workers, SQLite) verifies, reassembles, stores each packet and publishes its
+receipt; the clock stops when the outbox has every packet acknowledged.
+Baseline, same broker, same run: a raw paho publisher sends the very same chunk payloads at
+QoS 1 with the same in-flight window to a raw paho subscriber that only counts them.
+Ratio = our packets/s / raw packets/s.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+
+from bench.report import Figure, report
+from edge.agent.autopilot import synthetic_application
+from edge.agent.health import HealthReporter, SensorBoard
+from edge.agent.outbox import Outbox
+from edge.agent.packet_builder import CapturedRecord, Enrolment, PacketBuilder
+from edge.agent.settings import UplinkSettings
+from edge.agent.uplink import Uplink
+from ewp.local_fleet import start_fleet_stack
+from protocol import topics
+from protocol.chunks import split_packet
+from protocol.envelope import utc_timestamp
+
+PACKETS = int(os.environ.get("EWP_BENCH_PACKETS", "1000"))
+PACKET_BYTES = 100 * 1024
+INFLIGHT = 16
+
+
+def _fill_outbox(outbox: Outbox, builder: PacketBuilder) -> int:
+    rng = random.Random(3)
+    total = 0
+    for n in range(1, PACKETS + 1):
+        records = [
+            CapturedRecord(
+                name=f"finger/{p}.png",
+                data=rng.randbytes(PACKET_BYTES // 2),
+                modality="finger",
+                kind="image",
+                format="image/png",
+                position=p,
+            )
+            for p in ("right-index", "left-index")
+        ]
+        enrolment = Enrolment(
+            application=synthetic_application(rng, n, "ct-01"),
+            operator_id="bench",
+            captured_at=utc_timestamp(),
+            records=records,
+        )
+        total += builder.save(outbox, enrolment).size
+    return total
+
+
+def _raw_baseline(
+    host: str,
+    port: int,
+    station_login: tuple[str, str],
+    reader_login: tuple[str, str],
+    payloads: list[bytes],
+) -> float:
+    """Seconds for a raw paho publisher to deliver ``payloads`` to a raw subscriber.
+
+    On the station's ``responses`` topic: the station may publish there and the fleet service
+    does not listen to it, so the baseline's chunks are not ingested.
+    """
+    received = threading.Event()
+    count = [0]
+    topic = topics.RESPONSES.for_station(station_login[0])
+
+    def on_message(client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+        count[0] += 1
+        if count[0] == len(payloads):
+            received.set()
+
+    subscribed = threading.Event()
+    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="bench-raw-sub", protocol=mqtt.MQTTv5)
+    sub.username_pw_set(*reader_login)
+    sub.on_message = on_message
+    sub.on_subscribe = lambda *a: subscribed.set()
+    sub.connect(host, port)
+    sub.loop_start()
+    sub.subscribe(topic, qos=1)
+    subscribed.wait(10)
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=station_login[0], protocol=mqtt.MQTTv5)
+    pub.username_pw_set(*station_login)
+    pub.max_inflight_messages_set(INFLIGHT)
+    pub.connect(host, port)
+    pub.loop_start()
+    start = time.perf_counter()
+    for payload in payloads:
+        pub.publish(topic, payload, qos=1)
+    if not received.wait(600):
+        raise RuntimeError(f"raw baseline received only {count[0]} of {len(payloads)}")
+    elapsed = time.perf_counter() - start
+    for client in (pub, sub):
+        client.disconnect()
+        client.loop_stop()
+    return elapsed
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        stack = start_fleet_stack(root, workers=2, serve=False)
+        fleet = subprocess.Popen(
+            [sys.executable, "-m", "ewp", "fleet", "serve", "--config", str(stack.settings_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=(root / "fleet.log").open("wb"),
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{stack.url}/api/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    time.sleep(0.2)
+            identity = stack.provision_station("ct-01", root / "station")
+            builder = PacketBuilder(
+                station_id="ct-01",
+                signing_key=identity.signing_key,
+                central_key=identity.central_key,
+                software_version="bench",
+            )
+            outbox_path = root / "station" / "outbox.sqlite"
+            with Outbox(outbox_path, quota_bytes=10**10, min_free_bytes=0) as outbox:
+                total_bytes = _fill_outbox(outbox, builder)
+                payloads = [
+                    c.to_bytes()
+                    for e in outbox.waiting(limit=PACKETS)
+                    for c in split_packet(outbox.load(e.packet_id))
+                ]
+            raw_s = _raw_baseline(
+                stack.broker.host,
+                stack.broker.port,
+                (identity.mqtt.username, identity.mqtt.password),
+                (
+                    stack.settings.broker.service_username,
+                    stack.settings.broker.service_password.read("service password"),
+                ),
+                payloads,
+            )
+            ours_s = _drain(identity, outbox_path)
+        finally:
+            fleet.terminate()
+            fleet.wait(20)
+            stack.stop()
+    mb = total_bytes / 1e6
+    report(
+        Figure(
+            name=f"uplink drain of a {PACKETS}-packet backlog to the fleet (receipts included)",
+            ratio=(PACKETS / ours_s) / (PACKETS / raw_s),
+            target="",
+            ours=f"{PACKETS / ours_s:.0f} packets/s, {mb / ours_s:.1f} MB/s ({ours_s:.1f} s)",
+            baseline=f"raw paho QoS 1 publish -> subscribe of the same chunks: "
+            f"{PACKETS / raw_s:.0f} packets/s, {mb / raw_s:.1f} MB/s ({raw_s:.1f} s)",
+            extra={"packets": PACKETS, "megabytes": round(mb, 1), "chunks": len(payloads)},
+        )
+    )
+
+
+def _drain(identity: object, outbox_path: Path) -> float:
+    from edge.agent.identity import StationIdentity
+
+    assert isinstance(identity, StationIdentity)
+    settings = UplinkSettings(heartbeat_interval_s=30, receipt_timeout_s=300, max_inflight=INFLIGHT)
+    stop = threading.Event()
+    done = threading.Event()
+    elapsed = [0.0]
+
+    def run() -> None:
+        outbox = Outbox(outbox_path, quota_bytes=10**10, min_free_bytes=0)
+        health = HealthReporter(
+            station_id=identity.station_id,
+            outbox=outbox,
+            data_dir=outbox_path.parent,
+            software_version="bench",
+            sensors=SensorBoard(),
+        )
+        uplink = Uplink(
+            settings, identity, outbox, heartbeat=health.heartbeat, software_version="bench"
+        )
+        start = time.perf_counter()
+        while not stop.is_set():
+            uplink.step()
+            if uplink.stats.receipts >= PACKETS and outbox.stats().waiting == 0:
+                elapsed[0] = time.perf_counter() - start
+                done.set()
+                break
+        uplink.shutdown()
+        outbox.close()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    if not done.wait(900):
+        stop.set()
+        thread.join()
+        raise RuntimeError("the backlog did not drain within 15 minutes")
+    thread.join()
+    return elapsed[0]
+
+
+if __name__ == "__main__":
+    main()
