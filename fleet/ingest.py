@@ -38,7 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -47,7 +47,7 @@ from fleet.store.models import Packet, PacketChunk, Rejection, Station, StationE
 from protocol import topics
 from protocol.chunks import PacketChunk as WireChunk
 from protocol.chunks import join_chunks
-from protocol.envelope import utc_timestamp, verify_header_signature
+from protocol.envelope import PacketHeader, utc_timestamp, verify_header_signature
 from protocol.errors import ProtocolError, SignatureError
 from protocol.keys import decode_station_public_key
 from protocol.messages import Heartbeat, Receipt, StationEvent, StationStatus, parse_message
@@ -126,59 +126,67 @@ class Ingest:
             existing = session.get(Packet, header.packet_id)
             if existing is not None:
                 return self._already_stored(session, existing, chunk)
-            if session.get(PacketChunk, (header.packet_id, header.sealed_sha256, chunk.index)):
-                session.rollback()
-            else:
-                session.add(
-                    PacketChunk(
-                        packet_id=header.packet_id,
-                        sha256=header.sealed_sha256,
-                        idx=chunk.index,
-                        station_id=topic_station,
-                        count=chunk.count,
-                        offset=chunk.offset,
-                        header=chunk.header_bytes,
-                        signature=chunk.signature,
-                        data=chunk.data,
-                    )
-                )
-                try:
-                    session.commit()
-                except IntegrityError:
-                    session.rollback()  # another worker stored the same chunk (a resend)
-            have = session.scalar(
-                select(func.count())
-                .select_from(PacketChunk)
-                .where(
-                    PacketChunk.packet_id == header.packet_id,
-                    PacketChunk.sha256 == header.sealed_sha256,
+            key = (
+                PacketChunk.packet_id == header.packet_id,
+                PacketChunk.sha256 == header.sealed_sha256,
+            )
+            held = session.scalars(select(PacketChunk).where(*key)).all()
+            if any(row.idx == chunk.index for row in held):
+                session.rollback()  # a resent chunk we already hold
+                return None
+            if len(held) + 1 == chunk.count:
+                # Fast path: this chunk completes the packet (always so for one-chunk packets).
+                return self._assemble(session, chunk, [*map(self._wire, held), chunk])
+            session.add(
+                PacketChunk(
+                    packet_id=header.packet_id,
+                    sha256=header.sealed_sha256,
+                    idx=chunk.index,
+                    station_id=topic_station,
+                    count=chunk.count,
+                    offset=chunk.offset,
+                    header=chunk.header_bytes,
+                    signature=chunk.signature,
+                    data=chunk.data,
                 )
             )
-            session.rollback()
-            if have is None or have < chunk.count:
+            try:
+                session.commit()
+            except IntegrityError:
+                session.rollback()  # another worker stored the same chunk (a resend)
+            # Where workers do not serialise (PostgreSQL), two of them may each store one of
+            # the last chunks without seeing the other's: whoever sees all of them assembles.
+            held = session.scalars(select(PacketChunk).where(*key)).all()
+            if len(held) < chunk.count:
+                session.rollback()
                 return None
-            return self._assemble(session, chunk)
+            return self._assemble(session, chunk, [*map(self._wire, held)])
 
-    def _assemble(self, session: Session, last: WireChunk) -> Receipt | None:
+    @staticmethod
+    def _wire(row: PacketChunk) -> WireChunk:
+        header = PacketHeader.model_validate_json(row.header)
+        return WireChunk(
+            header, row.header, row.signature, row.idx, row.count, row.offset, row.data
+        )
+
+    def _assemble(self, session: Session, last: WireChunk, chunks: list[WireChunk]) -> Receipt:
+        """Store the packet made of ``chunks`` (all of them), in the caller's transaction."""
         header = last.header
         key = (
             PacketChunk.packet_id == header.packet_id,
             PacketChunk.sha256 == header.sealed_sha256,
         )
-        rows = session.scalars(select(PacketChunk).where(*key).order_by(PacketChunk.idx)).all()
-        if len(rows) < last.count:
-            session.rollback()
-            return None  # another worker assembled it meanwhile
-        wire_chunks = [
-            WireChunk(header, r.header, r.signature, r.idx, r.count, r.offset, r.data) for r in rows
-        ]
         try:
-            packet = join_chunks(wire_chunks)
+            packet = join_chunks(chunks)
         except ProtocolError as exc:
             session.execute(delete(PacketChunk).where(*key))
-            session.commit()
             self._reject(
-                last.header.station_id, header.packet_id, "hash-mismatch", str(exc), session
+                last.header.station_id,
+                header.packet_id,
+                "hash-mismatch",
+                str(exc),
+                session,
+                keep=True,
             )
             return self._receipt(
                 last,
@@ -208,7 +216,9 @@ class Ingest:
             session.rollback()
             stored = session.get(Packet, header.packet_id)
             if stored is not None:
-                return self._already_stored(session, stored, last)
+                return self._already_stored(session, stored, last) or self._receipt(
+                    last, "duplicate"
+                )
             raise
         with self._lock:
             self.counters.stored += 1
@@ -271,13 +281,15 @@ class Ingest:
         reason: str,
         detail: str,
         session: Session | None = None,
+        *,
+        keep: bool = False,
     ) -> None:
         """Record a refusal (once a minute per station, packet and reason: no log flooding).
 
-        Pass the caller's open session: whatever it did is rolled back first, and on SQLite a
-        second connection would wait for its write lock.
+        Pass the caller's open session (on SQLite a second connection would wait for its write
+        lock): what it did is rolled back first, unless ``keep``, and committed with the record.
         """
-        if session is not None:
+        if session is not None and not keep:
             session.rollback()
         now = self._clock()
         with self._lock:
@@ -285,18 +297,23 @@ class Ingest:
             key = (station_id, packet_id, reason)
             last = self._last_rejection.get(key)
             if last is not None and now - last < 60:
+                if session is not None:
+                    session.commit()  # what the caller kept (keep=True) still happens
                 return
             self._last_rejection[key] = now
         security.warning(
             "refused from %s (packet %s): %s: %s", station_id, packet_id, reason, detail
         )
-        with self._sessions() as session:
-            session.add(
-                Rejection(
-                    station_id=station_id, packet_id=packet_id, reason=reason, detail=detail[:2000]
-                )
-            )
+        row = Rejection(
+            station_id=station_id, packet_id=packet_id, reason=reason, detail=detail[:2000]
+        )
+        if session is not None:
+            session.add(row)
             session.commit()
+            return
+        with self._sessions() as own:
+            own.add(row)
+            own.commit()
 
     def drop_stale_chunks(self, older_than: timedelta) -> int:
         """Chunks of packets whose upload never finished (the station resends them anyway)."""

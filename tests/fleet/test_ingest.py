@@ -166,3 +166,29 @@ def test_malformed_chunks_are_refused(
     ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
     assert ingest.handle_chunk("ct-07", garbage) is None
     assert counts(sessions) == (0, 0, 1)
+
+
+def test_corrupted_chunk_data_asks_for_a_resend_then_the_resend_is_stored(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    key = ed25519.Ed25519PrivateKey.generate()
+    register(sessions, "ct-08", key)
+    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    sealed = packet("ct-08", key, size=20_000)
+    good = list(split_packet(sealed, 8192))
+    bad = good[1]
+    corrupted = type(bad)(
+        bad.header,
+        bad.header_bytes,
+        bad.signature,
+        bad.index,
+        bad.count,
+        bad.offset,
+        bytes([bad.data[0] ^ 0xFF]) + bad.data[1:],
+    )
+    receipts = [ingest.handle_chunk("ct-08", c.to_bytes()) for c in (good[0], corrupted, good[2])]
+    final = receipts[-1]
+    assert final is not None and final.status == "rejected" and final.retry
+    assert counts(sessions) == (0, 0, 1), "chunks dropped, refusal recorded, nothing stored"
+    resent = [ingest.handle_chunk("ct-08", c.to_bytes()) for c in good]
+    assert [r.status for r in resent if r] == ["stored"]
