@@ -629,6 +629,7 @@ class SimulatedFingerprintSensor:
                 "faults": self.faults.armed(),
                 "led": dict(self.led),
                 "connected": self._stream is not None,
+                "pacing_baud": self._stream.baudrate if self._stream is not None else None,
                 "counters": dict(self.counters),
             }
 
@@ -748,7 +749,7 @@ class SimulatedFingerprintSensor:
                         PID_END if last else PID_DATA,
                         chunk,
                         self.address,
-                        corrupt=self.faults.corrupt_packet(),
+                        corrupt=self.faults.corrupt_packet(data=True),
                     )
                 )
         if wire_log.isEnabledFor(logging.DEBUG):

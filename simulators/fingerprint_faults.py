@@ -7,6 +7,7 @@ A fault spec is ``KIND`` or ``KIND:ARGUMENT``; every fault is armed once and use
 ``messy-image[:N]``         the next N Img2Tz fail with "image too messy" (0x06)
 ``few-features[:N]``        the next N Img2Tz fail with "too few features" (0x07)
 ``bad-checksum[:N]``        the next N packets the sensor sends carry a wrong checksum
+``bad-data-checksum[:N]``   the next N data packets (of UpImage/UpChar) carry a wrong checksum
 ``silence[:N]``             the next N commands get no answer at all
 ``silence:Ts``              no answer for T seconds (a number with ``s``), from the next command
 ``unplug-mid-image[:K]``    the next UpImage stops after K data packets and the cable is pulled
@@ -69,6 +70,7 @@ class FaultKind(enum.Enum):
     MESSY_IMAGE = "messy-image"
     FEW_FEATURES = "few-features"
     BAD_CHECKSUM = "bad-checksum"
+    BAD_DATA_CHECKSUM = "bad-data-checksum"
     SILENCE = "silence"
     UNPLUG_MID_IMAGE = "unplug-mid-image"
     GARBAGE = "garbage"
@@ -77,7 +79,8 @@ class FaultKind(enum.Enum):
 
 _DEFAULT_COUNT = {FaultKind.UNPLUG_MID_IMAGE: 10, FaultKind.GARBAGE: 16}
 _SYNTAX = (
-    "fault specs look like no-finger:3, messy-image, few-features, bad-checksum:2, silence:4, "
+    "fault specs look like no-finger:3, messy-image, few-features, bad-checksum:2, "
+    "bad-data-checksum, silence:4, "
     "silence:1.5s, unplug-mid-image:10, garbage:16 or code:store:0x18"
 )
 
@@ -271,9 +274,12 @@ class FaultPlan:
             fault = self._take(FaultKind.CODE, instruction)
             return None if fault is None else fault.code
 
-    def corrupt_packet(self) -> bool:
+    def corrupt_packet(self, *, data: bool = False) -> bool:
+        """Whether the next packet goes out damaged (``data``: it is a data packet)."""
         with self._lock:
-            return self._take(FaultKind.BAD_CHECKSUM) is not None
+            if self._take(FaultKind.BAD_CHECKSUM) is not None:
+                return True
+            return data and self._take(FaultKind.BAD_DATA_CHECKSUM) is not None
 
     def unplug_after(self) -> int | None:
         """Data packets to send of the next UpImage before pulling the cable."""

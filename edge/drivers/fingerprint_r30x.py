@@ -135,8 +135,14 @@ DEFAULT_BAUD_RATE = 57600
 _POLL_INTERVAL = 0.05
 _MAX_TRANSFER = 64 * 1024  # the longest data transfer the driver accepts (an image is 36 KiB)
 # What pyserial raises when the line goes away: SerialException (a pty closed, a socket
-# reset) or a bare OSError.
+# reset), a bare OSError, or termios.error from a tty call on a vanished device.
 _LINE_FAILURES: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
+try:
+    import termios
+
+    _LINE_FAILURES += (termios.error,)
+except ImportError:  # pragma: no cover - not a POSIX host
+    pass
 
 
 class Instruction(enum.IntEnum):
@@ -947,12 +953,17 @@ class FingerprintSensor:
         self._write(encode_command(instruction, parameters, self.address))
 
     def _read_ack(self, instruction: Instruction, reply_size: int) -> bytes:
-        packet = self._read_packet(what=f"its answer to {instruction.name}")
-        if packet.pid != PacketId.ACK:
-            raise FrameError(
-                f"the sensor sent a {packet.describe()} where an answer to {instruction.name} "
-                "was due"
-            )
+        while True:
+            packet = self._read_packet(what=f"its answer to {instruction.name}")
+            if packet.pid == PacketId.ACK:
+                break
+            if packet.pid not in (PacketId.DATA, PacketId.END):
+                raise FrameError(
+                    f"the sensor sent a {packet.describe()} where an answer to "
+                    f"{instruction.name} was due"
+                )
+            # The tail of a transfer abandoned earlier (after a damaged packet): not ours.
+            wire_log.debug("<- stray data packet before the answer, dropped")
         if not packet.content:
             raise FrameError(f"the sensor's answer to {instruction.name} is empty")
         code = packet.content[0]
@@ -971,7 +982,12 @@ class FingerprintSensor:
 
         def exchange() -> bytes:
             self._send_command(instruction, parameters)
-            self._read_ack(instruction, 0)
+            try:
+                self._read_ack(instruction, 0)
+            except (ChecksumError, FrameError):
+                # The data may be coming anyway: let it pass before the next command.
+                self._drain()
+                raise
             return self._read_data(instruction, expected)
 
         return self._with_password(exchange)
@@ -1003,6 +1019,25 @@ class FingerprintSensor:
         if first_error is not None:
             raise first_error
         return bytes(data)
+
+    def _drain(self) -> None:
+        """Discard what arrives until the line has been quiet for a moment (or ``timeout``)."""
+        deadline = time.monotonic() + self.timeout
+        quiet_since = time.monotonic()
+        discarded = 0
+        while time.monotonic() < deadline:
+            try:
+                chunk = self._port.read(4096)
+            except _LINE_FAILURES as exc:
+                raise self._disconnected(exc) from None
+            now = time.monotonic()
+            if chunk:
+                discarded += len(chunk)
+                quiet_since = now
+            elif now - quiet_since >= 2 * _POLL_INTERVAL:
+                break
+        self._reader.clear()
+        wire_log.debug("<- drained %d bytes after a damaged answer", discarded)
 
     def _read_packet(self, *, what: str, received: int = 0, expected: int = 0) -> Packet:
         """The next packet; the deadline restarts for every packet (a transfer may be long)."""
