@@ -7,4 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from ewp.cli import sim_fingerprint
+
 app = typer.Typer(no_args_is_help=True)
+app.command(name="fingerprint")(sim_fingerprint.fingerprint)
