@@ -630,6 +630,9 @@ class SimulatedFingerprintSensor:
                 "led": dict(self.led),
                 "connected": self._stream is not None,
                 "pacing_baud": self._stream.baudrate if self._stream is not None else None,
+                "line_bytes": None
+                if self._stream is None
+                else {"sent": self._stream.bytes_written, "received": self._stream.bytes_read},
                 "counters": dict(self.counters),
             }
 
