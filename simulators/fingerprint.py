@@ -25,8 +25,8 @@ What it models:
 Templates are a **simulator format**, not the module's (which is undocumented): a template
 carries the finger's identity as 480 pseudo-random features plus noise that depends on the
 press (a poor press is noisier). Comparing two templates correlates their features: the same
-finger scores high (about 200-290), different fingers score near 0. The module does not
-extract anything from the pixels; it knows which finger it rendered.
+finger scores high (about 160-280, lower for poor presses), different fingers near 0. The
+module does not extract anything from the pixels; it knows which finger it rendered.
 
 Layout (512 bytes): ``b"EWPS"``, version 1, kind (1 character file from one image, 2 model
 from RegModel), press quality 0-100, ISO finger position code, 8 reserved bytes, 480 signed

@@ -283,7 +283,10 @@ class NotFoundError(ConfirmationError):
     """0x09: No matching fingerprint in the sensor's library."""
 
     CODE = 0x09
-    ADVICE = "no matching fingerprint in the sensor's library"
+    ADVICE = (
+        "the finger is not in the sensor's library: check that the applicant used the "
+        "enrolled finger, or enrol it first"
+    )
 
 
 class EnrollMismatchError(ConfirmationError):
