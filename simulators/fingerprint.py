@@ -757,9 +757,9 @@ class SimulatedFingerprintSensor:
                 )
         if wire_log.isEnabledFor(logging.DEBUG):
             wire_log.debug(
-                "sim -> ack %02x %s (+%d data packets)%s",
+                "sim -> ack %02x%s (+%d data packets)%s",
                 answer.code,
-                answer.parameters[:16].hex(" "),
+                (" " + answer.parameters[:16].hex(" ")) if answer.parameters else "",
                 len(packets) - 1,
                 f" after {len(noise)} bytes of noise" if noise else "",
             )

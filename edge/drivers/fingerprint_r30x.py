@@ -12,12 +12,16 @@ family. Frames are built and parsed by the pure functions of ``fingerprint_r30x_
 
 What the driver does on errors:
 
-* before each command it discards whatever is waiting on the line (a late or stray reply);
-* a reply that does not come within ``timeout`` raises :class:`SensorTimeoutError`;
+* before each command it discards whatever is waiting on the line (a late or stray reply),
+  and while waiting for an answer it drops stray data packets of an abandoned transfer;
+* line noise is skipped: the parser resynchronises on the start code and the address;
+* a reply that does not come within ``timeout`` raises :class:`SensorTimeoutError` (the
+  deadline restarts with each packet of a long transfer);
 * a damaged packet raises :class:`ChecksumError`; in the middle of a data transfer the rest
-  of the transfer is read first, so that the line is clean for the next command;
-* pyserial's ``SerialException``/``OSError`` (cable pulled, pty closed) becomes
-  :class:`SensorDisconnectedError`;
+  of the transfer is read first, and after a damaged ack of an upload the line is drained,
+  so that the line is clean for the next command;
+* pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (cable pulled, pty
+  closed, socket reset) becomes :class:`SensorDisconnectedError`;
 * when the module says its password must be verified first (0x21), the driver verifies the
   password it was given and repeats the command once (the module forgets the verification
   when it loses power). It never retries anything else: the caller decides.
@@ -656,7 +660,19 @@ _T = TypeVar("_T")
 
 
 class FingerprintSensor:
-    """One R30x-family module on an open serial port."""
+    """One R30x-family module on an open serial port.
+
+    ::
+
+        port = serial.serial_for_url("/dev/ttyUSB0", baudrate=57600, timeout=0.05)
+        sensor = FingerprintSensor(port, password=0, timeout=2.0)
+        sensor.wait_for_finger(15)
+        image = sensor.read_image()
+
+    The driver sets the port's read timeout to a short poll interval (50 ms); ``timeout`` is
+    how long it waits for each packet of an answer. ``password`` is verified whenever the
+    module asks for it. One thread at a time: the driver holds no lock.
+    """
 
     def __init__(
         self,
@@ -673,7 +689,7 @@ class FingerprintSensor:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
         self._port = port
-        self.address = address
+        self._address = address
         self.password = password
         self.timeout = timeout
         self._reader = PacketReader(address)
@@ -718,6 +734,11 @@ class FingerprintSensor:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    @property
+    def address(self) -> int:
+        """The module address this driver talks to and accepts answers from."""
+        return self._address
 
     @property
     def port_name(self) -> str:

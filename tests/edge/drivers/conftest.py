@@ -44,6 +44,7 @@ def make_rig(transport: str, tmp_path: Path) -> Iterator[RigFactory]:
     def make(
         *,
         driver_password: int = 0,
+        driver_address: int = 0xFFFFFFFF,
         timeout: float = 0.5,
         library: Path | None = None,
         **config: Any,
@@ -53,7 +54,12 @@ def make_rig(transport: str, tmp_path: Path) -> Iterator[RigFactory]:
         sim = start_fingerprint_simulator(SensorConfig(**config), transport=transport)  # type: ignore[arg-type]
         port = serial.serial_for_url(sim.url, baudrate=config.get("baudrate", 57600), timeout=0.05)
         rig = Rig(
-            sim, port, FingerprintSensor(port, password=driver_password, timeout=timeout), transport
+            sim,
+            port,
+            FingerprintSensor(
+                port, password=driver_password, address=driver_address, timeout=timeout
+            ),
+            transport,
         )
         rigs.append(rig)
         return rig
