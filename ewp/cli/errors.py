@@ -39,15 +39,28 @@ def _known_error_types() -> tuple[type[BaseException], ...]:
 
 def run_with_friendly_errors(app: typer.Typer) -> None:
     try:
-        app(standalone_mode=False)
-    except click.exceptions.Abort:
+        # Without standalone mode click returns the code of a `typer.Exit(code)` instead of
+        # raising it.
+        exit_code = app(standalone_mode=False)
+        if isinstance(exit_code, int) and exit_code:
+            sys.exit(exit_code)
+    except (click.exceptions.Abort, typer.Abort):
         typer.echo("aborted", err=True)
         sys.exit(130)
-    except click.exceptions.Exit as exc:
+    except (click.exceptions.Exit, typer.Exit) as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
+    except typer.TyperException as exc:
+        # Recent typer vendors its own click: its usage errors (typer.BadParameter, ...) are
+        # TyperExceptions that know how to show themselves.
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        sys.exit(int(getattr(exc, "exit_code", EXIT_USER_ERROR)))
     except KeyboardInterrupt:
         sys.exit(130)
     except Exception as exc:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import typer
 
-from ewp.cli import sim_network
+from ewp.cli import sim_fingerprint, sim_network
 
 app = typer.Typer(no_args_is_help=True)
+app.command(name="fingerprint")(sim_fingerprint.fingerprint)
 app.command(name="network")(sim_network.network)

@@ -1,0 +1,1118 @@
+"""Driver for R30x / ZFM-20 / AS608 / R503 optical fingerprint modules over a UART.
+
+The driver receives an **open** port (``serial.serial_for_url(url, baudrate=57600,
+timeout=...)``): ``/dev/ttyUSB0``, ``socket://127.0.0.1:7001`` or a simulator's pty all work
+the same. :meth:`FingerprintSensor.open` is a separate convenience for command lines.
+
+Public methods speak the module's language (``capture_image()``, ``image_to_template()``,
+``store_template()``, ...). Every confirmation code the module can send back becomes a typed
+error derived from :class:`FingerprintError`, whose message tells the operator what to do;
+failures of the line itself (silence, a pulled cable, damaged packets) are errors of the same
+family. Frames are built and parsed by the pure functions of ``fingerprint_r30x_frames``.
+
+What the driver does on errors:
+
+* before each command it discards whatever is waiting on the line (a late or stray reply),
+  and while waiting for an answer it drops stray data packets of an abandoned transfer;
+* line noise is skipped: the parser resynchronises on the start code and the address;
+* a reply that does not come within ``timeout`` raises :class:`SensorTimeoutError` (the
+  deadline restarts with each packet of a long transfer);
+* a damaged packet raises :class:`ChecksumError`; in the middle of a data transfer the rest
+  of the transfer is read first, and after a damaged ack of an upload the line is drained,
+  so that the line is clean for the next command;
+* pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (cable pulled, pty
+  closed, socket reset) becomes :class:`SensorDisconnectedError`;
+* when the module says its password must be verified first (0x21), the driver verifies the
+  password it was given and repeats the command once (the module forgets the verification
+  when it loses power). It never retries anything else: the caller decides.
+
+Wire traffic is logged at DEBUG to ``ewp.wire.fingerprint``.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import struct
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, TypeVar
+
+import serial
+
+from edge.drivers.fingerprint_r30x_frames import (
+    DEFAULT_ADDRESS,
+    IMAGE_HEIGHT,
+    IMAGE_WIDTH,
+    IMAGE_WIRE_BYTES,
+    TEMPLATE_BYTES,
+    ChecksumError,
+    FingerprintError,
+    FrameError,
+    Packet,
+    PacketId,
+    PacketReader,
+    TransportError,
+    decode_index_table,
+    encode_command,
+    split_data,
+    unpack_image,
+)
+
+__all__ = [
+    "CHAR_BUFFERS",
+    "CONFIRMATION_ERRORS",
+    "DEFAULT_ADDRESS",
+    "DEFAULT_BAUD_RATE",
+    "IMAGE_HEIGHT",
+    "IMAGE_WIDTH",
+    "PACKET_SIZES",
+    "TEMPLATE_BYTES",
+    "AddressError",
+    "AlreadyEnrolledError",
+    "AuraColour",
+    "AuraMode",
+    "AutoEnrollError",
+    "ChecksumError",
+    "ClearLibraryError",
+    "CommandFailedError",
+    "ConfirmationError",
+    "DataReceiveError",
+    "DeleteError",
+    "EnrollMismatchError",
+    "FingerNotMovedError",
+    "FingerStillPresentError",
+    "FingerprintError",
+    "FingerprintImage",
+    "FingerprintSensor",
+    "FlashError",
+    "FrameError",
+    "HardwareError",
+    "ImageCaptureError",
+    "ImageTooDryError",
+    "ImageTooMessyError",
+    "ImageTooWetError",
+    "ImageUploadError",
+    "Instruction",
+    "InvalidRegisterError",
+    "LibraryEmptyError",
+    "LibraryFullError",
+    "LowPowerError",
+    "NoFingerError",
+    "NoImageError",
+    "NoMatchError",
+    "NotFoundError",
+    "NotepadPageError",
+    "OperationTimeoutError",
+    "PacketReceiveError",
+    "PageOutOfRangeError",
+    "PasswordRequiredError",
+    "PortOperationError",
+    "RegisterValueError",
+    "ResetError",
+    "RetryCaptureError",
+    "SearchResult",
+    "SensorDisconnectedError",
+    "SensorHardwareError",
+    "SensorTimeoutError",
+    "SerialPort",
+    "SystemParameters",
+    "TemplateEmptyError",
+    "TemplateReadError",
+    "TemplateUploadError",
+    "TooFewFeaturesError",
+    "TransportError",
+    "UndefinedError",
+    "UnsupportedCommandError",
+    "UpgradeError",
+    "WrongPasswordError",
+    "error_for_code",
+]
+
+log = logging.getLogger(__name__)
+wire_log = logging.getLogger("ewp.wire.fingerprint")
+
+DEFAULT_BAUD_RATE = 57600
+# The port's own read timeout: how long one ``read()`` may block before the driver checks its
+# deadline again. The driver's ``timeout`` is what bounds a reply.
+_POLL_INTERVAL = 0.05
+_MAX_TRANSFER = 64 * 1024  # the longest data transfer the driver accepts (an image is 36 KiB)
+# What pyserial raises when the line goes away: SerialException (a pty closed, a socket
+# reset), a bare OSError, or termios.error from a tty call on a vanished device.
+_LINE_FAILURES: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
+try:
+    import termios
+
+    _LINE_FAILURES += (termios.error,)
+except ImportError:  # pragma: no cover - not a POSIX host
+    pass
+
+
+class Instruction(enum.IntEnum):
+    GEN_IMG = 0x01
+    IMG2TZ = 0x02
+    MATCH = 0x03
+    SEARCH = 0x04
+    REG_MODEL = 0x05
+    STORE = 0x06
+    LOAD_CHAR = 0x07
+    UP_CHAR = 0x08
+    DOWN_CHAR = 0x09
+    UP_IMAGE = 0x0A
+    DELET_CHAR = 0x0C
+    EMPTY = 0x0D
+    SET_SYS_PARA = 0x0E
+    READ_SYS_PARA = 0x0F
+    VFY_PWD = 0x13
+    TEMPLATE_NUM = 0x1D
+    READ_INDEX_TABLE = 0x1F
+    AURA_LED_CONFIG = 0x35
+    CHECK_SENSOR = 0x36
+    HANDSHAKE = 0x40
+
+
+# --- errors -------------------------------------------------------------------------------
+
+
+class ConfirmationError(FingerprintError):
+    """The module answered with a non-zero confirmation code (``code``).
+
+    Each known code has its own subclass with ``CODE`` and ``ADVICE`` (what the operator does).
+    """
+
+    CODE: ClassVar[int] = -1
+    ADVICE: ClassVar[str] = "the sensor reported an error: power-cycle it and try again"
+    code: int
+
+    def __init__(self, message: str | None = None, *, code: int | None = None) -> None:
+        actual = self.CODE if code is None else code
+        super().__init__(message or f"{self.ADVICE} (code {actual:#04x})", code=actual)
+
+
+class RetryCaptureError(FingerprintError):
+    """The press could not be used: asking the applicant to press again is the remedy.
+
+    A marker base: the capture-related confirmation errors (no finger, a messy image, too few
+    features, ...) derive from it, and so does :class:`FingerStillPresentError`.
+    """
+
+
+class SensorTimeoutError(TransportError):
+    """The module did not answer in time."""
+
+
+class SensorDisconnectedError(TransportError):
+    """The line went away (cable pulled, adapter unplugged, simulator stopped)."""
+
+
+class FingerStillPresentError(RetryCaptureError):
+    """The finger stayed on the glass while the driver waited for it to be lifted."""
+
+
+# The confirmation code table of the R30x datasheet (0x01..0x1F) and the R503 additions.
+
+
+class PacketReceiveError(ConfirmationError):
+    """0x01: The sensor received a damaged packet."""
+
+    CODE = 0x01
+    ADVICE = "the sensor received a damaged packet: check the cable and that the baud rate matches"
+
+
+class NoFingerError(ConfirmationError, RetryCaptureError):
+    """0x02: No finger on the sensor."""
+
+    CODE = 0x02
+    ADVICE = "no finger on the sensor: ask the applicant to press the finger flat on the glass"
+
+
+class ImageCaptureError(ConfirmationError, RetryCaptureError):
+    """0x03: The sensor could not take the image."""
+
+    CODE = 0x03
+    ADVICE = (
+        "the sensor could not take the image: clean the glass and ask the applicant to press again"
+    )
+
+
+class ImageTooDryError(ConfirmationError, RetryCaptureError):
+    """0x04: The fingerprint is too dry or too faint."""
+
+    CODE = 0x04
+    ADVICE = (
+        "the fingerprint is too dry or too faint: ask the applicant to breathe on the finger "
+        "and press a little harder"
+    )
+
+
+class ImageTooWetError(ConfirmationError, RetryCaptureError):
+    """0x05: The fingerprint is too wet or smeared."""
+
+    CODE = 0x05
+    ADVICE = (
+        "the fingerprint is too wet or smeared: ask the applicant to dry the finger, clean "
+        "the glass and press again"
+    )
+
+
+class ImageTooMessyError(ConfirmationError, RetryCaptureError):
+    """0x06: The fingerprint image is too messy."""
+
+    CODE = 0x06
+    ADVICE = (
+        "the fingerprint image is too messy: clean the glass, ask the applicant to press the "
+        "finger flat without moving it"
+    )
+
+
+class TooFewFeaturesError(ConfirmationError, RetryCaptureError):
+    """0x07: Too few fingerprint features."""
+
+    CODE = 0x07
+    ADVICE = (
+        "too few fingerprint features: ask the applicant to press the centre of the fingertip"
+        " firmly on the middle of the glass"
+    )
+
+
+class NoMatchError(ConfirmationError):
+    """0x08: The two fingerprints do not match."""
+
+    CODE = 0x08
+    ADVICE = "the two fingerprints do not match: check that the applicant used the same finger"
+
+
+class NotFoundError(ConfirmationError):
+    """0x09: No matching fingerprint in the sensor's library."""
+
+    CODE = 0x09
+    ADVICE = (
+        "the finger is not in the sensor's library: check that the applicant used the "
+        "enrolled finger, or enrol it first"
+    )
+
+
+class EnrollMismatchError(ConfirmationError):
+    """0x0A: The presses do not come from the same finger."""
+
+    CODE = 0x0A
+    ADVICE = (
+        "the presses do not come from the same finger: start the enrolment of this finger again"
+    )
+
+
+class PageOutOfRangeError(ConfirmationError):
+    """0x0B: The page id is beyond the sensor's template library."""
+
+    CODE = 0x0B
+    ADVICE = (
+        "the page id is beyond the sensor's template library: use a page below the library "
+        "size (`ewp sensor fingerprint info` shows it)"
+    )
+
+
+class TemplateReadError(ConfirmationError):
+    """0x0C: No valid template at that page of the sensor's library."""
+
+    CODE = 0x0C
+    ADVICE = "no valid template at that page of the sensor's library: enrol the finger first"
+
+
+class TemplateUploadError(ConfirmationError):
+    """0x0D: The sensor could not send the template."""
+
+    CODE = 0x0D
+    ADVICE = "the sensor could not send the template: capture and convert the finger again"
+
+
+class DataReceiveError(ConfirmationError):
+    """0x0E: The sensor could not receive the data packets."""
+
+    CODE = 0x0E
+    ADVICE = "the sensor could not receive the data packets: check the cable and the packet size"
+
+
+class ImageUploadError(ConfirmationError):
+    """0x0F: The sensor has no image to send."""
+
+    CODE = 0x0F
+    ADVICE = "the sensor has no image to send: capture an image first"
+
+
+class DeleteError(ConfirmationError):
+    """0x10: The sensor could not delete the templates."""
+
+    CODE = 0x10
+    ADVICE = (
+        "the sensor could not delete the templates: check the page range against the library size"
+    )
+
+
+class ClearLibraryError(ConfirmationError):
+    """0x11: The sensor could not clear its template library."""
+
+    CODE = 0x11
+    ADVICE = "the sensor could not clear its template library: power-cycle it and try again"
+
+
+class LowPowerError(ConfirmationError):
+    """0x12: The sensor could not enter low-power mode."""
+
+    CODE = 0x12
+    ADVICE = "the sensor could not enter low-power mode"
+
+
+class WrongPasswordError(ConfirmationError):
+    """0x13: The sensor refused the password."""
+
+    CODE = 0x13
+    ADVICE = "the sensor refused the password: set the station's sensor password to the module's"
+
+
+class ResetError(ConfirmationError):
+    """0x14: The sensor could not reset."""
+
+    CODE = 0x14
+    ADVICE = "the sensor could not reset: power-cycle it"
+
+
+class NoImageError(ConfirmationError):
+    """0x15: No valid image in the sensor's buffer."""
+
+    CODE = 0x15
+    ADVICE = "no valid image in the sensor's buffer: capture the finger again"
+
+
+class UpgradeError(ConfirmationError):
+    """0x16: The sensor's online upgrade failed."""
+
+    CODE = 0x16
+    ADVICE = "the sensor's online upgrade failed"
+
+
+class FingerNotMovedError(ConfirmationError, RetryCaptureError):
+    """0x17: The finger did not move between two captures (or a residual print is on the glass)."""
+
+    CODE = 0x17
+    ADVICE = (
+        "the finger did not move between two captures (or a residual print is on the glass): "
+        "ask the applicant to lift the finger, clean the glass, and press again"
+    )
+
+
+class FlashError(ConfirmationError):
+    """0x18: The sensor failed to write its flash memory."""
+
+    CODE = 0x18
+    ADVICE = (
+        "the sensor failed to write its flash memory: try again; if it persists replace the sensor"
+    )
+
+
+class UndefinedError(ConfirmationError):
+    """0x19: The sensor reported an undefined error."""
+
+    CODE = 0x19
+    ADVICE = "the sensor reported an undefined error: power-cycle it and try again"
+
+
+class InvalidRegisterError(ConfirmationError):
+    """0x1A: The sensor has no such system parameter register."""
+
+    CODE = 0x1A
+    ADVICE = "the sensor has no such system parameter register"
+
+
+class RegisterValueError(ConfirmationError):
+    """0x1B: The sensor refused the value for that system parameter."""
+
+    CODE = 0x1B
+    ADVICE = "the sensor refused the value for that system parameter: check its allowed range"
+
+
+class NotepadPageError(ConfirmationError):
+    """0x1C: Wrong notepad page number."""
+
+    CODE = 0x1C
+    ADVICE = "wrong notepad page number"
+
+
+class PortOperationError(ConfirmationError):
+    """0x1D: The sensor failed to operate its communication port."""
+
+    CODE = 0x1D
+    ADVICE = "the sensor failed to operate its communication port"
+
+
+class AutoEnrollError(ConfirmationError):
+    """0x1E: The sensor's automatic enrolment failed."""
+
+    CODE = 0x1E
+    ADVICE = "the sensor's automatic enrolment failed: enrol the finger again"
+
+
+class LibraryFullError(ConfirmationError):
+    """0x1F: The sensor's template library is full."""
+
+    CODE = 0x1F
+    ADVICE = "the sensor's template library is full: delete templates that are no longer needed"
+
+
+class AddressError(ConfirmationError):
+    """0x20: The sensor's address does not match."""
+
+    CODE = 0x20
+    ADVICE = "the sensor's address does not match: set the station's sensor address to the module's"
+
+
+class PasswordRequiredError(ConfirmationError):
+    """0x21: The sensor wants its password verified first."""
+
+    CODE = 0x21
+    ADVICE = (
+        "the sensor wants its password verified first: configure the sensor password on the station"
+    )
+
+
+class TemplateEmptyError(ConfirmationError):
+    """0x22: The template buffer is empty."""
+
+    CODE = 0x22
+    ADVICE = "the template buffer is empty: capture the finger and convert it (Img2Tz) first"
+
+
+class LibraryEmptyError(ConfirmationError):
+    """0x24: The sensor's template library is empty."""
+
+    CODE = 0x24
+    ADVICE = "the sensor's template library is empty: enrol a finger first"
+
+
+class OperationTimeoutError(ConfirmationError, RetryCaptureError):
+    """0x26: The sensor timed out waiting for a finger."""
+
+    CODE = 0x26
+    ADVICE = (
+        "the sensor timed out waiting for a finger: ask the applicant to press the finger again"
+    )
+
+
+class AlreadyEnrolledError(ConfirmationError):
+    """0x27: This fingerprint is already in the sensor's library."""
+
+    CODE = 0x27
+    ADVICE = "this fingerprint is already in the sensor's library"
+
+
+class SensorHardwareError(ConfirmationError):
+    """0x29: The sensor's fingerprint reader is faulty."""
+
+    CODE = 0x29
+    ADVICE = "the sensor's fingerprint reader is faulty: replace the sensor"
+
+
+class UnsupportedCommandError(ConfirmationError):
+    """0xFC: This sensor model does not support the command."""
+
+    CODE = 0xFC
+    ADVICE = "this sensor model does not support the command"
+
+
+class HardwareError(ConfirmationError):
+    """0xFD: The sensor reported a hardware error."""
+
+    CODE = 0xFD
+    ADVICE = "the sensor reported a hardware error: power-cycle it; if it persists replace it"
+
+
+class CommandFailedError(ConfirmationError):
+    """0xFE: The sensor could not execute the command."""
+
+    CODE = 0xFE
+    ADVICE = "the sensor could not execute the command: check its parameters"
+
+
+def _known_codes() -> dict[int, type[ConfirmationError]]:
+    table: dict[int, type[ConfirmationError]] = {}
+    pending = list(ConfirmationError.__subclasses__())
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.CODE >= 0:
+            table[cls.CODE] = cls
+    return dict(sorted(table.items()))
+
+
+CONFIRMATION_ERRORS: dict[int, type[ConfirmationError]] = _known_codes()
+
+
+def error_for_code(code: int) -> ConfirmationError:
+    """The typed error for a non-zero confirmation code."""
+    cls = CONFIRMATION_ERRORS.get(code)
+    if cls is None:
+        return ConfirmationError(
+            f"the sensor answered with unknown confirmation code {code:#04x}: power-cycle it "
+            "and try again",
+            code=code,
+        )
+    return cls()
+
+
+# --- data the driver returns --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FingerprintImage:
+    """A fingerprint image: ``height`` rows of ``width`` 8-bit grey pixels, row by row.
+
+    The module sends 4 bits a pixel; they are scaled to 0..255 (a nibble n becomes 17 n).
+    """
+
+    width: int
+    height: int
+    pixels: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.pixels) != self.width * self.height:
+            raise ValueError(
+                f"{len(self.pixels)} pixels do not make a {self.width}x{self.height} image"
+            )
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    page_id: int
+    score: int
+
+
+@dataclass(frozen=True)
+class SystemParameters:
+    status_register: int
+    system_id: int
+    library_size: int
+    security_level: int
+    address: int
+    packet_size: int  # bytes per data packet
+    baud_rate: int  # bits per second
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.status_register & 0x01)
+
+    @property
+    def matched(self) -> bool:
+        """The last Match/Search found the finger."""
+        return bool(self.status_register & 0x02)
+
+    @property
+    def password_verified(self) -> bool:
+        return bool(self.status_register & 0x04)
+
+    @property
+    def image_valid(self) -> bool:
+        """The image buffer holds a valid image."""
+        return bool(self.status_register & 0x08)
+
+
+class AuraMode(enum.IntEnum):
+    """R503 ring light control codes."""
+
+    BREATHING = 0x01
+    FLASHING = 0x02
+    ON = 0x03
+    OFF = 0x04
+    GRADUALLY_ON = 0x05
+    GRADUALLY_OFF = 0x06
+
+
+class AuraColour(enum.IntEnum):
+    RED = 0x01
+    BLUE = 0x02
+    PURPLE = 0x03
+    GREEN = 0x04
+    YELLOW = 0x05
+    CYAN = 0x06
+    WHITE = 0x07
+
+
+PACKET_SIZES = (32, 64, 128, 256)  # packet size codes 0..3
+CHAR_BUFFERS = (1, 2)
+
+
+class SerialPort(Protocol):
+    """What the driver needs of a pyserial port (``serial.serial_for_url(...)``)."""
+
+    baudrate: int
+    timeout: float | None
+
+    def read(self, size: int = 1) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    def reset_input_buffer(self) -> None: ...
+
+
+_T = TypeVar("_T")
+
+
+# --- the sensor ---------------------------------------------------------------------------
+
+
+class FingerprintSensor:
+    """One R30x-family module on an open serial port.
+
+    ::
+
+        port = serial.serial_for_url("/dev/ttyUSB0", baudrate=57600, timeout=0.05)
+        sensor = FingerprintSensor(port, password=0, timeout=2.0)
+        sensor.wait_for_finger(15)
+        image = sensor.read_image()
+
+    The driver sets the port's read timeout to a short poll interval (50 ms); ``timeout`` is
+    how long it waits for each packet of an answer. ``password`` is verified whenever the
+    module asks for it. One thread at a time: the driver holds no lock.
+    """
+
+    def __init__(
+        self,
+        port: SerialPort,
+        *,
+        address: int = DEFAULT_ADDRESS,
+        password: int = 0,
+        timeout: float = 2.0,
+    ) -> None:
+        if not 0 <= address <= 0xFFFFFFFF:
+            raise ValueError(f"address must fit in 32 bits, got {address:#x}")
+        if not 0 <= password <= 0xFFFFFFFF:
+            raise ValueError("password must fit in 32 bits")
+        if timeout <= 0:
+            raise ValueError("timeout must be positive")
+        self._port = port
+        self._address = address
+        self.password = password
+        self.timeout = timeout
+        self._reader = PacketReader(address)
+        self._packet_size: int | None = None
+        self._owns_port = False
+        port.timeout = _POLL_INTERVAL
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        baudrate: int = DEFAULT_BAUD_RATE,
+        address: int = DEFAULT_ADDRESS,
+        password: int = 0,
+        timeout: float = 2.0,
+    ) -> FingerprintSensor:
+        """Open ``url`` with pyserial and drive it; :meth:`close` closes the port again.
+
+        For command lines and scripts; long-running code opens the port itself and passes it.
+        """
+        try:
+            port = serial.serial_for_url(url, baudrate=baudrate, timeout=_POLL_INTERVAL)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise SensorDisconnectedError(
+                f"cannot open fingerprint sensor port {url}: {exc}. Check the port name "
+                "(`ls /dev/serial/by-id/`) or the simulator's URL"
+            ) from None
+        sensor = cls(port, address=address, password=password, timeout=timeout)
+        sensor._owns_port = True
+        return sensor
+
+    def close(self) -> None:
+        """Close the port if :meth:`open` opened it (a port passed in stays the caller's)."""
+        if self._owns_port:
+            close: Callable[[], None] | None = getattr(self._port, "close", None)
+            if close is not None:
+                close()
+
+    def __enter__(self) -> FingerprintSensor:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def address(self) -> int:
+        """The module address this driver talks to and accepts answers from."""
+        return self._address
+
+    @property
+    def port_name(self) -> str:
+        name = getattr(self._port, "port", None) or getattr(self._port, "name", None)
+        return str(name) if name else "the serial port"
+
+    # --- system ---------------------------------------------------------------------------
+
+    def verify_password(self) -> None:
+        """VfyPwd: prove the password to the module (needed when it is not 0)."""
+        self._command(Instruction.VFY_PWD, struct.pack(">I", self.password), verify=False)
+
+    def probe(self) -> None:
+        """HandShake: a cheap liveness check; raises when the module does not answer."""
+        self._command(Instruction.HANDSHAKE)
+
+    def check_sensor(self) -> None:
+        """CheckSensor (R503): raises :class:`SensorHardwareError` if the reader is faulty."""
+        self._command(Instruction.CHECK_SENSOR)
+
+    def read_system_parameters(self) -> SystemParameters:
+        reply = self._command(Instruction.READ_SYS_PARA, reply_size=16)
+        status, system_id, library_size, level, address, size_code, baud_n = struct.unpack(
+            ">HHHHIHH", reply[:16]
+        )
+        if size_code >= len(PACKET_SIZES):
+            raise FrameError(f"the sensor reports an unknown packet size code {size_code}")
+        self._packet_size = PACKET_SIZES[size_code]
+        return SystemParameters(
+            status_register=status,
+            system_id=system_id,
+            library_size=library_size,
+            security_level=level,
+            address=address,
+            packet_size=PACKET_SIZES[size_code],
+            baud_rate=9600 * baud_n,
+        )
+
+    def set_baud_rate(self, bps: int) -> None:
+        """SetSysPara register 4; the module answers at the old rate, then the port follows."""
+        if bps % 9600 or not 1 <= bps // 9600 <= 12:
+            raise ValueError(f"baud rate must be 9600 x N with N in 1..12, got {bps}")
+        self._set_system_parameter(4, bps // 9600)
+        # The module switches once its answer is out; give the last byte time to leave.
+        time.sleep(0.01)
+        try:
+            self._port.baudrate = bps
+        except (OSError, ValueError) as exc:
+            raise SensorDisconnectedError(
+                f"the sensor now talks at {bps} baud but {self.port_name} cannot: {exc}"
+            ) from None
+
+    def set_security_level(self, level: int) -> None:
+        """SetSysPara register 5: 1 (most permissive) .. 5 (strictest)."""
+        if not 1 <= level <= 5:
+            raise ValueError(f"security level must be 1..5, got {level}")
+        self._set_system_parameter(5, level)
+
+    def set_packet_size(self, size: int) -> None:
+        """SetSysPara register 6: data packet content of 32, 64, 128 or 256 bytes."""
+        if size not in PACKET_SIZES:
+            raise ValueError(f"packet size must be one of {PACKET_SIZES}, got {size}")
+        self._set_system_parameter(6, PACKET_SIZES.index(size))
+        self._packet_size = size
+
+    def _set_system_parameter(self, register: int, value: int) -> None:
+        self._command(Instruction.SET_SYS_PARA, bytes([register, value]))
+
+    def aura_led(
+        self,
+        mode: AuraMode,
+        colour: AuraColour = AuraColour.BLUE,
+        *,
+        speed: int = 0x80,
+        count: int = 0,
+    ) -> None:
+        """AuraLedConfig (R503 ring light): ``speed`` 0..255, ``count`` cycles (0 = forever)."""
+        if not 0 <= speed <= 255 or not 0 <= count <= 255:
+            raise ValueError("speed and count must be 0..255")
+        self._command(
+            Instruction.AURA_LED_CONFIG,
+            bytes([AuraMode(mode), speed, AuraColour(colour), count]),
+        )
+
+    # --- capture --------------------------------------------------------------------------
+
+    def capture_image(self) -> None:
+        """GenImg: take an image into the image buffer; :class:`NoFingerError` if none."""
+        self._command(Instruction.GEN_IMG)
+
+    def wait_for_finger(self, timeout: float = 10.0, *, poll_interval: float = 0.1) -> None:
+        """Repeat GenImg until a finger is on the glass and its image is in the buffer."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.capture_image()
+                return
+            except NoFingerError:
+                if time.monotonic() + poll_interval > deadline:
+                    raise NoFingerError(
+                        f"no finger on the sensor within {timeout:g} s: ask the applicant to "
+                        "press the finger flat on the glass"
+                    ) from None
+                time.sleep(poll_interval)
+
+    def wait_for_finger_removed(self, timeout: float = 10.0, *, poll_interval: float = 0.1) -> None:
+        """Repeat GenImg until it reports no finger (the applicant lifted the finger)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self.capture_image()
+            except NoFingerError:
+                return
+            except RetryCaptureError:
+                pass  # a finger half on the glass: still not lifted
+            if time.monotonic() + poll_interval > deadline:
+                raise FingerStillPresentError(
+                    f"the finger is still on the sensor after {timeout:g} s: ask the applicant "
+                    "to lift the finger"
+                )
+            time.sleep(poll_interval)
+
+    def image_to_template(self, buffer: int = 1) -> None:
+        """Img2Tz (GenChar): features of the image buffer into character buffer 1 or 2."""
+        self._command(Instruction.IMG2TZ, bytes([_check_buffer(buffer)]))
+
+    def create_model(self) -> None:
+        """RegModel: combine character buffers 1 and 2 into a template (in both buffers)."""
+        self._command(Instruction.REG_MODEL)
+
+    def read_image(self) -> FingerprintImage:
+        """UpImage: the image buffer, 256 x 288 pixels (36,864 bytes on the wire)."""
+        wire = self._upload(Instruction.UP_IMAGE, b"", expected=IMAGE_WIRE_BYTES)
+        if len(wire) != IMAGE_WIRE_BYTES:
+            raise FrameError(
+                f"the sensor sent an image of {len(wire)} bytes, expected {IMAGE_WIRE_BYTES}"
+            )
+        return FingerprintImage(IMAGE_WIDTH, IMAGE_HEIGHT, unpack_image(wire))
+
+    # --- templates and library ------------------------------------------------------------
+
+    def store_template(self, buffer: int, page_id: int) -> None:
+        """Store: the template in a character buffer into the library at ``page_id``."""
+        self._command(Instruction.STORE, struct.pack(">BH", _check_buffer(buffer), page_id))
+
+    def load_template(self, buffer: int, page_id: int) -> None:
+        """LoadChar: the template at ``page_id`` into a character buffer."""
+        self._command(Instruction.LOAD_CHAR, struct.pack(">BH", _check_buffer(buffer), page_id))
+
+    def read_template(self, buffer: int = 1) -> bytes:
+        """UpChar: the content of a character buffer (512 bytes)."""
+        data = self._upload(Instruction.UP_CHAR, bytes([_check_buffer(buffer)]))
+        if len(data) != TEMPLATE_BYTES:
+            log.warning("the sensor sent a template of %d bytes (expected 512)", len(data))
+        return data
+
+    def write_template(self, buffer: int, data: bytes) -> None:
+        """DownChar: ``data`` (a template read with :meth:`read_template`) into a buffer."""
+        if not data or len(data) > _MAX_TRANSFER:
+            raise ValueError(f"a template has 1..{_MAX_TRANSFER} bytes, got {len(data)}")
+        if self._packet_size is None:
+            self.read_system_parameters()
+        assert self._packet_size is not None
+        packets = split_data(data, self._packet_size, self.address)
+        self._command(Instruction.DOWN_CHAR, bytes([_check_buffer(buffer)]))
+        for packet in packets:
+            self._write(packet)
+
+    def match(self) -> int:
+        """Match: compare character buffers 1 and 2; the score, or :class:`NoMatchError`."""
+        reply = self._command(Instruction.MATCH, reply_size=2)
+        return int.from_bytes(reply[:2], "big")
+
+    def search(self, buffer: int = 1, start: int = 0, count: int = 200) -> SearchResult:
+        """Search the library pages ``start .. start+count-1`` for the buffer's finger."""
+        reply = self._command(
+            Instruction.SEARCH,
+            struct.pack(">BHH", _check_buffer(buffer), start, count),
+            reply_size=4,
+        )
+        page_id, score = struct.unpack(">HH", reply[:4])
+        return SearchResult(page_id=page_id, score=score)
+
+    def template_count(self) -> int:
+        """TemplateNum: how many templates the library holds."""
+        reply = self._command(Instruction.TEMPLATE_NUM, reply_size=2)
+        return int.from_bytes(reply[:2], "big")
+
+    def read_index_table(self, page: int = 0) -> set[int]:
+        """ReadIndexTable: used page ids among ``256 * page .. 256 * page + 255``."""
+        if not 0 <= page <= 3:
+            raise ValueError(f"index table page must be 0..3, got {page}")
+        reply = self._command(Instruction.READ_INDEX_TABLE, bytes([page]), reply_size=32)
+        return decode_index_table(reply[:32], page)
+
+    def delete_templates(self, page_id: int, count: int = 1) -> None:
+        """DeletChar: delete ``count`` templates starting at ``page_id``."""
+        self._command(Instruction.DELET_CHAR, struct.pack(">HH", page_id, count))
+
+    def empty_library(self) -> None:
+        """Empty: delete every template in the library."""
+        self._command(Instruction.EMPTY)
+
+    # --- exchanges ------------------------------------------------------------------------
+
+    def _command(
+        self,
+        instruction: Instruction,
+        parameters: bytes = b"",
+        *,
+        reply_size: int = 0,
+        verify: bool = True,
+    ) -> bytes:
+        """Send a command and return the ack's content after the confirmation code."""
+
+        def exchange() -> bytes:
+            self._send_command(instruction, parameters)
+            return self._read_ack(instruction, reply_size)
+
+        return self._with_password(exchange) if verify else exchange()
+
+    def _with_password(self, exchange: Callable[[], _T]) -> _T:
+        try:
+            return exchange()
+        except PasswordRequiredError:
+            log.info("fingerprint sensor on %s asks for its password; verifying", self.port_name)
+            self.verify_password()
+            return exchange()
+
+    def _send_command(self, instruction: Instruction, parameters: bytes) -> None:
+        try:
+            self._port.reset_input_buffer()
+        except _LINE_FAILURES as exc:
+            raise self._disconnected(exc) from None
+        self._reader.clear()
+        self._write(encode_command(instruction, parameters, self.address))
+
+    def _read_ack(self, instruction: Instruction, reply_size: int) -> bytes:
+        while True:
+            packet = self._read_packet(what=f"its answer to {instruction.name}")
+            if packet.pid == PacketId.ACK:
+                break
+            if packet.pid not in (PacketId.DATA, PacketId.END):
+                raise FrameError(
+                    f"the sensor sent a {packet.describe()} where an answer to "
+                    f"{instruction.name} was due"
+                )
+            # The tail of a transfer abandoned earlier (after a damaged packet): not ours.
+            wire_log.debug("<- stray data packet before the answer, dropped")
+        if not packet.content:
+            raise FrameError(f"the sensor's answer to {instruction.name} is empty")
+        code = packet.content[0]
+        if code != 0:
+            raise error_for_code(code)
+        payload = packet.content[1:]
+        if len(payload) < reply_size:
+            raise FrameError(
+                f"the sensor's answer to {instruction.name} has {len(payload)} bytes of "
+                f"parameters, expected {reply_size}"
+            )
+        return payload
+
+    def _upload(self, instruction: Instruction, parameters: bytes, expected: int = 0) -> bytes:
+        """A command answered by an ack and then data packets up to an end packet."""
+
+        def exchange() -> bytes:
+            self._send_command(instruction, parameters)
+            try:
+                self._read_ack(instruction, 0)
+            except (ChecksumError, FrameError):
+                # The data may be coming anyway: let it pass before the next command.
+                self._drain()
+                raise
+            return self._read_data(instruction, expected)
+
+        return self._with_password(exchange)
+
+    def _read_data(self, instruction: Instruction, expected: int) -> bytes:
+        data = bytearray()
+        first_error: FingerprintError | None = None
+        what = f"the data of {instruction.name}"
+        while True:
+            try:
+                packet = self._read_packet(what=what, received=len(data), expected=expected)
+            except ChecksumError as exc:
+                # Keep reading to the end packet so the line is clean for the next command.
+                first_error = first_error or exc
+                continue
+            except SensorTimeoutError:
+                if first_error is not None:
+                    raise first_error from None
+                raise
+            if packet.pid == PacketId.ACK:
+                raise FrameError(f"the sensor sent an answer in the middle of {what}")
+            if packet.pid not in (PacketId.DATA, PacketId.END):
+                raise FrameError(f"the sensor sent a {packet.describe()} within {what}")
+            data += packet.content
+            if len(data) > _MAX_TRANSFER:
+                raise FrameError(f"{what} goes beyond {_MAX_TRANSFER} bytes")
+            if packet.pid == PacketId.END:
+                break
+        if first_error is not None:
+            raise first_error
+        return bytes(data)
+
+    def _drain(self) -> None:
+        """Discard what arrives until the line has been quiet for a moment (or ``timeout``)."""
+        deadline = time.monotonic() + self.timeout
+        quiet_since = time.monotonic()
+        discarded = 0
+        while time.monotonic() < deadline:
+            try:
+                chunk = self._port.read(4096)
+            except _LINE_FAILURES as exc:
+                raise self._disconnected(exc) from None
+            now = time.monotonic()
+            if chunk:
+                discarded += len(chunk)
+                quiet_since = now
+            elif now - quiet_since >= 2 * _POLL_INTERVAL:
+                break
+        self._reader.clear()
+        wire_log.debug("<- drained %d bytes after a damaged answer", discarded)
+
+    def _read_packet(self, *, what: str, received: int = 0, expected: int = 0) -> Packet:
+        """The next packet; the deadline restarts for every packet (a transfer may be long)."""
+        deadline = time.monotonic() + self.timeout
+        reader = self._reader
+        while True:
+            skipped = reader.skipped
+            packet = reader.next_packet()
+            if reader.skipped != skipped:
+                wire_log.debug("<- skipped %d bytes of line noise", reader.skipped - skipped)
+            if packet is not None:
+                if wire_log.isEnabledFor(logging.DEBUG):
+                    wire_log.debug("<- %s", packet.describe())
+                return packet
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                progress = f" after {received} of {expected} bytes" if expected else ""
+                raise SensorTimeoutError(
+                    f"fingerprint sensor not answering on {self.port_name} "
+                    f"({self._port.baudrate} baud) waiting for {what}{progress}: check the "
+                    f"cable, or run `ewp sensor fingerprint info --port {self.port_name}`"
+                )
+            self._fill(reader.bytes_needed)
+
+    def _fill(self, needed: int) -> None:
+        """Read at least what the parser needs in one call (a whole packet when it can)."""
+        try:
+            waiting = int(getattr(self._port, "in_waiting", 0) or 0)
+            chunk = self._port.read(max(needed, waiting, 1))
+        except _LINE_FAILURES as exc:
+            raise self._disconnected(exc) from None
+        if chunk:
+            self._reader.feed(chunk)
+
+    def _write(self, data: bytes) -> None:
+        if wire_log.isEnabledFor(logging.DEBUG):
+            wire_log.debug("-> %s", data[:40].hex(" ") + (" ..." if len(data) > 40 else ""))
+        try:
+            self._port.write(data)
+        except _LINE_FAILURES as exc:
+            raise self._disconnected(exc) from None
+
+    def _disconnected(self, exc: BaseException) -> SensorDisconnectedError:
+        return SensorDisconnectedError(
+            f"fingerprint sensor on {self.port_name} disconnected ({exc}): check that it is "
+            "plugged in; a USB adapter may come back under a new name "
+            "(`ls /dev/serial/by-id/`)"
+        )
+
+
+def _check_buffer(buffer: int) -> int:
+    if buffer not in CHAR_BUFFERS:
+        raise ValueError(f"character buffer must be 1 or 2, got {buffer}")
+    return buffer

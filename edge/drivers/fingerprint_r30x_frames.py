@@ -1,0 +1,242 @@
+"""Pure frame codec of the R30x / ZFM-20 / AS608 / R503 fingerprint module protocol.
+
+A packet on the UART is::
+
+    EF 01 | address (4, big-endian) | pid (1) | length (2, big-endian) | content | checksum (2)
+
+``length`` counts the content plus the two checksum bytes; the checksum is the 16-bit sum of
+the pid, both length bytes and every content byte. ``pid`` is 0x01 for a command, 0x02 for a
+data packet with more to follow, 0x07 for an acknowledgement and 0x08 for the last data
+packet.
+
+Nothing here touches a port: :class:`PacketReader` is fed whatever bytes arrived and hands
+back whole packets, skipping line noise by scanning for the start code and the expected
+address. These functions raise only the errors defined here (subclasses of
+:class:`FingerprintError`), which is what the property tests check.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+
+START_CODE = b"\xef\x01"
+DEFAULT_ADDRESS = 0xFFFFFFFF
+HEADER_SIZE = 9  # start code, address, pid, length
+# The largest content a packet can carry: a 256-byte data packet (packet size code 3). Acks
+# are far shorter. A length field beyond this is line noise, not a packet.
+MAX_CONTENT = 256
+
+IMAGE_WIDTH = 256
+IMAGE_HEIGHT = 288
+IMAGE_WIRE_BYTES = IMAGE_WIDTH * IMAGE_HEIGHT // 2  # 4 bits a pixel over the UART
+TEMPLATE_BYTES = 512
+
+_HEADER = struct.Struct(">2sIBH")
+
+
+class FingerprintError(Exception):
+    """Base of every error the fingerprint driver raises.
+
+    ``code`` is the module's confirmation code when the module itself reported the problem,
+    ``None`` for problems on the line (timeouts, a pulled cable, damaged packets).
+    """
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TransportError(FingerprintError):
+    """The line to the module failed: nothing or something unreadable came back."""
+
+
+class FrameError(TransportError):
+    """A packet arrived that is well formed but not what the exchange expects."""
+
+
+class ChecksumError(TransportError):
+    """A packet arrived with a checksum that does not match its content."""
+
+
+class PacketId(enum.IntEnum):
+    COMMAND = 0x01
+    DATA = 0x02
+    ACK = 0x07
+    END = 0x08
+
+
+_VALID_PIDS = frozenset(int(pid) for pid in PacketId)
+
+
+@dataclass(frozen=True)
+class Packet:
+    pid: int
+    content: bytes
+    address: int = DEFAULT_ADDRESS
+
+    def describe(self) -> str:
+        """Short form for the wire log: ``ack 00 0a1b...``."""
+        try:
+            kind = PacketId(self.pid).name.lower()
+        except ValueError:
+            kind = f"pid {self.pid:02x}"
+        return f"{kind} [{len(self.content)}] {self.content[:24].hex(' ')}" + (
+            " ..." if len(self.content) > 24 else ""
+        )
+
+
+def checksum(pid: int, content: bytes) -> int:
+    """16-bit sum of the pid, both length bytes and the content."""
+    length = len(content) + 2
+    return (pid + (length >> 8) + (length & 0xFF) + sum(content)) & 0xFFFF
+
+
+def encode_packet(pid: int, content: bytes, address: int = DEFAULT_ADDRESS) -> bytes:
+    if not 0 <= address <= 0xFFFFFFFF:
+        raise ValueError(f"address must fit in 32 bits, got {address:#x}")
+    if not 0 <= pid <= 0xFF:
+        raise ValueError(f"pid must fit in a byte, got {pid}")
+    if len(content) > 0xFFFF - 2:
+        raise ValueError(f"content of {len(content)} bytes does not fit in one packet")
+    header = _HEADER.pack(START_CODE, address, pid, len(content) + 2)
+    return header + content + checksum(pid, content).to_bytes(2, "big")
+
+
+def encode_command(
+    instruction: int, parameters: bytes = b"", address: int = DEFAULT_ADDRESS
+) -> bytes:
+    return encode_packet(PacketId.COMMAND, bytes([instruction]) + parameters, address)
+
+
+def split_data(data: bytes, packet_size: int, address: int = DEFAULT_ADDRESS) -> list[bytes]:
+    """``data`` as data packets of ``packet_size`` content bytes, the last one an end packet."""
+    if packet_size <= 0:
+        raise ValueError("packet size must be positive")
+    chunks = [data[i : i + packet_size] for i in range(0, len(data), packet_size)] or [b""]
+    packets = [encode_packet(PacketId.DATA, chunk, address) for chunk in chunks[:-1]]
+    packets.append(encode_packet(PacketId.END, chunks[-1], address))
+    return packets
+
+
+class PacketReader:
+    """Incremental packet parser: :meth:`feed` bytes, then take packets with :meth:`next_packet`.
+
+    Bytes before a start code are line noise and are skipped (counted in ``skipped``). A start
+    code followed by another address, an unknown pid or an impossible length is a false start:
+    the parser steps over it and keeps scanning, so a real packet hidden behind noise is found.
+    A packet whose checksum does not match is consumed and reported as :class:`ChecksumError`,
+    so the next call continues with what follows it.
+    """
+
+    def __init__(self, address: int = DEFAULT_ADDRESS) -> None:
+        self.address = address
+        self._buffer = bytearray()
+        self.skipped = 0
+
+    def feed(self, data: bytes) -> None:
+        self._buffer += data
+
+    def clear(self) -> None:
+        self._buffer.clear()
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buffer)
+
+    @property
+    def bytes_needed(self) -> int:
+        """How many more bytes, at least, before :meth:`next_packet` can return a packet."""
+        buf = self._buffer
+        start = buf.find(START_CODE)
+        if start < 0:
+            return HEADER_SIZE
+        have = len(buf) - start
+        if have < HEADER_SIZE:
+            return HEADER_SIZE - have
+        length = int.from_bytes(buf[start + 7 : start + 9], "big")
+        if not 2 <= length <= MAX_CONTENT + 2:
+            return 1
+        return max(1, HEADER_SIZE + length - have)
+
+    def next_packet(self) -> Packet | None:
+        """The next complete packet, or ``None`` until more bytes are fed.
+
+        Raises :class:`ChecksumError` for a complete packet whose checksum is wrong.
+        """
+        buf = self._buffer
+        while True:
+            start = buf.find(START_CODE)
+            if start < 0:
+                # Keep a trailing 0xEF: it may be the first half of a start code.
+                keep = 1 if buf.endswith(b"\xef") else 0
+                self._skip(len(buf) - keep)
+                return None
+            if start:
+                self._skip(start)
+            if len(buf) < HEADER_SIZE:
+                return None
+            _, address, pid, length = _HEADER.unpack_from(buf)
+            if (
+                address != self.address
+                or pid not in _VALID_PIDS
+                or not 2 <= length <= MAX_CONTENT + 2
+            ):
+                self._skip(1)
+                continue
+            total = HEADER_SIZE + length
+            if len(buf) < total:
+                return None
+            content = bytes(buf[HEADER_SIZE : total - 2])
+            received = int.from_bytes(buf[total - 2 : total], "big")
+            del buf[:total]
+            expected = checksum(pid, content)
+            if received != expected:
+                raise ChecksumError(
+                    f"damaged packet from the fingerprint sensor (checksum {received:04x}, "
+                    f"expected {expected:04x}): check the cable and the baud rate"
+                )
+            return Packet(pid=pid, content=content, address=address)
+
+    def _skip(self, count: int) -> None:
+        if count > 0:
+            del self._buffer[:count]
+            self.skipped += count
+
+
+# --- content codecs -----------------------------------------------------------------------
+
+_HIGH_NIBBLE = bytes((b >> 4) * 17 for b in range(256))
+_LOW_NIBBLE = bytes((b & 0x0F) * 17 for b in range(256))
+
+
+def unpack_image(wire: bytes) -> bytes:
+    """4-bit pixels, two a byte with the high nibble first, as 8-bit pixels (0..15 -> 0..255)."""
+    pixels = bytearray(2 * len(wire))
+    pixels[0::2] = wire.translate(_HIGH_NIBBLE)
+    pixels[1::2] = wire.translate(_LOW_NIBBLE)
+    return bytes(pixels)
+
+
+_TO_NIBBLE = bytes(b >> 4 for b in range(256))
+
+
+def pack_image(pixels: bytes) -> bytes:
+    """8-bit pixels as the wire's 4-bit pixels (the top four bits of each pixel, two a byte)."""
+    if len(pixels) % 2:
+        raise ValueError("an image has an even number of pixels")
+    high = pixels[0::2].translate(_TO_NIBBLE)
+    low = pixels[1::2].translate(_TO_NIBBLE)
+    return bytes((h << 4) | lo for h, lo in zip(high, low, strict=True))
+
+
+def decode_index_table(table: bytes, page: int) -> set[int]:
+    """Used template page ids from a ReadIndexTable bitmap (bit n of byte k: id 8k+n)."""
+    base = page * len(table) * 8
+    return {
+        base + 8 * index + bit
+        for index, byte in enumerate(table)
+        for bit in range(8)
+        if byte & (1 << bit)
+    }
