@@ -1,7 +1,137 @@
-"""`ewp agent` commands."""
+"""`ewp agent` commands: provision the station, run it, see what waits to upload."""
 
 from __future__ import annotations
 
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
 
+if TYPE_CHECKING:
+    from edge.agent.settings import AgentSettings
+
 app = typer.Typer(no_args_is_help=True)
+
+ConfigOption = Annotated[
+    Path,
+    typer.Option("--config", "-c", help="agent settings file (TOML)", envvar="EWP_AGENT_CONFIG"),
+]
+
+
+def _settings(config: Path) -> AgentSettings:
+    from edge.agent.settings import AgentSettings
+    from ewp.cli.settings_loader import load_settings
+
+    return load_settings(AgentSettings, config)
+
+
+@app.command()
+def provision(
+    fleet: Annotated[str, typer.Option(help="fleet service URL, e.g. https://fleet.example")],
+    token: Annotated[str, typer.Option(help="the one-time claim token from the fleet admin")],
+    config: ConfigOption,
+    force: Annotated[bool, typer.Option(help="replace an existing identity")] = False,
+) -> None:
+    """Generate this station's key, claim its identity from the fleet, keep the credentials."""
+    from edge.agent.identity import STATION_FILE
+    from edge.agent.provisioning import provision as claim
+    from ewp import __version__, log
+
+    settings = _settings(config)
+    log.configure(settings.log.level)
+    if (settings.identity_dir / STATION_FILE).exists() and not force:
+        raise typer.BadParameter(
+            f"this station is already provisioned ({settings.identity_dir}); use --force to "
+            "replace its identity (packets already sealed stay valid)"
+        )
+    record = claim(settings.identity_dir, fleet, token, software_version=__version__)
+    typer.echo(
+        json.dumps(
+            {
+                "station_id": record.station_id,
+                "kind": record.kind,
+                "broker": f"{record.mqtt.host}:{record.mqtt.port}",
+            }
+        )
+    )
+
+
+@app.command()
+def run(config: ConfigOption) -> None:
+    """Run the station agent until SIGTERM or Ctrl-C."""
+    from edge.agent.service import StationAgent
+    from ewp import __version__, log
+
+    settings = _settings(config)
+    log.configure(settings.log.level, wire=settings.log.wire)
+    agent = StationAgent(settings, software_version=__version__)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        agent.run(stop)
+    except KeyboardInterrupt:
+        stop.set()
+
+
+@app.command()
+def queue(
+    config: ConfigOption,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+) -> None:
+    """What is still waiting to upload, oldest first."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from edge.agent.outbox import Outbox
+
+    settings = _settings(config)
+    now = time.time()
+    with Outbox(settings.outbox_path, min_free_bytes=0) as outbox:
+        waiting = outbox.waiting(limit=10_000)
+        stats = outbox.stats()
+    rows = [
+        {
+            "seq": e.seq,
+            "packet_id": e.packet_id,
+            "state": e.state,
+            "size": e.size,
+            "age_s": round(now - e.created_at),
+            "attempts": e.attempts,
+            "chunks_sent": e.chunks_sent,
+        }
+        for e in waiting
+    ]
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {"waiting": rows, "acked": stats.acked, "created_total": stats.created_total}
+            )
+        )
+        return
+    table = Table(title=f"{len(rows)} packets waiting to upload ({stats.acked} acknowledged)")
+    for column in ("seq", "packet", "state", "size", "age", "attempts"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(
+            str(r["seq"]),
+            str(r["packet_id"])[:12],
+            str(r["state"]),
+            f"{int(r['size']) / 1024:.0f} KB",
+            _age(int(r["age_s"])),
+            str(r["attempts"]),
+        )
+    Console().print(table)
+
+
+def _age(seconds: int) -> str:
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} days"

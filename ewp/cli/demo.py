@@ -2,7 +2,64 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+from typing import Annotated
 
-def demo() -> None:
-    """Run the whole system on this machine and show what arrived."""
-    raise NotImplementedError
+import typer
+
+
+def demo(
+    stations: Annotated[int, typer.Option(min=1, max=500, help="stations in all")] = 48,
+    mobile: Annotated[int, typer.Option(min=0, help="how many of them are mobile units")] = 8,
+    enrollments_per_station: Annotated[
+        int, typer.Option(min=1, max=1000, help="applicants each station enrols")
+    ] = 3,
+    fingers: Annotated[
+        str, typer.Option(help="comma-separated fingers captured per applicant")
+    ] = "right-index,left-index",
+    cut_links: Annotated[
+        int | None, typer.Option(help="mobile units that lose their link (default: half)")
+    ] = None,
+    cut_after: Annotated[
+        float, typer.Option(help="seconds before the links go down (0: vans start offline)")
+    ] = 0.0,
+    cut_for: Annotated[float, typer.Option(help="seconds the cut links stay down")] = 40.0,
+    timeout: Annotated[float, typer.Option(help="give up after this many seconds")] = 900.0,
+    workdir: Annotated[Path | None, typer.Option(help="keep everything in this directory")] = None,
+    keep: Annotated[bool, typer.Option(help="keep the temporary directory")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="one JSON object on the last line")
+    ] = False,
+    hold: Annotated[
+        bool | None,
+        typer.Option(help="keep the fleet running after the summary (default: on a terminal)"),
+    ] = None,
+) -> None:
+    """Run the whole system on this machine and show what arrived, packet by packet."""
+    from rich.console import Console
+
+    from ewp import log
+    from ewp.demo import DemoOptions, result_json, run_demo
+
+    log.configure("WARNING")
+    console = Console(stderr=as_json)
+    options = DemoOptions(
+        stations=stations,
+        mobile=mobile,
+        enrolments_per_station=enrollments_per_station,
+        fingers=tuple(f.strip() for f in fingers.split(",") if f.strip()),
+        cut_links=cut_links,
+        cut_after_s=cut_after,
+        cut_for_s=cut_for,
+        timeout_s=timeout,
+        workdir=workdir,
+        keep=keep,
+    )
+    if hold is None:
+        hold = sys.stdout.isatty() and not as_json
+    result = run_demo(options, console, hold=hold)
+    if as_json:
+        typer.echo(result_json(result))
+    if not result.ok:
+        raise typer.Exit(1)

@@ -1,0 +1,201 @@
+"""`ewp agent run`: the station agent process.
+
+Threads:
+
+- the uplink thread owns the MQTT client and its own outbox connection (edge/agent/uplink.py);
+- the main thread owns the sensors and the capture side of the outbox: in training mode the
+  autopilot enrols synthetic applicants; otherwise it keeps an eye on sensor health (the kiosk
+  UI drives captures).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+import serial
+
+from edge.agent.autopilot import Autopilot
+from edge.agent.capture import FingerprintCapture
+from edge.agent.errors import AgentError
+from edge.agent.health import HealthReporter, SensorBoard
+from edge.agent.identity import StationIdentity
+from edge.agent.outbox import Outbox, OutboxEntry
+from edge.agent.packet_builder import Enrolment, PacketBuilder
+from edge.agent.settings import AgentSettings
+from edge.agent.uplink import Uplink
+from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
+from protocol.enrolment import Application
+from protocol.envelope import utc_timestamp
+
+log = logging.getLogger(__name__)
+
+SENSOR_CHECK_INTERVAL_S = 30.0
+
+
+class StationAgent:
+    def __init__(self, settings: AgentSettings, *, software_version: str) -> None:
+        self.settings = settings
+        self.software_version = software_version
+        self.identity = StationIdentity.load(settings.identity_dir)
+        self.sensors = SensorBoard()
+        self.sensors.set("fingerprint", "unknown")
+        self._outbox = self._open_outbox()
+        self._builder = PacketBuilder(
+            station_id=self.identity.station_id,
+            signing_key=self.identity.signing_key,
+            central_key=self.identity.central_key,
+            software_version=software_version,
+        )
+        self._port: serial.SerialBase | None = None
+        self._sensor: FingerprintSensor | None = None
+        self.uplink: Uplink | None = None
+        self._uplink_ready = threading.Event()
+
+    def _open_outbox(self) -> Outbox:
+        o = self.settings.outbox
+        return Outbox(
+            self.settings.outbox_path,
+            quota_bytes=o.quota_mb * 1024 * 1024,
+            min_free_bytes=o.min_free_mb * 1024 * 1024,
+        )
+
+    # -- uplink thread -------------------------------------------------------------------------
+
+    def _run_uplink(self, stop: threading.Event) -> None:
+        outbox = self._open_outbox()
+        health = HealthReporter(
+            station_id=self.identity.station_id,
+            outbox=outbox,
+            data_dir=self.settings.station.data_dir,
+            software_version=self.software_version,
+            sensors=self.sensors,
+        )
+        self.uplink = Uplink(
+            self.settings.uplink,
+            self.identity,
+            outbox,
+            heartbeat=health.heartbeat,
+            software_version=self.software_version,
+            retention_s=self.settings.outbox.retention_days * 86400,
+        )
+        self._uplink_ready.set()
+        try:
+            self.uplink.run(stop)
+        finally:
+            outbox.close()
+
+    # -- sensor --------------------------------------------------------------------------------
+
+    def fingerprint_sensor(self) -> FingerprintSensor:
+        """The sensor, (re)opened when needed; health is reported either way."""
+        if self._sensor is not None:
+            return self._sensor
+        cfg = self.settings.sensors.fingerprint
+        try:
+            self._port = serial.serial_for_url(cfg.port, baudrate=cfg.baudrate, timeout=0.05)
+            sensor = FingerprintSensor(
+                self._port, address=cfg.address, password=cfg.password, timeout=cfg.timeout_s
+            )
+            sensor.verify_password()
+        except (serial.SerialException, OSError, ValueError, FingerprintError) as exc:
+            self._drop_sensor()
+            self.sensors.set("fingerprint", "missing", str(exc))
+            raise AgentError(
+                f"fingerprint sensor not answering on {cfg.port} ({cfg.baudrate} baud): "
+                f"{exc}; check the cable, or run `ewp sensor fingerprint info --port {cfg.port}`"
+            ) from exc
+        self._sensor = sensor
+        self.sensors.set("fingerprint", "ok")
+        return sensor
+
+    def _drop_sensor(self) -> None:
+        if self._port is not None:
+            try:
+                self._port.close()
+            except (serial.SerialException, OSError):
+                log.debug("closing the fingerprint port failed", exc_info=True)
+        self._port = None
+        self._sensor = None
+
+    def check_sensor(self) -> None:
+        try:
+            self.fingerprint_sensor().probe()
+        except AgentError:
+            return
+        except FingerprintError as exc:
+            self._drop_sensor()
+            self.sensors.set("fingerprint", "error", str(exc))
+            self._report("sensor-fault", "warning", sensor="fingerprint", error=str(exc))
+
+    def _report(self, kind: str, severity: str, **detail: str | int | None) -> None:
+        if self.uplink is not None:
+            self.uplink.report_event(kind, severity, **detail)
+
+    # -- enrolment -----------------------------------------------------------------------------
+
+    def enrol(self, application: Application, *, source: str = "operator") -> OutboxEntry:
+        """Capture the fingers of the capture plan, seal, and save durably."""
+        sensor = self.fingerprint_sensor()
+        capture = FingerprintCapture(
+            sensor,
+            finger_timeout_s=self.settings.capture.finger_timeout_s,
+            attempts=self.settings.capture.attempts,
+        )
+        records = []
+        try:
+            for position in self.settings.capture.fingers:
+                records.extend(capture.records(capture.capture(position)))
+        except FingerprintError as exc:
+            self._drop_sensor()
+            self.sensors.set("fingerprint", "error", str(exc))
+            self._report("sensor-fault", "error", sensor="fingerprint", error=str(exc))
+            raise
+        enrolment = Enrolment(
+            application=application,
+            operator_id=self.settings.station.operator_id,
+            captured_at=utc_timestamp(datetime.now(UTC)),
+            records=records,
+            source=source,
+        )
+        entry = self._builder.save(self._outbox, enrolment)
+        log.info(
+            "saved enrolment %s as packet %s (seq %d)",
+            application.application_number,
+            entry.packet_id,
+            entry.seq,
+        )
+        return entry
+
+    # -- the process ---------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        uplink_thread = threading.Thread(
+            target=self._run_uplink, args=(stop,), name="uplink", daemon=True
+        )
+        uplink_thread.start()
+        self._uplink_ready.wait(10)
+        try:
+            autopilot = self.settings.autopilot
+            created = self._outbox.stats().created_total
+            if autopilot.enabled and autopilot.enrolments > created:
+                Autopilot(
+                    station_id=self.identity.station_id,
+                    count=autopilot.enrolments - created,
+                    interval_s=autopilot.interval_s,
+                    seed=autopilot.seed,
+                    enrol=lambda application: self._autopilot_enrol(application),
+                    first_number=created + 1,
+                ).run(stop)
+            while not stop.is_set():
+                self.check_sensor()
+                stop.wait(SENSOR_CHECK_INTERVAL_S)
+        finally:
+            stop.set()
+            uplink_thread.join(timeout=15)
+            self._drop_sensor()
+            self._outbox.close()
+
+    def _autopilot_enrol(self, application: Application) -> None:
+        self.enrol(application, source="autopilot")

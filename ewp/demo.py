@@ -1,0 +1,500 @@
+"""The whole system on one machine: broker, fleet service and a simulated fleet of stations.
+
+Every station is a real `ewp agent run` process with its own simulated fingerprint sensor (the
+simulators run in one `ewp sim fingerprint --count N` process, one sensor per TCP port). Mobile
+units reach the broker through fault-injecting proxies; some lose their link for part of the
+run and catch up later. At the end the demo checks, packet by packet, that what the stations
+created is what the fleet stored (same hash, exactly once) and that the central key opens it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from edge.agent.identity import StationIdentity
+from edge.agent.provisioning import provision
+from fleet.bootstrap import init_fleet, write_fleet_broker_config
+from fleet.broker.mosquitto import MosquittoProcess, free_port
+from fleet.central import open_and_check
+from fleet.errors import FleetError
+from protocol.envelope import SealedPacket
+from protocol.errors import ProtocolError
+from protocol.keys import CentralPrivateKey
+from simulators.network import FaultyLink, NetworkSimulator
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DemoOptions:
+    stations: int = 48
+    mobile: int = 8
+    enrolments_per_station: int = 3
+    fingers: tuple[str, ...] = ("right-index", "left-index")
+    cut_links: int | None = None  # mobile units that lose their link; default: half of them
+    cut_after_s: float = 0.0  # 0: those vans start out of coverage and enrol offline
+    cut_for_s: float = 40.0
+    timeout_s: float = 900.0
+    workdir: Path | None = None
+    keep: bool = False
+    seed: int = 7
+
+
+@dataclass
+class Station:
+    station_id: str
+    kind: str
+    data_dir: Path
+    config: Path
+    link: FaultyLink | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+
+@dataclass
+class DemoResult:
+    stations: int
+    packets_created: int
+    packets_received: int
+    lost: int
+    duplicates: int
+    hash_mismatches: int
+    opened_by_central: int
+    resends_acknowledged: int
+    links_cut: int
+    elapsed_s: float
+    fleet_url: str
+    workdir: str
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.problems
+            and self.lost == 0
+            and self.duplicates == 0
+            and self.hash_mismatches == 0
+            and self.packets_received == self.packets_created == self.opened_by_central
+        )
+
+
+def _ewp_command(*args: str) -> list[str]:
+    """The installed `ewp` script (not `python -m`, which would put the working directory
+    first on sys.path), falling back to the module."""
+    script = Path(sys.executable).with_name("ewp")
+    if script.exists():
+        return [str(script), *args]
+    return [sys.executable, "-m", "ewp", *args]
+
+
+class Demo:
+    def __init__(self, options: DemoOptions, console: Console) -> None:
+        if not 0 <= options.mobile <= options.stations:
+            raise FleetError("--mobile must be between 0 and --stations")
+        self.o = options
+        self.console = console
+        self.root = options.workdir or Path(tempfile.mkdtemp(prefix="ewp-demo-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.logs = self.root / "logs"
+        self.logs.mkdir(exist_ok=True)
+        self.central = CentralPrivateKey.generate()
+        self.stations: list[Station] = []
+        self.broker: MosquittoProcess | None = None
+        self.fleet_proc: subprocess.Popen[bytes] | None = None
+        self.sim_proc: subprocess.Popen[bytes] | None = None
+        self.net = NetworkSimulator()
+        self.fleet_url = ""
+        self.admin_token = ""
+        self.broker_port = 0
+
+    # -- start ---------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        out = (self.logs / f"{name}.log").open("ab")
+        return subprocess.Popen(
+            args, stdout=out, stderr=subprocess.STDOUT, cwd=self.logs, start_new_session=True
+        )
+
+    def start_fleet(self) -> None:
+        self.broker_port, http_port = free_port(), free_port()
+        self.fleet_url = f"http://127.0.0.1:{http_port}"
+        settings_text = init_fleet(
+            self.root / "fleet-data",
+            central_key=self.central.public_key(),
+            listen_port=http_port,
+            broker_port=self.broker_port,
+            ingest_workers=2,
+        )
+        config = self.root / "fleet.toml"
+        config.write_text(settings_text)
+        from ewp.cli.settings_loader import load_settings
+        from fleet.settings import FleetSettings
+
+        settings = load_settings(FleetSettings, config)
+        self.admin_token = settings.service.admin_token.read("admin token")
+        conf = write_fleet_broker_config(settings)
+        self.broker = MosquittoProcess(
+            conf, "127.0.0.1", self.broker_port, log_path=self.logs / "mosquitto.log"
+        )
+        self.broker.start()
+        self.fleet_proc = self._spawn(
+            "fleet", _ewp_command("fleet", "serve", "--config", str(config))
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.fleet_url}/api/v1/health", timeout=1).status_code == 200:
+                    return
+            if self.fleet_proc.poll() is not None or time.monotonic() > deadline:
+                raise FleetError(f"the fleet service did not start; see {self.logs}/fleet.log")
+            time.sleep(0.2)
+
+    def start_sensors(self) -> list[str]:
+        proc = subprocess.Popen(
+            _ewp_command(
+                "sim",
+                "fingerprint",
+                "--listen",
+                "tcp://127.0.0.1:0",
+                "--count",
+                str(self.o.stations),
+                "--seed",
+                str(self.o.seed),
+            ),
+            stdout=subprocess.PIPE,
+            stderr=(self.logs / "sensors.log").open("ab"),
+            cwd=self.logs,
+            start_new_session=True,
+        )
+        self.sim_proc = proc
+        assert proc.stdout is not None
+        urls = []
+        for _ in range(self.o.stations):
+            line = proc.stdout.readline().decode().strip()
+            if not line:
+                raise FleetError(f"the sensor simulators did not start; see {self.logs}")
+            urls.append(line)
+        return urls
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.fleet_url,
+            timeout=30,
+            headers={"authorization": f"Bearer {self.admin_token}"},
+        )
+
+    def create_stations(self, sensor_urls: list[str], progress: Progress) -> None:
+        task = progress.add_task("provisioning stations", total=self.o.stations)
+        with self.api() as api:
+            for n in range(self.o.stations):
+                mobile = n < self.o.mobile
+                station_id = f"mu-{n + 1:02d}" if mobile else f"ct-{n + 1 - self.o.mobile:02d}"
+                kind = "mobile" if mobile else "center"
+                response = api.post(
+                    "/api/v1/stations", json={"station_id": station_id, "kind": kind}
+                )
+                response.raise_for_status()
+                data_dir = self.root / "stations" / station_id
+                provision(
+                    data_dir / "identity",
+                    self.fleet_url,
+                    response.json()["claim_token"],
+                    software_version="demo",
+                )
+                station = Station(station_id, kind, data_dir, data_dir / "agent.toml")
+                broker_url = f"mqtt://127.0.0.1:{self.broker_port}"
+                if mobile:
+                    station.link = self.net.add_link(
+                        ("127.0.0.1", self.broker_port), name=station_id
+                    )
+                    broker_url = f"mqtt://{station.link.address}"
+                station.config.write_text(self._agent_config(station, sensor_urls[n], broker_url))
+                self.stations.append(station)
+                progress.advance(task)
+
+    def _agent_config(self, station: Station, sensor_url: str, broker_url: str) -> str:
+        fingers = ", ".join(f'"{f}"' for f in self.o.fingers)
+        return "\n".join([
+            "[station]",
+            f'data_dir = "{station.data_dir}"',
+            'operator_id = "demo-operator"',
+            "[sensors.fingerprint]",
+            f'port = "{sensor_url}"',
+            "[uplink]",
+            f'broker_url = "{broker_url}"',
+            "heartbeat_interval_s = 5",
+            "receipt_timeout_s = 20",
+            "reconnect_max_s = 5",
+            "[capture]",
+            f"fingers = [{fingers}]",
+            "[autopilot]",
+            "enabled = true",
+            f"enrolments = {self.o.enrolments_per_station}",
+            "interval_s = 1.0",
+            f"seed = {self.o.seed}",
+            "",
+        ])  # fmt: skip
+
+    def start_agents(self, progress: Progress) -> None:
+        task = progress.add_task("starting station agents", total=len(self.stations))
+        for station in self.stations:
+            station.process = self._spawn(
+                station.station_id, _ewp_command("agent", "run", "--config", str(station.config))
+            )
+            progress.advance(task)
+            time.sleep(0.05)  # spread the start-up load a little
+
+    # -- watch ---------------------------------------------------------------------------------
+
+    def outbox_counts(self) -> tuple[int, int]:
+        created = acked = 0
+        for station in self.stations:
+            path = station.data_dir / "outbox.sqlite"
+            if not path.exists():
+                continue
+            try:
+                with contextlib.closing(
+                    sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+                ) as db:
+                    for state, count in db.execute(
+                        "SELECT state, COUNT(*) FROM packets GROUP BY state"
+                    ):
+                        created += count
+                        if state in ("acked", "purged"):
+                            acked += count
+            except sqlite3.Error:
+                continue
+        return created, acked
+
+    def received(self, api: httpx.Client) -> int:
+        try:
+            return int(api.get("/api/v1/summary").json()["packets"])
+        except (httpx.HTTPError, KeyError, ValueError):
+            return 0
+
+    def links_to_cut(self) -> list[Station]:
+        cut = self.o.cut_links if self.o.cut_links is not None else self.o.mobile // 2
+        return [s for s in self.stations if s.link is not None][:cut]
+
+    def run_fleet(self, progress: Progress, start: float) -> int:
+        expected = self.o.stations * self.o.enrolments_per_station
+        to_cut = self.links_to_cut()
+        created_task = progress.add_task("packets created at stations", total=expected)
+        received_task = progress.add_task("packets stored at the fleet", total=expected)
+        links_task = progress.add_task(f"mobile links to cut: {len(to_cut)}", total=len(to_cut))
+        cut_done = restored = not to_cut
+        with self.api() as api:
+            while True:
+                elapsed = time.monotonic() - start
+                if not cut_done and elapsed >= self.o.cut_after_s:
+                    for station in to_cut:
+                        assert station.link is not None
+                        station.link.cut()
+                    cut_done = True
+                    progress.update(
+                        links_task,
+                        description=f"mobile links cut: {len(to_cut)} vans out of coverage",
+                    )
+                if cut_done and not restored and elapsed >= self.o.cut_after_s + self.o.cut_for_s:
+                    for station in to_cut:
+                        assert station.link is not None
+                        station.link.restore()
+                    restored = True
+                    progress.update(
+                        links_task,
+                        completed=len(to_cut),
+                        description="mobile links restored: catching up",
+                    )
+                created, _ = self.outbox_counts()
+                received = self.received(api)
+                progress.update(created_task, completed=created)
+                progress.update(received_task, completed=received)
+                dead = [
+                    s.station_id
+                    for s in self.stations
+                    if s.process is not None and s.process.poll() is not None
+                ]
+                if dead:
+                    raise FleetError(f"station agents exited: {', '.join(dead)}; see {self.logs}")
+                if restored and created >= expected and received >= expected:
+                    return len(to_cut)
+                if elapsed > self.o.timeout_s:
+                    log.warning("demo timed out after %.0f s", elapsed)
+                    return len(to_cut)
+                time.sleep(1.0)
+
+    # -- check ---------------------------------------------------------------------------------
+
+    def check(self, links_cut: int, elapsed: float) -> DemoResult:
+        created: dict[str, str] = {}
+        problems: list[str] = []
+        for station in self.stations:
+            with contextlib.closing(sqlite3.connect(station.data_dir / "outbox.sqlite")) as db:
+                created.update(db.execute("SELECT packet_id, sha256 FROM packets").fetchall())
+        stored: list[dict[str, object]] = []
+        with self.api() as api:
+            offset = 0
+            while True:
+                page = api.get("/api/v1/packets", params={"limit": 1000, "offset": offset}).json()
+                stored.extend(page)
+                if len(page) < 1000:
+                    break
+                offset += 1000
+            summary = api.get("/api/v1/summary").json()
+            opened = 0
+            public_keys = {s.station_id: _station_public_key(s) for s in self.stations}
+            for row in stored:
+                envelope = api.get(f"/api/v1/packets/{row['packet_id']}/envelope").content
+                try:
+                    packet = SealedPacket.from_bytes(envelope)
+                    open_and_check(packet, self.central, public_keys[packet.station_id])
+                    opened += 1
+                except (ProtocolError, KeyError) as exc:
+                    problems.append(f"packet {row['packet_id']} does not open: {exc}")
+        ids = [str(row["packet_id"]) for row in stored]
+        fleet_hashes = {str(row["packet_id"]): str(row["sha256"]) for row in stored}
+        lost = sorted(set(created) - set(fleet_hashes))
+        mismatched = [p for p, sha in fleet_hashes.items() if created.get(p) not in (None, sha)]
+        unknown = sorted(set(fleet_hashes) - set(created))
+        if unknown:
+            problems.append(f"{len(unknown)} packets at the fleet that no station created")
+        return DemoResult(
+            stations=len(self.stations),
+            packets_created=len(created),
+            packets_received=len(set(ids)),
+            lost=len(lost),
+            duplicates=len(ids) - len(set(ids)),
+            hash_mismatches=len(mismatched),
+            opened_by_central=opened,
+            resends_acknowledged=int(summary.get("resends_acknowledged", 0)),
+            links_cut=links_cut,
+            elapsed_s=round(elapsed, 1),
+            fleet_url=self.fleet_url,
+            workdir=str(self.root),
+            problems=problems,
+        )
+
+    # -- stop ----------------------------------------------------------------------------------
+
+    def stop_stations(self) -> None:
+        for station in self.stations:
+            if station.process is not None and station.process.poll() is None:
+                station.process.send_signal(signal.SIGTERM)
+        for station in self.stations:
+            if station.process is not None:
+                try:
+                    station.process.wait(20)
+                except subprocess.TimeoutExpired:
+                    station.process.kill()
+        if self.sim_proc is not None:
+            self.sim_proc.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self.sim_proc.wait(10)
+            if self.sim_proc.poll() is None:
+                self.sim_proc.kill()
+
+    def stop_fleet(self) -> None:
+        if self.fleet_proc is not None and self.fleet_proc.poll() is None:
+            self.fleet_proc.send_signal(signal.SIGTERM)
+            try:
+                self.fleet_proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.fleet_proc.kill()
+        if self.broker is not None:
+            self.broker.stop()
+        self.net.close()
+
+    def cleanup(self) -> None:
+        if not self.o.keep and self.o.workdir is None:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _station_public_key(station: Station) -> ed25519.Ed25519PublicKey:
+    """The key the station registered (read from its own identity, as a cross-check)."""
+    return StationIdentity.load(station.data_dir / "identity").signing_key.public_key()
+
+
+def render(result: DemoResult, console: Console) -> None:
+    table = Table(title="ewp demo: what the stations created vs what the fleet stored")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for name, value in (
+        ("stations", result.stations),
+        ("mobile links cut for part of the run", result.links_cut),
+        ("packets created at stations", result.packets_created),
+        ("packets stored at the fleet", result.packets_received),
+        ("lost", result.lost),
+        ("stored twice (duplicates)", result.duplicates),
+        ("hash mismatches", result.hash_mismatches),
+        ("opened and checked with the central key", result.opened_by_central),
+        ("resent packets acknowledged again", result.resends_acknowledged),
+        ("elapsed", f"{result.elapsed_s:.0f} s"),
+    ):
+        table.add_row(name, str(value))
+    console.print(table)
+    for problem in result.problems:
+        console.print(f"[red]problem:[/red] {problem}")
+    verdict = "[green]every packet arrived exactly once[/green]" if result.ok else "[red]FAILED"
+    console.print(f"{verdict}  fleet: {result.fleet_url}")
+
+
+def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResult:
+    demo = Demo(options, console)
+    started = time.monotonic()
+    try:
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn())  # fmt: skip
+        with Progress(*columns, console=console, transient=False) as progress:
+            boot = progress.add_task("starting broker and fleet service", total=2)
+            demo.start_fleet()
+            progress.advance(boot)
+            sensor_urls = demo.start_sensors()
+            progress.advance(boot)
+            demo.create_stations(sensor_urls, progress)
+            run_started = time.monotonic()
+            if options.cut_after_s <= 0:
+                for station in demo.links_to_cut():
+                    assert station.link is not None
+                    station.link.cut()  # these vans start out of coverage
+            demo.start_agents(progress)
+            links_cut = demo.run_fleet(progress, run_started)
+        demo.stop_stations()
+        result = demo.check(links_cut, time.monotonic() - started)
+        render(result, console)
+        if hold and result.fleet_url:
+            console.print(
+                f"fleet service still running at {result.fleet_url} "
+                f"(admin token in {demo.root}/fleet-data/secrets/admin-token); Ctrl-C stops"
+            )
+            with contextlib.suppress(KeyboardInterrupt):
+                while demo.fleet_proc is not None and demo.fleet_proc.poll() is None:
+                    time.sleep(1)
+        return result
+    finally:
+        demo.stop_stations()
+        demo.stop_fleet()
+        if os.environ.get("EWP_DEMO_KEEP") != "1":
+            demo.cleanup()
+
+
+def result_json(result: DemoResult) -> str:
+    data = {k: v for k, v in result.__dict__.items()}
+    data["ok"] = result.ok
+    return json.dumps(data)
