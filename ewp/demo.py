@@ -231,26 +231,28 @@ class Demo:
 
     def _agent_config(self, station: Station, sensor_url: str, broker_url: str) -> str:
         fingers = ", ".join(f'"{f}"' for f in self.o.fingers)
-        return "\n".join([
-            "[station]",
-            f'data_dir = "{station.data_dir}"',
-            'operator_id = "demo-operator"',
-            "[sensors.fingerprint]",
-            f'port = "{sensor_url}"',
-            "[uplink]",
-            f'broker_url = "{broker_url}"',
-            "heartbeat_interval_s = 5",
-            "receipt_timeout_s = 20",
-            "reconnect_max_s = 5",
-            "[capture]",
-            f"fingers = [{fingers}]",
-            "[autopilot]",
-            "enabled = true",
-            f"enrolments = {self.o.enrolments_per_station}",
-            "interval_s = 1.0",
-            f"seed = {self.o.seed}",
-            "",
-        ])  # fmt: skip
+        return "\n".join(
+            [
+                "[station]",
+                f'data_dir = "{station.data_dir}"',
+                'operator_id = "demo-operator"',
+                "[sensors.fingerprint]",
+                f'port = "{sensor_url}"',
+                "[uplink]",
+                f'broker_url = "{broker_url}"',
+                "heartbeat_interval_s = 5",
+                "receipt_timeout_s = 20",
+                "reconnect_max_s = 5",
+                "[capture]",
+                f"fingers = [{fingers}]",
+                "[autopilot]",
+                "enabled = true",
+                f"enrolments = {self.o.enrolments_per_station}",
+                "interval_s = 1.0",
+                f"seed = {self.o.seed}",
+                "",
+            ]
+        )
 
     def start_agents(self, progress: Progress) -> None:
         task = progress.add_task("starting station agents", total=len(self.stations))

@@ -46,7 +46,9 @@ from protocol.messages import Heartbeat, Receipt, StationEvent, StationStatus, p
 log = logging.getLogger(__name__)
 wire = logging.getLogger("ewp.wire.mqtt")
 
-PROGRESS_EVERY = 8  # chunks between progress writes to the outbox
+# Chunks between progress writes to the outbox. Every chunk: a write without fsync costs far
+# less than sending a chunk again over a van's link after a restart.
+PROGRESS_EVERY = 1
 MAX_AWAITING_RECEIPT = 64  # packets fully sent but not yet acknowledged by the fleet
 HOUSEKEEPING_INTERVAL_S = 600.0
 
