@@ -41,7 +41,7 @@ class StationAgent:
         self.identity = StationIdentity.load(settings.identity_dir)
         self.sensors = SensorBoard()
         self.sensors.set("fingerprint", "unknown")
-        self._outbox = self._open_outbox()
+        self._outbox: Outbox | None = None  # the capture side's connection, opened by run()
         self._builder = PacketBuilder(
             station_id=self.identity.station_id,
             signing_key=self.identity.signing_key,
@@ -159,6 +159,8 @@ class StationAgent:
             records=records,
             source=source,
         )
+        if self._outbox is None:
+            raise AgentError("the agent is not running: enrolments are saved by run()'s thread")
         entry = self._builder.save(self._outbox, enrolment)
         log.info(
             "saved enrolment %s as packet %s (seq %d)",
@@ -176,6 +178,7 @@ class StationAgent:
         )
         uplink_thread.start()
         self._uplink_ready.wait(10)
+        self._outbox = self._open_outbox()
         try:
             autopilot = self.settings.autopilot
             created = self._outbox.stats().created_total
@@ -196,6 +199,7 @@ class StationAgent:
             uplink_thread.join(timeout=15)
             self._drop_sensor()
             self._outbox.close()
+            self._outbox = None
 
     def _autopilot_enrol(self, application: Application) -> None:
         self.enrol(application, source="autopilot")
