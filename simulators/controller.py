@@ -156,7 +156,7 @@ class ControllerBoard:
         time_scale: float = 1.0,
         board_id: bytes | None = None,
         secret: bytes | None = None,
-        install_firmware: bool = True,
+        install_firmware: bool = True,  # False: run what the flash holds (or sit at the REPL)
         gps: bool = False,
         baudrate: int = WIRE_BAUD,
         seed: int | None = None,
@@ -196,7 +196,7 @@ class ControllerBoard:
     def start(self) -> ControllerBoard:
         self.flash.mkdir(parents=True, exist_ok=True)
         (self.flash / "state").mkdir(exist_ok=True)
-        if self._install or not (self.flash / "main.py").exists():
+        if self._install:
             install_firmware_sources(self.flash)
         if self._secret is not None:
             (self.flash / "state" / "secret").write_bytes(self._secret)

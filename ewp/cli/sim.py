@@ -7,4 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from ewp.cli import sim_controller
+
 app = typer.Typer(no_args_is_help=True)
+app.add_typer(sim_controller.app, name="controller", help="A station controller board.")
