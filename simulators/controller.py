@@ -186,6 +186,7 @@ class ControllerBoard:
         self._wdt_timeout: float | None = None
         self._last_feed = 0.0
         self._rx_free_at = 0.0
+        self._tx_free_at = 0.0
         self._panel = PanelState()
         self._boots = 0
         self._booted = threading.Condition(self._lock)
@@ -299,7 +300,7 @@ class ControllerBoard:
                 stream = self._stream
             if stream is not None:
                 with contextlib.suppress(StreamClosedError):
-                    stream.write(data)
+                    self._paced_write(stream, data)
         proc.wait()
         proc.stdout.close()
         if proc.stdin is not None:
@@ -314,9 +315,24 @@ class ControllerBoard:
             time.sleep(0.05)
             self._spawn()
 
+    def _paced_write(self, stream: ByteStream, data: bytes) -> None:
+        """Hand bytes to the host when their last bit would have crossed the wire."""
+        if self.baudrate <= 0:
+            stream.write(data)
+            return
+        now = time.monotonic()
+        start = max(now, self._tx_free_at)  # after what is still on the wire
+        self._tx_free_at = start + len(data) * 10 / self.baudrate
+        for i in range(0, len(data), 32):
+            part = data[i : i + 32]
+            delay = start + (i + len(part)) * 10 / self.baudrate - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            stream.write(part)
+
     def session(self, stream: ByteStream) -> None:
         """A host on the line: what it sends goes to the board at wire speed, and back."""
-        stream.baudrate = self.baudrate
+        stream.baudrate = 0  # paced here, so that a byte arrives when its last bit would
         with self._lock:
             self._stream = stream
         try:

@@ -239,6 +239,7 @@ def serve_pty(session: Session) -> Endpoint:
         return master, slave, os.ttyname(slave)
 
     master, slave, path = open_pty()
+    current: list[ByteStream] = []
 
     def loop() -> None:
         nonlocal master, slave
@@ -251,6 +252,7 @@ def serve_pty(session: Session) -> Endpoint:
                         os.close(fd)
 
             stream = ByteStream(master, master, on_close=close_pty)
+            current[:] = [stream]
             _run_session(session, stream, f"pty:{endpoint.url}")
             if stopping.is_set():
                 return
@@ -262,6 +264,10 @@ def serve_pty(session: Session) -> Endpoint:
 
     def stop() -> None:
         stopping.set()
+        # Mark the stream closed before its descriptors go: a session thread still waiting
+        # in select() must not wake up on a new pty that reuses the same numbers.
+        for stream in current:
+            stream.unplug()
         for fd in (master, slave):
             with contextlib.suppress(OSError):
                 os.close(fd)
