@@ -118,9 +118,9 @@ def _open_port(port: str, timeout: float) -> object:
             time.sleep(0.5)
 
 
-def _ask_for_maintenance(port: str) -> Identity | None:
+def _ask_for_maintenance(port: str, timeout: float) -> Identity | None:
     """If the board runs our firmware, have it restart into maintenance mode."""
-    serial_port = _open_port(port, 10)
+    serial_port = _open_port(port, timeout)
     try:
         with Controller(serial_port, name=port) as controller:  # type: ignore[arg-type]
             try:
@@ -145,7 +145,7 @@ def deploy_bundle(
     from mpremote.transport import TransportError
     from mpremote.transport_serial import SerialTransport
 
-    if _ask_for_maintenance(port) is not None:
+    if _ask_for_maintenance(port, timeout) is not None:
         time.sleep(1.0)  # the board resets into maintenance mode
     deadline = time.monotonic() + timeout
     transport = None
