@@ -177,7 +177,9 @@ def main() -> None:
             ours=f"median {median * 1000:.2f} ms, p95 {p95 * 1000:.2f} ms over {PINGS} pings",
             baseline=f"median {echo * 1000:.2f} ms raw echo of the same frame sizes",
             extra={
-                "wire time of ping + pong": f"{(PING_FRAME + PONG_FRAME) * 10e3 / BAUDRATE:.2f} ms"
+                "wire time of ping + ack + pong frames": (
+                    f"{(PING_FRAME + ACK_FRAME + PONG_FRAME) * 10e3 / BAUDRATE:.2f} ms"
+                ),
             },
         )
     )

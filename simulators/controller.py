@@ -336,9 +336,11 @@ class ControllerBoard:
         with self._lock:
             self._stream = stream
         try:
-            while not self._stopping.is_set():
+            # Until the host or the endpoint closes the line, even after stop(): a session
+            # that returned would make serve_pty offer a new pty at once.
+            while True:
                 data = stream.read(512, timeout=0.5)
-                if data:
+                if data and not self._stopping.is_set():
                     self._to_board(data)
         finally:
             with self._lock:

@@ -281,6 +281,9 @@ class Controller:
         self._stop = threading.Event()
         self._failure: str | None = None
         port.timeout = 0.005
+        # A line that stops taking bytes must not block a caller forever.
+        with contextlib.suppress(AttributeError, ValueError):
+            setattr(port, "write_timeout", 2.0)  # noqa: B010 - not every port type has it
         self._link.resync()
         self._thread = threading.Thread(
             target=self._run, name=f"controller-{self.name}", daemon=True
@@ -499,7 +502,13 @@ class Controller:
     def _flush_locked(self, now: float) -> None:
         out = self._link.poll(now)
         if out:
-            self._port.write(out)
+            try:
+                self._port.write(out)
+            except Exception as exc:  # pyserial's SerialTimeoutException, OSError
+                raise ControllerError(
+                    f"station controller on {self.name} is not taking data ({exc}): check "
+                    "its USB cable"
+                ) from exc
 
     def _run(self) -> None:
         try:

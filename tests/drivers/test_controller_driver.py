@@ -38,6 +38,8 @@ from protocol.controller_tamper import tamper_clear_mac
 from simulators.controller import ControllerBoard
 from simulators.serial_endpoints import Endpoint
 
+pytestmark = pytest.mark.timeout(180)
+
 E = TypeVar("E")
 
 
@@ -79,8 +81,8 @@ def station(tmp_path: Path) -> Iterator[Station]:
         yield s
     finally:
         s.close()
-        endpoint.stop()
         board.stop()
+        endpoint.stop()
 
 
 def test_identify_ping_and_boot(station: Station) -> None:

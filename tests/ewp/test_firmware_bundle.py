@@ -18,6 +18,8 @@ from ewp.firmware_bundle import Bundle, FirmwareError, build_bundle, deploy_bund
 from simulators.controller import ControllerBoard
 from simulators.serial_endpoints import Endpoint
 
+pytestmark = pytest.mark.timeout(180)
+
 
 def test_build_makes_a_versioned_bundle_with_hashes(tmp_path: Path) -> None:
     bundle = build_bundle(tmp_path)
@@ -46,8 +48,8 @@ def board_on_pty(
     try:
         yield board, endpoint
     finally:
-        endpoint.stop()
         board.stop()
+        endpoint.stop()
 
 
 @pytest.mark.parametrize("board_on_pty", [True, False], ids=["running", "fresh"], indirect=True)

@@ -23,6 +23,8 @@ from edge.drivers.controller_link import FrameParser, encode_frame
 from simulators.controller import micropython_command
 from tests.firmware.cpython import FIRMWARE
 
+pytestmark = pytest.mark.timeout(180)
+
 HERE = Path(__file__).resolve().parent / "micropython"
 
 

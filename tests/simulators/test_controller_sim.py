@@ -9,15 +9,30 @@ import queue
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
+from typing import IO
 
+import pytest
 import serial
 
 from edge.drivers.controller import Controller, Readings, TamperOpened
 from simulators.controller import PROFILES, ControllerBoard, send_control
 
 EWP = [sys.executable, "-c", "from ewp.cli import main; main()"]
+pytestmark = pytest.mark.timeout(120)
+
+
+def _lines(stream: IO[str]) -> queue.Queue[str]:
+    lines: queue.Queue[str] = queue.Queue()
+
+    def read() -> None:
+        for line in stream:
+            lines.put(line.strip())
+
+    threading.Thread(target=read, daemon=True).start()
+    return lines
 
 
 def test_cli_prints_its_url_first_and_obeys_its_control_port(tmp_path: Path) -> None:
@@ -30,9 +45,10 @@ def test_cli_prints_its_url_first_and_obeys_its_control_port(tmp_path: Path) -> 
     )
     try:
         assert proc.stdout is not None
-        url = proc.stdout.readline().strip()
+        lines = _lines(proc.stdout)
+        url = lines.get(timeout=20)
         assert url.startswith("/dev/pts/"), url
-        control = proc.stdout.readline().strip().removeprefix("control ")
+        control = lines.get(timeout=5).removeprefix("control ")
         assert control.startswith("tcp://127.0.0.1:")
         port = serial.serial_for_url(url, baudrate=115200)
         with Controller(port) as controller:
@@ -89,6 +105,6 @@ def test_time_scale_speeds_up_a_profile(tmp_path: Path) -> None:
         assert later.temperature_c > first.temperature_c + 10
     finally:
         port.close()
-        endpoint.stop()
         board.stop()
+        endpoint.stop()
     assert not os.path.exists(board._rom)
