@@ -239,6 +239,10 @@ def serve_pty(session: Session) -> Endpoint:
         return master, slave, os.ttyname(slave)
 
     master, slave, path = open_pty()
+    # Each pty's descriptors are closed exactly once: by its stream (unplug) once it has one,
+    # by stop() before that. Closing a number twice could close a newer pty that reuses it.
+    guard = threading.Lock()
+    current: list[ByteStream] = []
 
     def loop() -> None:
         nonlocal master, slave
@@ -251,18 +255,34 @@ def serve_pty(session: Session) -> Endpoint:
                         os.close(fd)
 
             stream = ByteStream(master, master, on_close=close_pty)
+            with guard:
+                current[:] = [stream]
             _run_session(session, stream, f"pty:{endpoint.url}")
             if stopping.is_set():
                 return
-            master, slave, new_path = open_pty()
+            new_master, new_slave, new_path = open_pty()
+            with guard:
+                if stopping.is_set():
+                    for fd in (new_master, new_slave):
+                        os.close(fd)
+                    return
+                master, slave = new_master, new_slave
+                current.clear()
             with endpoint._urls_changed:
                 endpoint.url = new_path
                 endpoint._urls_changed.notify_all()
             log.info("simulated device re-plugged at %s", new_path)
 
     def stop() -> None:
-        stopping.set()
-        for fd in (master, slave):
+        with guard:
+            stopping.set()
+            streams = list(current)
+            unowned = () if streams else (master, slave)
+        # Mark the stream closed before its descriptors go: a session thread still waiting
+        # in select() must not wake up on a new pty that reuses the same numbers.
+        for stream in streams:
+            stream.unplug()
+        for fd in unowned:
             with contextlib.suppress(OSError):
                 os.close(fd)
 

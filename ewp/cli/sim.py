@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import typer
 
-from ewp.cli import sim_fingerprint, sim_network
+from ewp.cli import sim_controller, sim_fingerprint, sim_network
 
 app = typer.Typer(no_args_is_help=True)
 app.command(name="fingerprint")(sim_fingerprint.fingerprint)
+app.add_typer(sim_controller.app, name="controller", help="A station controller board.")
 app.command(name="network")(sim_network.network)
