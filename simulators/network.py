@@ -251,8 +251,20 @@ class NetworkSimulator:
         for link in self.links.values():
             with contextlib.suppress(Exception):
                 self.call(link.stop())
+        with contextlib.suppress(Exception):
+            self.call(self._cancel_tasks())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
+
+    @staticmethod
+    async def _cancel_tasks() -> None:
+        """Let every connection's tasks finish cancelling, so none is left pending."""
+        current = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     def __enter__(self) -> NetworkSimulator:
         return self

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.drivers.lossy_channel import Faults, LinkBench, message_number, numbered_message
+from tests.edge.drivers.lossy_channel import Faults, LinkBench, message_number, numbered_message
 
 CLEAN = Faults()
 NASTY = Faults(drop=0.05, duplicate=0.05, corrupt=0.05, reorder=0.05, garbage=0.03)
