@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleet.broker.dynsec import DynsecAdmin
+from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError
 from fleet.ingest import BrokerLogin, Ingest
 from fleet.packet_files import PacketFiles
@@ -32,6 +33,7 @@ class FleetContext:
     admin_token: str
     ingest: Ingest
     _admin: DynsecAdmin | None = field(default=None, repr=False)
+    _publisher: FleetPublisher | None = field(default=None, repr=False)
 
     @classmethod
     def create(cls, settings: FleetSettings) -> FleetContext:
@@ -90,7 +92,19 @@ class FleetContext:
             ).connect()
         return self._admin
 
+    def publisher(self) -> FleetPublisher:
+        """The fleet service's publishing connection, opened on first use and kept."""
+        if self._publisher is None:
+            login = self.service_login
+            self._publisher = FleetPublisher(
+                login.host, login.port, login.username, login.password, tls=login.tls
+            ).connect()
+        return self._publisher
+
     def close(self) -> None:
+        if self._publisher is not None:
+            self._publisher.close()
+            self._publisher = None
         if self._admin is not None:
             self._admin.close()
             self._admin = None

@@ -42,6 +42,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet.commands import record_response
 from fleet.packet_files import PacketFiles
 from fleet.store.models import Packet, PacketChunk, Rejection, Station, StationEventRow, utcnow
 from protocol import topics
@@ -50,7 +51,14 @@ from protocol.chunks import join_chunks
 from protocol.envelope import PacketHeader, utc_timestamp, verify_header_signature
 from protocol.errors import ProtocolError, SignatureError
 from protocol.keys import decode_station_public_key
-from protocol.messages import Heartbeat, Receipt, StationEvent, StationStatus, parse_message
+from protocol.messages import (
+    CommandResponse,
+    Heartbeat,
+    Receipt,
+    StationEvent,
+    StationStatus,
+    parse_message,
+)
 
 log = logging.getLogger(__name__)
 security = logging.getLogger("ewp.security")
@@ -371,6 +379,29 @@ class Ingest:
             f" ({status.reason})" if status.reason else "",
         )
 
+    def handle_response(self, topic_station: str, payload: bytes) -> None:
+        try:
+            response = parse_message(CommandResponse, payload)
+        except ProtocolError as exc:
+            self._reject(topic_station, None, "malformed-response", str(exc))
+            return
+        with self._sessions() as session:
+            if not record_response(session, topic_station, response):
+                self._reject(
+                    topic_station,
+                    None,
+                    "bad-response",
+                    f"response to {response.command_id} unknown or not signed by the station",
+                    session,
+                )
+                return
+        log.info(
+            "station %s answered command %s: %s",
+            topic_station,
+            response.command_id,
+            response.status,
+        )
+
     def handle_event(self, topic_station: str, payload: bytes) -> None:
         try:
             event = parse_message(StationEvent, payload)
@@ -444,6 +475,7 @@ class IngestWorker:
             (topics.shared(topics.PACKET_CHUNKS.filter_all_stations()), 1),
             (topics.shared(topics.HEARTBEAT.filter_all_stations()), 0),
             (topics.shared(topics.EVENTS.filter_all_stations()), 1),
+            (topics.shared(topics.RESPONSES.filter_all_stations()), 1),
             # Retained status is not delivered through shared subscriptions: every worker
             # reads it (updates are idempotent).
             (topics.STATUS.filter_all_stations(), 1),
@@ -491,6 +523,8 @@ class IngestWorker:
             self.ingest.handle_status(station_id, payload)
         elif suffix == topics.EVENTS.suffix:
             self.ingest.handle_event(station_id, payload)
+        elif suffix == topics.RESPONSES.suffix:
+            self.ingest.handle_response(station_id, payload)
         # Acknowledge only now: a crash before this line gets the message redelivered.
         client.ack(msg.mid, msg.qos)
 

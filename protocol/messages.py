@@ -75,6 +75,21 @@ class SensorHealth(Message):
     detail: str | None = None
 
 
+class Environment(Message):
+    """What the station controller board reports: climate, power, position, tamper."""
+
+    controller: Literal["ok", "missing", "error"]
+    controller_firmware: str | None = None
+    temperature_c: float | None = None
+    humidity_pct: float | None = None
+    battery_v: float | None = None
+    external_power: bool | None = None
+    tamper_latched: bool = False
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+    position_at: Timestamp | None = None
+
+
 class Heartbeat(Message):
     v: Literal[1] = 1
     station_id: StationId
@@ -88,6 +103,9 @@ class Heartbeat(Message):
     link: dict[str, float | int] = Field(
         default_factory=dict,
         description="uplink counters: reconnects, chunks_sent, bytes_sent, receipt_timeouts",
+    )
+    environment: Environment | None = Field(
+        default=None, description="from the station controller board, when one is fitted"
     )
 
 
@@ -112,3 +130,30 @@ class StationEvent(Message):
     kind: str = Field(min_length=1, max_length=64)
     severity: Literal["info", "warning", "error", "critical"] = "info"
     detail: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+CommandKind = Literal["ping", "tamper-challenge", "tamper-clear"]
+Scalar = str | int | float | bool | None
+
+
+class Command(Message):
+    """An instruction from the fleet. Only the fleet can publish on a station's ``commands``
+    topic (broker ACL)."""
+
+    v: Literal[1] = 1
+    command_id: PacketId
+    kind: CommandKind
+    args: dict[str, Scalar] = Field(default_factory=dict)
+    issued_at: Timestamp
+
+
+class CommandResponse(Message):
+    """The station's answer, signed with its Ed25519 key (see protocol/commands.py)."""
+
+    v: Literal[1] = 1
+    command_id: PacketId
+    station_id: StationId
+    status: Literal["ok", "refused", "error", "unknown-command"]
+    detail: dict[str, Scalar] = Field(default_factory=dict)
+    answered_at: Timestamp
+    signature: str = Field(default="", description="base64 Ed25519 signature")

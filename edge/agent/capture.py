@@ -55,11 +55,13 @@ class FingerprintCapture:
         finger_timeout_s: float = 20.0,
         attempts: int = 3,
         prompt: Callable[[str], None] = lambda message: None,
+        on_state: Callable[[str], None] = lambda state: None,
     ) -> None:
         self.sensor = sensor
         self.finger_timeout_s = finger_timeout_s
         self.attempts = attempts
         self._prompt = prompt
+        self._on_state = on_state  # capturing | good | retry: for the station's panel
 
     def capture(self, position: str) -> FingerCapture:
         """Capture one finger; CaptureError when every attempt failed."""
@@ -67,6 +69,7 @@ class FingerprintCapture:
         last_error: FingerprintError | None = None
         for attempt in range(1, self.attempts + 1):
             self._prompt(f"place {position} (attempt {attempt} of {self.attempts})")
+            self._on_state("capturing")
             try:
                 self.sensor.wait_for_finger(self.finger_timeout_s)
                 image = self.sensor.read_image()
@@ -77,8 +80,10 @@ class FingerprintCapture:
             except RetryCaptureError as exc:
                 last_error = exc
                 log.info("capture of %s, attempt %d: %s", position, attempt, exc)
+                self._on_state("retry")
                 self._wait_for_lift()
                 continue
+            self._on_state("good")
             self._wait_for_lift()
             return FingerCapture(position, image, template, attempt, time.monotonic() - started)
         raise CaptureError(

@@ -11,7 +11,7 @@ from pathlib import Path
 from edge.agent.outbox import Outbox
 from edge.agent.uplink import LinkStats
 from protocol.envelope import utc_timestamp
-from protocol.messages import DiskHealth, Heartbeat, QueueHealth, SensorHealth
+from protocol.messages import DiskHealth, Environment, Heartbeat, QueueHealth, SensorHealth
 
 
 class SensorBoard:
@@ -41,6 +41,7 @@ class HealthReporter:
         data_dir: Path,
         software_version: str,
         sensors: SensorBoard,
+        environment: Callable[[], Environment | None] = lambda: None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.station_id = station_id
@@ -48,6 +49,7 @@ class HealthReporter:
         self._data_dir = data_dir
         self._software_version = software_version
         self._sensors = sensors
+        self._environment = environment
         self._clock = clock
         self._started = clock()
         self._seq = 0
@@ -77,4 +79,5 @@ class HealthReporter:
             ),
             sensors=self._sensors.snapshot(),
             link=link.as_heartbeat_fields(),
+            environment=self._environment(),
         )

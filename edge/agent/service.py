@@ -24,10 +24,13 @@ from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox, OutboxEntry
 from edge.agent.packet_builder import Enrolment, PacketBuilder
 from edge.agent.settings import AgentSettings
+from edge.agent.station_controller import PanelState, StationController
 from edge.agent.uplink import Uplink
+from edge.drivers.controller import ControllerError, TamperClearRefusedError
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
 from protocol.enrolment import Application
 from protocol.envelope import utc_timestamp
+from protocol.messages import Command, Scalar
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +55,13 @@ class StationAgent:
         self._sensor: FingerprintSensor | None = None
         self.uplink: Uplink | None = None
         self._uplink_ready = threading.Event()
+        self.controller: StationController | None = None
+        if settings.controller is not None:
+            self.controller = StationController(
+                settings.controller,
+                report_event=self._report,
+                link_up=lambda: self.uplink is not None and self.uplink.stats.connected,
+            )
 
     def _open_outbox(self) -> Outbox:
         o = self.settings.outbox
@@ -71,6 +81,7 @@ class StationAgent:
             data_dir=self.settings.station.data_dir,
             software_version=self.software_version,
             sensors=self.sensors,
+            environment=lambda: self.controller.environment() if self.controller else None,
         )
         self.uplink = Uplink(
             self.settings.uplink,
@@ -79,6 +90,9 @@ class StationAgent:
             heartbeat=health.heartbeat,
             software_version=self.software_version,
             retention_s=self.settings.outbox.retention_days * 86400,
+        )
+        self.uplink.command_handlers.update(
+            {"tamper-challenge": self._tamper_challenge, "tamper-clear": self._tamper_clear}
         )
         self._uplink_ready.set()
         try:
@@ -129,28 +143,70 @@ class StationAgent:
             self.sensors.set("fingerprint", "error", str(exc))
             self._report("sensor-fault", "warning", sensor="fingerprint", error=str(exc))
 
-    def _report(self, kind: str, severity: str, **detail: str | int | None) -> None:
+    def _report(self, kind: str, severity: str, **detail: Scalar) -> None:
         if self.uplink is not None:
             self.uplink.report_event(kind, severity, **detail)
+        else:
+            log.warning("event %s (%s) not reported: uplink not running", kind, severity)
+
+    # -- commands from the fleet (run in the uplink thread) ------------------------------------
+
+    def _tamper_challenge(self, command: Command) -> tuple[str, dict[str, Scalar]]:
+        if self.controller is None:
+            return "refused", {"reason": "no station controller fitted"}
+        challenge = self.controller.tamper_challenge()
+        return "ok", {
+            "board_id": challenge.board_id.hex(),
+            "nonce": challenge.nonce.hex(),
+            "tamper_count": challenge.tamper_count,
+        }
+
+    def _tamper_clear(self, command: Command) -> tuple[str, dict[str, Scalar]]:
+        if self.controller is None:
+            return "refused", {"reason": "no station controller fitted"}
+        try:
+            mac = bytes.fromhex(str(command.args.get("mac", "")))
+            self.controller.clear_tamper(mac)
+        except ValueError:
+            return "refused", {"reason": "mac must be hex"}
+        except TamperClearRefusedError as exc:
+            return "refused", {"reason": str(exc)}
+        except ControllerError as exc:
+            return "error", {"reason": str(exc)}
+        return "ok", {"locked": False}
+
+    def _panel(self, state: str) -> None:
+        if self.controller is not None:
+            self.controller.show(PanelState(state))
 
     # -- enrolment -----------------------------------------------------------------------------
 
     def enrol(self, application: Application, *, source: str = "operator") -> OutboxEntry:
         """Capture the fingers of the capture plan, seal, and save durably."""
+        if self.controller is not None and self.controller.locked:
+            raise AgentError(
+                "this station is locked because its enclosure was opened (tamper): capture is "
+                "disabled until the fleet clears it; call the fleet admin"
+            )
         sensor = self.fingerprint_sensor()
         capture = FingerprintCapture(
             sensor,
             finger_timeout_s=self.settings.capture.finger_timeout_s,
             attempts=self.settings.capture.attempts,
+            on_state=self._panel,
         )
         records = []
         try:
             for position in self.settings.capture.fingers:
                 records.extend(capture.records(capture.capture(position)))
         except FingerprintError as exc:
+            self._panel("error")
             self._drop_sensor()
             self.sensors.set("fingerprint", "error", str(exc))
             self._report("sensor-fault", "error", sensor="fingerprint", error=str(exc))
+            raise
+        except AgentError:
+            self._panel("error")
             raise
         enrolment = Enrolment(
             application=application,
@@ -162,6 +218,7 @@ class StationAgent:
         if self._outbox is None:
             raise AgentError("the agent is not running: enrolments are saved by run()'s thread")
         entry = self._builder.save(self._outbox, enrolment)
+        self._panel("ready")
         log.info(
             "saved enrolment %s as packet %s (seq %d)",
             application.application_number,
@@ -178,6 +235,8 @@ class StationAgent:
         )
         uplink_thread.start()
         self._uplink_ready.wait(10)
+        if self.controller is not None:
+            self.controller.start()
         self._outbox = self._open_outbox()
         try:
             autopilot = self.settings.autopilot
@@ -197,6 +256,8 @@ class StationAgent:
         finally:
             stop.set()
             uplink_thread.join(timeout=15)
+            if self.controller is not None:
+                self.controller.stop()
             self._drop_sensor()
             self._outbox.close()
             self._outbox = None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FingerName = Literal[
     "right-thumb",
@@ -44,6 +44,24 @@ class FingerprintSensorSettings(Section):
 
 class SensorsSettings(Section):
     fingerprint: FingerprintSensorSettings
+
+
+class ControllerSettings(Section):
+    """The station controller board (RP2040 over USB serial)."""
+
+    port: str = Field(description="serial port URL, e.g. /dev/ttyACM0 or a simulator's pty")
+    baudrate: Annotated[int, Field(ge=9600, le=1_000_000)] = 115200
+    reading_interval_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    ping_interval_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    host_timeout_s: Annotated[int, Field(ge=0, le=3600)] = 30
+
+    @model_validator(mode="after")
+    def _watchdog_after_pings(self) -> ControllerSettings:
+        if self.host_timeout_s and self.host_timeout_s <= 2 * self.ping_interval_s:
+            raise ValueError(
+                "host_timeout_s must exceed two ping intervals, or a healthy agent looks hung"
+            )
+        return self
 
 
 class UplinkSettings(Section):
@@ -100,6 +118,7 @@ class LogSettings(Section):
 class AgentSettings(Section):
     station: StationSettings
     sensors: SensorsSettings
+    controller: ControllerSettings | None = None
     uplink: UplinkSettings = Field(default_factory=UplinkSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     capture: CaptureSettings = Field(default_factory=CaptureSettings)

@@ -39,12 +39,25 @@ from edge.agent.outbox import Outbox
 from edge.agent.settings import UplinkSettings
 from protocol import topics
 from protocol.chunks import chunk_count, split_packet
+from protocol.commands import sign_response
 from protocol.envelope import SealedPacket, utc_timestamp
 from protocol.errors import MessageError
-from protocol.messages import Heartbeat, Receipt, StationEvent, StationStatus, parse_message
+from protocol.messages import (
+    Command,
+    CommandResponse,
+    Heartbeat,
+    Receipt,
+    Scalar,
+    StationEvent,
+    StationStatus,
+    parse_message,
+)
 
 log = logging.getLogger(__name__)
 wire = logging.getLogger("ewp.wire.mqtt")
+
+# A command handler returns (status, detail): status "ok", "refused" or "error".
+CommandHandler = Callable[[Command], tuple[str, dict[str, Scalar]]]
 
 # Chunks between progress writes to the outbox. Every chunk: a write without fsync costs far
 # less than sending a chunk again over a van's link after a restart.
@@ -127,6 +140,7 @@ class Uplink:
         self._events: list[StationEvent] = []
         self._events_lock = threading.Lock()
         self._not_authorised_logged = False
+        self.command_handlers: dict[str, CommandHandler] = {"ping": _pong}
         self._client = self._make_client(tls)
 
     # -- MQTT client ---------------------------------------------------------------------------
@@ -435,6 +449,8 @@ class Uplink:
             return
         if suffix == topics.RECEIPTS.suffix:
             self._handle_receipt(bytes(message.payload))
+        elif suffix == topics.COMMANDS.suffix:
+            self._handle_command(bytes(message.payload))
         else:
             log.info("message on %s (%d bytes) not handled yet", suffix, len(message.payload))
 
@@ -488,6 +504,39 @@ class Uplink:
             "packet-refused", "error", packet_id=receipt.packet_id, reason=receipt.reason
         )
 
+    def _handle_command(self, payload: bytes) -> None:
+        try:
+            command = parse_message(Command, payload)
+        except MessageError as exc:
+            log.warning("malformed command ignored: %s", exc)
+            return
+        handler = self.command_handlers.get(command.kind)
+        detail: dict[str, Scalar]
+        if handler is None:
+            status, detail = "unknown-command", {"kind": command.kind}
+        else:
+            try:
+                status, detail = handler(command)
+            except Exception as exc:
+                log.exception("command %s (%s) failed", command.command_id, command.kind)
+                status, detail = "error", {"error": str(exc)}
+        log.info("command %s (%s): %s", command.command_id, command.kind, status)
+        response = sign_response(
+            CommandResponse.model_validate(
+                {
+                    "command_id": command.command_id,
+                    "station_id": self._station,
+                    "status": status,
+                    "detail": detail,
+                    "answered_at": utc_timestamp(),
+                }
+            ),
+            self.identity.signing_key,
+        )
+        self._client.publish(
+            topics.RESPONSES.for_station(self._station), response.to_payload(), qos=1
+        )
+
     # -- heartbeat and events ------------------------------------------------------------------
 
     def _send_heartbeat(self) -> None:
@@ -499,7 +548,7 @@ class Uplink:
         )
         self._heartbeats_sent += 1
 
-    def report_event(self, kind: str, severity: str = "info", **detail: str | int | None) -> None:
+    def report_event(self, kind: str, severity: str = "info", **detail: Scalar) -> None:
         """Queue an event for the fleet (thread-safe; sent when connected)."""
         event = StationEvent.model_validate(
             {
@@ -530,6 +579,10 @@ class Uplink:
             "held": sorted(self._held),
             **json.loads(json.dumps(self.stats.__dict__)),
         }
+
+
+def _pong(command: Command) -> tuple[str, dict[str, Scalar]]:
+    return "ok", {"pong": utc_timestamp()}
 
 
 def _broker_address(override: str | None, identity: StationIdentity) -> tuple[str, int, bool]:

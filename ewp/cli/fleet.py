@@ -172,3 +172,29 @@ def station_revoke(station_id: str, config: ConfigOption) -> None:
         provisioning.revoke_station(session, context.broker_admin(), station_id)
     context.close()
     typer.echo(f"station {station_id} revoked")
+
+
+@station_app.command("tamper-clear")
+def station_tamper_clear(
+    station_id: str,
+    config: ConfigOption,
+    secret_file: Annotated[
+        Path, typer.Option(help="the board's tamper secret (as given to `ewp firmware deploy`)")
+    ],
+    timeout: Annotated[float, typer.Option(help="seconds to wait for each answer")] = 30.0,
+) -> None:
+    """Clear a station's tamper latch: the board's challenge, answered with its secret.
+
+    Needs the fleet service running (it receives the station's answers) and the station online.
+    """
+    from fleet.commands import clear_tamper
+
+    secret = secret_file.read_bytes()
+    context = _context(config)
+    try:
+        result = clear_tamper(
+            context.sessions, context.publisher(), station_id, secret, timeout=timeout
+        )
+    finally:
+        context.close()
+    typer.echo(json.dumps(result))

@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from fleet.store.models import Packet, Station
+from fleet.store.models import Packet, Station, StationCommand
 
 
 class StationCreate(BaseModel):
@@ -89,3 +89,33 @@ class RejectionPublic(BaseModel):
     packet_id: str | None
     reason: str
     detail: str
+
+
+class CommandCreate(BaseModel):
+    kind: Literal["ping", "tamper-challenge", "tamper-clear"]
+    args: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+
+
+class CommandPublic(BaseModel):
+    command_id: str
+    station_id: str
+    kind: str
+    state: str
+    status: str | None
+    issued_at: datetime
+    answered_at: datetime | None
+    detail: dict[str, object] | None
+
+    @classmethod
+    def of(cls, command: StationCommand) -> CommandPublic:
+        response = json.loads(command.response) if command.response else None
+        return cls(
+            command_id=command.command_id,
+            station_id=command.station_id,
+            kind=command.kind,
+            state=command.state,
+            status=command.status,
+            issued_at=command.issued_at,
+            answered_at=command.answered_at,
+            detail=response["detail"] if response else None,
+        )

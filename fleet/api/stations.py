@@ -7,9 +7,21 @@ from sqlalchemy import select
 
 from fleet import provisioning
 from fleet.api.deps import Admin, Context, DbSession
-from fleet.api.schemas import StationCreate, StationCreated, StationPublic
-from fleet.errors import BrokerAdminError, ClaimRefusedError, StationExistsError
-from fleet.store.models import Station
+from fleet.api.schemas import (
+    CommandCreate,
+    CommandPublic,
+    StationCreate,
+    StationCreated,
+    StationPublic,
+)
+from fleet.commands import issue_command
+from fleet.errors import (
+    BrokerAdminError,
+    ClaimRefusedError,
+    StationExistsError,
+    UnknownStationError,
+)
+from fleet.store.models import Station, StationCommand
 
 router = APIRouter(prefix="/stations", tags=["stations"], dependencies=[Admin])
 
@@ -60,3 +72,29 @@ def revoke_station(station_id: str, session: DbSession, context: Context) -> Sta
     station = session.get(Station, station_id)
     assert station is not None
     return StationPublic.of(station)
+
+
+@router.post(
+    "/{station_id}/commands", response_model=CommandPublic, status_code=status.HTTP_202_ACCEPTED
+)
+def send_command(
+    station_id: str, body: CommandCreate, session: DbSession, context: Context
+) -> CommandPublic:
+    """Send a command; the station's signed answer appears on the command when it comes."""
+    try:
+        command_id = issue_command(session, context.publisher(), station_id, body.kind, body.args)
+    except UnknownStationError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except BrokerAdminError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    command = session.get(StationCommand, command_id)
+    assert command is not None
+    return CommandPublic.of(command)
+
+
+@router.get("/{station_id}/commands/{command_id}", response_model=CommandPublic)
+def get_command(station_id: str, command_id: str, session: DbSession) -> CommandPublic:
+    command = session.get(StationCommand, command_id)
+    if command is None or command.station_id != station_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no command {command_id}")
+    return CommandPublic.of(command)

@@ -136,3 +136,19 @@ class StationEventRow(Base):
     kind: Mapped[str] = mapped_column(String(64))
     severity: Mapped[str] = mapped_column(String(16))
     detail: Mapped[str] = mapped_column(Text)
+
+
+class StationCommand(Base):
+    """A command sent to a station and, once it answers, its signed response."""
+
+    __tablename__ = "station_commands"
+
+    command_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.station_id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    args: Mapped[str] = mapped_column(Text)  # JSON
+    issued_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    state: Mapped[str] = mapped_column(String(16), default="sent")  # sent | answered
+    status: Mapped[str | None] = mapped_column(String(16))
+    response: Mapped[str | None] = mapped_column(Text)  # the signed CommandResponse JSON
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

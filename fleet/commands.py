@@ -1,0 +1,131 @@
+"""Commands to stations: issue them over MQTT, record the stations' signed responses."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleet.broker.publisher import FleetPublisher
+from fleet.errors import FleetError, UnknownStationError
+from fleet.store.models import Station, StationCommand, utcnow
+from protocol import topics
+from protocol.commands import verify_response
+from protocol.controller_tamper import tamper_clear_mac
+from protocol.envelope import utc_timestamp
+from protocol.errors import ProtocolError
+from protocol.keys import decode_station_public_key
+from protocol.messages import Command, CommandResponse, Scalar
+
+log = logging.getLogger(__name__)
+
+
+def issue_command(
+    session: Session,
+    publisher: FleetPublisher,
+    station_id: str,
+    kind: str,
+    args: dict[str, Scalar] | None = None,
+) -> str:
+    """Record and publish a command; returns its id. The station answers on ``responses``."""
+    station = session.get(Station, station_id)
+    if station is None or station.state != "active":
+        raise UnknownStationError(f"no active station {station_id}")
+    command = Command.model_validate(
+        {
+            "command_id": uuid.uuid4().hex,
+            "kind": kind,
+            "args": args or {},
+            "issued_at": utc_timestamp(),
+        }
+    )
+    session.add(
+        StationCommand(
+            command_id=command.command_id,
+            station_id=station_id,
+            kind=kind,
+            args=json.dumps(command.args),
+        )
+    )
+    session.commit()
+    publisher.publish(topics.COMMANDS.for_station(station_id), command.to_payload(), qos=1)
+    log.info("command %s (%s) sent to %s", command.command_id, kind, station_id)
+    return command.command_id
+
+
+def record_response(session: Session, station_id: str, response: CommandResponse) -> bool:
+    """Store a response if the station's key signed it; False (and nothing stored) if not."""
+    station = session.get(Station, station_id)
+    command = session.get(StationCommand, response.command_id)
+    if station is None or station.public_key is None or command is None:
+        return False
+    if command.station_id != station_id or response.station_id != station_id:
+        return False
+    try:
+        verify_response(response, decode_station_public_key(station.public_key))
+    except ProtocolError:
+        return False
+    command.state = "answered"
+    command.status = response.status
+    command.response = response.model_dump_json()
+    command.answered_at = utcnow()
+    session.commit()
+    return True
+
+
+def wait_for_response(
+    sessions: sessionmaker[Session],
+    command_id: str,
+    timeout: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> CommandResponse:
+    deadline = clock() + timeout
+    while clock() < deadline:
+        with sessions() as session:
+            command = session.get(StationCommand, command_id)
+            if command is not None and command.response is not None:
+                return CommandResponse.model_validate_json(command.response)
+        time.sleep(0.1)
+    raise FleetError(
+        f"no answer to command {command_id} within {timeout:.0f} s: the station may be "
+        "offline (it will answer when it reconnects) or the fleet service is not running"
+    )
+
+
+def clear_tamper(
+    sessions: sessionmaker[Session],
+    publisher: FleetPublisher,
+    station_id: str,
+    secret: bytes,
+    *,
+    timeout: float = 30.0,
+) -> dict[str, Any]:
+    """Ask the station's controller for a challenge, answer it with the board's secret."""
+    with sessions() as session:
+        challenge_id = issue_command(session, publisher, station_id, "tamper-challenge")
+    challenge = wait_for_response(sessions, challenge_id, timeout)
+    if challenge.status != "ok":
+        raise FleetError(f"station {station_id} gave no tamper challenge: {challenge.detail}")
+    detail = challenge.detail
+    mac = tamper_clear_mac(
+        secret,
+        bytes.fromhex(str(detail["board_id"])),
+        bytes.fromhex(str(detail["nonce"])),
+        int(str(detail["tamper_count"])),
+    )
+    with sessions() as session:
+        clear_id = issue_command(session, publisher, station_id, "tamper-clear", {"mac": mac.hex()})
+    answer = wait_for_response(sessions, clear_id, timeout)
+    if answer.status != "ok":
+        raise FleetError(f"station {station_id} refused the tamper clear: {answer.detail}")
+    return {
+        "station_id": station_id,
+        "board_id": detail["board_id"],
+        "cleared": True,
+        "tamper_count": detail["tamper_count"],
+    }
