@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet import audit
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError, UnknownStationError
 from fleet.store.models import Station, StationCommand, utcnow
@@ -31,6 +32,8 @@ def issue_command(
     station_id: str,
     kind: str,
     args: dict[str, Scalar] | None = None,
+    *,
+    actor: str,
 ) -> str:
     """Record and publish a command; returns its id. The station answers on ``responses``."""
     station = session.get(Station, station_id)
@@ -51,6 +54,13 @@ def issue_command(
             kind=kind,
             args=json.dumps(command.args),
         )
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action=f"command.{kind}",
+        target=station_id,
+        detail={"command_id": command.command_id},
     )
     session.commit()
     publisher.publish(topics.COMMANDS.for_station(station_id), command.to_payload(), qos=1)
@@ -103,11 +113,14 @@ def clear_tamper(
     station_id: str,
     secret: bytes,
     *,
+    actor: str,
     timeout: float = 30.0,
 ) -> dict[str, Any]:
     """Ask the station's controller for a challenge, answer it with the board's secret."""
     with sessions() as session:
-        challenge_id = issue_command(session, publisher, station_id, "tamper-challenge")
+        challenge_id = issue_command(
+            session, publisher, station_id, "tamper-challenge", actor=actor
+        )
     challenge = wait_for_response(sessions, challenge_id, timeout)
     if challenge.status != "ok":
         raise FleetError(f"station {station_id} gave no tamper challenge: {challenge.detail}")
@@ -119,7 +132,9 @@ def clear_tamper(
         int(str(detail["tamper_count"])),
     )
     with sessions() as session:
-        clear_id = issue_command(session, publisher, station_id, "tamper-clear", {"mac": mac.hex()})
+        clear_id = issue_command(
+            session, publisher, station_id, "tamper-clear", {"mac": mac.hex()}, actor=actor
+        )
     answer = wait_for_response(sessions, clear_id, timeout)
     if answer.status != "ok":
         raise FleetError(f"station {station_id} refused the tamper clear: {answer.detail}")

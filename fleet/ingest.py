@@ -42,6 +42,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet import audit
 from fleet.commands import record_response
 from fleet.packet_files import PacketFiles
 from fleet.store.models import Packet, PacketChunk, Rejection, Station, StationEventRow, utcnow
@@ -62,6 +63,9 @@ from protocol.messages import (
 
 log = logging.getLogger(__name__)
 security = logging.getLogger("ewp.security")
+
+# Station events that also go into the audit log.
+SECURITY_EVENTS = frozenset({"tamper", "tamper-cleared", "agent-watchdog", "packet-refused"})
 
 
 @dataclass
@@ -315,12 +319,27 @@ class Ingest:
         row = Rejection(
             station_id=station_id, packet_id=packet_id, reason=reason, detail=detail[:2000]
         )
+        audit_detail: audit.Detail = {"reason": reason, "packet_id": packet_id}
         if session is not None:
             session.add(row)
+            audit.record(
+                session,
+                actor="fleet:ingest",
+                action="security.rejected",
+                target=station_id,
+                detail=audit_detail,
+            )
             session.commit()
             return
         with self._sessions() as own:
             own.add(row)
+            audit.record(
+                own,
+                actor="fleet:ingest",
+                action="security.rejected",
+                target=station_id,
+                detail=audit_detail,
+            )
             own.commit()
 
     def drop_stale_chunks(self, older_than: timedelta) -> int:
@@ -419,6 +438,14 @@ class Ingest:
                     detail=json.dumps(event.detail),
                 )
             )
+            if event.kind in SECURITY_EVENTS:
+                audit.record(
+                    session,
+                    actor=f"station:{topic_station}",
+                    action=f"security.{event.kind}",
+                    target=topic_station,
+                    detail=dict(event.detail),
+                )
             session.commit()
         level = logging.WARNING if event.severity in ("error", "critical") else logging.INFO
         log.log(level, "event from %s: %s %s", topic_station, event.kind, event.detail)

@@ -13,6 +13,7 @@ from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from fleet import audit
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.errors import ClaimRefusedError, StationExistsError, UnknownStationError
 from fleet.store.models import Station, utcnow
@@ -31,7 +32,13 @@ def _token_hash(token: str) -> str:
 
 
 def add_station(
-    session: Session, station_id: str, *, kind: str, name: str | None, ttl_hours: float
+    session: Session,
+    station_id: str,
+    *,
+    kind: str,
+    name: str | None,
+    ttl_hours: float,
+    actor: str,
 ) -> str:
     """Register a station awaiting its claim; returns the one-time claim token (shown once)."""
     try:
@@ -56,12 +63,15 @@ def add_station(
             claim_expires_at=utcnow() + timedelta(hours=ttl_hours),
         )
     )
+    audit.record(
+        session, actor=actor, action="station.add", target=station_id, detail={"kind": kind}
+    )
     session.commit()
     log.info("station %s registered (%s), awaiting its claim", station_id, kind)
     return token
 
 
-def reissue_claim(session: Session, station_id: str, *, ttl_hours: float) -> str:
+def reissue_claim(session: Session, station_id: str, *, ttl_hours: float, actor: str) -> str:
     """A new claim token for an existing station (new hardware, lost key). The old key and
     broker credentials keep working until the new claim replaces them."""
     station = session.get(Station, station_id)
@@ -70,6 +80,7 @@ def reissue_claim(session: Session, station_id: str, *, ttl_hours: float) -> str
     token = secrets.token_urlsafe(24)
     station.claim_token_hash = _token_hash(token)
     station.claim_expires_at = utcnow() + timedelta(hours=ttl_hours)
+    audit.record(session, actor=actor, action="station.reissue-claim", target=station_id)
     session.commit()
     return token
 
@@ -140,6 +151,13 @@ def claim_station(
     except Exception:
         session.rollback()
         raise
+    audit.record(
+        session,
+        actor=f"station:{station.station_id}",
+        action="station.claim",
+        target=station.station_id,
+        detail={"key_id": station_key_id(public_key)},
+    )
     session.commit()
     log.info("station %s claimed with key %s", station.station_id, station_key_id(public_key))
     return ClaimResponse(
@@ -158,7 +176,7 @@ def claim_station(
     )
 
 
-def revoke_station(session: Session, admin: DynsecAdmin, station_id: str) -> None:
+def revoke_station(session: Session, admin: DynsecAdmin, station_id: str, *, actor: str) -> None:
     """Revoke at once: the broker disconnects the station; its later packets are refused."""
     station = session.get(Station, station_id)
     if station is None:
@@ -166,5 +184,6 @@ def revoke_station(session: Session, admin: DynsecAdmin, station_id: str) -> Non
     admin.disable_station(station_id)
     station.state = "revoked"
     station.online = False
+    audit.record(session, actor=actor, action="station.revoke", target=station_id)
     session.commit()
     log.warning("station %s revoked", station_id)

@@ -39,6 +39,13 @@ def _context(config: Path) -> FleetContext:
     return FleetContext.create(settings)
 
 
+def _actor() -> str:
+    """Who runs a fleet command on the fleet host, for the audit log."""
+    import getpass
+
+    return f"cli:{getpass.getuser()}"
+
+
 @app.command()
 def init(
     data_dir: Annotated[Path, typer.Option(help="where the fleet keeps its data and secrets")],
@@ -121,6 +128,7 @@ def station_add(
             kind=kind,
             name=name,
             ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
+            actor=_actor(),
         )
     hours = context.settings.provisioning.claim_token_ttl_hours
     typer.echo(token)
@@ -141,7 +149,10 @@ def station_reissue(station_id: str, config: ConfigOption) -> None:
     with context.sessions() as session:
         typer.echo(
             provisioning.reissue_claim(
-                session, station_id, ttl_hours=context.settings.provisioning.claim_token_ttl_hours
+                session,
+                station_id,
+                ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
+                actor=_actor(),
             )
         )
 
@@ -169,7 +180,7 @@ def station_revoke(station_id: str, config: ConfigOption) -> None:
 
     context = _context(config)
     with context.sessions() as session:
-        provisioning.revoke_station(session, context.broker_admin(), station_id)
+        provisioning.revoke_station(session, context.broker_admin(), station_id, actor=_actor())
     context.close()
     typer.echo(f"station {station_id} revoked")
 
@@ -193,8 +204,69 @@ def station_tamper_clear(
     context = _context(config)
     try:
         result = clear_tamper(
-            context.sessions, context.publisher(), station_id, secret, timeout=timeout
+            context.sessions,
+            context.publisher(),
+            station_id,
+            secret,
+            actor=_actor(),
+            timeout=timeout,
         )
     finally:
         context.close()
     typer.echo(json.dumps(result))
+
+
+audit_app = typer.Typer(no_args_is_help=True, help="The hash-chained audit log.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(config: ConfigOption) -> None:
+    """Check every link of the audit log's hash chain; exit code 1 if it was tampered with."""
+    from fleet import audit
+
+    context = _context(config)
+    with context.sessions() as session:
+        result = audit.verify(session)
+    context.close()
+    typer.echo(
+        json.dumps(
+            {
+                "ok": result.ok,
+                "entries": result.entries,
+                "problem": result.problem,
+                "first_bad_id": result.first_bad_id,
+            }
+        )
+    )
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+@audit_app.command("list")
+def audit_list(
+    config: ConfigOption,
+    limit: Annotated[int, typer.Option(min=1, help="newest entries to show")] = 50,
+) -> None:
+    """The newest audit entries as JSON lines."""
+    from sqlalchemy import select
+
+    from fleet.store.models import AuditEntry
+
+    context = _context(config)
+    with context.sessions() as session:
+        rows = session.scalars(select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)).all()
+        for row in reversed(rows):
+            typer.echo(
+                json.dumps(
+                    {
+                        "id": row.id,
+                        "at": row.at.isoformat(),
+                        "actor": row.actor,
+                        "action": row.action,
+                        "target": row.target,
+                        "detail": json.loads(row.detail),
+                    }
+                )
+            )
+    context.close()

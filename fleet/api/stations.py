@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 
 from fleet import provisioning
-from fleet.api.deps import Admin, Context, DbSession
+from fleet.api.deps import Admin, AdminUser, Context, DbSession, Operator
 from fleet.api.schemas import (
     CommandCreate,
     CommandPublic,
@@ -33,7 +33,9 @@ def list_stations(session: DbSession) -> list[StationPublic]:
 
 
 @router.post("", response_model=StationCreated, status_code=status.HTTP_201_CREATED)
-def add_station(body: StationCreate, session: DbSession, context: Context) -> StationCreated:
+def add_station(
+    body: StationCreate, session: DbSession, context: Context, caller: AdminUser
+) -> StationCreated:
     try:
         token = provisioning.add_station(
             session,
@@ -41,6 +43,7 @@ def add_station(body: StationCreate, session: DbSession, context: Context) -> St
             kind=body.kind,
             name=body.name,
             ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
+            actor=caller.name,
         )
     except StationExistsError as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
@@ -62,11 +65,13 @@ def get_station(station_id: str, session: DbSession) -> StationPublic:
 
 
 @router.post("/{station_id}/revoke", response_model=StationPublic)
-def revoke_station(station_id: str, session: DbSession, context: Context) -> StationPublic:
+def revoke_station(
+    station_id: str, session: DbSession, context: Context, caller: AdminUser
+) -> StationPublic:
     if session.get(Station, station_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
     try:
-        provisioning.revoke_station(session, context.broker_admin(), station_id)
+        provisioning.revoke_station(session, context.broker_admin(), station_id, actor=caller.name)
     except BrokerAdminError as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
     station = session.get(Station, station_id)
@@ -78,11 +83,13 @@ def revoke_station(station_id: str, session: DbSession, context: Context) -> Sta
     "/{station_id}/commands", response_model=CommandPublic, status_code=status.HTTP_202_ACCEPTED
 )
 def send_command(
-    station_id: str, body: CommandCreate, session: DbSession, context: Context
+    station_id: str, body: CommandCreate, session: DbSession, context: Context, caller: Operator
 ) -> CommandPublic:
     """Send a command; the station's signed answer appears on the command when it comes."""
     try:
-        command_id = issue_command(session, context.publisher(), station_id, body.kind, body.args)
+        command_id = issue_command(
+            session, context.publisher(), station_id, body.kind, body.args, actor=caller.name
+        )
     except UnknownStationError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BrokerAdminError as exc:

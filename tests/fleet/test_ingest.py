@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fleet.ingest import Ingest
 from fleet.packet_files import PacketFiles
 from fleet.store.db import make_engine, migrate, session_factory
-from fleet.store.models import Packet, PacketChunk, Rejection, Station
+from fleet.store.models import AuditEntry, Packet, PacketChunk, Rejection, Station
 from protocol.chunks import split_packet
 from protocol.envelope import SealedPacket, seal_packet
 from protocol.keys import CentralPrivateKey, encode_station_public_key, station_key_id
@@ -113,6 +113,8 @@ def test_bad_signature_is_refused_logged_and_changes_nothing(
     with sessions() as session:
         rejection = session.scalars(select(Rejection)).one()
         assert rejection.reason == "bad-signature"
+        logged = session.scalars(select(AuditEntry)).one()
+        assert (logged.action, logged.target) == ("security.rejected", "ct-02")
     assert not any((tmp_path / "packets").rglob("*.ewp"))
 
 

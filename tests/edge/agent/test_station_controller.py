@@ -154,9 +154,9 @@ def test_tamper_locks_until_the_fleet_clears_it_even_across_a_power_cycle(rig: R
     context = rig.stack.context
     assert context is not None
     with pytest.raises(FleetError, match="refused the tamper clear"):
-        clear_tamper(context.sessions, context.publisher(), "ct-40", os.urandom(32))
+        clear_tamper(context.sessions, context.publisher(), "ct-40", os.urandom(32), actor="test")
     assert controller.locked, "a wrong secret clears nothing"
-    result = clear_tamper(context.sessions, context.publisher(), "ct-40", rig.secret)
+    result = clear_tamper(context.sessions, context.publisher(), "ct-40", rig.secret, actor="test")
     assert result["cleared"] is True
     wait_until(lambda: not controller.locked, message="unlocked")
     wait_until(lambda: rig.events("tamper-cleared"), message="tamper-cleared event")
