@@ -245,6 +245,7 @@ class Demo:
                 "reconnect_max_s = 5",
                 "[capture]",
                 f"fingers = [{fingers}]",
+                "eyes = []",
                 "[autopilot]",
                 "enabled = true",
                 f"enrolments = {self.o.enrolments_per_station}",

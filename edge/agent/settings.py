@@ -11,18 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-FingerName = Literal[
-    "right-thumb",
-    "right-index",
-    "right-middle",
-    "right-ring",
-    "right-little",
-    "left-thumb",
-    "left-index",
-    "left-middle",
-    "left-ring",
-    "left-little",
-]
+from protocol.station_config import CapturePolicy
 
 
 class Section(BaseModel):
@@ -92,12 +81,6 @@ class OutboxSettings(Section):
     retention_days: Annotated[float, Field(ge=0)] = 30.0
 
 
-class CaptureSettings(Section):
-    fingers: list[FingerName] = Field(default=["right-index", "left-index"], min_length=1)
-    finger_timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
-    attempts: Annotated[int, Field(ge=1, le=10)] = 3
-
-
 class AutopilotSettings(Section):
     """Training mode: enrol synthetic applicants without an operator (demos, soak tests).
 
@@ -121,7 +104,7 @@ class AgentSettings(Section):
     controller: ControllerSettings | None = None
     uplink: UplinkSettings = Field(default_factory=UplinkSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
-    capture: CaptureSettings = Field(default_factory=CaptureSettings)
+    capture: CapturePolicy = Field(default_factory=CapturePolicy)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

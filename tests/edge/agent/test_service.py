@@ -18,7 +18,7 @@ def settings_for(data_dir: Path, port: str, **autopilot: object) -> AgentSetting
         "station": {"data_dir": data_dir},
         "sensors": {"fingerprint": {"port": port, "timeout_s": 1.0}},
         "uplink": {"heartbeat_interval_s": 1, "receipt_timeout_s": 5},
-        "capture": {"fingers": ["right-thumb", "right-index", "left-index"],
+        "capture": {"fingers": ["right-thumb", "right-index", "left-index"], "eyes": [],
                     "finger_timeout_s": 5},
         "autopilot": autopilot or {"enabled": False},
     })  # fmt: skip

@@ -75,7 +75,7 @@ def rig(fleet_stack: FleetStack, tmp_path: Path) -> Iterator[Rig]:
             "controller": {"port": endpoint.url, "baudrate": 115200, "reading_interval_s": 1,
                            "ping_interval_s": 0.5, "host_timeout_s": 3},
             "uplink": {"heartbeat_interval_s": 1},
-            "capture": {"fingers": ["right-index"], "finger_timeout_s": 5},
+            "capture": {"fingers": ["right-index"], "eyes": [], "finger_timeout_s": 5},
             "autopilot": {"enabled": True, "enrolments": 1, "interval_s": 0},
         })  # fmt: skip
         agent = StationAgent(settings, software_version="test")

@@ -1,0 +1,98 @@
+"""What the fleet may configure on a station: the capture policy, the upload schedule, health
+reporting and retention. One model, used by the agent's settings (its defaults) and by the fleet
+(desired configuration, validated before it is accepted and delivered)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+FingerPosition = Literal[
+    "right-thumb",
+    "right-index",
+    "right-middle",
+    "right-ring",
+    "right-little",
+    "left-thumb",
+    "left-index",
+    "left-middle",
+    "left-ring",
+    "left-little",
+]
+ALL_FINGERS: tuple[FingerPosition, ...] = (
+    "right-thumb",
+    "right-index",
+    "right-middle",
+    "right-ring",
+    "right-little",
+    "left-thumb",
+    "left-index",
+    "left-middle",
+    "left-ring",
+    "left-little",
+)
+Eye = Literal["left", "right"]
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _both_eyes() -> list[Eye]:
+    return ["left", "right"]
+
+
+class CapturePolicy(Section):
+    """Which biometrics an enrolment needs and how good they must be (0-100 scales)."""
+
+    fingers: list[FingerPosition] = Field(default_factory=lambda: list(ALL_FINGERS))
+    eyes: list[Eye] = Field(default_factory=lambda: _both_eyes())
+    finger_quality_min: Annotated[int, Field(ge=0, le=100)] = 40
+    iris_quality_min: Annotated[int, Field(ge=0, le=100)] = 60
+    attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    finger_timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    duplicate_check: bool = True
+
+    @field_validator("fingers", "eyes")
+    @classmethod
+    def _no_repeats(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("each position may appear once")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_capture(self) -> CapturePolicy:
+        if not self.fingers and not self.eyes:
+            raise ValueError("the capture plan must include at least one finger or eye")
+        return self
+
+
+class UploadWindow(Section):
+    """A daily window (Asia/Bangkok local time) in which packets may upload; may cross midnight."""
+
+    start: str
+    end: str
+
+    @field_validator("start", "end")
+    @classmethod
+    def _hhmm(cls, value: str) -> str:
+        if not _HHMM.fullmatch(value):
+            raise ValueError("use HH:MM, 24-hour clock")
+        return value
+
+
+class UploadSchedule(Section):
+    """When to upload. No windows: whenever the link is up."""
+
+    windows: list[UploadWindow] = Field(default_factory=list)
+    timezone: Literal["Asia/Bangkok"] = "Asia/Bangkok"
+
+
+class StationConfig(Section):
+    capture: CapturePolicy = Field(default_factory=CapturePolicy)
+    upload: UploadSchedule = Field(default_factory=UploadSchedule)
+    heartbeat_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    retention_days: Annotated[float, Field(ge=0)] = 30.0
