@@ -61,7 +61,7 @@ class FleetStack:
         thread = threading.Thread(target=self._server.run, daemon=True)
         thread.start()
         self._threads.append(thread)
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 60  # generous: a loaded CI machine starts slowly
         while not self._server.started:
             if time.monotonic() > deadline:
                 raise RuntimeError("fleet HTTP server did not start")

@@ -13,11 +13,20 @@ import hashlib
 import io
 import re
 import zipfile
+from datetime import date
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+)
 
 from protocol.errors import ProtocolError
+from protocol.reference_data import job_types, nationalities, province_by_name, valid_thai_id
 
 ENROLMENT_FORMAT = "ewp-enrolment/1"
 MANIFEST_NAME = "manifest.json"
@@ -25,6 +34,8 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 _SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,127}$")
 MAX_ARCHIVE_MEMBERS = 64
 MAX_MEMBER_SIZE = 16 * 1024 * 1024
+MIN_WORKING_AGE = 15
+_PASSPORT = re.compile(r"^[A-Z0-9]{6,9}$")
 
 FingerPosition = Literal[
     "right-thumb",
@@ -52,15 +63,65 @@ class Strict(BaseModel):
 class Applicant(Strict):
     given_name: str = Field(min_length=1, max_length=100)
     family_name: str = Field(min_length=1, max_length=100)
-    passport_number: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{5,20}$")]
-    nationality: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
-    date_of_birth: Annotated[str, StringConstraints(pattern=r"^\d{4}-\d\d-\d\d$")]
+    passport_number: str = Field(description="6-9 capital letters and digits (ICAO 9303)")
+    nationality: str = Field(description="ISO 3166-1 alpha-3, from protocol/data")
+    date_of_birth: date
     sex: Literal["F", "M", "X"] = "X"
+
+    @field_validator("given_name", "family_name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = " ".join(value.split())
+        if not value or any(ch.isdigit() for ch in value):
+            raise ValueError("a name has letters, not digits")
+        return value
+
+    @field_validator("passport_number")
+    @classmethod
+    def _passport(cls, value: str) -> str:
+        value = value.strip().upper()
+        if not _PASSPORT.fullmatch(value) or not any(ch.isdigit() for ch in value):
+            raise ValueError(
+                "a passport number is 6 to 9 capital letters and digits, with at least one "
+                "digit, as printed on the passport's data page"
+            )
+        return value
+
+    @field_validator("nationality")
+    @classmethod
+    def _nationality(cls, value: str) -> str:
+        value = value.strip().upper()
+        if value not in nationalities():
+            raise ValueError(f"{value!r} is not a nationality code from the list (e.g. MMR)")
+        return value
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _born(cls, value: date) -> date:
+        today = date.today()
+        age = today.year - value.year - ((today.month, today.day) < (value.month, value.day))
+        if value > today:
+            raise ValueError("the date of birth is in the future")
+        if age < MIN_WORKING_AGE:
+            raise ValueError(f"the applicant is {age}: a work permit needs {MIN_WORKING_AGE}+")
+        if age > 100:
+            raise ValueError("the date of birth is more than 100 years ago: check the year")
+        return value
 
 
 class Employer(Strict):
-    juristic_id: Annotated[str, StringConstraints(pattern=r"^\d{13}$")]
+    juristic_id: str = Field(description="13-digit Thai juristic or national id")
     name: str = Field(min_length=1, max_length=200)
+
+    @field_validator("juristic_id")
+    @classmethod
+    def _thai_id(cls, value: str) -> str:
+        value = value.replace("-", "").replace(" ", "")
+        if not (len(value) == 13 and value.isdigit()):
+            raise ValueError("the employer's id has 13 digits")
+        if not valid_thai_id(value):
+            raise ValueError("the employer's 13-digit id fails its check digit: re-read it")
+        return value
 
 
 ApplicationKind = Literal["new", "renewal", "change-employer", "notification"]
@@ -71,8 +132,23 @@ class Application(Strict):
     kind: ApplicationKind
     applicant: Applicant
     employer: Employer
-    job_type: str = Field(min_length=1, max_length=100)
-    work_province: str = Field(min_length=1, max_length=100)
+    job_type: str = Field(description="a job type code from protocol/data/job_types.json")
+    work_province: str = Field(description="ISO 3166-2:TH province code, e.g. TH-74")
+
+    @field_validator("job_type")
+    @classmethod
+    def _job(cls, value: str) -> str:
+        if value not in job_types():
+            raise ValueError(f"unknown job type {value!r}; choose from {sorted(job_types())}")
+        return value
+
+    @field_validator("work_province")
+    @classmethod
+    def _province(cls, value: str) -> str:
+        province = province_by_name(value)
+        if province is None:
+            raise ValueError(f"{value!r} is not a Thai province (code like TH-74 or its name)")
+        return province.code
 
 
 class BiometricRecord(Strict):

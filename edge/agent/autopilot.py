@@ -15,6 +15,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from protocol.enrolment import Application
+from protocol.reference_data import job_types, thai_id_check_digit
 
 log = logging.getLogger(__name__)
 
@@ -30,24 +31,6 @@ _FAMILY = {
     "LAO": ["Phommachanh", "Sisouphanh", "Vongsa", "Keomany", "Chanthavong"],
     "VNM": ["Tran", "Le", "Pham", "Hoang", "Vu"],
 }
-_JOBS = [
-    "construction labourer",
-    "food processing labourer",
-    "fishing crew",
-    "agricultural labourer",
-    "domestic worker",
-    "garment factory worker",
-]
-_PROVINCES = [
-    "Bangkok",
-    "Samut Sakhon",
-    "Chon Buri",
-    "Tak",
-    "Chiang Mai",
-    "Songkhla",
-    "Ranong",
-    "Nakhon Pathom",
-]
 _EMPLOYERS = [
     "Siam Fresh Foods Co., Ltd.",
     "Andaman Seafood Co., Ltd.",
@@ -55,12 +38,8 @@ _EMPLOYERS = [
     "Lanna Garments Co., Ltd.",
     "Eastern Seaboard Builders Co., Ltd.",
 ]
-
-
-def thai_id_check_digit(first12: str) -> int:
-    """Check digit of a 13-digit Thai national or juristic id (mod 11 weighted sum)."""
-    total = sum(int(d) * (13 - i) for i, d in enumerate(first12))
-    return (11 - total % 11) % 10
+# Where migrant workers are most often employed (ISO 3166-2:TH).
+_PROVINCES = ["TH-10", "TH-74", "TH-20", "TH-63", "TH-50", "TH-90", "TH-85", "TH-73"]
 
 
 def synthetic_application(rng: random.Random, number: int, station_id: str) -> Application:
@@ -83,7 +62,7 @@ def synthetic_application(rng: random.Random, number: int, station_id: str) -> A
                 "juristic_id": first12 + str(thai_id_check_digit(first12)),
                 "name": rng.choice(_EMPLOYERS),
             },
-            "job_type": rng.choice(_JOBS),
+            "job_type": rng.choice(sorted(job_types())),
             "work_province": rng.choice(_PROVINCES),
         }
     )

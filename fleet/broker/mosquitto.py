@@ -178,7 +178,7 @@ class MosquittoProcess:
         self.log_path = log_path or conf.with_name("mosquitto.log")
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 10.0) -> None:
+    def start(self, timeout: float = 30.0) -> None:
         binary = find_mosquitto()
         log_file = self.log_path.open("ab")
         self._proc = subprocess.Popen(

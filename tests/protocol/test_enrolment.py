@@ -27,8 +27,8 @@ APPLICATION = Application.model_validate(
             "nationality": "MMR",
             "date_of_birth": "1995-04-12",
         },
-        "employer": {"juristic_id": "0105555012345", "name": "Siam Fresh Foods Co., Ltd."},
-        "job_type": "food processing labourer",
+        "employer": {"juristic_id": "0105555012348", "name": "Siam Fresh Foods Co., Ltd."},
+        "job_type": "food-processing",
         "work_province": "Samut Sakhon",
     }
 )
@@ -86,3 +86,53 @@ def test_records_and_files_must_agree() -> None:
 def test_not_a_zip() -> None:
     with pytest.raises(ContentError, match="not a ZIP"):
         read_archive(b"plain text")
+
+
+def _with(**changes: object) -> dict[str, object]:
+    data = APPLICATION.model_dump(mode="json")
+    for dotted, value in changes.items():
+        target = data
+        *path, last = dotted.split("__")
+        for key in path:
+            target = target[key]  # type: ignore[assignment]
+        target[last] = value  # type: ignore[index]
+    return data
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"applicant__passport_number": "AB12"}, "6 to 9 capital letters"),
+        ({"applicant__passport_number": "ABCDEFGH"}, "at least one digit"),
+        ({"applicant__nationality": "XXX"}, "not a nationality code"),
+        ({"applicant__date_of_birth": "2099-01-01"}, "in the future"),
+        ({"applicant__date_of_birth": "2020-01-01"}, "needs 15+"),
+        ({"applicant__given_name": "Aung2"}, "letters, not digits"),
+        ({"employer__juristic_id": "0105555012345"}, "fails its check digit"),
+        ({"employer__juristic_id": "12345"}, "has 13 digits"),
+        ({"job_type": "astronaut"}, "unknown job type"),
+        ({"work_province": "Atlantis"}, "not a Thai province"),
+    ],
+)
+def test_application_fields_are_validated_with_clear_messages(
+    changes: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ValueError, match=message):
+        Application.model_validate(_with(**changes))
+
+
+def test_province_names_become_codes_and_passports_are_normalised() -> None:
+    app = Application.model_validate(
+        _with(work_province="สมุทรสาคร", applicant__passport_number=" ma1234567 ")
+    )
+    assert app.work_province == "TH-74"
+    assert app.applicant.passport_number == "MA1234567"
+
+
+def test_reference_lists_are_complete() -> None:
+    from protocol.reference_data import job_types, nationalities, provinces
+
+    assert len(provinces()) == 77
+    assert {"MMR", "KHM", "LAO", "VNM", "THA"} <= set(nationalities())
+    assert nationalities()["MMR"].th and provinces()["TH-10"].th == "กรุงเทพมหานคร"
+    assert job_types()
