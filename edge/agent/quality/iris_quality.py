@@ -114,23 +114,19 @@ def _ramp(value: float, low: float, high: float) -> float:
 
 
 def _box_mean(image: FloatArray, radius: int) -> FloatArray:
-    """Mean over a (2r+1)^2 window with edge clamping (cumulative sums)."""
-    out = image
-    for axis in (0, 1):
-        n = out.shape[axis]
-        padded = np.concatenate(
-            [
-                np.repeat(np.take(out, [0], axis=axis), radius + 1, axis=axis),
-                out,
-                np.repeat(np.take(out, [-1], axis=axis), radius, axis=axis),
-            ],
-            axis=axis,
-        )
-        summed = np.cumsum(padded, axis=axis)
-        upper = np.take(summed, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis)
-        lower = np.take(summed, np.arange(0, n), axis=axis)
-        out = (upper - lower) / (2 * radius + 1)
-    return out
+    """Mean over a (2r+1)^2 window with edge clamping (cumulative sums over slices)."""
+    k = 2 * radius + 1
+    padded = np.pad(image, radius, mode="edge")
+    summed = np.cumsum(padded, axis=0)
+    rows = np.empty((image.shape[0], padded.shape[1]))
+    rows[0] = summed[k - 1]
+    rows[1:] = summed[k:] - summed[:-k]
+    summed = np.cumsum(rows, axis=1)
+    out = np.empty(image.shape)
+    out[:, 0] = summed[:, k - 1]
+    out[:, 1:] = summed[:, k:] - summed[:, :-k]
+    result: FloatArray = out / (k * k)
+    return result
 
 
 def _sample(image: FloatArray, xs: FloatArray, ys: FloatArray) -> FloatArray:
@@ -213,6 +209,16 @@ def locate_iris(pixels: bytes, width: int, height: int) -> IrisLocation | None:
     return _locate(image)
 
 
+def _smoothed_window(
+    image: FloatArray, cx: float, cy: float, reach: float, radius: int
+) -> tuple[FloatArray, int, int]:
+    """The box-smoothed part of ``image`` within ``reach`` of (cx, cy), and its origin."""
+    height, width = image.shape
+    top, left = max(0, int(cy - reach)), max(0, int(cx - reach))
+    bottom, right = min(height, int(cy + reach) + 1), min(width, int(cx + reach) + 1)
+    return _box_mean(image[top:bottom, left:right], radius), left, top
+
+
 def _locate(image: FloatArray) -> IrisLocation | None:
     height, width = image.shape
     small = image[: height // 4 * 4, : width // 4 * 4]
@@ -224,12 +230,14 @@ def _locate(image: FloatArray) -> IrisLocation | None:
     blurred = _box_mean(small, 4)
     sy, sx = np.unravel_index(int(np.argmin(blurred)), blurred.shape)
     cx, cy = float(sx * 4 + 1.5), float(sy * 4 + 1.5)
-    smooth = _box_mean(work, 1)
     angles = np.linspace(0, 2 * math.pi, _RAYS, endpoint=False)
     max_pupil = min(width, height) / 4
+    # Rays stay in this window around the seed (refits move the centre a little): smooth
+    # only there.
+    smooth, x0, y0 = _smoothed_window(work, cx, cy, 1.5 * max_pupil + 10, 1)
     fitted: tuple[float, float, float] | None = None
     for _ in range(2):
-        radii = _edge_radii(smooth, cx, cy, angles, 6.0, max_pupil, first=True)
+        radii = _edge_radii(smooth, cx - x0, cy - y0, angles, 6.0, max_pupil, first=True)
         found = ~np.isnan(radii)
         fitted = _fit_circle(
             cx + np.cos(angles[found]) * radii[found], cy + np.sin(angles[found]) * radii[found]
@@ -240,13 +248,13 @@ def _locate(image: FloatArray) -> IrisLocation | None:
     if fitted is None:
         return None
     pupil_r = fitted[2]
-    coarse = _box_mean(work, 3)
     lateral = np.concatenate(
         [np.linspace(-0.7, 0.7, 12), np.linspace(math.pi - 0.7, math.pi + 0.7, 12)]
     )
     r_lo = max(1.3 * pupil_r, pupil_r + 8)
     r_hi = min(5.0 * pupil_r, max(width, height) / 2)
-    limbus = _edge_radii(coarse, cx, cy, lateral, r_lo, r_hi)
+    coarse, x0, y0 = _smoothed_window(work, cx, cy, r_hi + 5, 3)
+    limbus = _edge_radii(coarse, cx - x0, cy - y0, lateral, r_lo, r_hi)
     if np.isnan(limbus).all():
         return None
     iris_r = float(np.nanmedian(limbus))
@@ -292,6 +300,14 @@ def iris_quality(pixels: bytes, width: int, height: int) -> IrisQuality:
     cx, cy = location.centre_x, location.centre_y
     rp, ri = location.pupil_radius, location.iris_radius
 
+    # Everything below happens near the iris: work on its neighbourhood only.
+    reach = ri + 22
+    top, left = max(0, int(cy - reach)), max(0, int(cx - reach))
+    bottom, right = min(height, int(cy + reach) + 1), min(width, int(cx + reach) + 1)
+    full_height, full_width = height, width
+    image = image[top:bottom, left:right]
+    cx, cy = cx - left, cy - top
+    height, width = image.shape
     ys, xs = np.mgrid[0:height, 0:width]
     dx = xs - cx
     dy = ys - cy
@@ -333,11 +349,12 @@ def iris_quality(pixels: bytes, width: int, height: int) -> IrisQuality:
     dilation = rp / ri
     # Good between 0.2 and 0.6; falls to 0 at 0.1 and at 0.75.
     dilation_ok = min(_ramp(dilation, 0.1, 0.2), 1.0 - _ramp(dilation, 0.6, 0.75))
+    x, y = location.centre_x, location.centre_y
     margins = (
-        cx / (1.6 * ri),  # left: iris radius plus 0.6 of it
-        (width - cx) / (1.6 * ri),
-        cy / (1.2 * ri),  # top: iris radius plus 0.2 of it
-        (height - cy) / (1.2 * ri),
+        x / (1.6 * ri),  # left: iris radius plus 0.6 of it
+        (full_width - x) / (1.6 * ri),
+        y / (1.2 * ri),  # top: iris radius plus 0.2 of it
+        (full_height - y) / (1.2 * ri),
     )
     margin = max(0.0, min(1.0, *margins))
     diameter = 2 * ri
