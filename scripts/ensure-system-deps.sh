@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Install the Debian packages ewp needs when they are missing: Python's venv module and the
-# Mosquitto broker. Safe to run again: it does nothing when everything is present.
+# Install the Debian packages ewp needs when they are missing: Python's venv module, the
+# Mosquitto broker, and a C toolchain where a wheel is missing. Safe to run again: it does
+# nothing when everything is present.
 set -euo pipefail
 
 missing=()
@@ -8,6 +9,12 @@ python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
     missing+=(mosquitto)
 fi
+# The wsq package (WSQ for ISO 19794-4 finger records) ships x86-64 wheels only: elsewhere
+# (a Raspberry Pi is arm64) pip builds it from source, which needs a compiler and headers.
+case "$(uname -m)" in
+    x86_64 | amd64) ;;
+    *) set -- "$@" build-essential python3-dev ;;
+esac
 for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
