@@ -1,127 +1,449 @@
-"""Fingerprint capture for an enrolment: one finger after another from the capture plan.
+"""The enrolment workflow: the capture plan, finger by finger and eye by eye, with retries,
+quality, exceptions and the duplicate-finger check, into standard records.
 
-For each finger: wait for it on the glass, take the image (UpImage), have the module extract
-its template (Img2Tz, UpChar), then wait for the finger to be lifted. A press the module cannot
-use (too messy, too few features, ...) is retried up to ``attempts`` times; everything stays in
-memory: images are PNG-encoded for the packet, never written to disk.
+For each position of the plan (``protocol.station_config.CapturePolicy``):
+
+- a position the operator declared missing, amputated or bandaged is recorded as an exception
+  and not captured;
+- up to ``attempts`` captures, keeping the best; a capture at or above the quality threshold
+  ends the position early; each shortfall tells the operator why (ewp-fq-1 / ewp-iq-1 components);
+- a finger whose template the module matches to a finger already captured in this enrolment is
+  refused ("the same finger presented as two different fingers") and counts as an attempt;
+- when no attempt reached the threshold, the operator decides: keep the best capture (its low
+  quality is recorded) or record the position as unusable with a reason.
+
+Images go straight into ISO 19794-4 (WSQ) and 19794-6 (PNG) records, in memory, as each
+position is accepted. What the operator sees is said through a ``Console`` in message keys
+(edge/agent/i18n.py), so any screen (terminal, kiosk, autopilot log) can render it in Thai or
+English.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal, Protocol
 
-from PIL import Image
-
-from edge.agent.errors import CaptureError
-from edge.agent.packet_builder import CapturedRecord
+from edge.agent.biometric_records import finger_record, iris_record
+from edge.agent.packet_builder import CapturedRecord, Enrolment
+from edge.agent.quality.finger_quality import FingerQuality, finger_quality
+from edge.agent.quality.iris_quality import IrisQuality
 from edge.drivers.fingerprint_r30x import (
-    FingerprintError,
     FingerprintImage,
     FingerprintSensor,
+    NoMatchError,
     RetryCaptureError,
-    TransportError,
 )
+from protocol.enrolment import Application, BiometricException
+from protocol.envelope import utc_timestamp
+from protocol.station_config import CapturePolicy
 
 log = logging.getLogger(__name__)
 
-RESOLUTION_PPI = 500
+Level = Literal["info", "capturing", "good", "retry", "error"]
+ExceptionReason = Literal["missing", "amputated", "bandaged", "unusable", "other"]
+# The module's Match score above which two templates are the same finger (R30x: ~50 at
+# security level 3). Deliberately a little lower, to catch a duplicate rather than miss it.
+DUPLICATE_SCORE = 40
 
 
 @dataclass(frozen=True)
-class FingerCapture:
-    position: str
+class Guidance:
+    """One thing to tell the operator: a message key of edge/agent/i18n.py and its values."""
+
+    key: str
+    level: Level = "info"
+    params: dict[str, str | int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A position the operator says cannot be captured, before capture starts."""
+
+    reason: ExceptionReason
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class KeepBest:
+    """After failed attempts: keep the best capture below the threshold."""
+
+
+Resolution = KeepBest | Declared
+
+
+class Console(Protocol):
+    """The operator's side of the workflow (terminal, kiosk, autopilot, test script)."""
+
+    def guide(self, guidance: Guidance) -> None: ...
+
+    def resolve(self, position: str, best_quality: int | None) -> Resolution:
+        """No attempt reached the threshold: keep the best, or record an exception."""
+        ...
+
+
+@dataclass(frozen=True)
+class FingerSample:
     image: FingerprintImage
     template: bytes
-    attempts: int
-    seconds: float
+    quality: FingerQuality
 
 
-def encode_png(image: FingerprintImage) -> bytes:
-    buffer = io.BytesIO()
-    picture = Image.frombytes("L", (image.width, image.height), image.pixels)
-    picture.save(buffer, format="PNG", dpi=(RESOLUTION_PPI, RESOLUTION_PPI), optimize=False)
-    return buffer.getvalue()
+@dataclass(frozen=True)
+class IrisSample:
+    eye: str  # "left-eye" | "right-eye"
+    pixels: bytes
+    width: int
+    height: int
+    quality: IrisQuality
+    camera_quality: int | None = None
 
 
-class FingerprintCapture:
-    def __init__(
-        self,
-        sensor: FingerprintSensor,
-        *,
-        finger_timeout_s: float = 20.0,
-        attempts: int = 3,
-        prompt: Callable[[str], None] = lambda message: None,
-        on_state: Callable[[str], None] = lambda state: None,
-    ) -> None:
+class IrisCapturer(Protocol):
+    def capture(self, eyes: list[str], guide: Callable[[Guidance], None]) -> dict[str, IrisSample]:
+        """One capture of the given eyes ("left-eye", "right-eye"); the eyes it got."""
+        ...
+
+
+class FingerCapturer:
+    """Fingers through the R30x module: image, module template, our quality score."""
+
+    def __init__(self, sensor: FingerprintSensor, *, timeout_s: float) -> None:
         self.sensor = sensor
-        self.finger_timeout_s = finger_timeout_s
-        self.attempts = attempts
-        self._prompt = prompt
-        self._on_state = on_state  # capturing | good | retry: for the station's panel
+        self.timeout_s = timeout_s
+        self.device_seconds = 0.0  # time spent waiting on the module (for the benchmark)
 
-    def capture(self, position: str) -> FingerCapture:
-        """Capture one finger; CaptureError when every attempt failed."""
+    def capture(
+        self, guide: Callable[[Guidance], None], position: str, attempt: int, attempts: int
+    ) -> FingerSample:
+        guide(
+            Guidance(
+                "place-finger",
+                "capturing",
+                {"finger": position, "attempt": attempt, "attempts": attempts},
+            )
+        )
         started = time.monotonic()
-        last_error: FingerprintError | None = None
-        for attempt in range(1, self.attempts + 1):
-            self._prompt(f"place {position} (attempt {attempt} of {self.attempts})")
-            self._on_state("capturing")
-            try:
-                self.sensor.wait_for_finger(self.finger_timeout_s)
-                image = self.sensor.read_image()
-                self.sensor.image_to_template(1)
-                template = self.sensor.read_template(1)
-            except TransportError:
-                raise  # the sensor itself is gone: not the applicant's fault
-            except RetryCaptureError as exc:
-                last_error = exc
-                log.info("capture of %s, attempt %d: %s", position, attempt, exc)
-                self._on_state("retry")
-                self._wait_for_lift()
-                continue
-            self._on_state("good")
-            self._wait_for_lift()
-            return FingerCapture(position, image, template, attempt, time.monotonic() - started)
-        raise CaptureError(
-            f"{position}: no usable print after {self.attempts} attempts ({last_error}); "
-            "record an exception for this finger or try again"
+        try:
+            self.sensor.wait_for_finger(self.timeout_s)
+            image = self.sensor.read_image()
+            self.sensor.image_to_template(1)
+            template = self.sensor.read_template(1)
+        finally:
+            self.device_seconds += time.monotonic() - started
+        return FingerSample(
+            image, template, finger_quality(image.pixels, image.width, image.height)
         )
 
-    def _wait_for_lift(self) -> None:
-        self._prompt("lift the finger")
+    def lift(self, guide: Callable[[Guidance], None]) -> None:
+        guide(Guidance("lift-finger"))
+        started = time.monotonic()
         try:
-            self.sensor.wait_for_finger_removed(self.finger_timeout_s)
+            self.sensor.wait_for_finger_removed(self.timeout_s)
         except RetryCaptureError:
-            log.info("finger not lifted within %.0f s; continuing", self.finger_timeout_s)
+            log.info("finger not lifted within %.0f s; continuing", self.timeout_s)
+        finally:
+            self.device_seconds += time.monotonic() - started
 
-    @staticmethod
-    def records(capture: FingerCapture) -> list[CapturedRecord]:
-        """The packet records of one captured finger: its image and its module template."""
-        png = encode_png(capture.image)
+    def duplicate_of(self, accepted: dict[str, bytes]) -> tuple[str, int] | None:
+        """Which accepted finger the template in char buffer 1 matches, if any (on the module).
+
+        Each accepted template is written to buffer 2 and matched against buffer 1.
+        """
+        started = time.monotonic()
+        try:
+            for position, template in accepted.items():
+                self.sensor.write_template(2, template)
+                try:
+                    score = self.sensor.match()
+                except NoMatchError:
+                    continue
+                if score >= DUPLICATE_SCORE:
+                    return position, score
+            return None
+        finally:
+            self.device_seconds += time.monotonic() - started
+
+
+@dataclass
+class WorkflowStats:
+    attempts: dict[str, int] = field(default_factory=dict)  # position -> attempts used
+    duplicates_refused: int = 0
+    seconds: float = 0.0
+
+    def average_attempts(self, modality: str) -> float | None:
+        values = [n for p, n in self.attempts.items() if p.endswith("-eye") == (modality == "iris")]
+        return sum(values) / len(values) if values else None
+
+
+@dataclass(frozen=True)
+class WorkflowResult:
+    enrolment: Enrolment
+    stats: WorkflowStats
+
+
+class EnrolmentWorkflow:
+    def __init__(
+        self,
+        policy: CapturePolicy,
+        console: Console,
+        *,
+        fingers: FingerCapturer | None,
+        irises: IrisCapturer | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.policy = policy
+        self.console = console
+        self.fingers = fingers
+        self.irises = irises
+        self._clock = clock
+
+    def run(
+        self,
+        application: Application,
+        *,
+        operator_id: str,
+        declared: dict[str, Declared] | None = None,
+        source: str = "operator",
+    ) -> WorkflowResult:
+        declared = declared or {}
+        started = time.monotonic()
+        stats = WorkflowStats()
+        records: list[CapturedRecord] = []
+        exceptions: list[BiometricException] = []
+        templates: dict[str, bytes] = {}
+        for position in self.policy.fingers:
+            if position in declared:
+                exceptions.append(self._exception("finger", position, declared[position]))
+                continue
+            if self.fingers is None:
+                exceptions.append(
+                    self._exception(
+                        "finger",
+                        position,
+                        Declared("other", "no fingerprint sensor at this station"),
+                    )
+                )
+                continue
+            records.extend(self._finger(position, templates, stats, exceptions))
+        eyes = [f"{eye}-eye" for eye in self.policy.eyes]
+        capturable = [eye for eye in eyes if eye not in declared]
+        for eye in eyes:
+            if eye in declared:
+                exceptions.append(self._exception("iris", eye, declared[eye]))
+        if capturable:
+            if self.irises is None:
+                for eye in capturable:
+                    exceptions.append(
+                        self._exception(
+                            "iris", eye, Declared("other", "no iris camera at this station")
+                        )
+                    )
+            else:
+                records.extend(self._irises(capturable, stats, exceptions))
+        stats.seconds = time.monotonic() - started
+        enrolment = Enrolment(
+            application=application,
+            operator_id=operator_id,
+            captured_at=utc_timestamp(self._clock()),
+            records=records,
+            exceptions=exceptions,
+            source=source,
+        )
+        return WorkflowResult(enrolment, stats)
+
+    # -- fingers -------------------------------------------------------------------------------
+
+    def _finger(
+        self,
+        position: str,
+        templates: dict[str, bytes],
+        stats: WorkflowStats,
+        exceptions: list[BiometricException],
+    ) -> list[CapturedRecord]:
+        assert self.fingers is not None
+        guide = self.console.guide
+        threshold = self.policy.finger_quality_min
+        best: FingerSample | None = None
+        attempts = self.policy.attempts
+        used = 0
+        for attempt in range(1, attempts + 1):
+            used = attempt
+            try:
+                sample = self.fingers.capture(guide, position, attempt, attempts)
+            except RetryCaptureError as exc:
+                log.info("%s attempt %d: %s", position, attempt, exc)
+                guide(
+                    Guidance(
+                        "finger-unreadable", "retry", {"finger": position, "advice": "press-again"}
+                    )
+                )
+                self.fingers.lift(guide)
+                continue
+            if self.policy.duplicate_check and templates:
+                duplicate = self.fingers.duplicate_of(templates)
+                if duplicate is not None:
+                    stats.duplicates_refused += 1
+                    log.warning("%s refused: matches %s (score %d)", position, *duplicate)
+                    guide(
+                        Guidance(
+                            "duplicate-finger", "error", {"finger": position, "other": duplicate[0]}
+                        )
+                    )
+                    self.fingers.lift(guide)
+                    continue
+            self.fingers.lift(guide)
+            if best is None or sample.quality.score > best.quality.score:
+                best = sample
+            if sample.quality.score >= threshold:
+                guide(
+                    Guidance(
+                        "finger-good", "good", {"finger": position, "quality": sample.quality.score}
+                    )
+                )
+                break
+            guide(
+                Guidance(
+                    "finger-low-quality",
+                    "retry",
+                    {
+                        "finger": position,
+                        "quality": sample.quality.score,
+                        "threshold": threshold,
+                        "advice": _weakest(sample.quality.components, "press-again"),
+                    },
+                )
+            )
+        stats.attempts[position] = used
+        if best is None or best.quality.score < threshold:
+            resolution = self.console.resolve(position, best.quality.score if best else None)
+            if isinstance(resolution, Declared) or best is None:
+                why = resolution if isinstance(resolution, Declared) else Declared("unusable")
+                exceptions.append(self._exception("finger", position, why))
+                return []
+            guide(
+                Guidance(
+                    "finger-accepted-low",
+                    "info",
+                    {"finger": position, "quality": best.quality.score, "threshold": threshold},
+                )
+            )
+        templates[position] = best.template
+        now = self._clock()
+        image = best.image
         return [
-            CapturedRecord(
-                name=f"finger/{capture.position}.png",
-                data=png,
-                modality="finger",
-                kind="image",
-                format="image/png",
-                position=capture.position,
-                attempts=capture.attempts,
-                width=capture.image.width,
-                height=capture.image.height,
-                resolution_ppi=RESOLUTION_PPI,
+            finger_record(
+                image.pixels,
+                image.width,
+                image.height,
+                position=position,
+                captured_at=now,
+                quality=best.quality,
+                attempts=used,
             ),
             CapturedRecord(
-                name=f"finger/{capture.position}.template",
-                data=capture.template,
+                name=f"finger/{position}.template",
+                data=best.template,
                 modality="finger",
                 kind="template",
                 format="r30x-char-512",
-                position=capture.position,
-                attempts=capture.attempts,
+                position=position,
+                attempts=used,
             ),
         ]
+
+    # -- irises --------------------------------------------------------------------------------
+
+    def _irises(
+        self, eyes: list[str], stats: WorkflowStats, exceptions: list[BiometricException]
+    ) -> list[CapturedRecord]:
+        assert self.irises is not None
+        guide = self.console.guide
+        threshold = self.policy.iris_quality_min
+        best: dict[str, IrisSample] = {}
+        used: dict[str, int] = {}
+        pending = list(eyes)
+        for attempt in range(1, self.policy.attempts + 1):
+            if not pending:
+                break
+            label = pending[0] if len(pending) == 1 else "both-eyes"
+            guide(
+                Guidance(
+                    "look-at-camera",
+                    "capturing",
+                    {"eye": label, "attempt": attempt, "attempts": self.policy.attempts},
+                )
+            )
+            got = self.irises.capture(pending, guide)
+            for eye in list(pending):
+                used[eye] = attempt
+                sample = got.get(eye)
+                if sample is None:
+                    guide(Guidance("iris-not-found", "retry", {"eye": eye, "advice": "look-again"}))
+                    continue
+                if eye not in best or sample.quality.score > best[eye].quality.score:
+                    best[eye] = sample
+                if sample.quality.score >= threshold:
+                    guide(
+                        Guidance("iris-good", "good", {"eye": eye, "quality": sample.quality.score})
+                    )
+                    pending.remove(eye)
+                else:
+                    guide(
+                        Guidance(
+                            "iris-low-quality",
+                            "retry",
+                            {
+                                "eye": eye,
+                                "quality": sample.quality.score,
+                                "threshold": threshold,
+                                "advice": _weakest(sample.quality.components, "look-again"),
+                            },
+                        )
+                    )
+        records: list[CapturedRecord] = []
+        now = self._clock()
+        for eye in eyes:
+            stats.attempts[eye] = used.get(eye, 0)
+            sample = best.get(eye)
+            if sample is None or sample.quality.score < threshold:
+                resolution = self.console.resolve(eye, sample.quality.score if sample else None)
+                if isinstance(resolution, Declared) or sample is None:
+                    why = resolution if isinstance(resolution, Declared) else Declared("unusable")
+                    exceptions.append(self._exception("iris", eye, why))
+                    continue
+                guide(
+                    Guidance(
+                        "iris-accepted-low",
+                        "info",
+                        {"eye": eye, "quality": sample.quality.score, "threshold": threshold},
+                    )
+                )
+            records.append(
+                iris_record(
+                    sample.pixels,
+                    sample.width,
+                    sample.height,
+                    eye=eye,
+                    captured_at=now,
+                    quality=sample.quality,
+                    attempts=used.get(eye, 1),
+                )
+            )
+        return records
+
+    @staticmethod
+    def _exception(modality: str, position: str, why: Declared) -> BiometricException:
+        log.info("%s %s: exception %s %s", modality, position, why.reason, why.note)
+        return BiometricException.model_validate(
+            {"modality": modality, "position": position, "reason": why.reason, "note": why.note}
+        )
+
+
+def _weakest(components: dict[str, float], default: str) -> str:
+    """The component to advise on: the weakest one below 0.75, else ``default``."""
+    weak = sorted((value, name) for name, value in components.items() if value < 0.75)
+    return weak[0][1] if weak else default

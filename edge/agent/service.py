@@ -11,30 +11,71 @@ Threads:
 from __future__ import annotations
 
 import logging
+import random
 import threading
-from datetime import UTC, datetime
+from collections.abc import Callable
 
 import serial
 
 from edge.agent.autopilot import Autopilot
-from edge.agent.capture import FingerprintCapture
+from edge.agent.capture import (
+    Console,
+    Declared,
+    EnrolmentWorkflow,
+    FingerCapturer,
+    Guidance,
+    IrisCapturer,
+    KeepBest,
+    Resolution,
+    WorkflowResult,
+)
 from edge.agent.errors import AgentError
 from edge.agent.health import HealthReporter, SensorBoard
 from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox, OutboxEntry
-from edge.agent.packet_builder import Enrolment, PacketBuilder
+from edge.agent.packet_builder import PacketBuilder
 from edge.agent.settings import AgentSettings
 from edge.agent.station_controller import PanelState, StationController
 from edge.agent.uplink import Uplink
 from edge.drivers.controller import ControllerError, TamperClearRefusedError
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
 from protocol.enrolment import Application
-from protocol.envelope import utc_timestamp
 from protocol.messages import Command, Scalar
 
 log = logging.getLogger(__name__)
 
 SENSOR_CHECK_INTERVAL_S = 30.0
+AMPUTATION_RATE = 0.1  # autopilot: share of applicants with one finger declared amputated
+PANEL_FOR_LEVEL = {"capturing": "capturing", "good": "good", "retry": "retry", "error": "error"}
+
+
+class AutopilotConsole:
+    """The scripted operator of training mode: logs guidance, keeps the best capture."""
+
+    def guide(self, guidance: Guidance) -> None:
+        log.debug("autopilot: %s %s", guidance.key, guidance.params)
+
+    def resolve(self, position: str, best_quality: int | None) -> Resolution:
+        if best_quality is None:
+            return Declared("unusable", "autopilot: no usable capture")
+        return KeepBest()
+
+
+class _PanelConsole:
+    """Passes guidance to the operator's console and mirrors it on the controller's panel."""
+
+    def __init__(self, console: Console, panel: Callable[[str], None]) -> None:
+        self._console = console
+        self._panel = panel
+
+    def guide(self, guidance: Guidance) -> None:
+        state = PANEL_FOR_LEVEL.get(guidance.level)
+        if state is not None:
+            self._panel(state)
+        self._console.guide(guidance)
+
+    def resolve(self, position: str, best_quality: int | None) -> Resolution:
+        return self._console.resolve(position, best_quality)
 
 
 class StationAgent:
@@ -56,6 +97,9 @@ class StationAgent:
         self.uplink: Uplink | None = None
         self._uplink_ready = threading.Event()
         self.controller: StationController | None = None
+        self.irises: IrisCapturer | None = None
+        self.last_saved: OutboxEntry | None = None
+        self._rng = random.Random(f"{settings.autopilot.seed}:{self.identity.station_id}")
         if settings.controller is not None:
             self.controller = StationController(
                 settings.controller,
@@ -181,51 +225,54 @@ class StationAgent:
 
     # -- enrolment -----------------------------------------------------------------------------
 
-    def enrol(self, application: Application, *, source: str = "operator") -> OutboxEntry:
-        """Capture the fingers of the capture plan, seal, and save durably."""
+    def enrol(
+        self,
+        application: Application,
+        console: Console,
+        *,
+        operator_id: str | None = None,
+        declared: dict[str, Declared] | None = None,
+        source: str = "operator",
+    ) -> WorkflowResult:
+        """Run the capture plan, then seal and save durably (only then is it "saved")."""
         if self.controller is not None and self.controller.locked:
             raise AgentError(
                 "this station is locked because its enclosure was opened (tamper): capture is "
                 "disabled until the fleet clears it; call the fleet admin"
             )
-        sensor = self.fingerprint_sensor()
-        capture = FingerprintCapture(
-            sensor,
-            finger_timeout_s=self.settings.capture.finger_timeout_s,
-            attempts=self.settings.capture.attempts,
-            on_state=self._panel,
+        policy = self.settings.capture
+        fingers = None
+        if policy.fingers and not all(p in (declared or {}) for p in policy.fingers):
+            fingers = FingerCapturer(self.fingerprint_sensor(), timeout_s=policy.finger_timeout_s)
+        workflow = EnrolmentWorkflow(
+            policy, _PanelConsole(console, self._panel), fingers=fingers, irises=self.irises
         )
-        records = []
         try:
-            for position in self.settings.capture.fingers:
-                records.extend(capture.records(capture.capture(position)))
+            result = workflow.run(
+                application,
+                operator_id=operator_id or self.settings.station.operator_id,
+                declared=declared,
+                source=source,
+            )
         except FingerprintError as exc:
             self._panel("error")
             self._drop_sensor()
             self.sensors.set("fingerprint", "error", str(exc))
             self._report("sensor-fault", "error", sensor="fingerprint", error=str(exc))
             raise
-        except AgentError:
-            self._panel("error")
-            raise
-        enrolment = Enrolment(
-            application=application,
-            operator_id=self.settings.station.operator_id,
-            captured_at=utc_timestamp(datetime.now(UTC)),
-            records=records,
-            source=source,
-        )
         if self._outbox is None:
             raise AgentError("the agent is not running: enrolments are saved by run()'s thread")
-        entry = self._builder.save(self._outbox, enrolment)
+        entry = self._builder.save(self._outbox, result.enrolment)
+        self.last_saved = entry
         self._panel("ready")
         log.info(
-            "saved enrolment %s as packet %s (seq %d)",
+            "saved enrolment %s as packet %s (seq %d, %d bytes)",
             application.application_number,
             entry.packet_id,
             entry.seq,
+            entry.size,
         )
-        return entry
+        return result
 
     # -- the process ---------------------------------------------------------------------------
 
@@ -263,4 +310,9 @@ class StationAgent:
             self._outbox = None
 
     def _autopilot_enrol(self, application: Application) -> None:
-        self.enrol(application, source="autopilot")
+        declared: dict[str, Declared] = {}
+        # Now and then an applicant with an amputated finger, as in the field.
+        if self.settings.capture.fingers and self._rng.random() < AMPUTATION_RATE:
+            finger = self._rng.choice(self.settings.capture.fingers)
+            declared[finger] = Declared("amputated", "autopilot: synthetic applicant")
+        self.enrol(application, AutopilotConsole(), declared=declared, source="autopilot")

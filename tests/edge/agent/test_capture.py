@@ -1,27 +1,77 @@
-"""Capture against the simulated sensor: retries, give-up, a sensor that disappears."""
+"""The enrolment workflow against the simulated fingerprint module (manual mode): a scripted
+applicant presses what the script says when the workflow asks."""
 
 from __future__ import annotations
 
-import io
+from collections import defaultdict, deque
 from collections.abc import Iterator
+from datetime import UTC, date, datetime
 
 import pytest
 import serial
-from PIL import Image
 
-from edge.agent.capture import FingerprintCapture
-from edge.agent.errors import CaptureError
+from edge.agent.autopilot import synthetic_application
+from edge.agent.capture import (
+    Declared,
+    EnrolmentWorkflow,
+    FingerCapturer,
+    Guidance,
+    KeepBest,
+    Resolution,
+)
+from edge.agent.i18n import render
 from edge.drivers.fingerprint_r30x import FingerprintSensor, TransportError
+from protocol.iso19794_4 import FINGER_POSITIONS, decode_finger_record
+from protocol.station_config import ALL_FINGERS, CapturePolicy
 from simulators.fingerprint import (
     RunningFingerprintSimulator,
     SensorConfig,
     start_fingerprint_simulator,
 )
 
+SUBJECT = 4242
+
+
+class ScriptedApplicant:
+    """Presses, for each finger the workflow asks for, the next (finger, quality) scripted;
+    by default the right finger, well pressed. Records everything shown, in Thai too."""
+
+    def __init__(
+        self,
+        sim: RunningFingerprintSimulator,
+        script: dict[str, list[tuple[str, str]]] | None = None,
+        resolution: Resolution | None = None,
+    ) -> None:
+        self.sim = sim
+        self.script = defaultdict(deque, {k: deque(v) for k, v in (script or {}).items()})
+        self.resolution = resolution or KeepBest()
+        self.shown: list[Guidance] = []
+        self.thai: list[str] = []
+        self.resolved: list[tuple[str, int | None]] = []
+
+    def guide(self, guidance: Guidance) -> None:
+        self.shown.append(guidance)
+        self.thai.append(render(guidance.key, "th", **guidance.params))
+        if guidance.key == "place-finger":
+            asked = str(guidance.params["finger"])
+            finger, quality = (
+                self.script[asked].popleft() if self.script[asked] else (asked, "good")
+            )
+            self.sim.sensor.place(SUBJECT, finger, quality)  # type: ignore[arg-type]
+        elif guidance.key == "lift-finger":
+            self.sim.sensor.lift()
+
+    def resolve(self, position: str, best_quality: int | None) -> Resolution:
+        self.resolved.append((position, best_quality))
+        return self.resolution
+
+    def keys(self, position: str) -> list[str]:
+        return [g.key for g in self.shown if g.params.get("finger") == position]
+
 
 @pytest.fixture
 def sim() -> Iterator[RunningFingerprintSimulator]:
-    with start_fingerprint_simulator(SensorConfig(mode="auto", seed=3)) as running:
+    with start_fingerprint_simulator(SensorConfig(mode="manual")) as running:
         yield running
 
 
@@ -32,43 +82,113 @@ def sensor(sim: RunningFingerprintSimulator) -> Iterator[FingerprintSensor]:
     port.close()
 
 
-def test_captures_image_and_template_as_packet_records(sensor: FingerprintSensor) -> None:
-    prompts: list[str] = []
-    capture = FingerprintCapture(sensor, finger_timeout_s=5, prompt=prompts.append)
-    result = capture.capture("right-index")
-    assert (result.image.width, result.image.height) == (256, 288)
-    assert len(result.template) == 512
-    assert result.attempts == 1
-    image_record, template_record = capture.records(result)
-    png = Image.open(io.BytesIO(image_record.data))
-    assert png.size == (256, 288) and png.mode == "L"
-    assert round(png.info["dpi"][0]) == 500
-    assert png.tobytes() == result.image.pixels, "lossless"
-    assert template_record.format == "r30x-char-512"
-    assert prompts[0].startswith("place right-index")
+def application() -> object:
+    import random
+
+    return synthetic_application(random.Random(1), 1, "ct-01")
 
 
-def test_an_unusable_press_is_captured_again(
+def workflow(
+    sensor: FingerprintSensor, console: ScriptedApplicant, **policy: object
+) -> EnrolmentWorkflow:
+    return EnrolmentWorkflow(
+        CapturePolicy.model_validate({"eyes": [], **policy}),
+        console,
+        fingers=FingerCapturer(sensor, timeout_s=5),
+    )
+
+
+def test_ten_fingers_with_a_recapture_an_amputation_and_a_refused_duplicate(
     sim: RunningFingerprintSimulator, sensor: FingerprintSensor
 ) -> None:
+    applicant = ScriptedApplicant(
+        sim,
+        {
+            "right-middle": [("right-middle", "poor"), ("right-middle", "good")],
+            "left-index": [("right-index", "good"), ("left-index", "good")],
+        },
+    )
+    result = workflow(sensor, applicant).run(
+        application(),  # type: ignore[arg-type]
+        operator_id="op-1",
+        declared={"left-little": Declared("amputated", "old injury")},
+    )
+    enrolment = result.enrolment
+    images = {r.position: r for r in enrolment.records if r.kind == "image"}
+    assert list(images) == [f for f in ALL_FINGERS if f != "left-little"]
+    assert [(e.position, e.reason, e.note) for e in enrolment.exceptions] == [
+        ("left-little", "amputated", "old injury")
+    ]
+    # The poor first press was captured again and the good one kept.
+    assert applicant.keys("right-middle") == [
+        "place-finger",
+        "finger-low-quality",
+        "place-finger",
+        "finger-good",
+    ]
+    assert images["right-middle"].attempts == 2
+    assert images["right-middle"].quality is not None and images["right-middle"].quality >= 40
+    # The right index presented again as the left index was refused by the module's match.
+    assert "duplicate-finger" in applicant.keys("left-index")
+    assert result.stats.duplicates_refused == 1
+    assert images["left-index"].attempts == 2
+    # Every finger record is a real ISO 19794-4 record of the position it claims.
+    for position, record in images.items():
+        (finger,) = decode_finger_record(record.data).representations
+        assert (finger.width, finger.height, finger.position) == (
+            256,
+            288,
+            FINGER_POSITIONS[position],
+        )
+        assert record.name == f"finger/{position}.fir"
+    assert all(r.quality is not None and r.quality >= 40 for r in images.values())
+    assert any("นิ้วกลางขวา" in line for line in applicant.thai), "guidance renders in Thai"
+    assert result.stats.average_attempts("finger") == pytest.approx(11 / 9)
+
+
+def test_when_no_press_is_good_enough_the_operator_decides(
+    sim: RunningFingerprintSimulator, sensor: FingerprintSensor
+) -> None:
+    poor = [("right-thumb", "poor")] * 3
+    keep = ScriptedApplicant(sim, {"right-thumb": poor})
+    kept = workflow(sensor, keep, fingers=["right-thumb"]).run(application(), operator_id="op")  # type: ignore[arg-type]
+    assert keep.resolved and keep.resolved[0][0] == "right-thumb"
+    (record,) = [r for r in kept.enrolment.records if r.kind == "image"]
+    assert record.quality is not None and record.quality < 40 and record.attempts == 3
+    refuse = ScriptedApplicant(
+        sim, {"right-thumb": poor}, resolution=Declared("unusable", "scarred")
+    )
+    refused = workflow(sensor, refuse, fingers=["right-thumb"]).run(application(), operator_id="op")  # type: ignore[arg-type]
+    assert refused.enrolment.records == []
+    assert refused.enrolment.exceptions[0].reason == "unusable"
+
+
+def test_an_unreadable_press_is_retried_and_a_pulled_cable_is_an_error(
+    sim: RunningFingerprintSimulator, sensor: FingerprintSensor
+) -> None:
+    applicant = ScriptedApplicant(sim)
     sim.sensor.inject("messy-image:1")
-    result = FingerprintCapture(sensor, finger_timeout_s=5).capture("left-thumb")
-    assert result.attempts == 2
-
-
-def test_gives_up_after_the_allowed_attempts_with_advice(
-    sim: RunningFingerprintSimulator, sensor: FingerprintSensor
-) -> None:
-    sim.sensor.inject("few-features:3")
-    with pytest.raises(
-        CaptureError, match=r"left-ring: no usable print after 3 attempts.*exception"
-    ):
-        FingerprintCapture(sensor, finger_timeout_s=5, attempts=3).capture("left-ring")
-
-
-def test_a_sensor_unplugged_mid_image_is_a_transport_error(
-    sim: RunningFingerprintSimulator, sensor: FingerprintSensor
-) -> None:
+    result = workflow(sensor, applicant, fingers=["left-thumb"]).run(
+        application(), operator_id="op"
+    )  # type: ignore[arg-type]
+    assert "finger-unreadable" in applicant.keys("left-thumb")
+    assert result.stats.attempts["left-thumb"] == 2
     sim.sensor.inject("unplug-mid-image:5")
     with pytest.raises(TransportError):
-        FingerprintCapture(sensor, finger_timeout_s=5).capture("right-index")
+        workflow(sensor, ScriptedApplicant(sim), fingers=["left-ring"]).run(
+            application(),
+            operator_id="op",  # type: ignore[arg-type]
+        )
+
+
+def test_no_sensor_records_exceptions_rather_than_inventing_data() -> None:
+    flow = EnrolmentWorkflow(
+        CapturePolicy(fingers=["right-index"], eyes=["left"]), ScriptedApplicant(None), fingers=None
+    )  # type: ignore[arg-type]
+    result = flow.run(application(), operator_id="op")  # type: ignore[arg-type]
+    assert result.enrolment.records == []
+    assert [(e.position, e.reason) for e in result.enrolment.exceptions] == [
+        ("right-index", "other"),
+        ("left-eye", "other"),
+    ]
+    assert date.fromisoformat(result.enrolment.captured_at[:10]) <= datetime.now(UTC).date()

@@ -137,7 +137,7 @@ def test_tamper_locks_until_the_fleet_clears_it_even_across_a_power_cycle(rig: R
     wait_until(lambda: controller.locked, message="station locked")
     wait_until(lambda: rig.events("tamper"), message="tamper event at the fleet")
     with pytest.raises(AgentError, match="locked because its enclosure was opened"):
-        rig.agent.enrol(None)  # type: ignore[arg-type]
+        rig.agent.enrol(None, None)  # type: ignore[arg-type]
     wait_until(lambda: rig.board.panel().leds[0] == (255, 0, 0), message="panel shows locked")
     rig.board.close_tamper()
     boots = rig.board.boots
