@@ -7,6 +7,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
@@ -18,10 +19,11 @@ from fleet.store.models import Station, StationCommand, utcnow
 from protocol import topics
 from protocol.commands import verify_response
 from protocol.controller_tamper import tamper_clear_mac
+from protocol.enrolment import Application
 from protocol.envelope import utc_timestamp
 from protocol.errors import ProtocolError
 from protocol.keys import decode_station_public_key
-from protocol.messages import Command, CommandResponse, Scalar
+from protocol.messages import Command, CommandResponse, PreregistrationBatch, Scalar
 
 log = logging.getLogger(__name__)
 
@@ -144,3 +146,35 @@ def clear_tamper(
         "cleared": True,
         "tamper_count": detail["tamper_count"],
     }
+
+
+def send_preregistration_batch(
+    session: Session,
+    publisher: FleetPublisher,
+    station_id: str,
+    applications: list[Application],
+    *,
+    valid_for: timedelta,
+    actor: str,
+) -> PreregistrationBatch:
+    """Publish applications to a station (QoS 1: queued at the broker while it is offline)."""
+    station = session.get(Station, station_id)
+    if station is None or station.state != "active":
+        raise UnknownStationError(f"no active station {station_id}")
+    now = datetime.now(UTC)
+    batch = PreregistrationBatch(
+        batch_id=uuid.uuid4().hex,
+        issued_at=utc_timestamp(now),
+        expires_at=utc_timestamp(now + valid_for),
+        applications=applications,
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="preregistrations.send",
+        target=station_id,
+        detail={"batch_id": batch.batch_id, "applications": len(applications)},
+    )
+    session.commit()
+    publisher.publish(topics.PREREGISTRATIONS.for_station(station_id), batch.to_payload(), qos=1)
+    return batch

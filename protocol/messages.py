@@ -10,6 +10,7 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from protocol.enrolment import Application
 from protocol.errors import MessageError
 from protocol.topics import STATION_ID_RE
 
@@ -157,3 +158,13 @@ class CommandResponse(Message):
     detail: dict[str, Scalar] = Field(default_factory=dict)
     answered_at: Timestamp
     signature: str = Field(default="", description="base64 Ed25519 signature")
+
+
+class PreregistrationBatch(Message):
+    """Applications submitted online, sent to the station that will enrol them."""
+
+    v: Literal[1] = 1
+    batch_id: PacketId
+    issued_at: Timestamp
+    expires_at: Timestamp
+    applications: list[Application] = Field(min_length=1, max_length=2000)

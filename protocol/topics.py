@@ -112,6 +112,15 @@ APPLICATION_STATUS = TopicSpec(
     "the central system's decision on an application enrolled at this station",
 )
 
+PREREGISTRATIONS = TopicSpec(
+    "preregistrations",
+    Direction.DOWN,
+    1,
+    False,
+    "PreregistrationBatch",
+    "applications submitted online, for offline lookup during a trip",
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     STATUS,
     HEARTBEAT,
@@ -122,6 +131,7 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     COMMANDS,
     CONFIG,
     APPLICATION_STATUS,
+    PREREGISTRATIONS,
 )
 
 

@@ -14,6 +14,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
 import serial
 
@@ -32,15 +33,19 @@ from edge.agent.capture import (
 from edge.agent.errors import AgentError
 from edge.agent.health import HealthReporter, SensorBoard
 from edge.agent.identity import StationIdentity
+from edge.agent.operators import OperatorRegistry
 from edge.agent.outbox import Outbox, OutboxEntry
 from edge.agent.packet_builder import PacketBuilder
+from edge.agent.preregistered import PreregisteredCache
 from edge.agent.settings import AgentSettings
 from edge.agent.station_controller import PanelState, StationController
 from edge.agent.uplink import Uplink
 from edge.drivers.controller import ControllerError, TamperClearRefusedError
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
+from protocol import topics
 from protocol.enrolment import Application
-from protocol.messages import Command, Scalar
+from protocol.errors import ProtocolError
+from protocol.messages import Command, PreregistrationBatch, Scalar, parse_message
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +103,8 @@ class StationAgent:
         self._uplink_ready = threading.Event()
         self.controller: StationController | None = None
         self.irises: IrisCapturer | None = None
+        self.preregistered = PreregisteredCache(settings.station.data_dir / "preregistered.sqlite")
+        self.operators = OperatorRegistry(settings.station.data_dir / "operators.sqlite")
         self.last_saved: OutboxEntry | None = None
         self._rng = random.Random(f"{settings.autopilot.seed}:{self.identity.station_id}")
         if settings.controller is not None:
@@ -138,6 +145,7 @@ class StationAgent:
         self.uplink.command_handlers.update(
             {"tamper-challenge": self._tamper_challenge, "tamper-clear": self._tamper_clear}
         )
+        self.uplink.message_handlers[topics.PREREGISTRATIONS.suffix] = self._preregistrations
         self._uplink_ready.set()
         try:
             self.uplink.run(stop)
@@ -218,6 +226,17 @@ class StationAgent:
         except ControllerError as exc:
             return "error", {"reason": str(exc)}
         return "ok", {"locked": False}
+
+    def _preregistrations(self, payload: bytes) -> None:
+        try:
+            batch = parse_message(PreregistrationBatch, payload)
+            expires = datetime.fromisoformat(batch.expires_at.replace("Z", "+00:00"))
+            stored = self.preregistered.store(batch.applications, expires_at=expires.timestamp())
+        except (ProtocolError, ValueError, AgentError) as exc:
+            log.warning("pre-registered applications not kept: %s", exc)
+            self._report("preregistrations-refused", "warning", error=str(exc))
+            return
+        self._report("preregistrations-received", "info", batch_id=batch.batch_id, count=stored)
 
     def _panel(self, state: str) -> None:
         if self.controller is not None:
@@ -305,6 +324,8 @@ class StationAgent:
             uplink_thread.join(timeout=15)
             if self.controller is not None:
                 self.controller.stop()
+            self.preregistered.close()
+            self.operators.close()
             self._drop_sensor()
             self._outbox.close()
             self._outbox = None

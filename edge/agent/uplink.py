@@ -141,6 +141,8 @@ class Uplink:
         self._events_lock = threading.Lock()
         self._not_authorised_logged = False
         self.command_handlers: dict[str, CommandHandler] = {"ping": _pong}
+        # Other down topics (by suffix): the agent registers what it handles.
+        self.message_handlers: dict[str, Callable[[bytes], None]] = {}
         self._client = self._make_client(tls)
 
     # -- MQTT client ---------------------------------------------------------------------------
@@ -223,8 +225,9 @@ class Uplink:
             "resumed" if flags.session_present else "new",
         )
         # Subscribe on every connect, so a broker that lost our session restores it.
-        for spec in (topics.RECEIPTS, topics.COMMANDS, topics.CONFIG, topics.APPLICATION_STATUS):
-            client.subscribe(spec.for_station(self._station), qos=spec.qos)
+        for spec in topics.ALL_TOPICS:
+            if spec.direction is topics.Direction.DOWN:
+                client.subscribe(spec.for_station(self._station), qos=spec.qos)
         status = StationStatus(
             station_id=self._station,
             state="online",
@@ -451,6 +454,11 @@ class Uplink:
             self._handle_receipt(bytes(message.payload))
         elif suffix == topics.COMMANDS.suffix:
             self._handle_command(bytes(message.payload))
+        elif suffix in self.message_handlers:
+            try:
+                self.message_handlers[suffix](bytes(message.payload))
+            except Exception:
+                log.exception("handling a message on %s failed", suffix)
         else:
             log.info("message on %s (%d bytes) not handled yet", suffix, len(message.payload))
 

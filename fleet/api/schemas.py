@@ -10,6 +10,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from fleet.store.models import Packet, Station, StationCommand
+from protocol.enrolment import Application
 
 
 class StationCreate(BaseModel):
@@ -119,3 +120,17 @@ class CommandPublic(BaseModel):
             answered_at=command.answered_at,
             detail=response["detail"] if response else None,
         )
+
+
+class PreregistrationsCreate(BaseModel):
+    applications: list[Application] = Field(min_length=1, max_length=2000)
+    valid_days: float = Field(
+        default=30.0, gt=0, le=180, description="the station deletes them after this"
+    )
+
+
+class PreregistrationsSent(BaseModel):
+    batch_id: str
+    station_id: str
+    applications: int
+    expires_at: str

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import APIRouter, HTTPException, status
 from sqlalchemy import select
 
@@ -10,11 +12,13 @@ from fleet.api.deps import Admin, AdminUser, Context, DbSession, Operator
 from fleet.api.schemas import (
     CommandCreate,
     CommandPublic,
+    PreregistrationsCreate,
+    PreregistrationsSent,
     StationCreate,
     StationCreated,
     StationPublic,
 )
-from fleet.commands import issue_command
+from fleet.commands import issue_command, send_preregistration_batch
 from fleet.errors import (
     BrokerAdminError,
     ClaimRefusedError,
@@ -105,3 +109,40 @@ def get_command(station_id: str, command_id: str, session: DbSession) -> Command
     if command is None or command.station_id != station_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no command {command_id}")
     return CommandPublic.of(command)
+
+
+@router.post(
+    "/{station_id}/preregistrations",
+    response_model=PreregistrationsSent,
+    status_code=status.HTTP_202_ACCEPTED,
+)
+def send_preregistrations(
+    station_id: str,
+    body: PreregistrationsCreate,
+    session: DbSession,
+    context: Context,
+    caller: Operator,
+) -> PreregistrationsSent:
+    """Send applications submitted online to the station that will enrol them (offline lookup).
+
+    The fleet passes them on and keeps no copy; the station keeps them encrypted.
+    """
+    try:
+        batch = send_preregistration_batch(
+            session,
+            context.publisher(),
+            station_id,
+            body.applications,
+            valid_for=timedelta(days=body.valid_days),
+            actor=caller.name,
+        )
+    except UnknownStationError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except BrokerAdminError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    return PreregistrationsSent(
+        batch_id=batch.batch_id,
+        station_id=station_id,
+        applications=len(batch.applications),
+        expires_at=batch.expires_at,
+    )
