@@ -267,8 +267,10 @@ def test_timing_of_a_capture() -> None:
                 code, _, status = raw.frame()
                 assert code == 0xE0
                 arrivals.setdefault(status[0], time.monotonic() - started)
-            assert arrivals[2] >= 0.2  # READY until the eyes were in view for the find time
-            assert arrivals[3] - arrivals[2] >= 0.3  # then the capture time
+            # READY until the eyes were in view for the find time, then the capture time (less
+            # a little for the scheduling of the two frames' writes).
+            assert arrivals[2] >= 0.2
+            assert arrivals[3] - arrivals[2] >= 0.28
         finally:
             raw.close()
 
