@@ -25,6 +25,7 @@ def _known_error_types() -> tuple[type[BaseException], ...]:
         ("ewp.cli.settings_loader", "SettingsError"),
         ("protocol.errors", "ProtocolError"),
         ("edge.drivers.fingerprint_r30x", "FingerprintError"),
+        ("edge.drivers.iris_frames", "IrisCameraError"),
         ("edge.drivers.controller", "ControllerError"),
         ("edge.agent.errors", "AgentError"),
         ("fleet.errors", "FleetError"),

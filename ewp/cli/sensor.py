@@ -20,12 +20,18 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from edge.drivers.fingerprint_r30x import FingerprintSensor
+    from edge.drivers.iris_camera import CaptureStatus, IrisCamera, IrisImage
 
 app = typer.Typer(no_args_is_help=True)
 fingerprint_app = typer.Typer(
     no_args_is_help=True, help="An R30x / ZFM-20 / AS608 / R503 fingerprint module on a UART."
 )
 app.add_typer(fingerprint_app, name="fingerprint")
+iris_app = typer.Typer(
+    no_args_is_help=True,
+    help="An IriShield-style USB iris camera (the ewp iris protocol over USB CDC serial).",
+)
+app.add_typer(iris_app, name="iris")
 
 Port = Annotated[
     str,
@@ -228,3 +234,171 @@ def identify(
             _emit({"found": False})
             raise typer.Exit(1) from None
         _emit({"found": True, "page": result.page_id, "score": result.score})
+
+
+# --- iris camera ----------------------------------------------------------------------------
+
+IrisTimeout = Annotated[
+    float, typer.Option("--timeout", help="Seconds to wait for each answer of the camera.")
+]
+IrisPort = Annotated[
+    str,
+    typer.Option(
+        "--port",
+        help="Serial port or URL: /dev/ttyACM0, socket://127.0.0.1:7101, a simulator's pty.",
+    ),
+]
+
+
+@contextlib.contextmanager
+def _iris_camera(port: str, timeout: float, wire_log: bool) -> Iterator[IrisCamera]:
+    from edge.drivers.iris_camera import IrisCamera
+    from ewp.log import configure
+
+    configure("WARNING", wire=wire_log, plain=True)
+    camera = IrisCamera.open(port, timeout=timeout)
+    try:
+        camera.init()
+        yield camera
+    finally:
+        camera.close()
+
+
+@iris_app.command("list")
+def iris_list(
+    vid: Annotated[str, typer.Option("--vid", help="USB vendor id of the camera.")] = "0x1209",
+    pid: Annotated[str, typer.Option("--pid", help="USB product id of the camera.")] = "0x0001",
+) -> None:
+    """Iris cameras plugged in (serial ports with the camera's USB ids), as a JSON list."""
+    from edge.drivers.iris_camera import find_iris_cameras
+
+    found = find_iris_cameras(_number(vid, "--vid"), _number(pid, "--pid"))
+    typer.echo(json.dumps([camera.describe() for camera in found]))
+
+
+@iris_app.command("info")
+def iris_info(port: IrisPort, timeout: IrisTimeout = 2.0, wire_log: WireLog = False) -> None:
+    """Initialise the camera; print what it is and its state."""
+    with _iris_camera(port, timeout, wire_log) as camera:
+        info = camera.device_info()
+        status = camera.status()
+    _emit(
+        {
+            "port": port,
+            "model": info.model,
+            "serial_number": info.serial_number,
+            "firmware": info.firmware,
+            "protocol": info.protocol,
+            "width": info.width,
+            "height": info.height,
+            "bits_per_pixel": info.bits_per_pixel,
+            "eyes": [eye.value for eye in info.eyes],
+            "formats": [fmt.name.lower() for fmt in info.formats],
+            "usb_id": f"{info.vid:04x}:{info.pid:04x}",
+            "state": status.state.name,
+            "initialised": status.initialised,
+        }
+    )
+
+
+@iris_app.command("capture")
+def iris_capture(
+    port: IrisPort,
+    eye: Annotated[
+        str, typer.Option("--eye", help="left, right or both.", case_sensitive=False)
+    ] = "both",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Directory to write iris-left.png / iris-right.png into."),
+    ] = None,
+    quality: Annotated[
+        str, typer.Option("--quality", help="Camera's quality mode: normal, high, very-high.")
+    ] = "normal",
+    transfer: Annotated[
+        str, typer.Option("--transfer", help="How images travel: png (smaller) or raw.")
+    ] = "png",
+    wait: Annotated[
+        float, typer.Option("--wait", help="Seconds the camera looks for an eye.")
+    ] = 15.0,
+    poll: Annotated[
+        bool, typer.Option("--poll", help="Poll the status instead of taking status events.")
+    ] = False,
+    timeout: IrisTimeout = 2.0,
+    wire_log: WireLog = False,
+) -> None:
+    """Capture one or both irises: JSON with the camera's quality scores per eye.
+
+    Exit code 0 when every eye qualified, 1 when the capture completed but an eye did not (a
+    result: the JSON says which, the images are still written), 2 on an error.
+    """
+    from edge.drivers.iris_camera import CaptureState, Eye, ResultCode, error_for_code
+
+    try:
+        chosen = Eye.parse(eye)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--eye") from None
+    if transfer not in ("png", "raw"):
+        raise typer.BadParameter("png or raw", param_hint="--transfer")
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    console = _console()
+    shown: list[str] = []
+
+    def show(status: CaptureStatus) -> None:
+        if status.state is CaptureState.READY and "ready" not in shown:
+            shown.append("ready")
+            console.print("ask the applicant to look into the camera, eyes wide open...")
+        elif status.state is CaptureState.CAPTURING and "capturing" not in shown:
+            shown.append("capturing")
+            console.print("eye found: capturing, hold still...")
+
+    with _iris_camera(port, timeout, wire_log) as camera:
+        started = time.monotonic()
+        try:
+            camera.start_capture(chosen, quality=quality, push_status=not poll, timeout=wait)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+        final = camera.wait_for_result(
+            wait + 5.0, on_status=show, poll_interval=0.1, accept_unqualified=True
+        )
+        seconds = time.monotonic() - started
+        eyes: dict[str, object] = {}
+        for single in chosen.single_eyes():
+            entry: dict[str, object] = {"found": single in final.eyes_found}
+            if single in final.eyes_found:
+                entry.update(camera.result_quality(single).describe())
+                if out is not None:
+                    image = camera.result_image(single, transfer, unqualified=True)
+                    entry["file"] = str(_save_iris(image, out / f"iris-{single.value}.png"))
+                    entry.update({"width": image.width, "height": image.height})
+            eyes[single.value] = entry
+        camera.clear()
+    qualified = final.result == ResultCode.OK
+    try:
+        result: object = ResultCode(final.result).name.lower()
+    except ValueError:
+        result = final.result
+    report: dict[str, object] = {
+        "port": port,
+        "eye": chosen.value,
+        "result": result,
+        "qualified": qualified,
+        "capture_seconds": round(seconds, 3),
+        "eyes": eyes,
+    }
+    if not qualified:
+        report["advice"] = str(error_for_code(final.result))
+    _emit(report)
+    if not qualified:
+        raise typer.Exit(1)
+
+
+def _save_iris(image: IrisImage, path: Path) -> Path:
+    """The image as a PNG file: the camera's own PNG bytes when it sent PNG (lossless)."""
+    if image.encoded is not None:
+        path.write_bytes(image.encoded)
+    else:
+        from PIL import Image
+
+        Image.frombytes("L", (image.width, image.height), image.pixels).save(path, format="PNG")
+    return path

@@ -1,21 +1,25 @@
-"""A simulated fingerprint sensor and the driver on it, over TCP and over a pty."""
+"""Simulated devices and the drivers on them, over TCP and over a pty."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+from unittest import mock
 
 import pytest
 import serial
 
 from edge.drivers.fingerprint_r30x import FingerprintSensor
+from edge.drivers.iris_camera import IrisCamera
 from simulators.fingerprint import (
     RunningFingerprintSimulator,
     SensorConfig,
     start_fingerprint_simulator,
 )
+from simulators.iris import FAST_TIMING, CameraConfig, RunningIrisSimulator, start_iris_simulator
 
 
 @dataclass
@@ -73,3 +77,59 @@ def make_rig(transport: str, tmp_path: Path) -> Iterator[RigFactory]:
 @pytest.fixture
 def rig(make_rig: RigFactory) -> Rig:
     return make_rig()
+
+
+# --- the iris camera ---------------------------------------------------------------------
+
+
+@dataclass
+class IrisRig:
+    """A running iris simulator (``sim.camera`` is its control object) and a driver on it."""
+
+    sim: RunningIrisSimulator
+    port: Any  # a pyserial port
+    camera: IrisCamera
+    transport: str
+
+
+IrisRigFactory = Callable[..., IrisRig]
+
+
+@pytest.fixture
+def make_iris_rig(transport: str) -> Iterator[IrisRigFactory]:
+    """Start an iris simulator (fast timing, manual mode) and open a driver on it."""
+    rigs: list[IrisRig] = []
+
+    def make(*, timeout: float = 1.0, auto_init: bool = True, **config: Any) -> IrisRig:
+        """``config`` goes to the simulator's CameraConfig; the rest to the driver."""
+        config.setdefault("timing", FAST_TIMING)
+        sim = start_iris_simulator(CameraConfig(**config), transport=transport)  # type: ignore[arg-type]
+        port = serial.serial_for_url(sim.url, baudrate=115200, timeout=0.05)
+        rig = IrisRig(sim, port, IrisCamera(port, timeout=timeout, auto_init=auto_init), transport)
+        rigs.append(rig)
+        return rig
+
+    yield make
+    for rig in rigs:
+        close_without_pause(rig.port)
+        rig.sim.stop()
+
+
+def close_without_pause(port: Any) -> None:
+    """Close a pyserial port; a ``socket://`` one without its 0.3 s pause.
+
+    pyserial's socket handler sleeps 0.3 s in ``close()`` to let a server take a quick
+    reconnect; across a hundred tests that is half a minute of nothing.
+    """
+    from serial.urlhandler import protocol_socket
+
+    if isinstance(port, protocol_socket.Serial):
+        with mock.patch.object(protocol_socket, "time", SimpleNamespace(sleep=lambda _: None)):
+            port.close()
+    else:
+        port.close()
+
+
+@pytest.fixture
+def iris_rig(make_iris_rig: IrisRigFactory) -> IrisRig:
+    return make_iris_rig()
