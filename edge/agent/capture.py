@@ -30,13 +30,14 @@ from typing import Literal, Protocol
 from edge.agent.biometric_records import finger_record, iris_record
 from edge.agent.packet_builder import CapturedRecord, Enrolment
 from edge.agent.quality.finger_quality import FingerQuality, finger_quality
-from edge.agent.quality.iris_quality import IrisQuality
+from edge.agent.quality.iris_quality import IrisQuality, iris_quality
 from edge.drivers.fingerprint_r30x import (
     FingerprintImage,
     FingerprintSensor,
     NoMatchError,
     RetryCaptureError,
 )
+from edge.drivers.iris_camera import IrisCamera, IrisImage, IrisRetryCaptureError
 from protocol.enrolment import Application, BiometricException
 from protocol.envelope import utc_timestamp
 from protocol.station_config import CapturePolicy
@@ -166,6 +167,49 @@ class FingerCapturer:
             return None
         finally:
             self.device_seconds += time.monotonic() - started
+
+
+class CameraIrisCapturer:
+    """Irises through the iris camera: one capture of the eyes asked for, our quality score
+    on each image the camera found (qualified or not: the threshold is ours)."""
+
+    def __init__(self, camera: IrisCamera, *, timeout_s: float = 30.0) -> None:
+        self.camera = camera
+        self.timeout_s = timeout_s
+        self.device_seconds = 0.0
+
+    def capture(self, eyes: list[str], guide: Callable[[Guidance], None]) -> dict[str, IrisSample]:
+        sides = [eye.removesuffix("-eye") for eye in eyes]
+        started = time.monotonic()
+        try:
+            self.camera.start_capture(sides[0] if len(sides) == 1 else "both")
+            try:
+                status = self.camera.wait_for_result(self.timeout_s, accept_unqualified=True)
+            except IrisRetryCaptureError as exc:
+                log.info("iris capture of %s: %s", ", ".join(eyes), exc)
+                return {}
+            found = {eye.value for eye in status.eyes_found}
+            images: dict[str, tuple[IrisImage, int | None]] = {}
+            for side in sides:
+                if side not in found:
+                    continue
+                image = self.camera.result_image(side, unqualified=True)
+                camera_score = self.camera.result_quality(side).total_score
+                images[f"{side}-eye"] = (image, camera_score)
+            self.camera.clear()
+        finally:
+            self.device_seconds += time.monotonic() - started
+        return {
+            eye: IrisSample(
+                eye,
+                image.pixels,
+                image.width,
+                image.height,
+                iris_quality(image.pixels, image.width, image.height),
+                camera_score,
+            )
+            for eye, (image, camera_score) in images.items()
+        }
 
 
 @dataclass

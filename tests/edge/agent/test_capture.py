@@ -48,10 +48,15 @@ class ScriptedApplicant:
         self.shown: list[Guidance] = []
         self.thai: list[str] = []
         self.resolved: list[tuple[str, int | None]] = []
+        self.eyes: list[dict[str, object]] = []  # per iris attempt: present() arguments
+        self.camera: object = None
 
     def guide(self, guidance: Guidance) -> None:
         self.shown.append(guidance)
         self.thai.append(render(guidance.key, "th", **guidance.params))
+        if guidance.key == "look-at-camera" and self.camera is not None:
+            sitting = self.eyes.pop(0) if self.eyes else {}
+            self.camera.camera.present(SUBJECT, **sitting)  # type: ignore[attr-defined]
         if guidance.key == "place-finger":
             asked = str(guidance.params["finger"])
             finger, quality = (
@@ -192,3 +197,53 @@ def test_no_sensor_records_exceptions_rather_than_inventing_data() -> None:
         ("left-eye", "other"),
     ]
     assert date.fromisoformat(result.enrolment.captured_at[:10]) <= datetime.now(UTC).date()
+
+
+def test_a_full_enrolment_ten_fingers_and_both_irises_from_both_simulators(
+    sim: RunningFingerprintSimulator, sensor: FingerprintSensor
+) -> None:
+    """The issue's must-show: 10 fingers and 2 irises, a poor first press re-captured, an
+    amputated finger recorded as an exception, a duplicate finger refused."""
+    from edge.agent.capture import CameraIrisCapturer
+    from edge.drivers.iris_camera import IrisCamera
+    from protocol.iso19794_6 import EyeLabel, decode_iris_record
+    from simulators.iris import FAST_TIMING, CameraConfig, start_iris_simulator
+
+    with start_iris_simulator(CameraConfig(timing=FAST_TIMING)) as iris_sim:
+        port = serial.serial_for_url(iris_sim.url, timeout=0.05)
+        camera = IrisCamera(port)
+        applicant = ScriptedApplicant(
+            sim,
+            {
+                "right-thumb": [("right-thumb", "poor"), ("right-thumb", "good")],
+                "right-ring": [("right-middle", "good"), ("right-ring", "good")],
+            },
+        )
+        applicant.camera = iris_sim
+        # The first look: the left eyelid droops over most of the iris; then both open.
+        applicant.eyes = [{"left": {"occlusion": 0.85}}, {}]
+        flow = EnrolmentWorkflow(
+            CapturePolicy(),
+            applicant,
+            fingers=FingerCapturer(sensor, timeout_s=5),
+            irises=CameraIrisCapturer(camera, timeout_s=10),
+        )
+        result = flow.run(
+            application(),
+            operator_id="op-1",  # type: ignore[arg-type]
+            declared={"left-thumb": Declared("amputated")},
+        )
+        port.close()
+    images = {r.position: r for r in result.enrolment.records if r.kind == "image"}
+    assert set(images) == {*ALL_FINGERS, "left-eye", "right-eye"} - {"left-thumb"}
+    assert [(e.position, e.reason) for e in result.enrolment.exceptions] == [
+        ("left-thumb", "amputated")
+    ]
+    assert images["right-thumb"].attempts == 2 and result.stats.duplicates_refused == 1
+    assert images["left-eye"].attempts == 2 and images["right-eye"].attempts == 1
+    for eye, label in (("left-eye", EyeLabel.LEFT), ("right-eye", EyeLabel.RIGHT)):
+        (representation,) = decode_iris_record(images[eye].data).representations
+        assert representation.eye == label
+        assert (representation.width, representation.height) == (640, 480)
+        assert images[eye].quality is not None and images[eye].quality >= 60
+    assert "iris-low-quality" in [g.key for g in applicant.shown]
