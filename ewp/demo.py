@@ -38,6 +38,7 @@ from fleet.errors import FleetError
 from protocol.envelope import SealedPacket
 from protocol.errors import ProtocolError
 from protocol.keys import CentralPrivateKey
+from protocol.station_config import ALL_FINGERS
 from simulators.network import FaultyLink, NetworkSimulator
 
 log = logging.getLogger(__name__)
@@ -48,7 +49,8 @@ class DemoOptions:
     stations: int = 48
     mobile: int = 8
     enrolments_per_station: int = 3
-    fingers: tuple[str, ...] = ("right-index", "left-index")
+    fingers: tuple[str, ...] = ALL_FINGERS
+    eyes: tuple[str, ...] = ("left", "right")
     cut_links: int | None = None  # mobile units that lose their link; default: half of them
     cut_after_s: float = 0.0  # 0: those vans start out of coverage and enrol offline
     cut_for_s: float = 40.0
@@ -79,6 +81,9 @@ class DemoResult:
     opened_by_central: int
     resends_acknowledged: int
     links_cut: int
+    average_attempts: dict[str, float]
+    exceptions: int
+    packet_kb: dict[str, float]
     elapsed_s: float
     fleet_url: str
     workdir: str
@@ -118,7 +123,7 @@ class Demo:
         self.stations: list[Station] = []
         self.broker: MosquittoProcess | None = None
         self.fleet_proc: subprocess.Popen[bytes] | None = None
-        self.sim_proc: subprocess.Popen[bytes] | None = None
+        self.sim_procs: list[subprocess.Popen[bytes]] = []
         self.net = NetworkSimulator()
         self.fleet_url = ""
         self.admin_token = ""
@@ -166,32 +171,39 @@ class Demo:
                 raise FleetError(f"the fleet service did not start; see {self.logs}/fleet.log")
             time.sleep(0.2)
 
-    def start_sensors(self) -> list[str]:
+    def _start_simulators(self, kind: str) -> list[str]:
+        """One `ewp sim KIND --count N` process; the URLs of its N devices."""
+        command = [
+            "sim",
+            kind,
+            "--listen",
+            "tcp://127.0.0.1:0",
+            "--count",
+            str(self.o.stations),
+            "--seed",
+            str(self.o.seed),
+        ]
         proc = subprocess.Popen(
-            _ewp_command(
-                "sim",
-                "fingerprint",
-                "--listen",
-                "tcp://127.0.0.1:0",
-                "--count",
-                str(self.o.stations),
-                "--seed",
-                str(self.o.seed),
-            ),
+            _ewp_command(*command),
             stdout=subprocess.PIPE,
-            stderr=(self.logs / "sensors.log").open("ab"),
+            stderr=(self.logs / f"sim-{kind}.log").open("ab"),
             cwd=self.logs,
             start_new_session=True,
         )
-        self.sim_proc = proc
+        self.sim_procs.append(proc)
         assert proc.stdout is not None
         urls = []
         for _ in range(self.o.stations):
             line = proc.stdout.readline().decode().strip()
             if not line:
-                raise FleetError(f"the sensor simulators did not start; see {self.logs}")
+                raise FleetError(f"the {kind} simulators did not start; see {self.logs}")
             urls.append(line)
         return urls
+
+    def start_sensors(self) -> tuple[list[str], list[str] | None]:
+        fingerprints = self._start_simulators("fingerprint")
+        irises = self._start_simulators("iris") if self.o.eyes else None
+        return fingerprints, irises
 
     def api(self) -> httpx.Client:
         return httpx.Client(
@@ -200,7 +212,9 @@ class Demo:
             headers={"authorization": f"Bearer {self.admin_token}"},
         )
 
-    def create_stations(self, sensor_urls: list[str], progress: Progress) -> None:
+    def create_stations(
+        self, sensor_urls: list[str], iris_urls: list[str] | None, progress: Progress
+    ) -> None:
         task = progress.add_task("provisioning stations", total=self.o.stations)
         with self.api() as api:
             for n in range(self.o.stations):
@@ -225,12 +239,20 @@ class Demo:
                         ("127.0.0.1", self.broker_port), name=station_id
                     )
                     broker_url = f"mqtt://{station.link.address}"
-                station.config.write_text(self._agent_config(station, sensor_urls[n], broker_url))
+                station.config.write_text(
+                    self._agent_config(
+                        station, sensor_urls[n], iris_urls[n] if iris_urls else None, broker_url
+                    )
+                )
                 self.stations.append(station)
                 progress.advance(task)
 
-    def _agent_config(self, station: Station, sensor_url: str, broker_url: str) -> str:
+    def _agent_config(
+        self, station: Station, sensor_url: str, iris_url: str | None, broker_url: str
+    ) -> str:
         fingers = ", ".join(f'"{f}"' for f in self.o.fingers)
+        eyes = ", ".join(f'"{e}"' for e in self.o.eyes)
+        iris = [] if iris_url is None else ["[sensors.iris]", f'port = "{iris_url}"']
         return "\n".join(
             [
                 "[station]",
@@ -238,6 +260,7 @@ class Demo:
                 'operator_id = "demo-operator"',
                 "[sensors.fingerprint]",
                 f'port = "{sensor_url}"',
+                *iris,
                 "[uplink]",
                 f'broker_url = "{broker_url}"',
                 "heartbeat_interval_s = 5",
@@ -245,7 +268,7 @@ class Demo:
                 "reconnect_max_s = 5",
                 "[capture]",
                 f"fingers = [{fingers}]",
-                "eyes = []",
+                f"eyes = [{eyes}]",
                 "[autopilot]",
                 "enabled = true",
                 f"enrolments = {self.o.enrolments_per_station}",
@@ -362,15 +385,24 @@ class Demo:
                 offset += 1000
             summary = api.get("/api/v1/summary").json()
             opened = 0
+            attempts: dict[str, list[int]] = {"finger": [], "iris": []}
+            exceptions = 0
+            sizes: list[int] = []
             public_keys = {s.station_id: _station_public_key(s) for s in self.stations}
             for row in stored:
                 envelope = api.get(f"/api/v1/packets/{row['packet_id']}/envelope").content
+                sizes.append(len(envelope))
                 try:
                     packet = SealedPacket.from_bytes(envelope)
-                    open_and_check(packet, self.central, public_keys[packet.station_id])
+                    content = open_and_check(packet, self.central, public_keys[packet.station_id])
                     opened += 1
                 except (ProtocolError, KeyError) as exc:
                     problems.append(f"packet {row['packet_id']} does not open: {exc}")
+                    continue
+                for record in content.manifest.records:
+                    if record.kind == "image":
+                        attempts[record.modality].append(record.attempts)
+                exceptions += len(content.manifest.exceptions)
         ids = [str(row["packet_id"]) for row in stored]
         fleet_hashes = {str(row["packet_id"]): str(row["sha256"]) for row in stored}
         lost = sorted(set(created) - set(fleet_hashes))
@@ -388,6 +420,12 @@ class Demo:
             opened_by_central=opened,
             resends_acknowledged=int(summary.get("resends_acknowledged", 0)),
             links_cut=links_cut,
+            average_attempts={m: round(sum(v) / len(v), 2) for m, v in attempts.items() if v},
+            exceptions=exceptions,
+            packet_kb={
+                "mean": round(sum(sizes) / len(sizes) / 1024, 1) if sizes else 0.0,
+                "max": round(max(sizes, default=0) / 1024, 1),
+            },
             elapsed_s=round(elapsed, 1),
             fleet_url=self.fleet_url,
             workdir=str(self.root),
@@ -406,12 +444,13 @@ class Demo:
                     station.process.wait(20)
                 except subprocess.TimeoutExpired:
                     station.process.kill()
-        if self.sim_proc is not None:
-            self.sim_proc.terminate()
+        for proc in self.sim_procs:
+            proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
-                self.sim_proc.wait(10)
-            if self.sim_proc.poll() is None:
-                self.sim_proc.kill()
+                proc.wait(10)
+            if proc.poll() is None:
+                proc.kill()
+        self.sim_procs = []
 
     def stop_fleet(self) -> None:
         if self.fleet_proc is not None and self.fleet_proc.poll() is None:
@@ -448,6 +487,13 @@ def render(result: DemoResult, console: Console) -> None:
         ("hash mismatches", result.hash_mismatches),
         ("opened and checked with the central key", result.opened_by_central),
         ("resent packets acknowledged again", result.resends_acknowledged),
+        ("average attempts per finger", result.average_attempts.get("finger", "-")),
+        ("average attempts per iris", result.average_attempts.get("iris", "-")),
+        ("biometric exceptions recorded", result.exceptions),
+        (
+            "sealed packet size, mean / max",
+            f"{result.packet_kb['mean']:.0f} / {result.packet_kb['max']:.0f} KB",
+        ),
         ("elapsed", f"{result.elapsed_s:.0f} s"),
     ):
         table.add_row(name, str(value))
@@ -462,15 +508,19 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
     demo = Demo(options, console)
     started = time.monotonic()
     try:
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                   TimeElapsedColumn())  # fmt: skip
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+        )
         with Progress(*columns, console=console, transient=False) as progress:
             boot = progress.add_task("starting broker and fleet service", total=2)
             demo.start_fleet()
             progress.advance(boot)
-            sensor_urls = demo.start_sensors()
+            sensor_urls, iris_urls = demo.start_sensors()
             progress.advance(boot)
-            demo.create_stations(sensor_urls, progress)
+            demo.create_stations(sensor_urls, iris_urls, progress)
             run_started = time.monotonic()
             if options.cut_after_s <= 0:
                 for station in demo.links_to_cut():

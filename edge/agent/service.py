@@ -20,6 +20,7 @@ import serial
 
 from edge.agent.autopilot import Autopilot
 from edge.agent.capture import (
+    CameraIrisCapturer,
     Console,
     Declared,
     EnrolmentWorkflow,
@@ -42,6 +43,7 @@ from edge.agent.station_controller import PanelState, StationController
 from edge.agent.uplink import Uplink
 from edge.drivers.controller import ControllerError, TamperClearRefusedError
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
+from edge.drivers.iris_camera import IrisCamera, IrisCameraError
 from protocol import topics
 from protocol.enrolment import Application
 from protocol.errors import ProtocolError
@@ -103,6 +105,7 @@ class StationAgent:
         self._uplink_ready = threading.Event()
         self.controller: StationController | None = None
         self.irises: IrisCapturer | None = None
+        self._iris_port: serial.SerialBase | None = None
         self.preregistered = PreregisteredCache(settings.station.data_dir / "preregistered.sqlite")
         self.operators = OperatorRegistry(settings.station.data_dir / "operators.sqlite")
         self.last_saved: OutboxEntry | None = None
@@ -185,7 +188,48 @@ class StationAgent:
         self._port = None
         self._sensor = None
 
+    def iris_capturer(self) -> IrisCapturer | None:
+        """The iris camera, (re)opened when needed; None when this station has none."""
+        cfg = self.settings.sensors.iris
+        if cfg is None:
+            return None
+        if self.irises is not None:
+            return self.irises
+        try:
+            self._iris_port = serial.serial_for_url(cfg.port, baudrate=cfg.baudrate, timeout=0.05)
+            camera = IrisCamera(self._iris_port, timeout=cfg.timeout_s)
+        except (serial.SerialException, OSError, ValueError, IrisCameraError) as exc:
+            self._drop_iris()
+            self.sensors.set("iris", "missing", str(exc))
+            raise AgentError(
+                f"iris camera not answering on {cfg.port}: {exc}; check its USB cable, or run "
+                f"`ewp sensor iris info --port {cfg.port}`"
+            ) from exc
+        self.irises = CameraIrisCapturer(camera, timeout_s=cfg.capture_timeout_s)
+        self.sensors.set("iris", "ok")
+        return self.irises
+
+    def _drop_iris(self) -> None:
+        if self._iris_port is not None:
+            try:
+                self._iris_port.close()
+            except (serial.SerialException, OSError):
+                log.debug("closing the iris camera port failed", exc_info=True)
+        self._iris_port = None
+        self.irises = None
+
     def check_sensor(self) -> None:
+        if self.settings.sensors.iris is not None:
+            try:
+                capturer = self.iris_capturer()
+                if isinstance(capturer, CameraIrisCapturer):
+                    capturer.camera.device_info()
+            except AgentError:
+                pass
+            except IrisCameraError as exc:
+                self._drop_iris()
+                self.sensors.set("iris", "error", str(exc))
+                self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
         try:
             self.fingerprint_sensor().probe()
         except AgentError:
@@ -263,8 +307,11 @@ class StationAgent:
         fingers = None
         if policy.fingers and not all(p in (declared or {}) for p in policy.fingers):
             fingers = FingerCapturer(self.fingerprint_sensor(), timeout_s=policy.finger_timeout_s)
+        irises = None
+        if policy.eyes and not all(f"{e}-eye" in (declared or {}) for e in policy.eyes):
+            irises = self.iris_capturer()
         workflow = EnrolmentWorkflow(
-            policy, _PanelConsole(console, self._panel), fingers=fingers, irises=self.irises
+            policy, _PanelConsole(console, self._panel), fingers=fingers, irises=irises
         )
         try:
             result = workflow.run(
@@ -278,6 +325,12 @@ class StationAgent:
             self._drop_sensor()
             self.sensors.set("fingerprint", "error", str(exc))
             self._report("sensor-fault", "error", sensor="fingerprint", error=str(exc))
+            raise
+        except IrisCameraError as exc:
+            self._panel("error")
+            self._drop_iris()
+            self.sensors.set("iris", "error", str(exc))
+            self._report("sensor-fault", "error", sensor="iris", error=str(exc))
             raise
         if self._outbox is None:
             raise AgentError("the agent is not running: enrolments are saved by run()'s thread")

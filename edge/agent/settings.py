@@ -31,8 +31,16 @@ class FingerprintSensorSettings(Section):
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
 
 
+class IrisCameraSettings(Section):
+    port: str = Field(description="serial port URL of the iris camera (USB CDC), or a simulator's")
+    baudrate: Annotated[int, Field(ge=9600, le=3_000_000)] = 115200
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
+    capture_timeout_s: Annotated[float, Field(gt=0, le=120)] = 30.0
+
+
 class SensorsSettings(Section):
     fingerprint: FingerprintSensorSettings
+    iris: IrisCameraSettings | None = None
 
 
 class ControllerSettings(Section):

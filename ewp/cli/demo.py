@@ -16,8 +16,9 @@ def demo(
         int, typer.Option(min=1, max=1000, help="applicants each station enrols")
     ] = 3,
     fingers: Annotated[
-        str, typer.Option(help="comma-separated fingers captured per applicant")
-    ] = "right-index,left-index",
+        str, typer.Option(help="comma-separated fingers captured per applicant ('all': ten)")
+    ] = "all",
+    eyes: Annotated[str, typer.Option(help="eyes captured: left,right or none")] = "left,right",
     cut_links: Annotated[
         int | None, typer.Option(help="mobile units that lose their link (default: half)")
     ] = None,
@@ -41,6 +42,7 @@ def demo(
 
     from ewp import log
     from ewp.demo import DemoOptions, result_json, run_demo
+    from protocol.station_config import ALL_FINGERS
 
     log.configure("WARNING")
     console = Console(stderr=as_json)
@@ -48,7 +50,10 @@ def demo(
         stations=stations,
         mobile=mobile,
         enrolments_per_station=enrollments_per_station,
-        fingers=tuple(f.strip() for f in fingers.split(",") if f.strip()),
+        fingers=ALL_FINGERS
+        if fingers == "all"
+        else tuple(f.strip() for f in fingers.split(",") if f.strip()),
+        eyes=() if eyes == "none" else tuple(e.strip() for e in eyes.split(",") if e.strip()),
         cut_links=cut_links,
         cut_after_s=cut_after,
         cut_for_s=cut_for,
