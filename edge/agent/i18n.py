@@ -87,6 +87,66 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "Saved: packet {seq} waits to upload ({waiting} waiting)",
         "th": "บันทึกแล้ว: ชุดข้อมูลที่ {seq} รอส่ง (รอส่ง {waiting} ชุด)",
     },
+    # The terminal enrolment (`ewp enrol`).
+    "login-operator": {"en": "Operator id", "th": "รหัสเจ้าหน้าที่"},
+    "login-pin": {"en": "PIN", "th": "รหัส PIN"},
+    "login-finger": {
+        "en": "Place your finger to confirm it is you",
+        "th": "วางนิ้วของท่านเพื่อยืนยันตัวตน",
+    },
+    "logged-in": {"en": "Logged in as {name}", "th": "เข้าสู่ระบบในชื่อ {name}"},
+    "logged-out-idle": {
+        "en": "Logged out after {minutes} minutes without activity",
+        "th": "ออกจากระบบแล้ว เนื่องจากไม่มีการใช้งาน {minutes} นาที",
+    },
+    "menu": {
+        "en": "[n] new application  [l] look up a pre-registered one  [q] upload queue  "
+        "[x] log out",
+        "th": "[n] คำขอใหม่  [l] ค้นหาคำขอที่ลงทะเบียนล่วงหน้า  [q] คิวรอส่ง  [x] ออกจากระบบ",
+    },
+    "choice": {"en": "Choice", "th": "เลือก"},
+    "application-number": {"en": "Application number", "th": "เลขที่คำขอ"},
+    "not-found": {
+        "en": "No pre-registered application {number} on this station",
+        "th": "ไม่พบคำขอที่ลงทะเบียนล่วงหน้าเลขที่ {number} ในเครื่องนี้",
+    },
+    "confirm-applicant": {
+        "en": "{name}, passport {passport}, {nationality}: is this the applicant? [y/n]",
+        "th": "{name} หนังสือเดินทาง {passport} สัญชาติ{nationality}: ใช่ผู้ยื่นคำขอหรือไม่ [y/n]",
+    },
+    "field-kind": {
+        "en": "Application type (new, renewal, change-employer, notification)",
+        "th": "ประเภทคำขอ (new, renewal, change-employer, notification)",
+    },
+    "field-given_name": {"en": "Given name", "th": "ชื่อ"},
+    "field-family_name": {"en": "Family name", "th": "นามสกุล"},
+    "field-passport_number": {"en": "Passport number", "th": "เลขที่หนังสือเดินทาง"},
+    "field-nationality": {
+        "en": "Nationality (3-letter code, e.g. MMR, KHM, LAO)",
+        "th": "สัญชาติ (รหัส 3 ตัวอักษร เช่น MMR, KHM, LAO)",
+    },
+    "field-date_of_birth": {"en": "Date of birth (YYYY-MM-DD)", "th": "วันเกิด (ปปปป-ดด-วว ค.ศ.)"},
+    "field-sex": {"en": "Sex (F, M, X)", "th": "เพศ (F, M, X)"},
+    "field-juristic_id": {
+        "en": "Employer's 13-digit id",
+        "th": "เลขประจำตัวนายจ้าง 13 หลัก",
+    },
+    "field-employer_name": {"en": "Employer's name", "th": "ชื่อนายจ้าง"},
+    "field-job_type": {"en": "Job type ({choices})", "th": "ประเภทงาน ({choices})"},
+    "field-work_province": {"en": "Work province", "th": "จังหวัดที่ทำงาน"},
+    "invalid": {"en": "Not accepted: {problem}", "th": "ไม่ถูกต้อง: {problem}"},
+    "declare-exception": {
+        "en": "A finger or eye that cannot be captured? (e.g. 'left-thumb amputated'; empty: none)",
+        "th": "มีนิ้วหรือตาที่เก็บไม่ได้หรือไม่ (เช่น 'left-thumb amputated' เว้นว่างถ้าไม่มี)",
+    },
+    "resolve": {
+        "en": "{position}: best quality {quality}. [k] keep it  [u] record as unusable",
+        "th": "{position}: คุณภาพดีที่สุด {quality} [k] เก็บไว้  [u] บันทึกว่าใช้งานไม่ได้",
+    },
+    "queue": {
+        "en": "{waiting} packets waiting to upload (oldest {age}); {acked} acknowledged",
+        "th": "รอส่ง {waiting} ชุด (เก่าสุด {age}) ส่งสำเร็จแล้ว {acked} ชุด",
+    },
     # Quality advice (components of ewp-fq-1 / ewp-iq-1, weakest first).
     "advice-area": {
         "en": "press the whole fingertip flat, in the middle of the glass",
@@ -136,7 +196,7 @@ def render(key: str, language: Language, **params: object) -> str:
     template = MESSAGES[key][language]
     values: dict[str, object] = {}
     for name, value in params.items():
-        if name in ("finger", "other", "eye") and isinstance(value, str):
+        if name in ("finger", "other", "eye", "position") and isinstance(value, str):
             values[name] = position_name(value, language)
         elif name == "reason" and isinstance(value, str) and value in REASONS:
             values[name] = REASONS[value][language]

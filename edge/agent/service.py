@@ -35,7 +35,7 @@ from edge.agent.errors import AgentError
 from edge.agent.health import HealthReporter, SensorBoard
 from edge.agent.identity import StationIdentity
 from edge.agent.operators import OperatorRegistry
-from edge.agent.outbox import Outbox, OutboxEntry
+from edge.agent.outbox import Outbox, OutboxEntry, OutboxStats
 from edge.agent.packet_builder import PacketBuilder
 from edge.agent.preregistered import PreregisteredCache
 from edge.agent.settings import AgentSettings
@@ -103,6 +103,8 @@ class StationAgent:
         self._sensor: FingerprintSensor | None = None
         self.uplink: Uplink | None = None
         self._uplink_ready = threading.Event()
+        self._stop = threading.Event()
+        self._uplink_thread: threading.Thread | None = None
         self.controller: StationController | None = None
         self.irises: IrisCapturer | None = None
         self._iris_port: serial.SerialBase | None = None
@@ -348,15 +350,44 @@ class StationAgent:
 
     # -- the process ---------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event) -> None:
-        uplink_thread = threading.Thread(
-            target=self._run_uplink, args=(stop,), name="uplink", daemon=True
+    def start(self) -> None:
+        """Start the background work (uplink, controller) and open the capture side's outbox.
+
+        Captures (``enrol``) must then come from the thread that called ``start``.
+        """
+        self._stop = threading.Event()
+        self._uplink_thread = threading.Thread(
+            target=self._run_uplink, args=(self._stop,), name="uplink", daemon=True
         )
-        uplink_thread.start()
+        self._uplink_thread.start()
         self._uplink_ready.wait(10)
         if self.controller is not None:
             self.controller.start()
         self._outbox = self._open_outbox()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._uplink_thread is not None:
+            self._uplink_thread.join(timeout=15)
+        if self.controller is not None:
+            self.controller.stop()
+        self.preregistered.close()
+        self.operators.close()
+        self._drop_sensor()
+        self._drop_iris()
+        if self._outbox is not None:
+            self._outbox.close()
+            self._outbox = None
+
+    def outbox_stats(self) -> OutboxStats:
+        if self._outbox is None:
+            raise AgentError("the agent is not running")
+        return self._outbox.stats()
+
+    def run(self, stop: threading.Event) -> None:
+        """`ewp agent run`: background work, the autopilot if enabled, sensor health checks."""
+        self.start()
+        assert self._outbox is not None
         try:
             autopilot = self.settings.autopilot
             created = self._outbox.stats().created_total
@@ -373,15 +404,7 @@ class StationAgent:
                 self.check_sensor()
                 stop.wait(SENSOR_CHECK_INTERVAL_S)
         finally:
-            stop.set()
-            uplink_thread.join(timeout=15)
-            if self.controller is not None:
-                self.controller.stop()
-            self.preregistered.close()
-            self.operators.close()
-            self._drop_sensor()
-            self._outbox.close()
-            self._outbox = None
+            self.stop()
 
     def _autopilot_enrol(self, application: Application) -> None:
         declared: dict[str, Declared] = {}

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from ewp import __version__
-from ewp.cli import agent, central, demo, firmware, fleet, sensor, sim
+from ewp.cli import agent, central, demo, enrol, firmware, fleet, sensor, sim
 from ewp.cli.errors import run_with_friendly_errors
 
 app = typer.Typer(
@@ -26,6 +26,7 @@ app.add_typer(sensor.app, name="sensor", help="Talk to a biometric sensor direct
 app.add_typer(sim.app, name="sim", help="Simulated devices and networks for tests and demos.")
 app.add_typer(firmware.app, name="firmware", help="Station controller firmware: build, deploy.")
 app.command(name="demo")(demo.demo)
+app.command(name="enrol")(enrol.enrol)
 
 
 def _version(value: bool) -> None:

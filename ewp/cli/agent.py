@@ -135,3 +135,80 @@ def _age(seconds: int) -> str:
     if seconds < 172800:
         return f"{seconds // 3600} h"
     return f"{seconds // 86400} days"
+
+
+operator_app = typer.Typer(no_args_is_help=True, help="Operators: PIN and a finger on the module.")
+app.add_typer(operator_app, name="operator")
+
+
+@operator_app.command("add")
+def operator_add(
+    operator_id: Annotated[str, typer.Argument(help="e.g. somchai.p")],
+    name: Annotated[str, typer.Option(help="full name shown on screen")],
+    config: ConfigOption,
+    pin_file: Annotated[
+        Path | None, typer.Option(help="read the PIN from this file instead of asking")
+    ] = None,
+    admitted_by: Annotated[
+        str | None,
+        typer.Option(help="an operator who can already read pre-registered applications"),
+    ] = None,
+) -> None:
+    """Register an operator: a PIN, and one finger enrolled into the fingerprint module.
+
+    Run it while `ewp agent run` is stopped (it needs the sensor).
+    """
+    import getpass
+
+    from edge.agent.operators import OperatorRegistry
+    from edge.agent.preregistered import PreregisteredCache
+    from edge.drivers.fingerprint_r30x import FingerprintSensor
+    from ewp import log
+
+    settings = _settings(config)
+    log.configure("WARNING")
+    if pin_file is not None:
+        pin = pin_file.read_text().strip()
+    else:
+        pin = getpass.getpass("PIN: ")
+        if getpass.getpass("PIN again: ") != pin:
+            raise typer.BadParameter("the two PINs differ")
+    cfg = settings.sensors.fingerprint
+    data = settings.station.data_dir
+    registry = OperatorRegistry(data / "operators.sqlite")
+    cache = PreregisteredCache(data / "preregistered.sqlite")
+    with FingerprintSensor.open(cfg.port, baudrate=cfg.baudrate, password=cfg.password) as sensor:
+        operator = registry.add(sensor, operator_id, name, pin, prompt=typer.echo)
+    by_pin = None
+    if admitted_by is not None:
+        by_pin = (admitted_by, getpass.getpass(f"PIN of {admitted_by}: "))
+    try:
+        cache.grant(operator_id, pin, by_pin=by_pin)
+    except Exception as exc:
+        typer.echo(f"warning: no access to pre-registered applications yet: {exc}", err=True)
+    typer.echo(
+        json.dumps(
+            {
+                "operator_id": operator.operator_id,
+                "name": operator.name,
+                "module_pages": list(operator.pages),
+            }
+        )
+    )
+
+
+@operator_app.command("list")
+def operator_list(config: ConfigOption) -> None:
+    """Operators of this station as JSON."""
+    from edge.agent.operators import OperatorRegistry
+
+    settings = _settings(config)
+    registry = OperatorRegistry(settings.station.data_dir / "operators.sqlite")
+    typer.echo(
+        json.dumps(
+            [
+                {"operator_id": o.operator_id, "name": o.name, "active": o.active}
+                for o in registry.list()
+            ]
+        )
+    )
