@@ -55,6 +55,10 @@ def open_packets(
     out: Annotated[
         Path | None, typer.Option(help="extract the records into this directory")
     ] = None,
+    nist: Annotated[
+        Path | None,
+        typer.Option(help="also write an ANSI/NIST-ITL 1-2011 transaction per packet here"),
+    ] = None,
 ) -> None:
     """Verify, decrypt and check stored packets; print one JSON line per packet and a summary.
 
@@ -113,6 +117,12 @@ def open_packets(
                         (target / record_name).parent.mkdir(parents=True, exist_ok=True)
                         (target / record_name).write_bytes(data)
                     (target / "manifest.json").write_text(opened.manifest.model_dump_json(indent=1))
+                if nist is not None:
+                    from fleet.nist_export import export_transaction
+
+                    nist.mkdir(parents=True, exist_ok=True)
+                    transaction = export_transaction(opened.manifest, opened.files)
+                    (nist / f"{opened.packet.packet_id}.an2").write_bytes(transaction)
                 continue
         failed += 1
         typer.echo(json.dumps({"ok": False, "packet": name, "error": str(error)}))

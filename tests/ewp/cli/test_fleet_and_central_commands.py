@@ -92,11 +92,15 @@ def test_central_opens_what_the_fleet_stored_and_queue_shows_nothing_waiting(
         str(fleet_stack.settings_path),
         "--out",
         str(tmp_path / "opened"),
+        "--nist",
+        str(tmp_path / "nist"),
     )
     lines = [json.loads(line) for line in opened.stdout.splitlines()]
     assert lines[-1] == {"opened": 3, "failed": 0}
     assert all(line["ok"] and line["signature"] == "verified" for line in lines[:-1])
     assert len(list((tmp_path / "opened").rglob("manifest.json"))) == 3
+    transactions = list((tmp_path / "nist").glob("*.an2"))
+    assert len(transactions) == 3 and transactions[0].read_bytes().startswith(b"1.001:")
     # A damaged file is reported, not skipped.
     packet_file = next(fleet_stack.settings.packet_dir.rglob("*.ewp"))
     data = bytearray(packet_file.read_bytes())
