@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from fleet.api import overview, packets, provisioning, stations
+from fleet.api import alerts, overview, packets, provisioning, station_health, stations
 from fleet.context import FleetContext
 from fleet.version import software_version
 
@@ -27,5 +27,7 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(stations.router)
     api.include_router(packets.router)
     api.include_router(provisioning.router)
+    api.include_router(station_health.router)
+    api.include_router(alerts.router)
     app.include_router(api)
     return app

@@ -1,0 +1,170 @@
+"""Fleet operations in one place: what ingest hands over (heartbeats, status, events, the
+``config-applied`` and ``reconciliation`` messages) and the periodic jobs (missed-heartbeat
+check, alert evaluation, webhook delivery, health rollups and retention).
+
+Time comes from ``clock`` (aware UTC datetimes), so tests drive it by hand; the job loop only
+uses the monotonic clock to pace itself.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from fleet import alerts, health
+from fleet.alerts import Changes
+from fleet.health import Clock
+from fleet.settings import FleetSettings
+from fleet.store.models import StationEventRow, utcnow
+from fleet.webhook import DeliveryRound, WebhookSender
+from protocol.messages import Heartbeat, StationEvent, StationStatus
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Job:
+    name: str
+    interval_s: float
+    run: Callable[[], object]
+    next_at: float = 0.0
+
+
+class FleetOps:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        settings: FleetSettings,
+        *,
+        clock: Clock = utcnow,
+        webhook_client: httpx.Client | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.clock = clock
+        self._webhook_client = webhook_client
+        self._webhook: WebhookSender | None = None
+        self._handlers: dict[str, Callable[[str, bytes], None]] = {}
+
+    # -- from ingest (the caller's session and transaction) ------------------------------------
+
+    def on_heartbeat(self, session: Session, station_id: str, heartbeat: Heartbeat) -> None:
+        health.record_heartbeat(
+            session, station_id, heartbeat, now=self.clock(), settings=self.settings.health
+        )
+
+    def on_status(self, session: Session, station_id: str, status: StationStatus) -> None:
+        health.record_status(
+            session, station_id, status, now=self.clock(), settings=self.settings.health
+        )
+
+    def on_event(
+        self, session: Session, station_id: str, event: StationEvent, row: StationEventRow
+    ) -> None:
+        row.at = self.clock()  # the fleet's clock orders events against heartbeats
+        if event.kind in alerts.EVENT_KINDS:
+            session.flush()
+            self.evaluate_alerts_in(session, station_id=station_id)
+
+    def handle_message(self, station_id: str, suffix: str, payload: bytes) -> None:
+        """A message on one of the operations' up topics (raises ProtocolError if malformed)."""
+        handler = self._handlers.get(suffix)
+        if handler is None:
+            log.info("message on %s from %s not handled", suffix, station_id)
+            return
+        handler(station_id, payload)
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def check_liveness(self) -> list[str]:
+        with self.sessions() as session:
+            stations = health.check_timeouts(session, now=self.clock())
+            session.commit()
+        return stations
+
+    def evaluate_alerts_in(self, session: Session, *, station_id: str | None = None) -> Changes:
+        return alerts.evaluate(
+            session,
+            now=self.clock(),
+            settings=self.settings.alerts,
+            station_id=station_id,
+        )
+
+    def evaluate_alerts(self) -> Changes:
+        with self.sessions() as session:
+            changes = self.evaluate_alerts_in(session)
+            session.commit()
+        return changes
+
+    def webhook(self) -> WebhookSender:
+        if self._webhook is None:
+            self._webhook = WebhookSender(
+                self.sessions,
+                self.settings.alerts.webhook,
+                clock=self.clock,
+                client=self._webhook_client,
+            )
+        return self._webhook
+
+    def deliver_notifications(self) -> DeliveryRound:
+        if self.settings.alerts.webhook.url is None:
+            return DeliveryRound()
+        return self.webhook().deliver_due()
+
+    def roll_up(self) -> int:
+        written = 0
+        for _ in range(30):  # catch up a day per round after a long stop
+            with self.sessions() as session:
+                done = health.roll_up(session, now=self.clock())
+                session.commit()
+            written += done
+            if not done:
+                break
+        return written
+
+    def apply_retention(self) -> int:
+        with self.sessions() as session:
+            deleted = health.apply_retention(
+                session, now=self.clock(), settings=self.settings.health
+            )
+            session.commit()
+        return deleted
+
+    def jobs(self) -> list[Job]:
+        h, a = self.settings.health, self.settings.alerts
+        return [
+            Job("liveness", h.check_interval_s, self.check_liveness),
+            Job("alerts", a.evaluate_interval_s, self.evaluate_alerts),
+            Job("webhook", a.webhook.poll_interval_s, self.deliver_notifications),
+            Job("rollups", h.rollup_interval_s, self.roll_up),
+            Job("retention", h.retention_interval_s, self.apply_retention),
+        ]
+
+    def run_jobs(self, stop: threading.Event, *, tick_s: float = 1.0) -> None:
+        """Run each job at its interval until ``stop`` (one thread; a failing job is logged
+        and tried again at its next turn)."""
+        jobs = self.jobs()
+        while not stop.is_set():
+            now = time.monotonic()
+            for job in jobs:
+                if now < job.next_at:
+                    continue
+                job.next_at = now + job.interval_s
+                try:
+                    job.run()
+                except Exception:
+                    log.exception(
+                        "fleet job %s failed; it runs again in %.0f s", job.name, job.interval_s
+                    )
+            stop.wait(tick_s)
+
+    def close(self) -> None:
+        if self._webhook is not None:
+            self._webhook.close()
+            self._webhook = None

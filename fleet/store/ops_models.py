@@ -1,0 +1,142 @@
+"""Tables of fleet operations: health history and liveness, alerts and their notifications,
+desired configuration, reconciliation, and application status from the central system.
+
+Kept apart from fleet/store/models.py (the registry and the packet spine); both share one
+``Base``, so one Alembic history covers them (fleet/store/migrations/env.py imports this)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fleet.store.models import Base, UtcDateTime, utcnow
+
+_BIG_ID = BigInteger().with_variant(Integer, "sqlite")  # SQLite autoincrements INTEGER only
+
+# -- health ------------------------------------------------------------------------------------
+
+
+class HealthSample(Base):
+    """One heartbeat, as the time series keeps it (raw resolution, kept `raw_retention_days`)."""
+
+    __tablename__ = "health_samples"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.station_id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UtcDateTime)  # when the fleet received it
+    queue_pending: Mapped[int] = mapped_column(Integer)  # pending + sending
+    queue_pending_bytes: Mapped[int] = mapped_column(BigInteger)
+    oldest_pending_age_s: Mapped[float | None] = mapped_column(Float)
+    disk_free_pct: Mapped[float | None] = mapped_column(Float)
+    cpu_temperature_c: Mapped[float | None] = mapped_column(Float)
+    battery_v: Mapped[float | None] = mapped_column(Float)
+    external_power: Mapped[bool | None] = mapped_column(Boolean)
+    temperature_c: Mapped[float | None] = mapped_column(Float)
+    humidity_pct: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None] = mapped_column(Float)
+    longitude: Mapped[float | None] = mapped_column(Float)
+    sensors_faulty: Mapped[int] = mapped_column(Integer, default=0)
+    sensors: Mapped[str] = mapped_column(Text, default="{}")  # {"fingerprint": "ok", ...}
+
+    __table_args__ = (
+        Index("ix_health_samples_station_at", "station_id", "at"),
+        Index("ix_health_samples_at", "at"),
+    )
+
+
+class HealthRollup(Base):
+    """Heartbeats aggregated per station and bucket: 5 minutes (300) or one hour (3600)."""
+
+    __tablename__ = "health_rollups"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.station_id", ondelete="CASCADE"), primary_key=True
+    )
+    resolution_s: Mapped[int] = mapped_column(Integer, primary_key=True)
+    bucket_start: Mapped[datetime] = mapped_column(UtcDateTime, primary_key=True)
+    samples: Mapped[int] = mapped_column(Integer)
+    queue_pending_avg: Mapped[float] = mapped_column(Float)
+    queue_pending_max: Mapped[int] = mapped_column(Integer)
+    oldest_pending_age_max_s: Mapped[float | None] = mapped_column(Float)
+    disk_free_pct_min: Mapped[float | None] = mapped_column(Float)
+    cpu_temperature_avg_c: Mapped[float | None] = mapped_column(Float)
+    cpu_temperature_max_c: Mapped[float | None] = mapped_column(Float)
+    battery_v_min: Mapped[float | None] = mapped_column(Float)
+    temperature_avg_c: Mapped[float | None] = mapped_column(Float)
+    humidity_avg_pct: Mapped[float | None] = mapped_column(Float)
+    latitude: Mapped[float | None] = mapped_column(Float)  # the bucket's last position
+    longitude: Mapped[float | None] = mapped_column(Float)
+    sensor_fault_samples: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (Index("ix_health_rollups_resolution_bucket", "resolution_s", "bucket_start"),)
+
+
+class OpsWatermark(Base):
+    """How far a periodic job got (e.g. rollups done up to a bucket boundary)."""
+
+    __tablename__ = "ops_watermarks"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(UtcDateTime)
+
+
+class StationLiveness(Base):
+    """Online or offline, why and since when: from the status topic (last will) and from the
+    missed-heartbeat timeout (1.5 x the station's heartbeat interval)."""
+
+    __tablename__ = "station_liveness"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.station_id", ondelete="CASCADE"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(String(16))  # online | offline
+    reason: Mapped[str] = mapped_column(String(32))  # heartbeat | status | last will | ...
+    since: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_heartbeat_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    heartbeat_interval_s: Mapped[float] = mapped_column(Float)
+    expected_by: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
+
+
+# -- alerts ------------------------------------------------------------------------------------
+
+
+class Alert(Base):
+    """A raised alert. While active, ``active_key`` = "rule/station" is unique: one alert per
+    rule and station, however often the condition is seen. Cleared alerts keep their row."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    rule: Mapped[str] = mapped_column(String(32))
+    station_id: Mapped[str] = mapped_column(String(63), index=True)
+    active_key: Mapped[str | None] = mapped_column(String(100), unique=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    summary: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(Text, default="{}")  # JSON
+    raised_at: Mapped[datetime] = mapped_column(UtcDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    cleared_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    acknowledged_note: Mapped[str | None] = mapped_column(String(500))
+
+
+class AlertNotification(Base):
+    """A webhook notification waiting to be delivered (outbox: it survives a fleet restart)."""
+
+    __tablename__ = "alert_notifications"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    event: Mapped[str] = mapped_column(String(16))  # raised | cleared | acknowledged
+    payload: Mapped[str] = mapped_column(Text)  # the JSON body, fixed when queued
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending|delivered|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+    __table_args__ = (Index("ix_alert_notifications_due", "state", "next_attempt_at"),)

@@ -1,0 +1,59 @@
+"""Every operations route, every role: 401 without credentials, 403 below the needed role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fleet.api_helpers import ADMIN_TOKEN, ROLES, ApiRig, api_rig
+
+# (method, path, body, the lowest role allowed)
+ROUTES: list[tuple[str, str, object, str]] = [
+    ("GET", "/api/v1/fleet/health", None, "viewer"),
+    ("GET", "/api/v1/fleet/health/stations", None, "viewer"),
+    ("GET", "/api/v1/stations/ct-01/health", None, "viewer"),
+    ("GET", "/api/v1/stations/ct-01/health/history", None, "viewer"),
+    ("GET", "/api/v1/alerts", None, "viewer"),
+    ("GET", "/api/v1/alerts/rules", None, "viewer"),
+    ("GET", "/api/v1/alerts/notifications", None, "viewer"),
+    ("GET", "/api/v1/alerts/1", None, "viewer"),
+    ("POST", "/api/v1/alerts/1/acknowledge", {"note": "seen"}, "operator"),
+]
+
+
+@pytest.fixture(scope="module")
+def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiRig]:
+    with api_rig(tmp_path_factory.mktemp("roles")) as rig:
+        rig.station("ct-01")
+        yield rig
+
+
+def _call(rig: ApiRig, role: str | None, method: str, path: str, body: object) -> int:
+    with rig.client(role) as client:
+        return client.request(method, path, json=body).status_code
+
+
+@pytest.mark.parametrize(("method", "path", "body", "needed"), ROUTES, ids=[r[1] for r in ROUTES])
+def test_route_is_authorised_by_role(
+    rig: ApiRig, method: str, path: str, body: object, needed: str
+) -> None:
+    assert _call(rig, None, method, path, body) == 401
+    allowed = ROLES[ROLES.index(needed) :]
+    for role in ROLES:
+        code = _call(rig, role, method, path, body)
+        if role in allowed:
+            assert code not in (401, 403), f"{role} refused {method} {path}: {code}"
+        else:
+            assert code == 403, f"{role} allowed {method} {path}: {code}"
+
+
+def test_the_real_bearer_check_guards_the_routes(tmp_path: Path) -> None:
+    with api_rig(tmp_path) as rig:
+        with rig.real_auth_client(None) as client:
+            assert client.get("/api/v1/fleet/health").status_code == 401
+        with rig.real_auth_client("wrong-token-0123456789") as client:
+            assert client.get("/api/v1/fleet/health").status_code == 401
+        with rig.real_auth_client(ADMIN_TOKEN) as client:
+            assert client.get("/api/v1/fleet/health").status_code == 200
