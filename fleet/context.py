@@ -39,7 +39,7 @@ class FleetContext:
 
     def __post_init__(self) -> None:
         # Health, alerts, configuration, reconciliation: fed by ingest, run by the jobs.
-        self.ops = FleetOps(self.sessions, self.settings)
+        self.ops = FleetOps(self.sessions, self.settings, publisher=self.publisher)
         self.ingest.ops = self.ops
 
     @classmethod

@@ -17,13 +17,18 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts, health
+from fleet import alerts, configuration, health
 from fleet.alerts import Changes
+from fleet.broker.publisher import FleetPublisher
+from fleet.errors import BrokerAdminError
 from fleet.health import Clock
 from fleet.settings import FleetSettings
 from fleet.store.models import StationEventRow, utcnow
 from fleet.webhook import DeliveryRound, WebhookSender
-from protocol.messages import Heartbeat, StationEvent, StationStatus
+from protocol import topics
+from protocol.errors import MessageError
+from protocol.messages import Heartbeat, StationEvent, StationStatus, parse_message
+from protocol.ops_messages import ConfigApplied
 
 log = logging.getLogger(__name__)
 
@@ -43,21 +48,38 @@ class FleetOps:
         settings: FleetSettings,
         *,
         clock: Clock = utcnow,
+        publisher: Callable[[], FleetPublisher] | None = None,
         webhook_client: httpx.Client | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
         self.clock = clock
+        self._publisher = publisher
         self._webhook_client = webhook_client
         self._webhook: WebhookSender | None = None
-        self._handlers: dict[str, Callable[[str, bytes], None]] = {}
+        self._handlers: dict[str, Callable[[str, bytes], None]] = {
+            topics.CONFIG_APPLIED.suffix: self._on_config_applied,
+        }
 
     # -- from ingest (the caller's session and transaction) ------------------------------------
 
     def on_heartbeat(self, session: Session, station_id: str, heartbeat: Heartbeat) -> None:
-        health.record_heartbeat(
-            session, station_id, heartbeat, now=self.clock(), settings=self.settings.health
+        now = self.clock()
+        configured = (
+            configuration.configured_heartbeat_interval(session, station_id)
+            if heartbeat.interval_s is None
+            else None
         )
+        health.record_heartbeat(
+            session,
+            station_id,
+            heartbeat,
+            now=now,
+            settings=self.settings.health,
+            configured_interval_s=configured,
+        )
+        if heartbeat.config is not None:
+            configuration.record_running(session, station_id, heartbeat.config, now=now)
 
     def on_status(self, session: Session, station_id: str, status: StationStatus) -> None:
         health.record_status(
@@ -79,6 +101,50 @@ class FleetOps:
             log.info("message on %s from %s not handled", suffix, station_id)
             return
         handler(station_id, payload)
+
+    def _on_config_applied(self, station_id: str, payload: bytes) -> None:
+        report = parse_message(ConfigApplied, payload)
+        if report.station_id != station_id:
+            raise MessageError(f"config-applied names station {report.station_id}")
+        with self.sessions() as session:
+            configuration.record_applied(session, station_id, report, now=self.clock())
+            session.commit()
+
+    # -- configuration publishing ----------------------------------------------------------------
+
+    def publish_configs(self, station_ids: list[str] | None = None) -> list[str]:
+        """Publish every desired configuration not yet published (of these stations, or all).
+
+        If the broker cannot be reached they stay unpublished: the ``config`` job tries again.
+        """
+        if self._publisher is None:
+            return []
+        with self.sessions() as session:
+            waiting = configuration.unpublished(session, station_ids)
+            session.rollback()
+        done = []
+        for station_id in waiting:
+            with self.sessions() as session:
+                try:
+                    if configuration.publish(
+                        session, self._publisher(), station_id, now=self.clock()
+                    ):
+                        done.append(station_id)
+                except BrokerAdminError as exc:
+                    log.warning(
+                        "configuration for %s not published yet (%s); retrying shortly",
+                        station_id,
+                        exc,
+                    )
+                    return done
+                session.commit()
+        return done
+
+    def sync_configs(self) -> list[str]:
+        with self.sessions() as session:
+            configuration.refresh_new_stations(session, now=self.clock())
+            session.commit()
+        return self.publish_configs()
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -144,6 +210,7 @@ class FleetOps:
             Job("webhook", a.webhook.poll_interval_s, self.deliver_notifications),
             Job("rollups", h.rollup_interval_s, self.roll_up),
             Job("retention", h.retention_interval_s, self.apply_retention),
+            Job("config", 30.0, self.sync_configs),
         ]
 
     def run_jobs(self, stop: threading.Event, *, tick_s: float = 1.0) -> None:

@@ -16,6 +16,8 @@ from datetime import UTC, datetime
 
 import serial
 
+from edge.agent import fleet_link
+from edge.agent.applied_config import AppliedConfig, local_station_config
 from edge.agent.autopilot import Autopilot
 from edge.agent.capture import FingerprintCapture
 from edge.agent.errors import AgentError
@@ -44,6 +46,10 @@ class StationAgent:
         self.identity = StationIdentity.load(settings.identity_dir)
         self.sensors = SensorBoard()
         self.sensors.set("fingerprint", "unknown")
+        # The fleet's configuration once it sent one (kept across restarts), else the local one.
+        self.applied_config = AppliedConfig(
+            settings.station.data_dir, local_station_config(settings), self.identity.station_id
+        )
         self._outbox: Outbox | None = None  # the capture side's connection, opened by run()
         self._builder = PacketBuilder(
             station_id=self.identity.station_id,
@@ -82,6 +88,8 @@ class StationAgent:
             software_version=self.software_version,
             sensors=self.sensors,
             environment=lambda: self.controller.environment() if self.controller else None,
+            interval_s=lambda: self.uplink.heartbeat_interval_s if self.uplink else None,
+            config=self.applied_config.ref,
         )
         self.uplink = Uplink(
             self.settings.uplink,
@@ -94,6 +102,7 @@ class StationAgent:
         self.uplink.command_handlers.update(
             {"tamper-challenge": self._tamper_challenge, "tamper-clear": self._tamper_clear}
         )
+        fleet_link.attach(self.uplink, self.applied_config)
         self._uplink_ready.set()
         try:
             self.uplink.run(stop)
@@ -189,15 +198,16 @@ class StationAgent:
                 "disabled until the fleet clears it; call the fleet admin"
             )
         sensor = self.fingerprint_sensor()
+        policy = self.applied_config.current.config.capture  # the fleet may change it
         capture = FingerprintCapture(
             sensor,
-            finger_timeout_s=self.settings.capture.finger_timeout_s,
-            attempts=self.settings.capture.attempts,
+            finger_timeout_s=policy.finger_timeout_s,
+            attempts=policy.attempts,
             on_state=self._panel,
         )
         records = []
         try:
-            for position in self.settings.capture.fingers:
+            for position in policy.fingers:
                 records.extend(capture.records(capture.capture(position)))
         except FingerprintError as exc:
             self._panel("error")

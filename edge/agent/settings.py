@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from protocol.station_config import CapturePolicy
+from protocol.station_config import CapturePolicy, UploadSchedule
 
 
 class Section(BaseModel):
@@ -105,6 +105,7 @@ class AgentSettings(Section):
     uplink: UplinkSettings = Field(default_factory=UplinkSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
+    upload: UploadSchedule = Field(default_factory=UploadSchedule)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from fleet.api import alerts, overview, packets, provisioning, station_health, stations
+from fleet.api import (
+    alerts,
+    configuration,
+    overview,
+    packets,
+    provisioning,
+    station_health,
+    stations,
+)
 from fleet.context import FleetContext
 from fleet.version import software_version
 
@@ -29,5 +37,6 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(provisioning.router)
     api.include_router(station_health.router)
     api.include_router(alerts.router)
+    api.include_router(configuration.router)
     app.include_router(api)
     return app

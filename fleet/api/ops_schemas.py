@@ -281,3 +281,69 @@ class NotificationPublic(BaseModel):
     @classmethod
     def of(cls, n: AlertNotification) -> NotificationPublic:
         return cls.model_validate(n, from_attributes=True)
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+class ConfigLayerPublic(BaseModel):
+    scope: Literal["fleet", "tag", "station"]
+    target: str = Field(description='"*" for the fleet, else the tag or station id')
+    version: int
+    document: dict[str, object] = Field(description="a partial StationConfig")
+    updated_at: datetime
+    updated_by: str
+
+
+class StationDesired(BaseModel):
+    station_id: str
+    desired_version: int
+    desired_sha256: str | None
+
+
+class LayerChangePublic(BaseModel):
+    layer: ConfigLayerPublic | None
+    stations: list[StationDesired] = Field(description="stations whose configuration changed")
+    published: list[str] = Field(description="of those, delivered to the broker already")
+
+
+class TagMembers(BaseModel):
+    stations: list[str] = Field(max_length=10_000)
+
+
+class TagPublic(BaseModel):
+    tag: str
+    stations: list[str]
+    layer_version: int | None
+
+
+class ConfigRevisionPublic(BaseModel):
+    scope: str
+    target: str
+    version: int
+    document: dict[str, object] | None = Field(description="null: the layer was removed")
+    at: datetime
+    by: str
+
+
+class StationConfigPublic(BaseModel):
+    station_id: str
+    tags: list[str]
+    drift: Literal["unmanaged", "in-sync", "pending", "not-published", "refused"] = Field(
+        description="unmanaged: no layer applies, the station runs its local settings; "
+        "in-sync: it runs the desired hash; not-published: the broker has not had it yet; "
+        "pending: delivered, not yet applied (the station may be offline); refused: the "
+        "station refused this version (see error)"
+    )
+    desired_version: int
+    desired_sha256: str | None
+    desired_at: datetime | None
+    sources: list[dict[str, object]] = Field(description="the layers merged, in order")
+    config: dict[str, object] | None = Field(description="the whole desired StationConfig")
+    published_version: int
+    applied_version: int | None
+    applied_sha256: str | None
+    applied_at: datetime | None
+    report_status: str | None
+    report_error: str | None
+    report_at: datetime | None

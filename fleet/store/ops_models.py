@@ -140,3 +140,71 @@ class AlertNotification(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
     __table_args__ = (Index("ix_alert_notifications_due", "state", "next_attempt_at"),)
+
+
+# -- configuration -----------------------------------------------------------------------------
+
+
+class ConfigLayer(Base):
+    """One layer of desired configuration: the fleet's (target "*"), a tag's or a station's.
+    ``document`` is a partial StationConfig (JSON); layers merge fleet -> tags -> station."""
+
+    __tablename__ = "config_layers"
+
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)  # fleet | tag | station
+    target: Mapped[str] = mapped_column(String(63), primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    updated_by: Mapped[str] = mapped_column(String(100))
+
+
+class ConfigLayerRevision(Base):
+    """Every version a layer ever had (``document`` null: the layer was removed)."""
+
+    __tablename__ = "config_layer_revisions"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(63))
+    version: Mapped[int] = mapped_column(Integer)
+    document: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(UtcDateTime)
+    by: Mapped[str] = mapped_column(String(100))
+
+    __table_args__ = (Index("ix_config_layer_revisions_layer", "scope", "target", "version"),)
+
+
+class StationTag(Base):
+    """Group membership for configuration: a station may carry several tags."""
+
+    __tablename__ = "station_tags"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.station_id", ondelete="CASCADE"), primary_key=True
+    )
+    tag: Mapped[str] = mapped_column(String(63), primary_key=True, index=True)
+
+
+class StationConfigState(Base):
+    """A station's merged desired configuration, what was published, and what it applied."""
+
+    __tablename__ = "station_config"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.station_id", ondelete="CASCADE"), primary_key=True
+    )
+    desired_version: Mapped[int] = mapped_column(Integer, default=0)  # 0: none (local settings)
+    desired_sha256: Mapped[str | None] = mapped_column(String(64))
+    desired_document: Mapped[str | None] = mapped_column(Text)  # the whole StationConfig
+    desired_sources: Mapped[str] = mapped_column(Text, default="[]")  # the layers merged
+    desired_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    published_version: Mapped[int] = mapped_column(Integer, default=0)
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    applied_version: Mapped[int | None] = mapped_column(Integer)
+    applied_sha256: Mapped[str | None] = mapped_column(String(64))
+    applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    report_status: Mapped[str | None] = mapped_column(String(16))  # applied | refused
+    report_desired_version: Mapped[int | None] = mapped_column(Integer)
+    report_error: Mapped[str | None] = mapped_column(Text)
+    report_at: Mapped[datetime | None] = mapped_column(UtcDateTime)

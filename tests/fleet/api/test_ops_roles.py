@@ -20,6 +20,21 @@ ROUTES: list[tuple[str, str, object, str]] = [
     ("GET", "/api/v1/alerts/notifications", None, "viewer"),
     ("GET", "/api/v1/alerts/1", None, "viewer"),
     ("POST", "/api/v1/alerts/1/acknowledge", {"note": "seen"}, "operator"),
+    ("GET", "/api/v1/config/layers", None, "viewer"),
+    ("GET", "/api/v1/config/fleet", None, "viewer"),
+    ("PUT", "/api/v1/config/fleet", {"retention_days": 30}, "release-manager"),
+    ("DELETE", "/api/v1/config/fleet", None, "release-manager"),
+    ("GET", "/api/v1/config/tags", None, "viewer"),
+    ("GET", "/api/v1/config/tags/vans", None, "viewer"),
+    ("PUT", "/api/v1/config/tags/vans", {"retention_days": 20}, "release-manager"),
+    ("DELETE", "/api/v1/config/tags/vans", None, "release-manager"),
+    ("PUT", "/api/v1/config/tags/vans/members", {"stations": ["ct-01"]}, "release-manager"),
+    ("GET", "/api/v1/config/stations", None, "viewer"),
+    ("GET", "/api/v1/config/stations/ct-01", None, "viewer"),
+    ("PUT", "/api/v1/config/stations/ct-01", {"retention_days": 10}, "release-manager"),
+    ("DELETE", "/api/v1/config/stations/ct-01", None, "release-manager"),
+    ("GET", "/api/v1/config/stations/ct-01/effective", None, "viewer"),
+    ("GET", "/api/v1/config/history", None, "viewer"),
 ]
 
 

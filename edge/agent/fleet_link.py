@@ -1,0 +1,37 @@
+"""The station's side of fleet operations, wired onto the uplink: the desired configuration
+(applied live and answered), and the reports the fleet asks for.
+
+Everything here runs in the uplink thread (message handlers, periodic messages); the capture
+side only reads `AppliedConfig.current`.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from edge.agent.applied_config import AppliedConfig
+from edge.agent.uplink import Uplink
+from edge.agent.upload_windows import UploadWindows
+from protocol import topics
+from protocol.station_config import StationConfig
+
+log = logging.getLogger(__name__)
+
+
+def apply_to_uplink(uplink: Uplink, config: StationConfig) -> None:
+    """What of the configuration the uplink uses: heartbeat interval, retention, windows."""
+    uplink.set_heartbeat_interval(config.heartbeat_interval_s)
+    uplink.retention_s = config.retention_days * 86400
+    uplink.upload_windows = None if not config.upload.windows else UploadWindows(config.upload)
+
+
+def attach(uplink: Uplink, applied: AppliedConfig) -> None:
+    """Handle ``config`` on this uplink and apply the running configuration to it now."""
+
+    def on_config(payload: bytes) -> None:
+        answer = applied.handle(payload)
+        if answer is not None:
+            uplink.send(topics.CONFIG_APPLIED, answer)
+
+    uplink.message_handlers[topics.CONFIG.suffix] = on_config
+    applied.subscribe(lambda config: apply_to_uplink(uplink, config))
