@@ -39,7 +39,13 @@ from fleet import audit
 from fleet.health import StationHealth, all_station_health
 from fleet.ops_settings import WEEKDAYS, AlertSettings, RuleName, ServiceHours
 from fleet.store.models import StationEventRow
-from fleet.store.ops_models import Alert, AlertNotification
+from fleet.store.ops_models import (
+    Alert,
+    AlertNotification,
+    ReconciliationDayRow,
+    ReconciliationState,
+)
+from protocol.ops_messages import format_ranges
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +80,7 @@ class Inputs:
     stations: list[StationHealth]
     last_event: dict[tuple[str, str], datetime]  # (station, kind) -> newest
     active: set[str]  # active keys
+    gaps: dict[str, tuple[ReconciliationState, list[str]]]  # station -> (state, days with gaps)
 
 
 Rule = Callable[[Inputs], Iterable[Condition]]
@@ -230,6 +237,22 @@ def _tamper(inputs: Inputs) -> Iterable[Condition]:
             )
 
 
+def _reconciliation_gap(inputs: Inputs) -> Iterable[Condition]:
+    for station in inputs.stations:
+        gap = inputs.gaps.get(station.station_id)
+        if gap is None:
+            continue
+        state, days = gap
+        seqs = format_ranges(tuple(r) for r in json.loads(state.lost_seqs))
+        yield Condition(
+            "reconciliation-gap",
+            station.station_id,
+            f"{station.station_id}: {state.lost_total} packet(s) created but never received "
+            f"(seq {seqs[:80]})",
+            {"lost": state.lost_total, "seqs": seqs[:500], "days": ",".join(days)[:500]},
+        )
+
+
 RULE_FUNCTIONS: dict[RuleName, Rule] = {
     "station-offline": _offline,
     "backlog-old": _backlog,
@@ -237,6 +260,7 @@ RULE_FUNCTIONS: dict[RuleName, Rule] = {
     "cpu-hot": _cpu,
     "sensor-fault": _sensor_fault,
     "tamper": _tamper,
+    "reconciliation-gap": _reconciliation_gap,
 }
 EVENT_KINDS = ("sensor-fault", "tamper", "tamper-cleared")
 
@@ -261,7 +285,23 @@ def gather(
         )
     }
     active = set(session.scalars(select(Alert.active_key).where(Alert.active_key.is_not(None))))
-    return Inputs(now, settings, stations, last_event, {k for k in active if k})
+    gap_query = select(ReconciliationState).where(ReconciliationState.lost_total > 0)
+    if station_id is not None:
+        gap_query = gap_query.where(ReconciliationState.station_id == station_id)
+    gaps: dict[str, tuple[ReconciliationState, list[str]]] = {
+        state.station_id: (state, []) for state in session.scalars(gap_query)
+    }
+    if gaps:
+        for sid, day in session.execute(
+            select(ReconciliationDayRow.station_id, ReconciliationDayRow.day)
+            .where(
+                ReconciliationDayRow.lost > 0,
+                ReconciliationDayRow.station_id.in_(list(gaps)),
+            )
+            .order_by(ReconciliationDayRow.day)
+        ):
+            gaps[sid][1].append(day)
+    return Inputs(now, settings, stations, last_event, {k for k in active if k}, gaps)
 
 
 # -- raising, clearing, acknowledging ------------------------------------------------------------

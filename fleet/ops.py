@@ -17,18 +17,18 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts, configuration, health
+from fleet import alerts, configuration, health, reconciliation
 from fleet.alerts import Changes
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import BrokerAdminError
 from fleet.health import Clock
 from fleet.settings import FleetSettings
-from fleet.store.models import StationEventRow, utcnow
+from fleet.store.models import Station, StationEventRow, utcnow
 from fleet.webhook import DeliveryRound, WebhookSender
 from protocol import topics
 from protocol.errors import MessageError
 from protocol.messages import Heartbeat, StationEvent, StationStatus, parse_message
-from protocol.ops_messages import ConfigApplied
+from protocol.ops_messages import ConfigApplied, ReconciliationReport
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class FleetOps:
         self._webhook: WebhookSender | None = None
         self._handlers: dict[str, Callable[[str, bytes], None]] = {
             topics.CONFIG_APPLIED.suffix: self._on_config_applied,
+            topics.RECONCILIATION.suffix: self._on_reconciliation,
         }
 
     # -- from ingest (the caller's session and transaction) ------------------------------------
@@ -100,6 +101,13 @@ class FleetOps:
         if handler is None:
             log.info("message on %s from %s not handled", suffix, station_id)
             return
+        with self.sessions() as session:
+            station = session.get(Station, station_id)
+            active = station is not None and station.state == "active"
+            session.rollback()
+        if not active:
+            log.warning("%s from %s ignored: not an active station", suffix, station_id)
+            return
         handler(station_id, payload)
 
     def _on_config_applied(self, station_id: str, payload: bytes) -> None:
@@ -108,6 +116,16 @@ class FleetOps:
             raise MessageError(f"config-applied names station {report.station_id}")
         with self.sessions() as session:
             configuration.record_applied(session, station_id, report, now=self.clock())
+            session.commit()
+
+    def _on_reconciliation(self, station_id: str, payload: bytes) -> None:
+        report = parse_message(ReconciliationReport, payload)
+        if report.station_id != station_id:
+            raise MessageError(f"reconciliation report names station {report.station_id}")
+        with self.sessions() as session:
+            reconciliation.record_report(session, station_id, report, now=self.clock())
+            session.flush()
+            self.evaluate_alerts_in(session, station_id=station_id)  # a gap alerts at once
             session.commit()
 
     # -- configuration publishing ----------------------------------------------------------------

@@ -1,5 +1,5 @@
 """The station's side of fleet operations, wired onto the uplink: the desired configuration
-(applied live and answered), and the reports the fleet asks for.
+(applied live and answered) and the reconciliation report (what this station created).
 
 Everything here runs in the uplink thread (message handlers, periodic messages); the capture
 side only reads `AppliedConfig.current`.
@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from edge.agent.applied_config import AppliedConfig
-from edge.agent.uplink import Uplink
+from edge.agent.reconciliation import build_report
+from edge.agent.uplink import PeriodicMessage, Uplink
 from edge.agent.upload_windows import UploadWindows
 from protocol import topics
 from protocol.station_config import StationConfig
@@ -25,8 +26,9 @@ def apply_to_uplink(uplink: Uplink, config: StationConfig) -> None:
     uplink.upload_windows = None if not config.upload.windows else UploadWindows(config.upload)
 
 
-def attach(uplink: Uplink, applied: AppliedConfig) -> None:
-    """Handle ``config`` on this uplink and apply the running configuration to it now."""
+def attach(uplink: Uplink, applied: AppliedConfig, *, reconciliation_interval_s: float) -> None:
+    """Handle ``config`` on this uplink, apply the running configuration to it now, and report
+    what the outbox holds every ``reconciliation_interval_s`` (and soon after connecting)."""
 
     def on_config(payload: bytes) -> None:
         answer = applied.handle(payload)
@@ -35,3 +37,11 @@ def attach(uplink: Uplink, applied: AppliedConfig) -> None:
 
     uplink.message_handlers[topics.CONFIG.suffix] = on_config
     applied.subscribe(lambda config: apply_to_uplink(uplink, config))
+    uplink.periodic.append(
+        PeriodicMessage(
+            topics.RECONCILIATION,
+            reconciliation_interval_s,
+            # The uplink's own outbox connection: this runs in the uplink thread.
+            lambda: build_report(uplink.identity.station_id, uplink.outbox.entries()),
+        )
+    )

@@ -102,7 +102,11 @@ class StationAgent:
         self.uplink.command_handlers.update(
             {"tamper-challenge": self._tamper_challenge, "tamper-clear": self._tamper_clear}
         )
-        fleet_link.attach(self.uplink, self.applied_config)
+        fleet_link.attach(
+            self.uplink,
+            self.applied_config,
+            reconciliation_interval_s=self.settings.uplink.reconciliation_interval_s,
+        )
         self._uplink_ready.set()
         try:
             self.uplink.run(stop)

@@ -62,6 +62,9 @@ class UplinkSettings(Section):
     max_inflight: Annotated[int, Field(ge=1, le=256)] = 16
     keepalive_s: Annotated[int, Field(ge=5, le=600)] = 30
     heartbeat_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    reconciliation_interval_s: Annotated[float, Field(ge=1, le=86400)] = Field(
+        default=600.0, description="how often the station reports what it created"
+    )
     receipt_timeout_s: Annotated[float, Field(ge=1, le=86400)] = 120.0
     reconnect_min_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     reconnect_max_s: Annotated[float, Field(gt=0, le=3600)] = 120.0

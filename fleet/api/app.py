@@ -11,6 +11,7 @@ from fleet.api import (
     overview,
     packets,
     provisioning,
+    reconciliation,
     station_health,
     stations,
 )
@@ -38,5 +39,6 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(station_health.router)
     api.include_router(alerts.router)
     api.include_router(configuration.router)
+    api.include_router(reconciliation.router)
     app.include_router(api)
     return app

@@ -347,3 +347,37 @@ class StationConfigPublic(BaseModel):
     report_status: str | None
     report_error: str | None
     report_at: datetime | None
+
+
+# -- reconciliation ----------------------------------------------------------------------------
+
+
+class ReconciliationDayPublic(BaseModel):
+    day: str = Field(description="YYYY-MM-DD, Asia/Bangkok")
+    created: int = Field(description="packets the station created that day")
+    received: int = Field(description="of those, stored at the fleet")
+    pending: int = Field(description="waiting at the station, not yet at the fleet (not a gap)")
+    lost: int = Field(description="neither at the fleet nor waiting: the gap")
+    lost_seqs: str = Field(description="sequence numbers lost, e.g. 2,5-7")
+    first_seq: int | None
+    last_seq: int | None
+
+
+class ReconciliationPublic(BaseModel):
+    station_id: str
+    reported_at: datetime | None = Field(description="when the last report arrived")
+    last_seq: int
+    high_water_seq: int = Field(description="the highest sequence number ever reported")
+    created_total: int
+    received_total: int
+    pending_total: int
+    lost_total: int
+    lost_seqs: str
+    missing_at_station: str = Field(
+        description="numbers with no row at the station (lost there unless received)"
+    )
+    duplicate_seqs: str = Field(description="numbers the fleet stored under two packet ids")
+
+
+class StationReconciliation(ReconciliationPublic):
+    days: list[ReconciliationDayPublic]

@@ -208,3 +208,45 @@ class StationConfigState(Base):
     report_desired_version: Mapped[int | None] = mapped_column(Integer)
     report_error: Mapped[str | None] = mapped_column(Text)
     report_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+
+
+# -- reconciliation ----------------------------------------------------------------------------
+
+
+class ReconciliationState(Base):
+    """A station's latest reconciliation: what it says it created against what arrived."""
+
+    __tablename__ = "reconciliation_stations"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.station_id", ondelete="CASCADE"), primary_key=True
+    )
+    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    station_at: Mapped[str] = mapped_column(String(40))  # the report's own timestamp
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    high_water_seq: Mapped[int] = mapped_column(BigInteger)  # the highest last_seq ever seen
+    created_total: Mapped[int] = mapped_column(BigInteger)
+    received_total: Mapped[int] = mapped_column(BigInteger)
+    pending_total: Mapped[int] = mapped_column(BigInteger)
+    lost_total: Mapped[int] = mapped_column(BigInteger)
+    lost_seqs: Mapped[str] = mapped_column(Text, default="[]")  # ranges (JSON)
+    missing_at_station: Mapped[str] = mapped_column(Text, default="[]")  # ranges (JSON)
+    duplicate_seqs: Mapped[str] = mapped_column(Text, default="[]")  # ranges (JSON)
+
+
+class ReconciliationDayRow(Base):
+    """Per station and Bangkok day: created, received, still waiting, lost."""
+
+    __tablename__ = "reconciliation_days"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.station_id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD, Asia/Bangkok
+    created: Mapped[int] = mapped_column(Integer)
+    received: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
+    lost: Mapped[int] = mapped_column(Integer)
+    lost_seqs: Mapped[str] = mapped_column(Text, default="[]")  # ranges (JSON)
+    first_seq: Mapped[int | None] = mapped_column(BigInteger)
+    last_seq: Mapped[int | None] = mapped_column(BigInteger)

@@ -4,9 +4,10 @@ and a real station agent — configuration delivered and applied, upload windows
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,24 +22,30 @@ from edge.agent.packet_builder import PacketBuilder
 from edge.agent.service import StationAgent
 from edge.agent.settings import AgentSettings
 from ewp.local_fleet import FleetStack, wait_until
+from fleet.store.models import AuditEntry
 from fleet.store.ops_models import HealthSample
 from tests.edge.agent.helpers import make_enrolment
 
 
-def agent_settings(data_dir: Path) -> AgentSettings:
+def agent_settings(data_dir: Path, **uplink: object) -> AgentSettings:
     return AgentSettings.model_validate(
         {
             "station": {"data_dir": data_dir},
             # Nothing listens there: the agent reports the sensor missing and carries on.
             "sensors": {"fingerprint": {"port": "socket://127.0.0.1:9", "timeout_s": 0.5}},
-            "uplink": {"heartbeat_interval_s": 1, "receipt_timeout_s": 5, "reconnect_max_s": 2},
+            "uplink": {
+                "heartbeat_interval_s": 1,
+                "receipt_timeout_s": 5,
+                "reconnect_max_s": 2,
+                **uplink,
+            },
         }
     )
 
 
 @contextmanager
-def running_agent(data_dir: Path) -> Iterator[StationAgent]:
-    agent = StationAgent(agent_settings(data_dir), software_version="test")
+def running_agent(data_dir: Path, **uplink: object) -> Iterator[StationAgent]:
+    agent = StationAgent(agent_settings(data_dir, **uplink), software_version="test")
     stop = threading.Event()
     thread = threading.Thread(target=agent.run, args=(stop,), daemon=True)
     thread.start()
@@ -152,3 +159,44 @@ def builder_for(identity: StationIdentity) -> PacketBuilder:
         central_key=identity.central_key,
         software_version="test",
     )
+
+
+def test_a_packet_deleted_before_upload_shows_as_a_gap_and_raises_the_alert(
+    fleet_stack: FleetStack, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "mu-07"
+    identity = fleet_stack.provision_station("mu-07", data_dir, kind="mobile")
+    builder = builder_for(identity)
+    with Outbox(data_dir / "outbox.sqlite", min_free_bytes=0) as outbox:
+        for n in (1, 2, 3):
+            builder.save(outbox, make_enrolment(n, image_size=4096))
+    # Before the van gets a link, someone deletes packet 2 from the station's outbox.
+    with closing(sqlite3.connect(data_dir / "outbox.sqlite")) as db:
+        db.execute("DELETE FROM packets WHERE seq = 2")
+        db.commit()
+
+    def reconciled() -> dict[str, Any] | None:
+        with fleet_stack.api() as api:
+            response = api.get("/api/v1/stations/mu-07/reconciliation")
+        view = response.json() if response.status_code == 200 else None
+        return view if view and view["received_total"] == 2 else None
+
+    with fleet_stack.api() as api, running_agent(data_dir, reconciliation_interval_s=1):
+        wait_until(reconciled, message="a report after both packets arrived")
+        alerts = api.get("/api/v1/alerts", params={"rule": "reconciliation-gap"}).json()
+    view = reconciled()
+    assert view is not None
+    assert (view["last_seq"], view["created_total"], view["lost_total"]) == (3, 2, 1)
+    assert (view["lost_seqs"], view["missing_at_station"]) == ("2", "2")
+    (day,) = view["days"]
+    assert (day["created"], day["received"], day["pending"], day["lost"]) == (2, 2, 0, 1)
+    assert day["lost_seqs"] == "2"
+    assert [(a["station_id"], a["severity"], a["detail"]["seqs"]) for a in alerts] == [
+        ("mu-07", "critical", "2")
+    ]
+    assert fleet_stack.context is not None
+    with fleet_stack.context.sessions() as session:
+        raised = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "alert.raise.reconciliation-gap")
+        ).all()
+    assert [e.target for e in raised] == ["mu-07"]

@@ -35,6 +35,8 @@ ROUTES: list[tuple[str, str, object, str]] = [
     ("DELETE", "/api/v1/config/stations/ct-01", None, "release-manager"),
     ("GET", "/api/v1/config/stations/ct-01/effective", None, "viewer"),
     ("GET", "/api/v1/config/history", None, "viewer"),
+    ("GET", "/api/v1/reconciliation", None, "viewer"),
+    ("GET", "/api/v1/stations/ct-01/reconciliation", None, "viewer"),
 ]
 
 
