@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts, configuration, health, reconciliation
+from fleet import alerts, application_status, configuration, health, reconciliation
 from fleet.alerts import Changes
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import BrokerAdminError
 from fleet.health import Clock
+from fleet.rate_limit import RateLimiter
 from fleet.settings import FleetSettings
 from fleet.store.models import Station, StationEventRow, utcnow
 from fleet.webhook import DeliveryRound, WebhookSender
@@ -57,6 +58,9 @@ class FleetOps:
         self._publisher = publisher
         self._webhook_client = webhook_client
         self._webhook: WebhookSender | None = None
+        page = settings.status_page
+        # The public status page: lookups per client address.
+        self.status_limiter = RateLimiter(page.rate_limit_per_minute, page.rate_limit_burst)
         self._handlers: dict[str, Callable[[str, bytes], None]] = {
             topics.CONFIG_APPLIED.suffix: self._on_config_applied,
             topics.RECONCILIATION.suffix: self._on_reconciliation,
@@ -158,6 +162,29 @@ class FleetOps:
                 session.commit()
         return done
 
+    def publish_application_statuses(self, numbers: list[str] | None = None) -> list[str]:
+        """Send statuses not yet sent to their stations (these, or all). A broker that cannot
+        be reached leaves them for the ``app-status`` job."""
+        if self._publisher is None:
+            return []
+        if numbers is None:
+            with self.sessions() as session:
+                numbers = application_status.unpublished(session)
+                session.rollback()
+        done = []
+        for number in numbers:
+            with self.sessions() as session:
+                try:
+                    if application_status.publish(
+                        session, self._publisher(), number, now=self.clock()
+                    ):
+                        done.append(number)
+                except BrokerAdminError as exc:
+                    log.warning("status of %s not sent yet (%s); retrying shortly", number, exc)
+                    return done
+                session.commit()
+        return done
+
     def sync_configs(self) -> list[str]:
         with self.sessions() as session:
             configuration.refresh_new_stations(session, now=self.clock())
@@ -229,6 +256,7 @@ class FleetOps:
             Job("rollups", h.rollup_interval_s, self.roll_up),
             Job("retention", h.retention_interval_s, self.apply_retention),
             Job("config", 30.0, self.sync_configs),
+            Job("app-status", 30.0, self.publish_application_statuses),
         ]
 
     def run_jobs(self, stop: threading.Event, *, tick_s: float = 1.0) -> None:

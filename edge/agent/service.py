@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 import serial
 
 from edge.agent import fleet_link
+from edge.agent.application_status import ApplicationStatusStore
 from edge.agent.applied_config import AppliedConfig, local_station_config
 from edge.agent.autopilot import Autopilot
 from edge.agent.capture import FingerprintCapture
@@ -102,15 +103,18 @@ class StationAgent:
         self.uplink.command_handlers.update(
             {"tamper-challenge": self._tamper_challenge, "tamper-clear": self._tamper_clear}
         )
+        statuses = ApplicationStatusStore(self.settings.station.data_dir)
         fleet_link.attach(
             self.uplink,
             self.applied_config,
             reconciliation_interval_s=self.settings.uplink.reconciliation_interval_s,
+            statuses=statuses,
         )
         self._uplink_ready.set()
         try:
             self.uplink.run(stop)
         finally:
+            statuses.close()
             outbox.close()
 
     # -- sensor --------------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import select
 
 from fleet import alerts
@@ -14,6 +14,7 @@ from fleet.ops_settings import AlertSettings
 from fleet.store.ops_models import Alert, AlertNotification
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
+AlertId = Annotated[int, Path(ge=1, le=2**62)]
 
 
 @router.get("", response_model=list[AlertPublic])
@@ -24,7 +25,7 @@ def list_alerts(
     station_id: str | None = None,
     rule: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[AlertPublic]:
     """Newest first."""
     query = select(Alert).order_by(Alert.id.desc())
@@ -61,7 +62,7 @@ def list_notifications(
 
 
 @router.get("/{alert_id}", response_model=AlertPublic)
-def get_alert(alert_id: int, session: DbSession, caller: Viewer) -> AlertPublic:
+def get_alert(alert_id: AlertId, session: DbSession, caller: Viewer) -> AlertPublic:
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
@@ -70,7 +71,7 @@ def get_alert(alert_id: int, session: DbSession, caller: Viewer) -> AlertPublic:
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertPublic)
 def acknowledge_alert(
-    alert_id: int,
+    alert_id: AlertId,
     session: DbSession,
     context: Context,
     caller: Operator,

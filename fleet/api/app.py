@@ -7,10 +7,12 @@ from fastapi import APIRouter, FastAPI
 
 from fleet.api import (
     alerts,
+    central,
     configuration,
     overview,
     packets,
     provisioning,
+    public_status,
     reconciliation,
     station_health,
     stations,
@@ -40,5 +42,8 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(alerts.router)
     api.include_router(configuration.router)
     api.include_router(reconciliation.router)
+    api.include_router(central.router)
+    api.include_router(public_status.router)
     app.include_router(api)
+    app.include_router(public_status.page_router)  # /status: the applicants' page
     return app

@@ -8,10 +8,11 @@ from collections import Counter
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from fleet.health import HealthPoint, StationHealth
 from fleet.store.ops_models import Alert, AlertNotification
+from protocol.ops_messages import ApplicationState
 
 # -- health ------------------------------------------------------------------------------------
 
@@ -381,3 +382,73 @@ class ReconciliationPublic(BaseModel):
 
 class StationReconciliation(ReconciliationPublic):
     days: list[ReconciliationDayPublic]
+
+
+# -- central hand-off and application status ------------------------------------------------------
+
+
+class ApplicationStatusPost(BaseModel):
+    """What the central system posts. The first post for an application must name its packet
+    and the applicant's passport number (kept only as a salted hash)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    application_number: str = Field(pattern=r"^[A-Z0-9-]{4,32}$", examples=["WP-MU-01-000001"])
+    status: ApplicationState
+    reason: str | None = Field(default=None, max_length=500, description="why, when rejected")
+    at: datetime | None = Field(default=None, description="when it was decided (default: now)")
+    packet_id: str | None = Field(default=None, pattern=r"^[0-9a-f]{32}$")
+    passport_number: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9 -]{5,30}$", description="never stored in clear"
+    )
+
+    @field_validator("at")
+    @classmethod
+    def _plausible(cls, value: datetime | None) -> datetime | None:
+        if value is not None and not 2000 <= value.year <= 2199:
+            raise ValueError("must be a time between the years 2000 and 2199")
+        return value
+
+    @model_validator(mode="after")
+    def _reason_for_rejection(self) -> ApplicationStatusPost:
+        if self.status == "rejected" and not self.reason:
+            raise ValueError("a rejection needs its reason")
+        return self
+
+
+class StatusEventPublic(BaseModel):
+    status: str
+    reason: str | None
+    status_at: datetime
+    recorded_at: datetime
+    actor: str
+
+
+class ApplicationStatusPublic(BaseModel):
+    application_number: str
+    packet_id: str
+    station_id: str
+    status: str
+    reason: str | None
+    status_at: datetime
+    updated_at: datetime
+    published_at: datetime | None = Field(description="sent to the station (null: not yet)")
+    history: list[StatusEventPublic]
+
+
+class PublicStatusQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    application_number: str = Field(min_length=1, max_length=40)
+    passport_number: str = Field(min_length=1, max_length=40)
+
+
+class PublicStatus(BaseModel):
+    """What an applicant sees: the status only, in Thai and English."""
+
+    application_number: str
+    status: str
+    status_en: str
+    status_th: str
+    reason: str | None
+    updated_at: datetime

@@ -21,6 +21,8 @@ from fleet.store.models import Station
 from fleet.store.ops_models import Alert, StationLiveness
 
 router = APIRouter(tags=["health"])
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no station heartbeat is older or newer
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _aware(moment: datetime) -> datetime:
@@ -74,8 +76,14 @@ def get_station_health_history(
 ) -> HealthHistory:
     if session.get(Station, station_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
-    end = _aware(until) if until else context.ops.clock()
-    start = _aware(since) if since else end - timedelta(hours=24)
+    try:
+        end = _aware(until) if until else context.ops.clock()
+        start = _aware(since) if since else end - timedelta(hours=24)
+    except (OverflowError, ValueError):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "since and until must be real UTC times"
+        ) from None
+    start, end = max(start, EARLIEST), min(end, LATEST)
     if start >= end:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
     chosen = health.choose_resolution(start, end) if resolution == "auto" else resolution

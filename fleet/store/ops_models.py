@@ -250,3 +250,42 @@ class ReconciliationDayRow(Base):
     lost_seqs: Mapped[str] = mapped_column(Text, default="[]")  # ranges (JSON)
     first_seq: Mapped[int | None] = mapped_column(BigInteger)
     last_seq: Mapped[int | None] = mapped_column(BigInteger)
+
+
+# -- central hand-off and application status ------------------------------------------------------
+
+
+class ApplicationRecord(Base):
+    """An application as the central system reports it: where it came from and its status.
+
+    Personal data stays sealed: the passport number is kept only as a salted scrypt hash, to
+    check an applicant's status lookup."""
+
+    __tablename__ = "applications"
+
+    application_number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    packet_id: Mapped[str] = mapped_column(String(32), index=True)
+    station_id: Mapped[str] = mapped_column(String(63), index=True)
+    passport_salt: Mapped[str] = mapped_column(String(32))  # hex
+    passport_hash: Mapped[str] = mapped_column(String(64))  # hex scrypt
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    status_at: Mapped[datetime] = mapped_column(UtcDateTime)  # as the central system says
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime)  # when the fleet recorded it
+    published_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # sent to the station
+
+
+class ApplicationStatusEvent(Base):
+    """Every status the central system posted for an application."""
+
+    __tablename__ = "application_status_events"
+
+    id: Mapped[int] = mapped_column(_BIG_ID, primary_key=True, autoincrement=True)
+    application_number: Mapped[str] = mapped_column(
+        ForeignKey("applications.application_number", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    status_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    recorded_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    actor: Mapped[str] = mapped_column(String(100))

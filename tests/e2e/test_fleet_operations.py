@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
@@ -16,6 +18,7 @@ from zoneinfo import ZoneInfo
 import httpx
 from sqlalchemy import func, select
 
+from edge.agent.application_status import ApplicationStatusStore
 from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox
 from edge.agent.packet_builder import PacketBuilder
@@ -200,3 +203,48 @@ def test_a_packet_deleted_before_upload_shows_as_a_gap_and_raises_the_alert(
             select(AuditEntry).where(AuditEntry.action == "alert.raise.reconciliation-gap")
         ).all()
     assert [e.target for e in raised] == ["mu-07"]
+
+
+def test_application_status_reaches_the_station_that_enrolled_the_applicant(
+    fleet_stack: FleetStack, tmp_path: Path
+) -> None:
+    data_dir = tmp_path / "ct-08"
+    identity = fleet_stack.provision_station("ct-08", data_dir)
+    builder = builder_for(identity)
+    with Outbox(data_dir / "outbox.sqlite", min_free_bytes=0) as outbox:
+        saved = builder.save(outbox, make_enrolment(1, image_size=4096))
+    with fleet_stack.api() as api, running_agent(data_dir):
+        wait_until(
+            lambda: len(api.get("/api/v1/central/packets").json()) == 1, message="packet stored"
+        )
+        posted = api.post(
+            "/api/v1/central/application-status",
+            json={
+                "application_number": "WP-CT-08-000001",
+                "status": "permit-approved",
+                "packet_id": saved.packet_id,
+                "passport_number": "MM7654321",
+            },
+        )
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["station_id"] == "ct-08" and posted.json()["published_at"]
+
+        def kept() -> str | None:
+            with ApplicationStatusStore(data_dir) as store:
+                found = store.get("WP-CT-08-000001")
+            return found.status if found else None
+
+        wait_until(lambda: kept() == "permit-approved", message="status at the station")
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'[station]\ndata_dir = "{data_dir}"\n'
+        '[sensors.fingerprint]\nport = "socket://127.0.0.1:9"\n'
+    )
+    shown = subprocess.run(
+        [str(Path(sys.executable).with_name("ewp")), "agent", "status", "WP-CT-08-000001",
+         "--config", str(config), "--json"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    (row,) = json.loads(shown.stdout)
+    assert (row["status"], row["packet_id"]) == ("permit-approved", saved.packet_id)

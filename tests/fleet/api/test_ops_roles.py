@@ -37,7 +37,14 @@ ROUTES: list[tuple[str, str, object, str]] = [
     ("GET", "/api/v1/config/history", None, "viewer"),
     ("GET", "/api/v1/reconciliation", None, "viewer"),
     ("GET", "/api/v1/stations/ct-01/reconciliation", None, "viewer"),
-]
+    ("GET", "/api/v1/central/packets", None, "operator"),
+    ("GET", "/api/v1/central/packets/" + "0" * 32, None, "operator"),
+    ("GET", "/api/v1/central/packets/" + "0" * 32 + "/envelope", None, "operator"),
+    ("POST", "/api/v1/central/packets/" + "0" * 32 + "/processed", None, "operator"),
+    ("POST", "/api/v1/central/application-status",
+     {"application_number": "WP-1", "status": "received"}, "operator"),
+    ("GET", "/api/v1/central/application-status/WP-1", None, "operator"),
+]  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -74,3 +81,17 @@ def test_the_real_bearer_check_guards_the_routes(tmp_path: Path) -> None:
             assert client.get("/api/v1/fleet/health").status_code == 401
         with rig.real_auth_client(ADMIN_TOKEN) as client:
             assert client.get("/api/v1/fleet/health").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/status", None),
+        ("POST", "/api/v1/public/application-status",
+         {"application_number": "WP-1", "passport_number": "AB12345"}),
+    ],
+)  # fmt: skip
+def test_the_public_status_routes_need_no_login(
+    rig: ApiRig, method: str, path: str, body: object
+) -> None:
+    assert _call(rig, None, method, path, body) in (200, 404)
