@@ -118,16 +118,32 @@ def record_status(
             heartbeat_interval_s=interval,
         )
         session.add(liveness)
+    said_at = _parse_time(status.at)
     if status.state == "online":
         if liveness.state != "online":
+            if said_at is not None and said_at <= liveness.since:
+                # The retained "online" of a connection that went silent since (the fleet
+                # reconnected and got it again): heartbeats decide, not this.
+                return
             liveness.state, liveness.reason, liveness.since = "online", "status", now
         # No heartbeat within the timeout after "online" is a hung station too.
         liveness.expected_by = now + timedelta(seconds=settings.timeout_factor * interval)
     else:
+        if liveness.state != "offline":
+            liveness.since = now  # a retained offline seen again keeps its time
         liveness.state = "offline"
         liveness.reason = status.reason or "last will"
-        liveness.since = now
         liveness.expected_by = None
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def check_timeouts(session: Session, *, now: datetime) -> list[str]:

@@ -25,6 +25,7 @@ from fleet.health import Clock
 from fleet.rate_limit import RateLimiter
 from fleet.settings import FleetSettings
 from fleet.store.models import Station, StationEventRow, utcnow
+from fleet.store.ops_models import StationLiveness
 from fleet.webhook import DeliveryRound, WebhookSender
 from protocol import topics
 from protocol.errors import MessageError
@@ -90,6 +91,10 @@ class FleetOps:
         health.record_status(
             session, station_id, status, now=self.clock(), settings=self.settings.health
         )
+        station = session.get(Station, station_id)
+        liveness = session.get(StationLiveness, station_id)
+        if station is not None and liveness is not None:
+            station.online = liveness.state == "online"  # one answer everywhere
 
     def on_event(
         self, session: Session, station_id: str, event: StationEvent, row: StationEventRow

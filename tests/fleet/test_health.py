@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from fleet import health
 from fleet.store.models import Station
 from fleet.store.ops_models import HealthRollup, HealthSample, StationLiveness
+from protocol.messages import StationStatus
 from tests.fleet.conftest import OpsRig
 from tests.fleet.ops_helpers import heartbeat
 
@@ -139,3 +140,25 @@ def test_rollups_downsample_and_retention_deletes_old_rows(rig: OpsRig) -> None:
     with rig.sessions() as session:
         left = session.scalars(select(HealthRollup.resolution_s)).all()
     assert left == [3600, 3600]
+
+
+def test_a_retained_status_seen_again_changes_nothing(rig: OpsRig) -> None:
+    sid = rig.station("ct-05")
+    rig.heartbeat(heartbeat(sid))
+    connected_at = rig.clock.now.isoformat().replace("+00:00", "Z")
+    rig.clock.advance(minutes=5)
+    rig.ops.check_liveness()  # hung: heartbeats stopped, the connection (and "online") stays
+    since = liveness(rig, sid).since
+    # The fleet restarts and receives the retained "online" from the old connection again.
+    rig.ingest.handle_status(
+        sid,
+        StationStatus(station_id=sid, state="online", at=connected_at).to_payload(),
+    )
+    assert (liveness(rig, sid).state, liveness(rig, sid).since) == ("offline", since)
+    assert not is_online(rig, sid)
+    # A retained last will seen again keeps its time too.
+    rig.status(sid, "offline", "last will")
+    first = liveness(rig, sid).since
+    rig.clock.advance(minutes=5)
+    rig.status(sid, "offline", "last will")
+    assert liveness(rig, sid).since == first
