@@ -1,6 +1,7 @@
 """Fleet operations in one place: what ingest hands over (heartbeats, status, events, the
-``config-applied`` and ``reconciliation`` messages) and the periodic jobs (missed-heartbeat
-check, alert evaluation, webhook delivery, health rollups and retention).
+``config-applied`` and ``reconciliation`` messages), publishing configuration and application
+statuses, and the periodic jobs (missed-heartbeat check, alert evaluation, webhook delivery,
+health rollups and retention, re-publishing what the broker did not take).
 
 Time comes from ``clock`` (aware UTC datetimes), so tests drive it by hand; the job loop only
 uses the monotonic clock to pace itself.
