@@ -19,7 +19,7 @@ from fleet.api.app import create_app
 from fleet.bootstrap import init_fleet, write_fleet_broker_config
 from fleet.broker.mosquitto import MosquittoProcess, free_port
 from fleet.context import FleetContext
-from fleet.service import start_ingest_workers
+from fleet.service import start_ingest_workers, start_ops_jobs
 from fleet.settings import FleetSettings
 from protocol.keys import CentralPrivateKey
 
@@ -50,6 +50,7 @@ class FleetStack:
         self.context = FleetContext.create(self.settings)
         self._stop = threading.Event()
         self._threads = start_ingest_workers(self.context, workers, self._stop)
+        self._threads.append(start_ops_jobs(self.context, self._stop))
         config = uvicorn.Config(
             create_app(self.context),
             host="127.0.0.1",

@@ -13,6 +13,7 @@ from fleet.broker.dynsec import DynsecAdmin
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError
 from fleet.ingest import BrokerLogin, Ingest
+from fleet.ops import FleetOps
 from fleet.packet_files import PacketFiles
 from fleet.provisioning import BrokerEndpoint
 from fleet.settings import FleetSettings
@@ -34,6 +35,12 @@ class FleetContext:
     ingest: Ingest
     _admin: DynsecAdmin | None = field(default=None, repr=False)
     _publisher: FleetPublisher | None = field(default=None, repr=False)
+    ops: FleetOps = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # Health, alerts, configuration, reconciliation: fed by ingest, run by the jobs.
+        self.ops = FleetOps(self.sessions, self.settings, publisher=self.publisher)
+        self.ingest.ops = self.ops
 
     @classmethod
     def create(cls, settings: FleetSettings) -> FleetContext:
@@ -102,6 +109,7 @@ class FleetContext:
         return self._publisher
 
     def close(self) -> None:
+        self.ops.close()
         if self._publisher is not None:
             self._publisher.close()
             self._publisher = None

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
@@ -60,6 +61,9 @@ from protocol.messages import (
     StationStatus,
     parse_message,
 )
+
+if TYPE_CHECKING:
+    from fleet.ops import FleetOps
 
 log = logging.getLogger(__name__)
 security = logging.getLogger("ewp.security")
@@ -96,6 +100,9 @@ class Ingest:
         self._last_rejection: dict[tuple[str, str | None, str], float] = {}
         self._lock = threading.Lock()
         self.counters = IngestCounters()
+        # Health, liveness, alerts, configuration and reconciliation (fleet/ops.py): set by
+        # the fleet context; None when ingest runs alone (tests of the packet path).
+        self.ops: FleetOps | None = None
 
     # -- packets -------------------------------------------------------------------------------
 
@@ -370,6 +377,8 @@ class Ingest:
             station.online = True
             station.software_version = heartbeat.software_version
             station.last_heartbeat = heartbeat.model_dump_json()
+            if self.ops is not None:
+                self.ops.on_heartbeat(session, topic_station, heartbeat)
             session.commit()
         with self._lock:
             self.counters.heartbeats += 1
@@ -390,6 +399,8 @@ class Ingest:
             station.status_at = utcnow()
             if status.software_version:
                 station.software_version = status.software_version
+            if self.ops is not None and station.state == "active":
+                self.ops.on_status(session, topic_station, status)
             session.commit()
         log.info(
             "station %s is %s%s",
@@ -430,14 +441,13 @@ class Ingest:
         with self._sessions() as session:
             if session.get(Station, topic_station) is None or event.station_id != topic_station:
                 return
-            session.add(
-                StationEventRow(
-                    station_id=topic_station,
-                    kind=event.kind,
-                    severity=event.severity,
-                    detail=json.dumps(event.detail),
-                )
+            row = StationEventRow(
+                station_id=topic_station,
+                kind=event.kind,
+                severity=event.severity,
+                detail=json.dumps(event.detail),
             )
+            session.add(row)
             if event.kind in SECURITY_EVENTS:
                 audit.record(
                     session,
@@ -446,9 +456,20 @@ class Ingest:
                     target=topic_station,
                     detail=dict(event.detail),
                 )
+            if self.ops is not None:
+                self.ops.on_event(session, topic_station, event, row)
             session.commit()
         level = logging.WARNING if event.severity in ("error", "critical") else logging.INFO
         log.log(level, "event from %s: %s %s", topic_station, event.kind, event.detail)
+
+    def handle_ops_message(self, topic_station: str, suffix: str, payload: bytes) -> None:
+        """``config-applied`` and ``reconciliation``: handed to fleet/ops.py."""
+        if self.ops is None:
+            return
+        try:
+            self.ops.handle_message(topic_station, suffix, payload)
+        except ProtocolError as exc:
+            self._reject(topic_station, None, f"malformed-{suffix}", str(exc))
 
 
 @dataclass(frozen=True)
@@ -503,6 +524,8 @@ class IngestWorker:
             (topics.shared(topics.HEARTBEAT.filter_all_stations()), 0),
             (topics.shared(topics.EVENTS.filter_all_stations()), 1),
             (topics.shared(topics.RESPONSES.filter_all_stations()), 1),
+            (topics.shared(topics.CONFIG_APPLIED.filter_all_stations()), 1),
+            (topics.shared(topics.RECONCILIATION.filter_all_stations()), 1),
             # Retained status is not delivered through shared subscriptions: every worker
             # reads it (updates are idempotent).
             (topics.STATUS.filter_all_stations(), 1),
@@ -552,6 +575,8 @@ class IngestWorker:
             self.ingest.handle_event(station_id, payload)
         elif suffix == topics.RESPONSES.suffix:
             self.ingest.handle_response(station_id, payload)
+        elif suffix in (topics.CONFIG_APPLIED.suffix, topics.RECONCILIATION.suffix):
+            self.ingest.handle_ops_message(station_id, suffix, payload)
         # Acknowledge only now: a crash before this line gets the message redelivered.
         client.ack(msg.mid, msg.qos)
 

@@ -31,6 +31,15 @@ def start_ingest_workers(
     return threads
 
 
+def start_ops_jobs(context: FleetContext, stop: threading.Event) -> threading.Thread:
+    """Missed-heartbeat check, alert evaluation, webhook delivery, health rollups, retention."""
+    thread = threading.Thread(
+        target=context.ops.run_jobs, args=(stop,), name="ops-jobs", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def _sweep_stale_chunks(context: FleetContext, stop: threading.Event) -> None:
     older_than = timedelta(hours=context.settings.ingest.stale_chunk_hours)
     while not stop.wait(STALE_CHUNK_SWEEP_S):
@@ -45,6 +54,7 @@ def serve(context: FleetContext) -> None:
     stop = threading.Event()
     workers = start_ingest_workers(context, settings.ingest.workers, stop)
     threading.Thread(target=_sweep_stale_chunks, args=(context, stop), daemon=True).start()
+    jobs = start_ops_jobs(context, stop)
     config = uvicorn.Config(
         create_app(context),
         host=settings.service.listen_host,
@@ -65,7 +75,7 @@ def serve(context: FleetContext) -> None:
         server.run()
     finally:
         stop.set()
-        for thread in workers:
+        for thread in [*workers, jobs]:
             thread.join(timeout=5)
         context.close()
 

@@ -7,48 +7,19 @@ environment variable, and placeholder values are refused.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-PLACEHOLDERS = {"", "changeme", "change-me", "password", "secret", "admin", "test", "xxx"}
+from fleet.ops_settings import AlertSettings, HealthSettings, StatusPageSettings
+from fleet.secret_ref import PLACEHOLDERS, SecretRef
+
+__all__ = ["PLACEHOLDERS", "FleetSettings", "SecretRef"]
 
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SecretRef(Section):
-    """Where a secret comes from: a file (first line) or an environment variable."""
-
-    file: Path | None = None
-    env: str | None = None
-
-    @model_validator(mode="after")
-    def _one_source(self) -> SecretRef:
-        if (self.file is None) == (self.env is None):
-            raise ValueError("give exactly one of `file` or `env`")
-        return self
-
-    def read(self, what: str) -> str:
-        if self.env is not None:
-            value = os.environ.get(self.env, "")
-            source = f"environment variable {self.env}"
-        else:
-            assert self.file is not None
-            try:
-                value = self.file.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise ValueError(f"cannot read {what} from {self.file}: {exc.strerror}") from exc
-            source = str(self.file)
-        if value.lower() in PLACEHOLDERS or len(value) < 16:
-            raise ValueError(
-                f"{what} from {source} is empty, a placeholder or shorter than 16 characters: "
-                "generate one with `ewp fleet init`"
-            )
-        return value
 
 
 class ServiceSettings(Section):
@@ -103,6 +74,9 @@ class FleetSettings(Section):
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     provisioning: ProvisioningSettings = Field(default_factory=ProvisioningSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
+    status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
 
     @property
     def database_url(self) -> str:

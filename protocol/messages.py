@@ -91,6 +91,13 @@ class Environment(Message):
     position_at: Timestamp | None = None
 
 
+class AppliedConfigRef(Message):
+    """Which desired configuration the station runs (version 0: its local settings only)."""
+
+    version: int = Field(ge=0)
+    sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
 class Heartbeat(Message):
     v: Literal[1] = 1
     station_id: StationId
@@ -107,6 +114,18 @@ class Heartbeat(Message):
     )
     environment: Environment | None = Field(
         default=None, description="from the station controller board, when one is fitted"
+    )
+    cpu_temperature_c: float | None = Field(
+        default=None, description="the Pi's SoC temperature (thermal zone 0), when readable"
+    )
+    interval_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="seconds until the next heartbeat: the fleet's missed-heartbeat timeout "
+        "is 1.5 times this",
+    )
+    config: AppliedConfigRef | None = Field(
+        default=None, description="the configuration the station runs"
     )
 
 

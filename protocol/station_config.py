@@ -4,6 +4,8 @@ reporting and retention. One model, used by the agent's settings (its defaults) 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from typing import Annotated, Literal
 
@@ -96,3 +98,15 @@ class StationConfig(Section):
     upload: UploadSchedule = Field(default_factory=UploadSchedule)
     heartbeat_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
     retention_days: Annotated[float, Field(ge=0)] = 30.0
+
+
+def canonical_config(config: StationConfig) -> bytes:
+    """The configuration as canonical JSON (keys sorted, no spaces): what its hash covers."""
+    return json.dumps(
+        config.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def config_sha256(config: StationConfig) -> str:
+    """The hash both ends compute: the fleet's desired hash equals the station's applied one."""
+    return hashlib.sha256(canonical_config(config)).hexdigest()

@@ -79,6 +79,22 @@ RESPONSES = TopicSpec(
     "CommandResponse",
     "the signed answer to a command",
 )
+CONFIG_APPLIED = TopicSpec(
+    "config-applied",
+    Direction.UP,
+    1,
+    False,
+    "ConfigApplied",
+    "the configuration version and hash the station applied, or why it refused one",
+)
+RECONCILIATION = TopicSpec(
+    "reconciliation",
+    Direction.UP,
+    1,
+    False,
+    "ReconciliationReport",
+    "what the station created, per day: counts and sequence-number ranges",
+)
 RECEIPTS = TopicSpec(
     "receipts",
     Direction.DOWN,
@@ -127,6 +143,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     PACKET_CHUNKS,
     EVENTS,
     RESPONSES,
+    CONFIG_APPLIED,
+    RECONCILIATION,
     RECEIPTS,
     COMMANDS,
     CONFIG,

@@ -22,6 +22,9 @@ def test_example_agent_settings_load() -> None:
 def test_example_fleet_settings_load() -> None:
     settings = load_settings(FleetSettings, EXAMPLES / "fleet.toml")
     assert settings.ingest.workers == 2
+    assert settings.alerts.service_hours.days[0] == "mon"
+    assert settings.alerts.webhook.url is not None and settings.alerts.webhook.secret is not None
+    assert settings.health.timeout_factor == 1.5
 
 
 def test_a_typo_names_the_key(tmp_path: Path) -> None:

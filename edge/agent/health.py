@@ -1,4 +1,5 @@
-"""The station's heartbeat: queue depth, oldest pending packet, disk, sensors, link."""
+"""The station's heartbeat: queue depth, oldest pending packet, disk, CPU temperature,
+sensors, link, and which configuration runs."""
 
 from __future__ import annotations
 
@@ -11,7 +12,24 @@ from pathlib import Path
 from edge.agent.outbox import Outbox
 from edge.agent.uplink import LinkStats
 from protocol.envelope import utc_timestamp
-from protocol.messages import DiskHealth, Environment, Heartbeat, QueueHealth, SensorHealth
+from protocol.messages import (
+    AppliedConfigRef,
+    DiskHealth,
+    Environment,
+    Heartbeat,
+    QueueHealth,
+    SensorHealth,
+)
+
+CPU_THERMAL_ZONE = Path("/sys/class/thermal/thermal_zone0/temp")
+
+
+def read_cpu_temperature(path: Path = CPU_THERMAL_ZONE) -> float | None:
+    """The SoC temperature in °C (the kernel reports millidegrees); None where unreadable."""
+    try:
+        return round(int(path.read_text(encoding="ascii").strip()) / 1000.0, 1)
+    except (OSError, ValueError):
+        return None
 
 
 class SensorBoard:
@@ -43,6 +61,9 @@ class HealthReporter:
         sensors: SensorBoard,
         environment: Callable[[], Environment | None] = lambda: None,
         clock: Callable[[], float] = time.time,
+        cpu_temperature: Callable[[], float | None] = read_cpu_temperature,
+        interval_s: Callable[[], float | None] = lambda: None,
+        config: Callable[[], AppliedConfigRef | None] = lambda: None,
     ) -> None:
         self.station_id = station_id
         self._outbox = outbox
@@ -51,6 +72,9 @@ class HealthReporter:
         self._sensors = sensors
         self._environment = environment
         self._clock = clock
+        self._cpu_temperature = cpu_temperature
+        self._interval_s = interval_s
+        self._config = config
         self._started = clock()
         self._seq = 0
 
@@ -80,4 +104,7 @@ class HealthReporter:
             sensors=self._sensors.snapshot(),
             link=link.as_heartbeat_fields(),
             environment=self._environment(),
+            cpu_temperature_c=self._cpu_temperature(),
+            interval_s=self._interval_s(),
+            config=self._config(),
         )

@@ -18,6 +18,9 @@ from datetime import datetime
 
 import serial
 
+from edge.agent import fleet_link
+from edge.agent.application_status import ApplicationStatusStore
+from edge.agent.applied_config import AppliedConfig, local_station_config
 from edge.agent.autopilot import Autopilot
 from edge.agent.capture import (
     CameraIrisCapturer,
@@ -45,6 +48,7 @@ from edge.drivers.controller import ControllerError, TamperClearRefusedError
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
 from edge.drivers.iris_camera import IrisCamera, IrisCameraError
 from protocol import topics
+from protocol.station_config import CapturePolicy
 from protocol.enrolment import Application
 from protocol.errors import ProtocolError
 from protocol.messages import Command, PreregistrationBatch, Scalar, parse_message
@@ -92,6 +96,10 @@ class StationAgent:
         self.identity = StationIdentity.load(settings.identity_dir)
         self.sensors = SensorBoard()
         self.sensors.set("fingerprint", "unknown")
+        # The fleet's configuration once it sent one (kept across restarts), else the local one.
+        self.applied_config = AppliedConfig(
+            settings.station.data_dir, local_station_config(settings), self.identity.station_id
+        )
         self._outbox: Outbox | None = None  # the capture side's connection, opened by run()
         self._builder = PacketBuilder(
             station_id=self.identity.station_id,
@@ -138,6 +146,8 @@ class StationAgent:
             software_version=self.software_version,
             sensors=self.sensors,
             environment=lambda: self.controller.environment() if self.controller else None,
+            interval_s=lambda: self.uplink.heartbeat_interval_s if self.uplink else None,
+            config=self.applied_config.ref,
         )
         self.uplink = Uplink(
             self.settings.uplink,
@@ -151,10 +161,18 @@ class StationAgent:
             {"tamper-challenge": self._tamper_challenge, "tamper-clear": self._tamper_clear}
         )
         self.uplink.message_handlers[topics.PREREGISTRATIONS.suffix] = self._preregistrations
+        statuses = ApplicationStatusStore(self.settings.station.data_dir)
+        fleet_link.attach(
+            self.uplink,
+            self.applied_config,
+            reconciliation_interval_s=self.settings.uplink.reconciliation_interval_s,
+            statuses=statuses,
+        )
         self._uplink_ready.set()
         try:
             self.uplink.run(stop)
         finally:
+            statuses.close()
             outbox.close()
 
     # -- sensor --------------------------------------------------------------------------------
@@ -290,6 +308,11 @@ class StationAgent:
 
     # -- enrolment -----------------------------------------------------------------------------
 
+    @property
+    def capture_policy(self) -> CapturePolicy:
+        """The capture policy in force: the fleet's applied configuration, else the settings."""
+        return self.applied_config.current.config.capture
+
     def enrol(
         self,
         application: Application,
@@ -305,7 +328,7 @@ class StationAgent:
                 "this station is locked because its enclosure was opened (tamper): capture is "
                 "disabled until the fleet clears it; call the fleet admin"
             )
-        policy = self.settings.capture
+        policy = self.capture_policy
         fingers = None
         if policy.fingers and not all(p in (declared or {}) for p in policy.fingers):
             fingers = FingerCapturer(self.fingerprint_sensor(), timeout_s=policy.finger_timeout_s)
@@ -409,7 +432,8 @@ class StationAgent:
     def _autopilot_enrol(self, application: Application) -> None:
         declared: dict[str, Declared] = {}
         # Now and then an applicant with an amputated finger, as in the field.
-        if self.settings.capture.fingers and self._rng.random() < AMPUTATION_RATE:
-            finger = self._rng.choice(self.settings.capture.fingers)
+        fingers = self.capture_policy.fingers
+        if fingers and self._rng.random() < AMPUTATION_RATE:
+            finger = self._rng.choice(fingers)
             declared[finger] = Declared("amputated", "autopilot: synthetic applicant")
         self.enrol(application, AutopilotConsole(), declared=declared, source="autopilot")

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from protocol.station_config import CapturePolicy
+from protocol.station_config import CapturePolicy, UploadSchedule
 
 
 class Section(BaseModel):
@@ -70,6 +70,9 @@ class UplinkSettings(Section):
     max_inflight: Annotated[int, Field(ge=1, le=256)] = 16
     keepalive_s: Annotated[int, Field(ge=5, le=600)] = 30
     heartbeat_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    reconciliation_interval_s: Annotated[float, Field(ge=1, le=86400)] = Field(
+        default=600.0, description="how often the station reports what it created"
+    )
     receipt_timeout_s: Annotated[float, Field(ge=1, le=86400)] = 120.0
     reconnect_min_s: Annotated[float, Field(gt=0, le=60)] = 1.0
     reconnect_max_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
@@ -113,6 +116,7 @@ class AgentSettings(Section):
     uplink: UplinkSettings = Field(default_factory=UplinkSettings)
     outbox: OutboxSettings = Field(default_factory=OutboxSettings)
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
+    upload: UploadSchedule = Field(default_factory=UploadSchedule)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 

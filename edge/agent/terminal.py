@@ -223,10 +223,8 @@ class TerminalEnrolment:
 
     def declared_exceptions(self) -> dict[str, Declared]:
         declared: dict[str, Declared] = {}
-        valid = {
-            *self.agent.settings.capture.fingers,
-            *(f"{e}-eye" for e in self.agent.settings.capture.eyes),
-        }
+        policy = self.agent.capture_policy
+        valid = {*policy.fingers, *(f"{e}-eye" for e in policy.eyes)}
         while True:
             answer = self.ask(self._t("declare-exception"), False).strip()
             if not answer:

@@ -37,6 +37,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox
 from edge.agent.settings import UplinkSettings
+from edge.agent.upload_windows import UploadWindows
 from protocol import topics
 from protocol.chunks import chunk_count, split_packet
 from protocol.commands import sign_response
@@ -46,6 +47,7 @@ from protocol.messages import (
     Command,
     CommandResponse,
     Heartbeat,
+    Message,
     Receipt,
     Scalar,
     StationEvent,
@@ -58,6 +60,8 @@ wire = logging.getLogger("ewp.wire.mqtt")
 
 # A command handler returns (status, detail): status "ok", "refused" or "error".
 CommandHandler = Callable[[Command], tuple[str, dict[str, Scalar]]]
+# A handler for another down topic (config, app-status): gets the payload, in this thread.
+MessageHandler = Callable[[bytes], None]
 
 # Chunks between progress writes to the outbox. Every chunk: a write without fsync costs far
 # less than sending a chunk again over a van's link after a restart.
@@ -88,6 +92,16 @@ class LinkStats:
             "receipt_timeouts": self.receipt_timeouts,
             "rejected": self.rejected,
         }
+
+
+@dataclass
+class PeriodicMessage:
+    """A message sent every ``interval_s`` while connected, and soon after each connect."""
+
+    spec: topics.TopicSpec
+    interval_s: float
+    build: Callable[[], Message]
+    next_at: float = 0.0
 
 
 @dataclass
@@ -122,7 +136,10 @@ class Uplink:
         self.outbox = outbox
         self._make_heartbeat = heartbeat
         self._software_version = software_version
-        self._retention_s = retention_s
+        self.retention_s = retention_s
+        self.heartbeat_interval_s = settings.heartbeat_interval_s
+        self.upload_windows: UploadWindows | None = None  # None: upload whenever connected
+        self._windows_open = True
         self._clock = clock
         self.stats = LinkStats()
         self.host, self.port, tls = _broker_address(settings.broker_url, identity)
@@ -141,8 +158,9 @@ class Uplink:
         self._events_lock = threading.Lock()
         self._not_authorised_logged = False
         self.command_handlers: dict[str, CommandHandler] = {"ping": _pong}
-        # Other down topics (by suffix): the agent registers what it handles.
-        self.message_handlers: dict[str, Callable[[bytes], None]] = {}
+        self.message_handlers: dict[str, MessageHandler] = {}  # by topic suffix
+        self.periodic: list[PeriodicMessage] = []
+        self._outgoing: list[tuple[topics.TopicSpec, Message]] = []
         self._client = self._make_client(tls)
 
     # -- MQTT client ---------------------------------------------------------------------------
@@ -238,6 +256,8 @@ class Uplink:
             topics.STATUS.for_station(self._station), status.to_payload(), qos=1, retain=True
         )
         self._next_heartbeat_at = self._clock()
+        for periodic in self.periodic:
+            periodic.next_at = min(periodic.next_at, self._clock() + 2.0)
 
     def _on_disconnect(
         self,
@@ -284,13 +304,14 @@ class Uplink:
         if self._connected:
             self._pump()
             self._send_events()
+            self._send_outgoing(now)
             if now >= self._next_heartbeat_at:
                 self._send_heartbeat()
-                self._next_heartbeat_at = now + self.settings.heartbeat_interval_s
+                self._next_heartbeat_at = now + self.heartbeat_interval_s
         self._check_receipt_timeouts(now)
         if now >= self._next_housekeeping_at:
             self._next_housekeeping_at = now + HOUSEKEEPING_INTERVAL_S
-            self.outbox.purge_acked(self._retention_s)
+            self.outbox.purge_acked(self.retention_s)
 
     def shutdown(self) -> None:
         """Publish ``offline`` (so the fleet knows this was on purpose) and disconnect."""
@@ -316,7 +337,30 @@ class Uplink:
 
     # -- sending packets -----------------------------------------------------------------------
 
+    def set_heartbeat_interval(self, interval_s: float) -> None:
+        """A new interval (from the fleet's configuration), effective from the next one."""
+        self.heartbeat_interval_s = interval_s
+        self._next_heartbeat_at = min(self._next_heartbeat_at, self._clock() + interval_s)
+
+    def _upload_allowed(self) -> bool:
+        """Inside an upload window (or no windows). Logged when it opens or closes."""
+        is_open = self.upload_windows is None or self.upload_windows.is_open()
+        if is_open != self._windows_open:
+            self._windows_open = is_open
+            if is_open:
+                log.info("upload window open: uploading what waits")
+            else:
+                assert self.upload_windows is not None
+                opening = self.upload_windows.next_opening()
+                log.info(
+                    "upload window closed: packets wait until %s (heartbeats still flow)",
+                    opening.isoformat(timespec="minutes") if opening else "the next window",
+                )
+        return is_open
+
     def _pump(self) -> None:
+        if not self._upload_allowed():
+            return  # chunks in flight finish; the rest resumes when a window opens
         while len(self._inflight) < self.settings.max_inflight:
             upload = self._next_upload()
             if upload is None or upload.packet is None:
@@ -460,7 +504,7 @@ class Uplink:
             except Exception:
                 log.exception("handling a message on %s failed", suffix)
         else:
-            log.info("message on %s (%d bytes) not handled yet", suffix, len(message.payload))
+            log.info("message on %s (%d bytes) not handled", suffix, len(message.payload))
 
     def _handle_receipt(self, payload: bytes) -> None:
         try:
@@ -577,6 +621,28 @@ class Uplink:
         for event in events:
             self._client.publish(
                 topics.EVENTS.for_station(self._station), event.to_payload(), qos=1
+            )
+
+    def send(self, spec: topics.TopicSpec, message: Message) -> None:
+        """Queue a message for one of this station's up topics (thread-safe; sent when
+        connected; the newest 100 are kept while offline)."""
+        with self._events_lock:
+            self._outgoing.append((spec, message))
+            del self._outgoing[:-100]
+
+    def _send_outgoing(self, now: float) -> None:
+        for periodic in self.periodic:
+            if now >= periodic.next_at:
+                periodic.next_at = now + periodic.interval_s
+                try:
+                    self.send(periodic.spec, periodic.build())
+                except Exception:
+                    log.exception("building the periodic %s message failed", periodic.spec.suffix)
+        with self._events_lock:
+            outgoing, self._outgoing = self._outgoing, []
+        for spec, message in outgoing:
+            self._client.publish(
+                spec.for_station(self._station), message.to_payload(), qos=spec.qos
             )
 
     def describe(self) -> dict[str, object]:

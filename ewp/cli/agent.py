@@ -212,3 +212,44 @@ def operator_list(config: ConfigOption) -> None:
             ]
         )
     )
+
+
+@app.command("status")
+def application_status(
+    config: ConfigOption,
+    application_number: Annotated[
+        str | None, typer.Argument(help="one application (default: the latest 50)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of a table")] = False,
+) -> None:
+    """Decisions of the central system on applications enrolled at this station."""
+    from dataclasses import asdict
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from edge.agent.application_status import ApplicationStatusStore
+
+    settings = _settings(config)
+    with ApplicationStatusStore(settings.station.data_dir) as store:
+        if application_number is not None:
+            found = store.get(application_number.strip().upper())
+            rows = [found] if found else []
+        else:
+            rows = store.latest()
+    if application_number is not None and not rows:
+        typer.echo(
+            f"no status for {application_number} yet: the central system has not decided, or "
+            "this station has been offline since",
+            err=True,
+        )
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps([asdict(r) for r in rows]))
+        return
+    table = Table(title=f"{len(rows)} application statuses")
+    for column in ("application", "status", "reason", "decided at"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r.application_number, r.status, r.reason or "", r.at)
+    Console().print(table)

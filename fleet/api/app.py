@@ -5,7 +5,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter, FastAPI
 
-from fleet.api import overview, packets, provisioning, stations
+from fleet.api import (
+    alerts,
+    central,
+    configuration,
+    overview,
+    packets,
+    provisioning,
+    public_status,
+    reconciliation,
+    station_health,
+    stations,
+)
 from fleet.context import FleetContext
 from fleet.version import software_version
 
@@ -27,5 +38,12 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(stations.router)
     api.include_router(packets.router)
     api.include_router(provisioning.router)
+    api.include_router(station_health.router)
+    api.include_router(alerts.router)
+    api.include_router(configuration.router)
+    api.include_router(reconciliation.router)
+    api.include_router(central.router)
+    api.include_router(public_status.router)
     app.include_router(api)
+    app.include_router(public_status.page_router)  # /status: the applicants' page
     return app

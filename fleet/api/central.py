@@ -1,0 +1,157 @@
+"""/api/v1/central: the central e-WorkPermit system takes the sealed packets, marks them
+processed, and posts application status (sent on to the station that enrolled the applicant).
+
+The central system calls with the operator role (a user or API token given that role); every
+change it makes is audited.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet import application_status, audit
+from fleet.api.deps import Context, DbSession, Operator
+from fleet.api.ops_schemas import (
+    ApplicationStatusPost,
+    ApplicationStatusPublic,
+    StatusEventPublic,
+)
+from fleet.api.schemas import PacketPublic
+from fleet.application_status import ApplicationStatusError, StatusPost, UnknownPacketError
+from fleet.store.models import Packet
+from fleet.store.ops_models import ApplicationRecord
+
+router = APIRouter(prefix="/central", tags=["central"])
+
+
+def _packet(session: Session, packet_id: str) -> Packet:
+    packet = session.get(Packet, packet_id)
+    if packet is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no packet {packet_id}")
+    return packet
+
+
+@router.get("/packets", response_model=list[PacketPublic])
+def list_packets(
+    session: DbSession,
+    caller: Operator,
+    state: Literal["received", "processed", "all"] = "received",
+    station_id: str | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> list[PacketPublic]:
+    """Packets in the order they arrived (default: those not processed yet)."""
+    query = select(Packet).order_by(Packet.received_at, Packet.packet_id)
+    if state != "all":
+        query = query.where(Packet.state == state)
+    if station_id is not None:
+        query = query.where(Packet.station_id == station_id)
+    return [PacketPublic.of(p) for p in session.scalars(query.limit(limit).offset(offset))]
+
+
+@router.get("/packets/{packet_id}", response_model=PacketPublic)
+def get_packet(packet_id: str, session: DbSession, caller: Operator) -> PacketPublic:
+    return PacketPublic.of(_packet(session, packet_id))
+
+
+@router.get(
+    "/packets/{packet_id}/envelope",
+    response_class=Response,
+    responses={200: {"content": {"application/vnd.ewp.sealed-packet": {}}}},
+)
+def get_envelope(
+    packet_id: str, session: DbSession, context: Context, caller: Operator
+) -> Response:
+    """The sealed envelope as the station signed it; only the central key opens it."""
+    packet = _packet(session, packet_id)
+    data = context.files.path(packet.path).read_bytes()
+    return Response(data, media_type="application/vnd.ewp.sealed-packet")
+
+
+@router.post("/packets/{packet_id}/processed", response_model=PacketPublic)
+def mark_processed(packet_id: str, session: DbSession, caller: Operator) -> PacketPublic:
+    """The central system has the packet: received -> processed (audited; again: no change)."""
+    packet = _packet(session, packet_id)
+    if packet.state != "processed":
+        packet.state = "processed"
+        audit.record(
+            session,
+            actor=caller.name,
+            action="packet.processed",
+            target=packet_id,
+            detail={"station_id": packet.station_id, "seq": packet.seq},
+        )
+        session.commit()
+    return PacketPublic.of(packet)
+
+
+def _public(session: Session, record: ApplicationRecord) -> ApplicationStatusPublic:
+    return ApplicationStatusPublic(
+        application_number=record.application_number,
+        packet_id=record.packet_id,
+        station_id=record.station_id,
+        status=record.status,
+        reason=record.reason,
+        status_at=record.status_at,
+        updated_at=record.updated_at,
+        published_at=record.published_at,
+        history=[
+            StatusEventPublic(
+                status=e.status,
+                reason=e.reason,
+                status_at=e.status_at,
+                recorded_at=e.recorded_at,
+                actor=e.actor,
+            )
+            for e in application_status.history(session, record.application_number)
+        ],
+    )
+
+
+@router.post("/application-status", response_model=ApplicationStatusPublic)
+def post_application_status(
+    body: ApplicationStatusPost, session: DbSession, context: Context, caller: Operator
+) -> ApplicationStatusPublic:
+    """Record a decision and send it to the station that enrolled the applicant (QoS 1; a
+    station out of coverage gets it when it reconnects). Posting the same status again
+    changes nothing."""
+    now = context.ops.clock()
+    at: datetime = body.at or now
+    try:
+        record, changed = application_status.post_status(
+            session,
+            StatusPost(
+                application_number=body.application_number,
+                status=body.status,
+                reason=body.reason,
+                at=at if at.tzinfo else at.replace(tzinfo=now.tzinfo),
+                packet_id=body.packet_id,
+                passport_number=body.passport_number,
+            ),
+            actor=caller.name,
+            now=now,
+        )
+    except UnknownPacketError as exc:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except ApplicationStatusError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    session.commit()
+    if changed:
+        context.ops.publish_application_statuses([record.application_number])
+        session.refresh(record)
+    return _public(session, record)
+
+
+@router.get("/application-status/{application_number}", response_model=ApplicationStatusPublic)
+def get_application_status(
+    application_number: str, session: DbSession, caller: Operator
+) -> ApplicationStatusPublic:
+    record = session.get(ApplicationRecord, application_number)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no application {application_number}")
+    return _public(session, record)

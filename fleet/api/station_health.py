@@ -1,0 +1,97 @@
+"""/api/v1/fleet/health and /api/v1/stations/{id}/health: liveness, latest health, history."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, HTTPException, Query, status
+from sqlalchemy import select
+
+from fleet import health
+from fleet.api.deps import Context, DbSession, Viewer
+from fleet.api.ops_schemas import (
+    FleetHealth,
+    HealthHistory,
+    HealthPointPublic,
+    StationHealthPublic,
+    fleet_health,
+)
+from fleet.store.models import Station
+from fleet.store.ops_models import Alert, StationLiveness
+
+router = APIRouter(tags=["health"])
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no station heartbeat is older or newer
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@router.get("/fleet/health", response_model=FleetHealth)
+def get_fleet_health(session: DbSession, context: Context, caller: Viewer) -> FleetHealth:
+    """Fleet-wide: stations by state, queue totals and the oldest backlog, extremes, alerts."""
+    now = context.ops.clock()
+    stations = [StationHealthPublic.of(h) for h in health.all_station_health(session, now=now)]
+    active = list(session.scalars(select(Alert).where(Alert.cleared_at.is_(None))))
+    return fleet_health(now, stations, active)
+
+
+@router.get("/fleet/health/stations", response_model=list[StationHealthPublic])
+def list_station_health(
+    session: DbSession,
+    context: Context,
+    caller: Viewer,
+    state: Literal["online", "offline", "never-seen", "revoked"] | None = None,
+) -> list[StationHealthPublic]:
+    """The latest health of every station (optionally only those in one state)."""
+    rows = health.all_station_health(session, now=context.ops.clock())
+    return [StationHealthPublic.of(h) for h in rows if state is None or h.state == state]
+
+
+@router.get("/stations/{station_id}/health", response_model=StationHealthPublic)
+def get_station_health(
+    station_id: str, session: DbSession, context: Context, caller: Viewer
+) -> StationHealthPublic:
+    station = session.get(Station, station_id)
+    if station is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
+    liveness = session.get(StationLiveness, station_id)
+    return StationHealthPublic.of(health.station_health(station, liveness, now=context.ops.clock()))
+
+
+@router.get("/stations/{station_id}/health/history", response_model=HealthHistory)
+def get_station_health_history(
+    station_id: str,
+    session: DbSession,
+    context: Context,
+    caller: Viewer,
+    since: Annotated[datetime | None, Query(description="default: 24 hours before until")] = None,
+    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    resolution: Annotated[
+        Literal["auto", "raw", "5m", "1h"],
+        Query(description="auto: raw up to 24 h, 5-minute buckets up to 14 days, hours beyond"),
+    ] = "auto",
+) -> HealthHistory:
+    if session.get(Station, station_id) is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
+    try:
+        end = _aware(until) if until else context.ops.clock()
+        start = _aware(since) if since else end - timedelta(hours=24)
+    except (OverflowError, ValueError):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT, "since and until must be real UTC times"
+        ) from None
+    start, end = max(start, EARLIEST), min(end, LATEST)
+    if start >= end:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
+    chosen = health.choose_resolution(start, end) if resolution == "auto" else resolution
+    points = health.history(session, station_id, since=start, until=end, resolution=chosen)
+    return HealthHistory(
+        station_id=station_id,
+        since=start,
+        until=end,
+        resolution=chosen,
+        points=[HealthPointPublic.of(p) for p in points],
+    )

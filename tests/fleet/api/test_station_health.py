@@ -1,0 +1,57 @@
+"""Health routes: the latest per station, a station's history, fleet-wide aggregates."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.fleet.api_helpers import api_rig
+from tests.fleet.ops_helpers import heartbeat
+
+
+def test_latest_history_and_fleet_view(tmp_path: Path) -> None:
+    with api_rig(tmp_path) as rig:
+        for sid in ("ct-01", "ct-02", "mu-01", "ct-09"):
+            rig.station(sid, kind="mobile" if sid.startswith("mu") else "center")
+        rig.station("ct-99", state="revoked")
+        env = {"controller": "ok", "battery_v": 11.6, "external_power": False,
+               "latitude": 18.79, "longitude": 98.98}  # fmt: skip
+        for _ in range(10):
+            rig.heartbeat(heartbeat("ct-01", queue={"pending": 2, "pending_bytes": 600,
+                                                    "oldest_pending_age_s": 600.0}))  # fmt: skip
+            rig.heartbeat(heartbeat("ct-02", disk={"free_bytes": 8, "total_bytes": 100},
+                                    cpu_temperature_c=79.0))  # fmt: skip
+            rig.heartbeat(heartbeat("mu-01", environment=env, interval_s=60.0))
+            rig.clock.advance(seconds=30)
+        rig.clock.advance(seconds=20)  # ct-01 and ct-02 are overdue (45 s), mu-01 is not (90 s)
+        rig.ops.check_liveness()
+        rig.ops.evaluate_alerts()
+        with rig.client("viewer") as api:
+            fleet = api.get("/api/v1/fleet/health").json()
+            stations = {s["station_id"]: s for s in api.get("/api/v1/fleet/health/stations").json()}
+            offline = api.get("/api/v1/fleet/health/stations", params={"state": "offline"}).json()
+            mu = api.get("/api/v1/stations/mu-01/health").json()
+            history = api.get("/api/v1/stations/ct-01/health/history").json()
+            missing = api.get("/api/v1/stations/nope/health")
+            backwards = api.get(
+                "/api/v1/stations/ct-01/health/history",
+                params={"since": "2026-11-24T00:00:00Z", "until": "2026-11-23T00:00:00Z"},
+            )
+        assert fleet["stations"] == {
+            "total": 5, "online": 1, "offline": 2, "offline_by_timeout": 2, "never_seen": 1,
+            "revoked": 1,
+        }  # fmt: skip
+        assert fleet["waiting_total"] == 2 and fleet["stations_with_backlog"] == 1
+        assert fleet["oldest_backlog"]["station_id"] == "ct-01"
+        assert fleet["oldest_backlog"]["value"] == 600 + 50  # aged since the last heartbeat
+        assert fleet["lowest_disk_free_pct"] == {"station_id": "ct-02", "value": 8.0}
+        assert fleet["hottest_cpu_c"] == {"station_id": "ct-02", "value": 79.0}
+        assert fleet["stations_on_battery"] == 1
+        assert fleet["alerts_by_rule"] == {"disk-full": 1, "cpu-hot": 1}
+        assert {s["station_id"] for s in offline} == {"ct-01", "ct-02"}
+        assert stations["ct-09"]["state"] == "never-seen"
+        assert mu["state"] == "online" and mu["heartbeat_interval_s"] == 60.0
+        assert mu["position"]["latitude"] == 18.79 and mu["battery_v"] == 11.6
+        assert history["resolution"] == "raw" and len(history["points"]) == 10
+        assert history["points"][0]["queue_waiting"] == 2
+        assert missing.status_code == 404
+        assert backwards.status_code == 422

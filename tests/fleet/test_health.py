@@ -1,0 +1,164 @@
+"""Station health with a fake clock: time series, missed-heartbeat timeout, rollups, retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from fleet import health
+from fleet.store.models import Station
+from fleet.store.ops_models import HealthRollup, HealthSample, StationLiveness
+from protocol.messages import StationStatus
+from tests.fleet.conftest import OpsRig
+from tests.fleet.ops_helpers import heartbeat
+
+
+def liveness(rig: OpsRig, station_id: str) -> StationLiveness:
+    with rig.sessions() as session:
+        row = session.get(StationLiveness, station_id)
+        assert row is not None
+        return row
+
+
+def is_online(rig: OpsRig, station_id: str) -> bool:
+    with rig.sessions() as session:
+        station = session.get(Station, station_id)
+        assert station is not None
+        return station.online
+
+
+def test_each_heartbeat_is_a_sample_with_the_station_health(rig: OpsRig) -> None:
+    sid = rig.station("ct-01")
+    rig.heartbeat(
+        heartbeat(
+            sid,
+            queue={"pending": 2, "sending": 1, "pending_bytes": 900, "oldest_pending_age_s": 60},
+            disk={"free_bytes": 25, "total_bytes": 100},
+            cpu_temperature_c=61.5,
+            sensors=[{"kind": "fingerprint", "state": "error", "detail": "no answer"}],
+            environment={
+                "controller": "ok",
+                "battery_v": 12.1,
+                "temperature_c": 31.0,
+                "humidity_pct": 70.0,
+                "latitude": 13.75,
+                "longitude": 100.5,
+            },
+        )
+    )
+    with rig.sessions() as session:
+        sample = session.scalars(select(HealthSample)).one()
+    assert (sample.queue_pending, sample.queue_pending_bytes) == (3, 900)
+    assert (sample.disk_free_pct, sample.cpu_temperature_c, sample.battery_v) == (25.0, 61.5, 12.1)
+    assert (sample.latitude, sample.longitude, sample.sensors_faulty) == (13.75, 100.5, 1)
+    assert sample.at == rig.clock.now
+    live = liveness(rig, sid)
+    assert (live.state, live.heartbeat_interval_s) == ("online", 30.0)
+    assert live.expected_by == rig.clock.now + timedelta(seconds=45)
+
+
+def test_a_silently_hung_station_goes_offline_after_one_and_a_half_intervals(rig: OpsRig) -> None:
+    sid = rig.station("ct-02")
+    rig.heartbeat(heartbeat(sid, interval_s=20.0))
+    assert is_online(rig, sid)
+    rig.clock.advance(seconds=29)
+    assert rig.ops.check_liveness() == []
+    last_heard = rig.clock.now - timedelta(seconds=29)
+    rig.clock.advance(seconds=2)  # 31 s > 1.5 x 20 s
+    assert rig.ops.check_liveness() == [sid]
+    live = liveness(rig, sid)
+    assert (live.state, live.reason, live.since) == ("offline", "heartbeat-timeout", last_heard)
+    assert not is_online(rig, sid)
+    rig.heartbeat(heartbeat(sid, interval_s=20.0))  # it comes back
+    assert liveness(rig, sid).state == "online" and is_online(rig, sid)
+
+
+def test_interval_defaults_when_the_heartbeat_does_not_say(rig: OpsRig) -> None:
+    sid = rig.station("ct-03")
+    rig.heartbeat(heartbeat(sid, interval_s=None))
+    assert liveness(rig, sid).heartbeat_interval_s == 30.0  # [health] default
+
+
+def test_last_will_and_clean_shutdown_mark_offline_with_the_reason(rig: OpsRig) -> None:
+    sid = rig.station("ct-04")
+    rig.status(sid, "online")
+    assert liveness(rig, sid).state == "online"
+    rig.status(sid, "offline", "last will")
+    live = liveness(rig, sid)
+    assert (live.state, live.reason, live.expected_by) == ("offline", "last will", None)
+    rig.status(sid, "online")
+    # "online" but never a heartbeat: the timeout catches that too.
+    rig.clock.advance(seconds=46)
+    assert rig.ops.check_liveness() == [sid]
+
+
+def test_rollups_downsample_and_retention_deletes_old_rows(rig: OpsRig) -> None:
+    sid = rig.station("mu-01", kind="mobile")
+    start = rig.clock.now
+    for i in range(240):  # two hours, every 30 s
+        rig.heartbeat(
+            heartbeat(
+                sid,
+                queue={"pending": i % 10},
+                cpu_temperature_c=40.0 + (i % 20),
+                environment={"controller": "ok", "latitude": 13.0 + i / 1000, "longitude": 100.0},
+            )
+        )
+        rig.clock.advance(seconds=30)
+    rig.clock.advance(minutes=5)
+    assert rig.ops.roll_up() > 0
+    with rig.sessions() as session:
+        fives = session.scalars(select(HealthRollup).where(HealthRollup.resolution_s == 300)).all()
+        hours = session.scalars(select(HealthRollup).where(HealthRollup.resolution_s == 3600)).all()
+    assert len(fives) == 24 and all(r.samples == 10 for r in fives)
+    assert len(hours) == 2 and [r.samples for r in hours] == [120, 120]
+    assert fives[0].queue_pending_max == 9 and fives[0].cpu_temperature_max_c == 49.0
+    assert hours[1].latitude == 13.239  # the hour's last position
+    assert rig.ops.roll_up() == 0, "idempotent: nothing new to fold"
+
+    with rig.sessions() as session:
+        auto = health.choose_resolution(start, start + timedelta(hours=3))
+        raw = health.history(
+            session, sid, since=start, until=start + timedelta(hours=3), resolution=auto
+        )
+        by_5m = health.history(
+            session, sid, since=start, until=start + timedelta(days=2), resolution="5m"
+        )
+    assert auto == "raw" and len(raw) == 240
+    assert len(by_5m) == 24
+    assert health.choose_resolution(start, start + timedelta(days=3)) == "5m"
+    assert health.choose_resolution(start, start + timedelta(days=60)) == "1h"
+
+    rig.clock.advance(days=8)  # raw samples are kept 7 days, rollups longer
+    assert rig.ops.apply_retention() == 240
+    with rig.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(HealthSample)) == 0
+        assert session.scalar(select(func.count()).select_from(HealthRollup)) == 26
+    rig.clock.advance(days=90)
+    rig.ops.apply_retention()
+    with rig.sessions() as session:
+        left = session.scalars(select(HealthRollup.resolution_s)).all()
+    assert left == [3600, 3600]
+
+
+def test_a_retained_status_seen_again_changes_nothing(rig: OpsRig) -> None:
+    sid = rig.station("ct-05")
+    rig.heartbeat(heartbeat(sid))
+    connected_at = rig.clock.now.isoformat().replace("+00:00", "Z")
+    rig.clock.advance(minutes=5)
+    rig.ops.check_liveness()  # hung: heartbeats stopped, the connection (and "online") stays
+    since = liveness(rig, sid).since
+    # The fleet restarts and receives the retained "online" from the old connection again.
+    rig.ingest.handle_status(
+        sid,
+        StationStatus(station_id=sid, state="online", at=connected_at).to_payload(),
+    )
+    assert (liveness(rig, sid).state, liveness(rig, sid).since) == ("offline", since)
+    assert not is_online(rig, sid)
+    # A retained last will seen again keeps its time too.
+    rig.status(sid, "offline", "last will")
+    first = liveness(rig, sid).since
+    rig.clock.advance(minutes=5)
+    rig.status(sid, "offline", "last will")
+    assert liveness(rig, sid).since == first
