@@ -48,10 +48,10 @@ from edge.drivers.controller import ControllerError, TamperClearRefusedError
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
 from edge.drivers.iris_camera import IrisCamera, IrisCameraError
 from protocol import topics
-from protocol.station_config import CapturePolicy
 from protocol.enrolment import Application
 from protocol.errors import ProtocolError
 from protocol.messages import Command, PreregistrationBatch, Scalar, parse_message
+from protocol.station_config import CapturePolicy
 
 log = logging.getLogger(__name__)
 
