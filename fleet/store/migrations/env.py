@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import fleet.store.admin_models  # noqa: F401 (its tables join Base.metadata)
 from fleet.store.models import Base
 
 config = context.config
