@@ -23,6 +23,7 @@ from edge.agent.health import HealthReporter, SensorBoard
 from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox, OutboxEntry
 from edge.agent.packet_builder import Enrolment, PacketBuilder
+from edge.agent.rotation import StationRotation
 from edge.agent.settings import AgentSettings
 from edge.agent.station_controller import PanelState, StationController
 from edge.agent.uplink import Uplink
@@ -31,6 +32,7 @@ from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
 from protocol.enrolment import Application
 from protocol.envelope import utc_timestamp
 from protocol.messages import Command, Scalar
+from protocol.rotation import ACTIVATE_KEY, ROTATE_CREDENTIALS, ROTATE_KEY
 
 log = logging.getLogger(__name__)
 
@@ -94,11 +96,34 @@ class StationAgent:
         self.uplink.command_handlers.update(
             {"tamper-challenge": self._tamper_challenge, "tamper-clear": self._tamper_clear}
         )
+        rotation = StationRotation(
+            self.settings.identity_dir, current=lambda: self.identity, adopt=self._adopt_identity
+        )
+        self.uplink.command_handlers.update(
+            {
+                ROTATE_KEY: rotation.rotate_key,
+                ACTIVATE_KEY: rotation.activate_key,
+                ROTATE_CREDENTIALS: rotation.rotate_credentials,
+            }
+        )
+        self.uplink.on_login_with_next_password = rotation.promote_password
         self._uplink_ready.set()
         try:
             self.uplink.run(stop)
         finally:
             outbox.close()
+
+    def _adopt_identity(self, identity: StationIdentity) -> None:
+        """A rotated key or password: sign and log in with it from now on."""
+        self.identity = identity
+        self._builder = PacketBuilder(
+            station_id=identity.station_id,
+            signing_key=identity.signing_key,
+            central_key=identity.central_key,
+            software_version=self.software_version,
+        )
+        if self.uplink is not None:
+            self.uplink.identity = identity
 
     # -- sensor --------------------------------------------------------------------------------
 
