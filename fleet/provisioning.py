@@ -204,13 +204,17 @@ def claim_station(
 
 
 def revoke_station(session: Session, admin: DynsecAdmin, station_id: str, *, actor: str) -> None:
-    """Revoke at once: the broker disconnects the station; its later packets are refused."""
+    """Revoke at once: the broker disconnects the station; its later packets are refused; a
+    claim token not yet spent stops working."""
     station = session.get(Station, station_id)
     if station is None:
         raise UnknownStationError(f"no station {station_id}")
-    admin.disable_station(station_id)
+    if station.claimed_at is not None:  # only a claimed station has broker credentials
+        admin.disable_station(station_id)
     station.state = "revoked"
     station.online = False
+    station.claim_token_hash = None
+    station.claim_expires_at = None
     audit.record(session, actor=actor, action="station.revoke", target=station_id)
     session.commit()
     log.warning("station %s revoked", station_id)

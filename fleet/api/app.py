@@ -25,7 +25,8 @@ def create_app(context: FleetContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
-    api = APIRouter(prefix=API_PREFIX)
+    # Any route may answer 400 to a body that is not JSON at all.
+    api = APIRouter(prefix=API_PREFIX, responses=errors(400))
     api.include_router(overview.router)
     api.include_router(stations.router)
     api.include_router(packets.router)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleet.registry import operators_of, provinces, tags_of
+from fleet.registry import OPERATOR_RE, TAG_RE, operators_of, provinces, tags_of
 from fleet.store.models import Packet, Station, StationCommand
 
 
@@ -65,8 +65,10 @@ class StationUpdate(BaseModel):
     province: str | None = Field(
         default=None, max_length=64, description="ISO code (TH-50) or English or Thai name"
     )
-    tags: list[str] | None = Field(default=None, max_length=32)
-    operators: list[str] | None = Field(
+    tags: list[Annotated[str, Field(pattern=TAG_RE.pattern)]] | None = Field(
+        default=None, max_length=32
+    )
+    operators: list[Annotated[str, Field(pattern=OPERATOR_RE.pattern)]] | None = Field(
         default=None, max_length=64, description="operator ids of the field staff assigned"
     )
 

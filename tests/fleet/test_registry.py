@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from edge.agent.errors import ProvisioningError
+from edge.agent.provisioning import provision
 from ewp.local_fleet import FleetStack, wait_until
 from fleet.errors import RegistryError
 from fleet.metrics import FleetMetrics
@@ -143,3 +145,13 @@ def test_revocation_disconnects_at_once_and_refuses_later_packets(
             for r in session.scalars(select(Rejection).where(Rejection.station_id == "ct-53"))
         ]
     assert reasons == ["unregistered"]
+
+
+def test_revoking_an_unclaimed_station_spends_its_claim_token(
+    fleet_stack: FleetStack, tmp_path: Path
+) -> None:
+    token = fleet_stack.add_station("ct-54")
+    with fleet_stack.api() as api:
+        assert api.post("/api/v1/stations/ct-54/revoke").status_code == 200
+    with pytest.raises(ProvisioningError, match="unknown or already used claim token"):
+        provision(tmp_path / "identity", fleet_stack.url, token, software_version="test")
