@@ -3,6 +3,7 @@ the agent's rotation handlers, and ingest of packets signed before and after the
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from protocol.keys import station_key_id
 from protocol.rotation import ACTIVATE_KEY, ROTATE_CREDENTIALS, ROTATE_KEY
 from tests.edge.agent.helpers import make_enrolment
 from tests.edge.agent.test_uplink import builder_for, running_uplink
+from tests.ewp.cli.test_fleet_and_central_commands import ewp
 
 
 @contextmanager
@@ -121,6 +123,19 @@ def test_key_rotation_keeps_in_flight_packets_until_the_grace_period_ends(
         history = {k.key_id: k for k in session.scalars(select(StationKey))}
         assert history[old_key_id].retired_at is not None and history[new_key_id].how == "rotation"
         assert "station.key-rotated" in [e.action for e in session.scalars(select(AuditEntry))]
+    # The central system verifies each stored packet with the key that signed it.
+    fleet_stack.central.save(tmp_path / "central.key")
+    opened = ewp(
+        "central",
+        "open",
+        "--key",
+        str(tmp_path / "central.key"),
+        "--config",
+        str(fleet_stack.settings_path),
+    )
+    lines = [json.loads(line) for line in opened.stdout.splitlines()]
+    assert lines[-1] == {"opened": 2, "failed": 0}
+    assert all(line["signature"] == "verified" for line in lines[:-1])
 
 
 def _broker_accepts(stack: FleetStack, password: str) -> bool:

@@ -3,6 +3,7 @@ works at once, and the metrics read from it."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -155,3 +156,28 @@ def test_revoking_an_unclaimed_station_spends_its_claim_token(
         assert api.post("/api/v1/stations/ct-54/revoke").status_code == 200
     with pytest.raises(ProvisioningError, match="unknown or already used claim token"):
         provision(tmp_path / "identity", fleet_stack.url, token, software_version="test")
+
+
+@pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")
+@pytest.mark.parametrize(
+    ("access", "anonymous", "viewer"), [("viewer", 401, 200), ("open", 200, 200), ("off", 404, 404)]
+)
+def test_who_may_read_metrics_is_a_setting(
+    fleet_stack: FleetStack, access: str, anonymous: int, viewer: int
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from fleet.api.app import create_app
+
+    assert fleet_stack.context is not None
+    settings = fleet_stack.settings.model_copy(
+        update={"metrics": fleet_stack.settings.metrics.model_copy(update={"access": access})}
+    )
+    context = dataclasses.replace(fleet_stack.context, settings=settings)
+    with TestClient(create_app(context)) as client:
+        assert client.get("/metrics").status_code == anonymous
+        auth = {"authorization": f"Bearer {fleet_stack.admin_token}"}
+        answer = client.get("/metrics", headers=auth)
+        assert answer.status_code == viewer
+        if viewer == 200:
+            assert answer.headers["content-type"].startswith("text/plain")
