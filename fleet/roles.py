@@ -32,7 +32,7 @@ class Principal:
 
     name: str
     role: Role
-    via: Literal["bootstrap-token", "session", "api-token", "anonymous"] = "bootstrap-token"
+    via: Literal["bootstrap-token", "session", "api-token"] = "bootstrap-token"
     user_id: int | None = None  # None for the bootstrap token
     session_hash: str | None = None  # the web session, when ``via == "session"``
     token_id: int | None = None  # the API token, when ``via == "api-token"``

@@ -90,14 +90,8 @@ def login(
         throttle.locked_for(session, address_key, now),
     )
     if wait:
-        audit.record(
-            session,
-            actor=actor,
-            action="auth.login-locked",
-            target=username,
-            detail={"retry_after_s": wait},
-        )
-        session.commit()
+        # Not audited one by one (the lockout itself is): attempts on a locked key cost no
+        # password check, and must not let anyone flood the hash-chained log.
         security.warning("login for %s from %s refused: locked out", username, client_address)
         raise LockedOutError(f"too many failed logins: try again in {wait} s", wait)
     user = session.scalars(select(User).where(User.username == username)).one_or_none()

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import re
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from fleet import audit
 from fleet.access.passwords import hash_password
 from fleet.errors import AccessError, LastAdminError, UnknownUserError, UserExistsError
-from fleet.roles import Principal, Role
-from fleet.store.admin_models import ApiToken, User, WebSession
+from fleet.roles import Role
+from fleet.store.admin_models import User, WebSession
 from fleet.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -127,18 +127,3 @@ def update_user(
 
 def list_users(session: Session) -> list[User]:
     return list(session.scalars(select(User).order_by(User.username)).all())
-
-
-def user_principal(user: User, role_cap: Role | None = None, **kwargs: object) -> Principal:
-    role = Role.parse(user.role)
-    if role_cap is not None:
-        role = min(role, role_cap)
-    return Principal(user.username, role, user_id=user.id, **kwargs)  # type: ignore[arg-type]
-
-
-def revoke_user_tokens(session: Session, user_id: int) -> None:
-    session.execute(
-        update(ApiToken)
-        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )

@@ -45,7 +45,7 @@ class LoginResult(BaseModel):
 class Me(BaseModel):
     name: str
     role: RoleName
-    via: Literal["bootstrap-token", "session", "api-token", "anonymous"]
+    via: Literal["bootstrap-token", "session", "api-token"]
     user: UserPublic | None
 
 
