@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from cryptography.exceptions import InvalidSignature
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet import audit
@@ -66,8 +67,36 @@ def start(
             f"station {station_id} is {state}: only an active (claimed, not revoked) station "
             "can rotate; a lost key needs `ewp fleet station reissue`"
         )
+    pending = _in_progress(session, station_id, kind)
+    if pending is not None:
+        raise RotationError(
+            f"a {kind} of station {station_id} is in progress (command {pending.command_id}, "
+            f"sent {pending.issued_at:%Y-%m-%d %H:%M} UTC): wait for the station's answer; it "
+            "may be offline (commands wait for it at the broker)"
+        )
     args = {"nonce": secrets.token_hex(16)} if kind == ROTATE_KEY else {}
     return issue_command(session, publisher, station_id, kind, dict(args), actor=actor)
+
+
+# A rotation's commands wait at the broker as long as the station's MQTT session lives.
+PENDING_FOR = timedelta(days=7)
+
+
+def _in_progress(session: Session, station_id: str, kind: str) -> StationCommand | None:
+    """An unanswered command of the same rotation: a second one would overlap it (a key made
+    while another waits for activation; a password while another is being set)."""
+    kinds = (ROTATE_KEY, ACTIVATE_KEY) if kind == ROTATE_KEY else (kind,)
+    return session.scalars(
+        select(StationCommand)
+        .where(
+            StationCommand.station_id == station_id,
+            StationCommand.kind.in_(kinds),
+            StationCommand.state == "sent",
+            StationCommand.issued_at > utcnow() - PENDING_FOR,
+        )
+        .order_by(StationCommand.issued_at.desc())
+        .limit(1)
+    ).first()
 
 
 def finish(

@@ -188,9 +188,17 @@ def test_credential_rotation_switches_the_station_to_a_new_broker_password(
         assert "[redacted]" in command.response
 
 
-def test_rotation_needs_an_active_station(fleet_stack: FleetStack) -> None:
+def test_rotation_needs_an_active_station_and_does_not_overlap(
+    fleet_stack: FleetStack, tmp_path: Path
+) -> None:
     fleet_stack.add_station("ct-43")
     with fleet_stack.api() as api:
         refused = api.post("/api/v1/stations/ct-43/rotate-key")
         assert refused.status_code == 409 and "awaiting_claim" in refused.json()["detail"]
         assert api.post("/api/v1/stations/zz-none/rotate-credentials").status_code == 404
+        # A station that is offline has not answered: a second rotation would overlap.
+        fleet_stack.provision_station("ct-44", tmp_path / "st")
+        for kind in ("rotate-key", "rotate-credentials"):
+            assert api.post(f"/api/v1/stations/ct-44/{kind}").status_code == 202
+            again = api.post(f"/api/v1/stations/ct-44/{kind}")
+            assert again.status_code == 409 and "in progress" in again.json()["detail"]
