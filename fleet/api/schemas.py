@@ -73,11 +73,15 @@ class StationUpdate(BaseModel):
     )
 
 
+StationKind = Literal["mobile", "center"]
+StationState = Literal["awaiting_claim", "active", "revoked"]
+
+
 class StationPublic(BaseModel):
     station_id: str
     name: str
-    kind: str
-    state: str = Field(description="provisioning state: awaiting_claim, active or revoked")
+    kind: StationKind
+    state: StationState = Field(description="provisioning state")
     created_at: datetime
     claimed_at: datetime | None
     region: str | None

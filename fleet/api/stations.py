@@ -17,7 +17,9 @@ from fleet.api.schemas import (
     RotationStarted,
     StationCreate,
     StationCreated,
+    StationKind,
     StationPublic,
+    StationState,
     StationUpdate,
     errors,
 )
@@ -62,8 +64,8 @@ def list_provinces(caller: Viewer) -> list[ProvincePublic]:
 def list_stations(
     caller: Viewer,
     session: DbSession,
-    kind: Annotated[str | None, Query(max_length=16)] = None,
-    state: Annotated[str | None, Query(max_length=16)] = None,
+    kind: StationKind | None = None,
+    state: StationState | None = None,
     region: Annotated[str | None, Query(max_length=64)] = None,
     province: Annotated[str | None, Query(max_length=8, description="ISO code")] = None,
     tag: Annotated[str | None, Query(max_length=40)] = None,
