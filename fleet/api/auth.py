@@ -87,7 +87,9 @@ def me(caller: Viewer, session: DbSession) -> Me:
 
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 422))
-def change_password(body: PasswordChange, caller: Viewer, session: DbSession) -> None:
+def change_password(
+    body: PasswordChange, caller: Viewer, session: DbSession, response: Response
+) -> None:
     """Change your own password (ends all your web sessions, this one included)."""
     user = session.get(User, caller.user_id) if caller.user_id is not None else None
     if user is None:
@@ -100,3 +102,5 @@ def change_password(body: PasswordChange, caller: Viewer, session: DbSession) ->
         users.update_user(session, user.username, actor=caller.name, password=body.new_password)
     except AccessError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")

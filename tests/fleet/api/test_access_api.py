@@ -154,13 +154,17 @@ def test_users_are_managed_by_admins_and_change_their_own_password(role_fleet: R
         assert "new.viewer" in names
         assert admin.get("/api/v1/users/nobody-here").status_code == 404
     client, csrf = role_fleet.login("new.viewer")
+    old_session = client.cookies["ewp_session"]
     changed = client.post(
         "/api/v1/auth/password",
         json={"current_password": PASSWORD, "new_password": "a brand new passphrase"},
         headers={"X-CSRF-Token": csrf},
     )
     assert changed.status_code == 204
-    assert client.get("/api/v1/auth/me").status_code == 401, "sessions end"
+    assert not client.cookies.get("ewp_session"), "the cookie is cleared"
+    with role_fleet.anonymous() as stale:
+        stale.cookies.set("ewp_session", old_session)
+        assert stale.get("/api/v1/auth/me").status_code == 401, "sessions end"
     client.close()
     client, _ = role_fleet.login("new.viewer", "a brand new passphrase")
     client.close()
