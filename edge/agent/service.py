@@ -115,7 +115,6 @@ class StationAgent:
 
     def _adopt_identity(self, identity: StationIdentity) -> None:
         """A rotated key or password: sign and log in with it from now on."""
-        self.identity = identity
         self._builder = PacketBuilder(
             station_id=identity.station_id,
             signing_key=identity.signing_key,
@@ -124,6 +123,7 @@ class StationAgent:
         )
         if self.uplink is not None:
             self.uplink.identity = identity
+        self.identity = identity
 
     # -- sensor --------------------------------------------------------------------------------
 

@@ -96,11 +96,15 @@ def test_key_rotation_keeps_in_flight_packets_until_the_grace_period_ends(
         )
         station = api.get("/api/v1/stations/ct-41").json()
         assert (station["key_id"], station["previous_key_id"]) == (new_key_id, old_key_id)
-        with sessions() as session:
-            answered = session.scalars(
-                select(StationCommand).where(StationCommand.kind == ACTIVATE_KEY)
-            ).one()
-            assert answered.status == "ok", "the activation answer is signed by the new key"
+
+        def activation_answered() -> bool:
+            with sessions() as session:
+                command = session.scalars(
+                    select(StationCommand).where(StationCommand.kind == ACTIVATE_KEY)
+                ).one()
+                return command.status == "ok"  # its answer verified with the new key
+
+        wait_until(activation_answered, message="the signed answer to activate-key")
     # A packet signed with the old key before the switch is still accepted...
     assert deliver(fleet_stack, "ct-41", in_flight) == "stored"
     # ... and one signed with the new key, of course.
@@ -174,8 +178,11 @@ def test_credential_rotation_switches_the_station_to_a_new_broker_password(
         wait_until(promoted, message="the station to log in with its new password")
         wait_until(lambda: uplink.stats.connected, message="reconnected")
         assert uplink.stats.connects > connects, "the broker disconnected it to switch"
-        station = api.get("/api/v1/stations/ct-42").json()
-        assert station["credentials_rotated_at"] is not None and station["state"] == "active"
+        wait_until(
+            lambda: api.get("/api/v1/stations/ct-42").json()["credentials_rotated_at"] is not None,
+            message="the fleet to record the rotation",
+        )
+        assert api.get("/api/v1/stations/ct-42").json()["state"] == "active"
     new_password = load_station_record(root / "identity").mqtt.password
     assert not _broker_accepts(fleet_stack, old_password)
     assert _broker_accepts(fleet_stack, new_password)
