@@ -465,3 +465,13 @@ def acknowledge(
     )
     _notify(session, alert, "acknowledged", now=now, webhook=settings.webhook.url is not None)
     return alert
+
+
+def active_counts(session: Session) -> dict[tuple[str, str], int]:
+    """Active alerts by (rule, severity), for the metrics endpoint."""
+    rows = session.execute(
+        select(Alert.rule, Alert.severity, func.count())
+        .where(Alert.active_key.is_not(None))
+        .group_by(Alert.rule, Alert.severity)
+    ).all()
+    return {(rule, severity): count for rule, severity, count in rows}

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleet import audit
@@ -28,16 +29,16 @@ from protocol.messages import Command, CommandResponse, PreregistrationBatch, Sc
 log = logging.getLogger(__name__)
 
 
-def issue_command(
+def new_command(
     session: Session,
-    publisher: FleetPublisher,
     station_id: str,
     kind: str,
     args: dict[str, Scalar] | None = None,
     *,
     actor: str,
-) -> str:
-    """Record and publish a command; returns its id. The station answers on ``responses``."""
+) -> Command:
+    """Record a command (and its audit entry) in the caller's transaction; publish it after
+    the commit."""
     station = session.get(Station, station_id)
     if station is None or station.state != "active":
         raise UnknownStationError(f"no active station {station_id}")
@@ -64,30 +65,82 @@ def issue_command(
         target=station_id,
         detail={"command_id": command.command_id},
     )
+    return command
+
+
+def issue_command(
+    session: Session,
+    publisher: FleetPublisher,
+    station_id: str,
+    kind: str,
+    args: dict[str, Scalar] | None = None,
+    *,
+    actor: str,
+) -> str:
+    """Record and publish a command; returns its id. The station answers on ``responses``."""
+    command = new_command(session, station_id, kind, args, actor=actor)
     session.commit()
     publisher.publish(topics.COMMANDS.for_station(station_id), command.to_payload(), qos=1)
     log.info("command %s (%s) sent to %s", command.command_id, kind, station_id)
     return command.command_id
 
 
-def record_response(session: Session, station_id: str, response: CommandResponse) -> bool:
-    """Store a response if the station's key signed it; False (and nothing stored) if not."""
+def station_keys(station: Station) -> list[ed25519.Ed25519PublicKey]:
+    """The keys a station's signature is checked against: its current key, and its previous
+    key while the rotation grace period lasts."""
+    keys = []
+    if station.public_key is not None:
+        keys.append(decode_station_public_key(station.public_key))
+    if (
+        station.previous_public_key is not None
+        and station.previous_key_until is not None
+        and station.previous_key_until > utcnow()
+    ):
+        keys.append(decode_station_public_key(station.previous_public_key))
+    return keys
+
+
+def record_response(
+    session: Session, station_id: str, response: CommandResponse
+) -> tuple[StationCommand, bool] | None:
+    """Store a response if the station's key signed it; None (and nothing stored) if not.
+
+    Returns the command and whether this was its first answer (a redelivered response is not
+    stored again).
+    """
     station = session.get(Station, station_id)
     command = session.get(StationCommand, response.command_id)
     if station is None or station.public_key is None or command is None:
-        return False
+        return None
     if command.station_id != station_id or response.station_id != station_id:
-        return False
-    try:
-        verify_response(response, decode_station_public_key(station.public_key))
-    except ProtocolError:
-        return False
+        return None
+    for key in station_keys(station):
+        try:
+            verify_response(response, key)
+            break
+        except ProtocolError:
+            continue
+    else:
+        return None
+    if command.state == "answered":
+        return command, False
     command.state = "answered"
     command.status = response.status
-    command.response = response.model_dump_json()
+    command.response = _redacted(response).model_dump_json()
     command.answered_at = utcnow()
     session.commit()
-    return True
+    return command, True
+
+
+SECRET_DETAILS = frozenset({"password"})  # never stored: a new broker password
+
+
+def _redacted(response: CommandResponse) -> CommandResponse:
+    """The response as stored: secrets in its detail replaced (its signature was checked)."""
+    if not SECRET_DETAILS & response.detail.keys():
+        return response
+    detail = {k: ("[redacted]" if k in SECRET_DETAILS else v) for k, v in response.detail.items()}
+    return response.model_copy(update={"detail": detail})
 
 
 def wait_for_response(

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet import alerts
+from fleet.access.sessions import SessionPolicy
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError
 from fleet.ingest import BrokerLogin, Ingest
+from fleet.metrics import FleetMetrics
 from fleet.ops import FleetOps
 from fleet.packet_files import PacketFiles
 from fleet.provisioning import BrokerEndpoint
@@ -33,14 +38,28 @@ class FleetContext:
     central_key: CentralPublicKey
     admin_token: str
     ingest: Ingest
+    metrics: FleetMetrics
     _admin: DynsecAdmin | None = field(default=None, repr=False)
     _publisher: FleetPublisher | None = field(default=None, repr=False)
+    _connect_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     ops: FleetOps = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         # Health, alerts, configuration, reconciliation: fed by ingest, run by the jobs.
-        self.ops = FleetOps(self.sessions, self.settings, publisher=self.publisher)
+        self.ops = FleetOps(
+            self.sessions,
+            self.settings,
+            publisher=self.publisher,
+            on_raised=lambda alert: self.metrics.alerts_raised.labels(
+                rule=alert.rule, severity=alert.severity
+            ).inc(),
+        )
         self.ingest.ops = self.ops
+        self.metrics.set_alert_source(self._active_alerts)
+
+    def _active_alerts(self) -> dict[tuple[str, str], int]:
+        with self.sessions() as session:
+            return alerts.active_counts(session)
 
     @classmethod
     def create(cls, settings: FleetSettings) -> FleetContext:
@@ -63,12 +82,25 @@ class FleetContext:
         migrate(engine)
         sessions = session_factory(engine)
         files = PacketFiles(settings.packet_dir)
+        metrics = FleetMetrics(sessions)
         ingest = Ingest(
             sessions,
             files,
             duplicate_receipt_interval_s=settings.ingest.duplicate_receipt_interval_s,
+            metrics=metrics,
+            key_grace=timedelta(hours=settings.rotation.key_grace_hours),
         )
-        return cls(settings, engine, sessions, files, central_key, admin_token, ingest)
+        context = cls(settings, engine, sessions, files, central_key, admin_token, ingest, metrics)
+        ingest.set_station_password = context.set_station_password
+        return context
+
+    def set_station_password(self, station_id: str, password: str) -> None:
+        """For credential rotation, from whichever thread finishes it."""
+        self.broker_admin().set_station_password(station_id, password)
+
+    @cached_property
+    def session_policy(self) -> SessionPolicy:
+        return SessionPolicy.from_settings(self.settings.access)
 
     @property
     def broker_for_stations(self) -> BrokerEndpoint:
@@ -88,6 +120,10 @@ class FleetContext:
 
     def broker_admin(self) -> DynsecAdmin:
         """The dynamic-security admin connection, opened on first use and kept."""
+        with self._connect_lock:
+            return self._broker_admin()
+
+    def _broker_admin(self) -> DynsecAdmin:
         if self._admin is None:
             b = self.settings.broker
             self._admin = DynsecAdmin(
@@ -101,6 +137,10 @@ class FleetContext:
 
     def publisher(self) -> FleetPublisher:
         """The fleet service's publishing connection, opened on first use and kept."""
+        with self._connect_lock:
+            return self._publisher_connection()
+
+    def _publisher_connection(self) -> FleetPublisher:
         if self._publisher is None:
             login = self.service_login
             self._publisher = FleetPublisher(

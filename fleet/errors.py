@@ -25,3 +25,43 @@ class BrokerAdminError(FleetError):
 
 class BrokerNotFoundError(FleetError):
     pass
+
+
+class AccessError(FleetError):
+    """A user, session or token request that cannot be honoured."""
+
+
+class UserExistsError(AccessError):
+    pass
+
+
+class UnknownUserError(AccessError):
+    pass
+
+
+class LastAdminError(AccessError):
+    """The change would leave the fleet without an enabled admin."""
+
+
+class RoleTooHighError(AccessError):
+    """A token or user may not get more than its creator has."""
+
+
+class LoginRefusedError(AccessError):
+    """Wrong username or password (the message never says which)."""
+
+
+class LockedOutError(AccessError):
+    """Too many failed logins: try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class RegistryError(FleetError):
+    """A station registry change that is not valid (unknown province, bad tag, ...)."""
+
+
+class RotationError(FleetError):
+    """A key or credential rotation that cannot start or finish."""

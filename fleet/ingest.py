@@ -35,6 +35,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import paho.mqtt.client as mqtt
+from cryptography.hazmat.primitives.asymmetric import ed25519
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -43,8 +44,9 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import audit
-from fleet.commands import record_response
+from fleet import audit, rotation
+from fleet.commands import record_response, station_keys
+from fleet.metrics import FleetMetrics
 from fleet.packet_files import PacketFiles
 from fleet.store.models import Packet, PacketChunk, Rejection, Station, StationEventRow, utcnow
 from protocol import topics
@@ -52,8 +54,9 @@ from protocol.chunks import PacketChunk as WireChunk
 from protocol.chunks import join_chunks
 from protocol.envelope import PacketHeader, utc_timestamp, verify_header_signature
 from protocol.errors import ProtocolError, SignatureError
-from protocol.keys import decode_station_public_key
+from protocol.keys import decode_station_public_key, station_key_id
 from protocol.messages import (
+    Command,
     CommandResponse,
     Heartbeat,
     Receipt,
@@ -91,8 +94,14 @@ class Ingest:
         *,
         duplicate_receipt_interval_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        metrics: FleetMetrics | None = None,
+        key_grace: timedelta = timedelta(days=14),
+        set_station_password: rotation.SetPassword | None = None,
     ) -> None:
         self._sessions = sessions
+        self.metrics = metrics or FleetMetrics()
+        self._key_grace = key_grace
+        self.set_station_password = set_station_password
         self._files = files
         self._dup_interval = duplicate_receipt_interval_s
         self._clock = clock
@@ -110,6 +119,7 @@ class Ingest:
         """Handle one chunk; returns the receipt to publish to the station, if any."""
         with self._lock:
             self.counters.chunks += 1
+        self.metrics.chunks.inc()
         try:
             chunk = WireChunk.from_bytes(payload)
         except ProtocolError as exc:
@@ -134,10 +144,7 @@ class Ingest:
                 return None
             try:
                 verify_header_signature(
-                    header,
-                    chunk.header_bytes,
-                    chunk.signature,
-                    decode_station_public_key(station.public_key),
+                    header, chunk.header_bytes, chunk.signature, self._signer_key(station, header)
                 )
             except (SignatureError, ProtocolError) as exc:
                 self._reject(topic_station, header.packet_id, "bad-signature", str(exc), session)
@@ -180,6 +187,17 @@ class Ingest:
                 session.rollback()
                 return None
             return self._assemble(session, chunk, [*map(self._wire, held)])
+
+    @staticmethod
+    def _signer_key(station: Station, header: PacketHeader) -> ed25519.Ed25519PublicKey:
+        """The key the header names, among the station's current key and its previous key
+        while the rotation grace period lasts; else the current key (which then fails)."""
+        keys = station_keys(station)
+        for key in keys:
+            if station_key_id(key) == header.signer:
+                return key
+        assert station.public_key is not None
+        return decode_station_public_key(station.public_key)
 
     @staticmethod
     def _wire(row: PacketChunk) -> WireChunk:
@@ -241,6 +259,7 @@ class Ingest:
             raise
         with self._lock:
             self.counters.stored += 1
+        self.metrics.packets_stored.inc()
         log.info(
             "stored packet %s from %s (seq %d, %d bytes)",
             header.packet_id,
@@ -269,6 +288,7 @@ class Ingest:
                 return None
             self._last_dup_receipt[header.packet_id] = now
             self.counters.duplicates += 1
+        self.metrics.duplicates.inc()
         stored.resends += 1
         session.commit()
         log.info(
@@ -311,6 +331,7 @@ class Ingest:
         if session is not None and not keep:
             session.rollback()
         now = self._clock()
+        self.metrics.rejections.labels(reason=reason).inc()
         with self._lock:
             self.counters.rejected += 1
             key = (station_id, packet_id, reason)
@@ -376,12 +397,16 @@ class Ingest:
             station.last_seen_at = utcnow()
             station.online = True
             station.software_version = heartbeat.software_version
+            environment = heartbeat.environment
+            if environment is not None and environment.controller_firmware:
+                station.firmware_version = environment.controller_firmware
             station.last_heartbeat = heartbeat.model_dump_json()
             if self.ops is not None:
                 self.ops.on_heartbeat(session, topic_station, heartbeat)
             session.commit()
         with self._lock:
             self.counters.heartbeats += 1
+        self.metrics.heartbeats.inc()
 
     def handle_status(self, topic_station: str, payload: bytes) -> None:
         if not payload:
@@ -409,14 +434,17 @@ class Ingest:
             f" ({status.reason})" if status.reason else "",
         )
 
-    def handle_response(self, topic_station: str, payload: bytes) -> None:
+    def handle_response(self, topic_station: str, payload: bytes) -> list[Command]:
+        """Store a signed answer; returns the commands to send next (a rotation's next step)."""
         try:
             response = parse_message(CommandResponse, payload)
         except ProtocolError as exc:
             self._reject(topic_station, None, "malformed-response", str(exc))
-            return
+            return []
+        follow_up: list[Command] = []
         with self._sessions() as session:
-            if not record_response(session, topic_station, response):
+            recorded = record_response(session, topic_station, response)
+            if recorded is None:
                 self._reject(
                     topic_station,
                     None,
@@ -424,13 +452,25 @@ class Ingest:
                     f"response to {response.command_id} unknown or not signed by the station",
                     session,
                 )
-                return
+                return []
+            command, first = recorded
+            if first and command.kind in rotation.KINDS:
+                follow_up = rotation.finish(
+                    session,
+                    command,
+                    response,
+                    grace=self._key_grace,
+                    set_password=self.set_station_password,
+                )
+        if first:
+            self.metrics.command_responses.labels(status=response.status).inc()
         log.info(
             "station %s answered command %s: %s",
             topic_station,
             response.command_id,
             response.status,
         )
+        return follow_up
 
     def handle_event(self, topic_station: str, payload: bytes) -> None:
         try:
@@ -441,6 +481,7 @@ class Ingest:
         with self._sessions() as session:
             if session.get(Station, topic_station) is None or event.station_id != topic_station:
                 return
+            self.metrics.events.labels(severity=event.severity).inc()
             row = StationEventRow(
                 station_id=topic_station,
                 kind=event.kind,
@@ -567,6 +608,7 @@ class IngestWorker:
             receipt = self.ingest.handle_chunk(station_id, payload)
             if receipt is not None:
                 client.publish(topics.RECEIPTS.for_station(station_id), receipt.to_payload(), qos=1)
+                self.ingest.metrics.receipts.labels(status=receipt.status).inc()
         elif suffix == topics.HEARTBEAT.suffix:
             self.ingest.handle_heartbeat(station_id, payload)
         elif suffix == topics.STATUS.suffix:
@@ -574,7 +616,8 @@ class IngestWorker:
         elif suffix == topics.EVENTS.suffix:
             self.ingest.handle_event(station_id, payload)
         elif suffix == topics.RESPONSES.suffix:
-            self.ingest.handle_response(station_id, payload)
+            for command in self.ingest.handle_response(station_id, payload):
+                client.publish(topics.COMMANDS.for_station(station_id), command.to_payload(), qos=1)
         elif suffix in (topics.CONFIG_APPLIED.suffix, topics.RECONCILIATION.suffix):
             self.ingest.handle_ops_message(station_id, suffix, payload)
         # Acknowledge only now: a crash before this line gets the message redelivered.

@@ -26,7 +26,7 @@ from fleet.health import Clock
 from fleet.rate_limit import RateLimiter
 from fleet.settings import FleetSettings
 from fleet.store.models import Station, StationEventRow, utcnow
-from fleet.store.ops_models import StationLiveness
+from fleet.store.ops_models import Alert, StationLiveness
 from fleet.webhook import DeliveryRound, WebhookSender
 from protocol import topics
 from protocol.errors import MessageError
@@ -53,8 +53,10 @@ class FleetOps:
         clock: Clock = utcnow,
         publisher: Callable[[], FleetPublisher] | None = None,
         webhook_client: httpx.Client | None = None,
+        on_raised: Callable[[Alert], None] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.on_raised = on_raised  # e.g. the metrics' raised-alert counter
         self.settings = settings
         self.clock = clock
         self._publisher = publisher
@@ -206,12 +208,16 @@ class FleetOps:
         return stations
 
     def evaluate_alerts_in(self, session: Session, *, station_id: str | None = None) -> Changes:
-        return alerts.evaluate(
+        changes = alerts.evaluate(
             session,
             now=self.clock(),
             settings=self.settings.alerts,
             station_id=station_id,
         )
+        if self.on_raised is not None:
+            for alert in changes.raised:
+                self.on_raised(alert)
+        return changes
 
     def evaluate_alerts(self) -> Changes:
         with self.sessions() as session:

@@ -7,7 +7,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidSignature
 from sqlalchemy import select, update
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from fleet import audit
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.errors import ClaimRefusedError, StationExistsError, UnknownStationError
+from fleet.store.admin_models import StationKey
 from fleet.store.models import Station, utcnow
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey, decode_station_public_key, station_key_id
@@ -85,6 +86,31 @@ def reissue_claim(session: Session, station_id: str, *, ttl_hours: float, actor:
     return token
 
 
+def register_key(
+    session: Session, station_id: str, public_key: str, how: str, now: datetime
+) -> None:
+    """Add a key to the station's key history; earlier keys are marked retired."""
+    key_id = station_key_id(decode_station_public_key(public_key))
+    session.execute(
+        update(StationKey)
+        .where(StationKey.station_id == station_id, StationKey.retired_at.is_(None))
+        .values(retired_at=now)
+    )
+    existing = session.get(StationKey, (station_id, key_id))
+    if existing is None:
+        session.add(
+            StationKey(
+                station_id=station_id,
+                key_id=key_id,
+                public_key=public_key,
+                registered_at=now,
+                how=how,
+            )
+        )
+    else:
+        existing.retired_at = None
+
+
 @dataclass(frozen=True)
 class BrokerEndpoint:
     host: str
@@ -145,6 +171,7 @@ def claim_station(
     if spent.rowcount != 1:  # type: ignore[attr-defined]
         session.rollback()
         raise ClaimRefusedError("claim token already used: ask the fleet admin")
+    register_key(session, station.station_id, request.public_key, "claim", now)
     password = secrets.token_urlsafe(32)
     try:
         admin.create_station(station.station_id, password)
@@ -177,13 +204,17 @@ def claim_station(
 
 
 def revoke_station(session: Session, admin: DynsecAdmin, station_id: str, *, actor: str) -> None:
-    """Revoke at once: the broker disconnects the station; its later packets are refused."""
+    """Revoke at once: the broker disconnects the station; its later packets are refused; a
+    claim token not yet spent stops working."""
     station = session.get(Station, station_id)
     if station is None:
         raise UnknownStationError(f"no station {station_id}")
-    admin.disable_station(station_id)
+    if station.claimed_at is not None:  # only a claimed station has broker credentials
+        admin.disable_station(station_id)
     station.state = "revoked"
     station.online = False
+    station.claim_token_hash = None
+    station.claim_expires_at = None
     audit.record(session, actor=actor, action="station.revoke", target=station_id)
     session.commit()
     log.warning("station %s revoked", station_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from typing import Literal
 
 
 class Role(IntEnum):
@@ -31,6 +32,10 @@ class Principal:
 
     name: str
     role: Role
+    via: Literal["bootstrap-token", "session", "api-token"] = "bootstrap-token"
+    user_id: int | None = None  # None for the bootstrap token
+    session_hash: str | None = None  # the web session, when ``via == "session"``
+    token_id: int | None = None  # the API token, when ``via == "api-token"``
 
     def may(self, needed: Role) -> bool:
         return self.role >= needed

@@ -63,6 +63,46 @@ class ProvisioningSettings(Section):
     claim_token_ttl_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 168.0
 
 
+class AccessSettings(Section):
+    """Web sessions, API tokens and the brakes on password guessing (docs/tools/ewp-fleet.md)."""
+
+    session_hours: Annotated[float, Field(gt=0, le=24 * 30)] = Field(
+        default=12.0, description="a web session ends this long after login, whatever happens"
+    )
+    session_idle_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = Field(
+        default=30.0, description="a web session unused this long ends"
+    )
+    secure_cookies: bool | None = Field(
+        default=None,
+        description="mark cookies Secure (sent over HTTPS only); default: when public_url is https",
+    )
+    login_max_failures: Annotated[int, Field(ge=1, le=100)] = Field(
+        default=5, description="failed logins for one username before it is locked for a while"
+    )
+    login_max_failures_per_address: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=20, description="failed logins from one client address before it is locked"
+    )
+    login_failure_window_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    login_lockout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    token_default_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    token_max_days: Annotated[int, Field(ge=1, le=3650)] = 365
+
+
+class MetricsSettings(Section):
+    access: Literal["viewer", "open", "off"] = Field(
+        default="viewer",
+        description="who may read /metrics: any viewer (an API token for Prometheus), anyone "
+        "(only when the service listens on an internal address), or nobody (not served)",
+    )
+
+
+class RotationSettings(Section):
+    key_grace_hours: Annotated[float, Field(ge=0, le=24 * 90)] = Field(
+        default=24.0 * 14,
+        description="how long packets signed with a station's previous key are still accepted",
+    )
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -73,6 +113,9 @@ class FleetSettings(Section):
     central: CentralSettings
     ingest: IngestSettings = Field(default_factory=IngestSettings)
     provisioning: ProvisioningSettings = Field(default_factory=ProvisioningSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+    metrics: MetricsSettings = Field(default_factory=MetricsSettings)
+    rotation: RotationSettings = Field(default_factory=RotationSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
@@ -81,6 +124,12 @@ class FleetSettings(Section):
     @property
     def database_url(self) -> str:
         return self.service.database_url or f"sqlite:///{self.service.data_dir / 'fleet.sqlite'}"
+
+    @property
+    def secure_cookies(self) -> bool:
+        if self.access.secure_cookies is not None:
+            return self.access.secure_cookies
+        return self.service.public_url.startswith("https://")
 
     @property
     def packet_dir(self) -> Path:

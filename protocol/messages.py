@@ -152,7 +152,14 @@ class StationEvent(Message):
     detail: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
 
-CommandKind = Literal["ping", "tamper-challenge", "tamper-clear"]
+CommandKind = Literal[
+    "ping",
+    "tamper-challenge",
+    "tamper-clear",
+    "rotate-key",
+    "activate-key",
+    "rotate-credentials",
+]
 Scalar = str | int | float | bool | None
 
 

@@ -25,9 +25,10 @@ class Named:
 
 @dataclass(frozen=True)
 class Province(Named):
-    region: str
+    region: str  # north, northeast, central, east, west, south
     lat: float
     lon: float
+    aliases: tuple[str, ...] = ()  # other English spellings (Chonburi for Chon Buri)
 
 
 def _load(name: str, key: str) -> list[dict[str, object]]:
@@ -53,6 +54,7 @@ def provinces() -> dict[str, Province]:
             str(r["region"]),
             float(str(r["lat"])),
             float(str(r["lon"])),
+            tuple(str(a) for a in r.get("aliases", [])),  # type: ignore[attr-defined]
         )
         for r in _load("provinces.json", "provinces")
     }
@@ -70,9 +72,18 @@ def province_by_name(name: str) -> Province | None:
     """Look a province up by code, English or Thai name (case-insensitive for English)."""
     folded = name.strip().casefold()
     for province in provinces().values():
-        if folded in (province.code.casefold(), province.en.casefold()) or name == province.th:
+        names = (province.code, province.en, *province.aliases)
+        if folded in (n.casefold() for n in names) or name.strip() == province.th:
             return province
     return None
+
+
+@cache
+def regions() -> dict[str, Named]:
+    rows: list[dict[str, str]] = json.loads((DATA / "provinces.json").read_text(encoding="utf-8"))[
+        "regions"
+    ]
+    return {r["id"]: Named(r["id"], r["en"], r["th"]) for r in rows}
 
 
 def thai_id_check_digit(first12: str) -> int:

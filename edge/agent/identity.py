@@ -4,6 +4,8 @@ Written once by provisioning into ``{data_dir}/identity/`` (mode 0700, files 060
 
 - ``station.key``   the Ed25519 private key, PKCS#8 PEM, generated on the station
 - ``station.json``  station id, kind, fleet URL, broker credentials, the central public key
+- ``station.key.next``  a new key made for a rotation, until the fleet activates it
+  (edge/agent/rotation.py)
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey, load_station_private_key
 
 KEY_FILE = "station.key"
+NEXT_KEY_FILE = "station.key.next"
 STATION_FILE = "station.json"
 
 
@@ -33,6 +36,7 @@ class MqttCredentials(BaseModel):
     password: str
     client_id: str
     tls: bool = False
+    next_password: str | None = None  # a rotation's new password, until a login proves it
 
 
 class StationRecord(BaseModel):
@@ -85,6 +89,10 @@ class StationIdentity:
         )
 
 
+def load_station_record(identity_dir: Path) -> StationRecord:
+    return StationRecord.model_validate_json((identity_dir / STATION_FILE).read_bytes())
+
+
 def save_station_record(identity_dir: Path, record: StationRecord) -> None:
     identity_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     path = identity_dir / STATION_FILE
@@ -96,3 +104,13 @@ def save_station_record(identity_dir: Path, record: StationRecord) -> None:
     finally:
         os.close(fd)
     os.replace(tmp, path)
+    sync_directory(identity_dir)
+
+
+def sync_directory(directory: Path) -> None:
+    """Make a rename in ``directory`` durable."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

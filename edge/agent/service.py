@@ -41,6 +41,7 @@ from edge.agent.operators import OperatorRegistry
 from edge.agent.outbox import Outbox, OutboxEntry, OutboxStats
 from edge.agent.packet_builder import PacketBuilder
 from edge.agent.preregistered import PreregisteredCache
+from edge.agent.rotation import StationRotation
 from edge.agent.settings import AgentSettings
 from edge.agent.station_controller import PanelState, StationController
 from edge.agent.uplink import Uplink
@@ -51,6 +52,7 @@ from protocol import topics
 from protocol.enrolment import Application
 from protocol.errors import ProtocolError
 from protocol.messages import Command, PreregistrationBatch, Scalar, parse_message
+from protocol.rotation import ACTIVATE_KEY, ROTATE_CREDENTIALS, ROTATE_KEY
 from protocol.station_config import CapturePolicy
 
 log = logging.getLogger(__name__)
@@ -168,12 +170,35 @@ class StationAgent:
             reconciliation_interval_s=self.settings.uplink.reconciliation_interval_s,
             statuses=statuses,
         )
+        rotation = StationRotation(
+            self.settings.identity_dir, current=lambda: self.identity, adopt=self._adopt_identity
+        )
+        self.uplink.command_handlers.update(
+            {
+                ROTATE_KEY: rotation.rotate_key,
+                ACTIVATE_KEY: rotation.activate_key,
+                ROTATE_CREDENTIALS: rotation.rotate_credentials,
+            }
+        )
+        self.uplink.on_login_with_next_password = rotation.promote_password
         self._uplink_ready.set()
         try:
             self.uplink.run(stop)
         finally:
             statuses.close()
             outbox.close()
+
+    def _adopt_identity(self, identity: StationIdentity) -> None:
+        """A rotated key or password: sign and log in with it from now on."""
+        self._builder = PacketBuilder(
+            station_id=identity.station_id,
+            signing_key=identity.signing_key,
+            central_key=identity.central_key,
+            software_version=self.software_version,
+        )
+        if self.uplink is not None:
+            self.uplink.identity = identity
+        self.identity = identity
 
     # -- sensor --------------------------------------------------------------------------------
 

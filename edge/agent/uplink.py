@@ -161,6 +161,11 @@ class Uplink:
         self.message_handlers: dict[str, MessageHandler] = {}  # by topic suffix
         self.periodic: list[PeriodicMessage] = []
         self._outgoing: list[tuple[topics.TopicSpec, Message]] = []
+        # Credential rotation: with a new password waiting, log in with it first, and
+        # alternate with the current one on refusals; a login with it calls this.
+        self.on_login_with_next_password: Callable[[], None] | None = None
+        self._using_next_password = False
+        self._next_password_refused = False
         self._client = self._make_client(tls)
 
     # -- MQTT client ---------------------------------------------------------------------------
@@ -187,6 +192,12 @@ class Uplink:
         return client
 
     def _connect(self) -> None:
+        mqtt_login = self.identity.mqtt
+        self._using_next_password = (
+            mqtt_login.next_password is not None and not self._next_password_refused
+        )
+        password = mqtt_login.next_password if self._using_next_password else mqtt_login.password
+        self._client.username_pw_set(mqtt_login.username, password)
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = self.settings.session_expiry_s
         try:
@@ -221,6 +232,9 @@ class Uplink:
         properties: Properties | None,
     ) -> None:
         if reason_code.is_failure:
+            if self.identity.mqtt.next_password is not None:
+                # Alternate between the new and the current password until one works.
+                self._next_password_refused = self._using_next_password
             if reason_code.value in (0x86, 0x87, 0x8C) and not self._not_authorised_logged:
                 log.error(
                     "the broker refused this station's credentials (%s): the station may have "
@@ -232,6 +246,9 @@ class Uplink:
             return
         self._connected = True
         self._not_authorised_logged = False
+        self._next_password_refused = False
+        if self._using_next_password and self.on_login_with_next_password is not None:
+            self.on_login_with_next_password()
         self._reconnect_attempt = 0
         self.stats.connected = True
         self.stats.connects += 1

@@ -69,6 +69,7 @@ def open_packets(
 
     from fleet.central import open_and_check
     from fleet.context import FleetContext
+    from fleet.store.admin_models import StationKey
     from fleet.store.models import Packet, Station
     from protocol.envelope import SealedPacket
     from protocol.errors import ProtocolError
@@ -94,6 +95,11 @@ def open_packets(
             for row, station_key in session.execute(query.order_by(Packet.received_at)):
                 try:
                     stored = context.files.read(row.path)
+                    # The key that signed it, from the station's key history (it may have
+                    # rotated its key since).
+                    signer = session.get(StationKey, (row.station_id, stored.header.signer))
+                    if signer is not None:
+                        station_key = signer.public_key
                     jobs.append((row.packet_id, stored, station_key, None))
                 except (OSError, ProtocolError) as exc:
                     jobs.append((row.packet_id, None, None, exc))

@@ -11,7 +11,9 @@ import typer
 
 if TYPE_CHECKING:
     from fleet.context import FleetContext
+    from fleet.roles import Role
     from fleet.settings import FleetSettings
+    from fleet.store.admin_models import User
 
 app = typer.Typer(no_args_is_help=True)
 station_app = typer.Typer(no_args_is_help=True, help="Register, list and revoke stations.")
@@ -270,3 +272,191 @@ def audit_list(
                 )
             )
     context.close()
+
+
+admin_app = typer.Typer(no_args_is_help=True, help="The first admin.")
+app.add_typer(admin_app, name="admin")
+user_app = typer.Typer(no_args_is_help=True, help="Users of the fleet service and their roles.")
+app.add_typer(user_app, name="user")
+token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts (Prometheus, cron).")
+app.add_typer(token_app, name="token")
+
+RoleOption = Annotated[
+    str, typer.Option(help="viewer, operator, release-manager or admin", show_default=True)
+]
+PasswordFileOption = Annotated[
+    Path | None,
+    typer.Option(help="read the password from this file's first line instead of a prompt"),
+]
+
+
+def _role(text: str) -> Role:
+    from fleet.roles import Role
+
+    try:
+        return Role.parse(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--role") from None
+
+
+def _password(password_file: Path | None) -> str:
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        return lines[0] if lines else ""
+    return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
+
+
+def _user_json(user: User) -> str:
+    from fleet.api.access_schemas import UserPublic
+
+    return UserPublic.of(user).model_dump_json()
+
+
+def _add_user(config: Path, username: str, role: Role, password_file: Path | None) -> None:
+    from fleet.access import users
+
+    context = _context(config)
+    try:
+        with context.sessions() as session:
+            user = users.create_user(
+                session, username, _password(password_file), role=role, actor=_actor()
+            )
+            typer.echo(_user_json(user))
+    finally:
+        context.close()
+
+
+@admin_app.command("create")
+def admin_create(
+    username: str,
+    config: ConfigOption,
+    role: RoleOption = "admin",
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Create a user (the first admin, typically) with a password from a prompt or a file."""
+    _add_user(config, username, _role(role), password_file)
+
+
+@user_app.command("add")
+def user_add(
+    username: str,
+    config: ConfigOption,
+    role: RoleOption = "viewer",
+    password_file: PasswordFileOption = None,
+) -> None:
+    """Add a user."""
+    _add_user(config, username, _role(role), password_file)
+
+
+@user_app.command("list")
+def user_list(config: ConfigOption) -> None:
+    """Users as JSON lines."""
+    from fleet.access import users
+
+    context = _context(config)
+    with context.sessions() as session:
+        for user in users.list_users(session):
+            typer.echo(_user_json(user))
+    context.close()
+
+
+def _update_user(config: Path, username: str, **changes: object) -> None:
+    from fleet.access import users
+
+    context = _context(config)
+    try:
+        with context.sessions() as session:
+            user = users.update_user(session, username, actor=_actor(), **changes)  # type: ignore[arg-type]
+            typer.echo(_user_json(user))
+    finally:
+        context.close()
+
+
+@user_app.command("role")
+def user_role(username: str, role: str, config: ConfigOption) -> None:
+    """Give a user another role (their web sessions end)."""
+    _update_user(config, username, role=_role(role))
+
+
+@user_app.command("disable")
+def user_disable(username: str, config: ConfigOption) -> None:
+    """Disable a user now: sessions end, tokens stop working, logins are refused."""
+    _update_user(config, username, disabled=True)
+
+
+@user_app.command("enable")
+def user_enable(username: str, config: ConfigOption) -> None:
+    """Enable a disabled user again."""
+    _update_user(config, username, disabled=False)
+
+
+@user_app.command("password")
+def user_password(
+    username: str, config: ConfigOption, password_file: PasswordFileOption = None
+) -> None:
+    """Set a user's password (their web sessions end)."""
+    _update_user(config, username, password=_password(password_file))
+
+
+@user_app.command("unlock")
+def user_unlock(username: str, config: ConfigOption) -> None:
+    """Lift a login lockout on a username before it runs out."""
+    from fleet import audit
+    from fleet.access import throttle
+
+    context = _context(config)
+    with context.sessions() as session:
+        throttle.clear(session, f"user:{username}")
+        audit.record(session, actor=_actor(), action="auth.unlock", target=username)
+        session.commit()
+    context.close()
+    typer.echo(f"{username} may log in again")
+
+
+@token_app.command("create")
+def token_create(
+    username: str,
+    config: ConfigOption,
+    name: Annotated[str, typer.Option(help="what the token is for, e.g. prometheus")],
+    role: Annotated[str | None, typer.Option(help="default: the user's role")] = None,
+    days: Annotated[int, typer.Option(min=1, help="days until it expires")] = 90,
+) -> None:
+    """Create an API token for a user and print it (shown only this once)."""
+    from fleet.access import tokens, users
+    from fleet.roles import Principal, Role
+
+    context = _context(config)
+    try:
+        with context.sessions() as session:
+            owner = users.get_user(session, username)
+            _, secret = tokens.create_token(
+                session,
+                owner=owner,
+                name=name,
+                role=_role(role) if role else Role.parse(owner.role),
+                days=days,
+                creator=Principal(_actor(), Role.ADMIN),
+                max_days=context.settings.access.token_max_days,
+            )
+    finally:
+        context.close()
+    typer.echo(secret)
+
+
+@token_app.command("revoke")
+def token_revoke(token_id: int, config: ConfigOption) -> None:
+    """Revoke an API token by its id (see GET /api/v1/tokens)."""
+    from fleet.access import tokens
+    from fleet.errors import AccessError
+    from fleet.store.admin_models import ApiToken
+
+    context = _context(config)
+    try:
+        with context.sessions() as session:
+            row = session.get(ApiToken, token_id)
+            if row is None:
+                raise AccessError(f"no API token {token_id}")
+            tokens.revoke(session, row, actor=_actor())
+    finally:
+        context.close()
+    typer.echo(f"token {token_id} revoked")

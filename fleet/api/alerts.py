@@ -10,10 +10,11 @@ from sqlalchemy import select
 from fleet import alerts
 from fleet.api.deps import Context, DbSession, Operator, Viewer
 from fleet.api.ops_schemas import AcknowledgeRequest, AlertPublic, NotificationPublic
+from fleet.api.schemas import errors
 from fleet.ops_settings import AlertSettings
 from fleet.store.ops_models import Alert, AlertNotification
 
-router = APIRouter(prefix="/alerts", tags=["alerts"])
+router = APIRouter(prefix="/alerts", tags=["alerts"], responses=errors(401, 403, 404))
 AlertId = Annotated[int, Path(ge=1, le=2**62)]
 
 

@@ -21,12 +21,12 @@ from fleet.api.ops_schemas import (
     ApplicationStatusPublic,
     StatusEventPublic,
 )
-from fleet.api.schemas import PacketPublic
+from fleet.api.schemas import PacketPublic, errors
 from fleet.application_status import ApplicationStatusError, StatusPost, UnknownPacketError
 from fleet.store.models import Packet
 from fleet.store.ops_models import ApplicationRecord
 
-router = APIRouter(prefix="/central", tags=["central"])
+router = APIRouter(prefix="/central", tags=["central"], responses=errors(401, 403, 404, 409))
 
 
 def _packet(session: Session, packet_id: str) -> Packet:

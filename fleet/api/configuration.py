@@ -25,6 +25,7 @@ from fleet.api.ops_schemas import (
     TagMembers,
     TagPublic,
 )
+from fleet.api.schemas import errors
 from fleet.configuration import ConfigRefusedError, Scope
 from fleet.context import FleetContext
 from fleet.errors import UnknownStationError
@@ -36,7 +37,7 @@ from fleet.store.ops_models import (
     StationTag,
 )
 
-router = APIRouter(prefix="/config", tags=["configuration"])
+router = APIRouter(prefix="/config", tags=["configuration"], responses=errors(401, 403, 404))
 
 LayerDocument = Annotated[
     dict[str, Any],

@@ -1,19 +1,50 @@
-"""FastAPI dependencies: the fleet context, a database session, the admin check."""
+"""FastAPI dependencies: the fleet context, a database session, who is calling and their role.
+
+``current_principal`` accepts, in this order:
+
+1. ``Authorization: Bearer <token>``: the bootstrap admin token from the settings
+   (``service.admin_token``) or a user's API token (``ewp_...``). A bearer header that does not
+   match is a 401: it never falls back to the cookie.
+2. The ``ewp_session`` cookie of a web login. Requests that change something (any method but
+   GET, HEAD and OPTIONS) must then carry the session's CSRF token in ``X-CSRF-Token``.
+
+``require_role(Role)`` and the parameter types ``Viewer``, ``Operator``, ``ReleaseManager`` and
+``AdminUser`` check the caller's role (viewer < operator < release manager < admin).
+"""
 
 from __future__ import annotations
 
 import hmac
+import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from fleet.access import sessions as web_sessions
+from fleet.access import tokens
+from fleet.access.sessions import CSRF_HEADER, SESSION_COOKIE
 from fleet.context import FleetContext
 from fleet.roles import Principal, Role
 
-_bearer = HTTPBearer(auto_error=False, description="the fleet admin API token")
+security = logging.getLogger("ewp.security")
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearer",
+    description="an API token (`ewp fleet token create`, POST /api/v1/tokens) or the bootstrap "
+    "admin token",
+)
+_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name="session",
+    description="the web session from POST /api/v1/auth/login; state-changing requests must "
+    f"also send the session's CSRF token in the {CSRF_HEADER} header",
+)
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def get_context(request: Request) -> FleetContext:
@@ -32,23 +63,65 @@ def get_session(context: Context) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session)]
 
 
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def _unauthorised(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
 def current_principal(
+    request: Request,
     context: Context,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session_id: Annotated[str | None, Depends(_cookie)],
 ) -> Principal:
-    """Who is calling. Today: the bootstrap admin token (``service.admin_token``)."""
-    if credentials is None:
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            "authentication required: Authorization: Bearer <token>",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if hmac.compare_digest(credentials.credentials.encode(), context.admin_token.encode()):
-        return Principal("admin-token", Role.ADMIN)
-    raise HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        "unknown or expired token",
-        headers={"WWW-Authenticate": "Bearer"},
+    """Who is calling: a bearer token (bootstrap or API token) or a web session."""
+    if credentials is not None:
+        presented = credentials.credentials
+        if hmac.compare_digest(presented.encode(), context.admin_token.encode()):
+            return Principal("admin-token", Role.ADMIN)
+        with context.sessions() as session:
+            principal = tokens.resolve(session, presented)
+        if principal is None:
+            security.warning(
+                "unknown, revoked or expired API token from %s", client_address(request)
+            )
+            raise _unauthorised("unknown, revoked or expired token")
+        return principal
+    if session_id:
+        policy = context.session_policy
+        with context.sessions() as session:
+            found = web_sessions.resolve(session, session_id, policy)
+            if found is None:
+                raise _unauthorised("your session has ended: log in again")
+            row, user = found
+            if request.method not in SAFE_METHODS and not web_sessions.csrf_matches(
+                row, request.headers.get(CSRF_HEADER)
+            ):
+                security.warning(
+                    "%s %s by %s without a valid CSRF token",
+                    request.method,
+                    request.url.path,
+                    user.username,
+                )
+                raise HTTPException(
+                    status.HTTP_403_FORBIDDEN,
+                    f"missing or wrong {CSRF_HEADER} header: send the csrf_token from the login",
+                )
+            return Principal(
+                user.username,
+                Role.parse(user.role),
+                via="session",
+                user_id=user.id,
+                session_hash=row.id_hash,
+            )
+    raise _unauthorised(
+        "authentication required: Authorization: Bearer <token>, or log in "
+        "(POST /api/v1/auth/login)"
     )
 
 

@@ -5,24 +5,30 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query
+from pydantic import BaseModel
 from sqlalchemy import case, func, select
 
-from fleet.api.deps import Admin, DbSession
-from fleet.api.schemas import RejectionPublic, StationCount, Summary
+from fleet.api.deps import DbSession, Viewer
+from fleet.api.schemas import RejectionPublic, StationCount, Summary, errors
 from fleet.store.models import Packet, Rejection, Station
 from fleet.version import software_version
 
 router = APIRouter(tags=["overview"])
 
 
-@router.get("/health")
-def health() -> dict[str, str]:
+class Health(BaseModel):
+    status: str
+    version: str
+
+
+@router.get("/health", response_model=Health)
+def health() -> Health:
     """Liveness: answers when the service runs (no authentication)."""
-    return {"status": "ok", "version": software_version()}
+    return Health(status="ok", version=software_version())
 
 
-@router.get("/summary", response_model=Summary, dependencies=[Admin])
-def summary(session: DbSession) -> Summary:
+@router.get("/summary", response_model=Summary, responses=errors(401, 403))
+def summary(caller: Viewer, session: DbSession) -> Summary:
     stations, online = session.execute(
         select(func.count(), func.coalesce(func.sum(case((Station.online, 1), else_=0)), 0))
     ).one()
@@ -53,9 +59,9 @@ def summary(session: DbSession) -> Summary:
     )
 
 
-@router.get("/rejections", response_model=list[RejectionPublic], dependencies=[Admin])
+@router.get("/rejections", response_model=list[RejectionPublic], responses=errors(401, 403))
 def rejections(
-    session: DbSession, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    caller: Viewer, session: DbSession, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[RejectionPublic]:
     rows = session.scalars(select(Rejection).order_by(Rejection.id.desc()).limit(limit)).all()
     return [RejectionPublic.model_validate(r, from_attributes=True) for r in rows]

@@ -7,15 +7,16 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import select
 
-from fleet.api.deps import Admin, Context, DbSession
-from fleet.api.schemas import PacketPublic
+from fleet.api.deps import Context, DbSession, Operator, Viewer
+from fleet.api.schemas import PacketPublic, errors
 from fleet.store.models import Packet
 
-router = APIRouter(prefix="/packets", tags=["packets"], dependencies=[Admin])
+router = APIRouter(prefix="/packets", tags=["packets"])
 
 
-@router.get("", response_model=list[PacketPublic])
+@router.get("", response_model=list[PacketPublic], responses=errors(401, 403))
 def list_packets(
+    caller: Viewer,
     session: DbSession,
     station_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -28,8 +29,8 @@ def list_packets(
     return [PacketPublic.of(p) for p in rows]
 
 
-@router.get("/{packet_id}", response_model=PacketPublic)
-def get_packet(packet_id: str, session: DbSession) -> PacketPublic:
+@router.get("/{packet_id}", response_model=PacketPublic, responses=errors(401, 403, 404))
+def get_packet(packet_id: str, caller: Viewer, session: DbSession) -> PacketPublic:
     packet = session.get(Packet, packet_id)
     if packet is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no packet {packet_id}")
@@ -39,10 +40,19 @@ def get_packet(packet_id: str, session: DbSession) -> PacketPublic:
 @router.get(
     "/{packet_id}/envelope",
     response_class=Response,
-    responses={200: {"content": {"application/vnd.ewp.sealed-packet": {}}}},
+    responses={
+        200: {
+            "content": {"application/vnd.ewp.sealed-packet": {}},
+            "description": "the envelope file",
+        },
+        **errors(401, 403, 404),
+    },
 )
-def get_envelope(packet_id: str, session: DbSession, context: Context) -> Response:
-    """The sealed envelope as the station signed it (only the central system can open it)."""
+def get_envelope(
+    packet_id: str, caller: Operator, session: DbSession, context: Context
+) -> Response:
+    """The sealed envelope as the station signed it (only the central system can open it).
+    Operators and up: it is a bulk copy of sealed biometric data, even if unreadable here."""
     packet = session.get(Packet, packet_id)
     if packet is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no packet {packet_id}")

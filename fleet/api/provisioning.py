@@ -6,13 +6,14 @@ from fastapi import APIRouter, HTTPException, status
 
 from fleet import provisioning
 from fleet.api.deps import Context, DbSession
+from fleet.api.schemas import errors
 from fleet.errors import BrokerAdminError, ClaimRefusedError
 from protocol.provisioning import ClaimRequest, ClaimResponse
 
 router = APIRouter(prefix="/provisioning", tags=["provisioning"])
 
 
-@router.post("/claim", response_model=ClaimResponse)
+@router.post("/claim", response_model=ClaimResponse, responses=errors(403, 422, 502))
 def claim(body: ClaimRequest, session: DbSession, context: Context) -> ClaimResponse:
     """Spend a claim token (no other credentials: the token is the credential)."""
     try:

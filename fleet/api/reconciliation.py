@@ -14,11 +14,12 @@ from fleet.api.ops_schemas import (
     ReconciliationPublic,
     StationReconciliation,
 )
+from fleet.api.schemas import errors
 from fleet.store.models import Station
 from fleet.store.ops_models import ReconciliationDayRow, ReconciliationState
 from protocol.ops_messages import format_ranges
 
-router = APIRouter(tags=["reconciliation"])
+router = APIRouter(tags=["reconciliation"], responses=errors(401, 403, 404))
 
 
 def _ranges(text: str) -> str:

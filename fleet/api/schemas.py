@@ -4,13 +4,37 @@ beyond the public key id)."""
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from fleet.registry import OPERATOR_RE, TAG_RE, operators_of, tags_of
 from fleet.store.models import Packet, Station, StationCommand
 from protocol.enrolment import Application
+from protocol.reference_data import provinces
+
+
+class ErrorDetail(BaseModel):
+    """Every error answer: what went wrong and what to do."""
+
+    detail: str | list[dict[str, object]]
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, object]]:
+    """``responses=`` entries for the error statuses a route can answer."""
+    descriptions = {
+        400: "bad request",
+        401: "no or invalid credentials",
+        403: "the caller's role is too low (or a cookie request without its CSRF token)",
+        404: "not found",
+        409: "conflicts with the current state",
+        422: "invalid input",
+        429: "too many failed logins: wait (Retry-After)",
+        502: "the broker refused or did not answer",
+    }
+    return {code: {"model": ErrorDetail, "description": descriptions[code]} for code in codes}
 
 
 class StationCreate(BaseModel):
@@ -25,30 +49,97 @@ class StationCreated(BaseModel):
     provision_command: str
 
 
+class ProvincePublic(BaseModel):
+    code: str = Field(description="ISO 3166-2:TH", examples=["TH-50"])
+    en: str
+    th: str
+    region: str
+
+
+class StationUpdate(BaseModel):
+    """Registry fields to change; leave out what stays. ``null`` clears region or province."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    kind: Literal["mobile", "center"] | None = None
+    region: str | None = Field(default=None, max_length=64)
+    province: str | None = Field(
+        default=None, max_length=64, description="ISO code (TH-50) or English or Thai name"
+    )
+    tags: list[Annotated[str, Field(pattern=TAG_RE.pattern)]] | None = Field(
+        default=None, max_length=32
+    )
+    operators: list[Annotated[str, Field(pattern=OPERATOR_RE.pattern)]] | None = Field(
+        default=None, max_length=64, description="operator ids of the field staff assigned"
+    )
+
+
+StationKind = Literal["mobile", "center"]
+StationState = Literal["awaiting_claim", "active", "revoked"]
+
+
 class StationPublic(BaseModel):
     station_id: str
     name: str
-    kind: str
-    state: str
-    key_id: str | None
+    kind: StationKind
+    state: StationState = Field(description="provisioning state")
+    created_at: datetime
+    claimed_at: datetime | None
+    region: str | None
+    province: ProvincePublic | None
+    tags: list[str]
+    operators: list[str]
+    key_id: str | None = Field(description="fingerprint of the station's current Ed25519 key")
+    previous_key_id: str | None = Field(
+        description="the key before the last rotation, still accepted until previous_key_until"
+    )
+    previous_key_until: datetime | None
+    key_rotated_at: datetime | None
+    credentials_rotated_at: datetime | None
     online: bool
     last_seen_at: datetime | None
     software_version: str | None
+    firmware_version: str | None = Field(description="the station controller board's firmware")
     heartbeat: dict[str, object] | None
 
     @classmethod
     def of(cls, station: Station) -> StationPublic:
+        province = provinces().get(station.province or "")
         return cls(
             station_id=station.station_id,
             name=station.name,
             kind=station.kind,
             state=station.state,
+            created_at=station.created_at,
+            claimed_at=station.claimed_at,
+            region=station.region,
+            province=ProvincePublic(**asdict(province)) if province else None,
+            tags=tags_of(station),
+            operators=operators_of(station),
             key_id=station.key_id,
+            previous_key_id=station.previous_key_id,
+            previous_key_until=station.previous_key_until,
+            key_rotated_at=station.key_rotated_at,
+            credentials_rotated_at=station.credentials_rotated_at,
             online=station.online,
             last_seen_at=station.last_seen_at,
             software_version=station.software_version,
+            firmware_version=station.firmware_version,
             heartbeat=json.loads(station.last_heartbeat) if station.last_heartbeat else None,
         )
+
+
+class ClaimToken(BaseModel):
+    station_id: str
+    claim_token: str = Field(description="works once; shown only this once")
+    provision_command: str
+
+
+class RotationStarted(BaseModel):
+    station_id: str
+    command_id: str = Field(description="follow it at GET /stations/{id}/commands/{command_id}")
+    kind: str
 
 
 class PacketPublic(BaseModel):

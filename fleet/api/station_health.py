@@ -17,10 +17,14 @@ from fleet.api.ops_schemas import (
     StationHealthPublic,
     fleet_health,
 )
+from fleet.api.schemas import errors
 from fleet.store.models import Station
 from fleet.store.ops_models import Alert, StationLiveness
 
-router = APIRouter(tags=["health"])
+# A date and time with a zone (Z or ±hh:mm), as the OpenAPI document says.
+RFC3339 = r"^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d)$"
+
+router = APIRouter(tags=["health"], responses=errors(400, 401, 403, 404))
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # no station heartbeat is older or newer
 LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
@@ -67,8 +71,13 @@ def get_station_health_history(
     session: DbSession,
     context: Context,
     caller: Viewer,
-    since: Annotated[datetime | None, Query(description="default: 24 hours before until")] = None,
-    until: Annotated[datetime | None, Query(description="default: now")] = None,
+    since: Annotated[
+        str | None,
+        Query(pattern=RFC3339, description="RFC 3339 time; default: 24 hours before until"),
+    ] = None,
+    until: Annotated[
+        str | None, Query(pattern=RFC3339, description="RFC 3339 time; default: now")
+    ] = None,
     resolution: Annotated[
         Literal["auto", "raw", "5m", "1h"],
         Query(description="auto: raw up to 24 h, 5-minute buckets up to 14 days, hours beyond"),
@@ -77,15 +86,15 @@ def get_station_health_history(
     if session.get(Station, station_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
     try:
-        end = _aware(until) if until else context.ops.clock()
-        start = _aware(since) if since else end - timedelta(hours=24)
+        end = _aware(datetime.fromisoformat(until)) if until else context.ops.clock()
+        start = _aware(datetime.fromisoformat(since)) if since else end - timedelta(hours=24)
     except (OverflowError, ValueError):
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "since and until must be real UTC times"
+            status.HTTP_400_BAD_REQUEST, "since and until must be real UTC times"
         ) from None
     start, end = max(start, EARLIEST), min(end, LATEST)
     if start >= end:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "since must be before until")
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, "since must be before until")
     chosen = health.choose_resolution(start, end) if resolution == "auto" else resolution
     points = health.history(session, station_id, since=start, until=end, resolution=chosen)
     return HealthHistory(

@@ -1,42 +1,99 @@
-"""/api/v1/stations: the station registry."""
+"""/api/v1/stations: the station registry, revocation, rotation and commands."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
-from fleet import provisioning
-from fleet.api.deps import Admin, AdminUser, Context, DbSession, Operator
+from fleet import provisioning, registry, rotation
+from fleet.api.deps import AdminUser, Context, DbSession, Operator, Viewer
 from fleet.api.schemas import (
+    ClaimToken,
     CommandCreate,
     CommandPublic,
     PreregistrationsCreate,
     PreregistrationsSent,
+    ProvincePublic,
+    RotationStarted,
     StationCreate,
     StationCreated,
+    StationKind,
     StationPublic,
+    StationState,
+    StationUpdate,
+    errors,
 )
 from fleet.commands import issue_command, send_preregistration_batch
 from fleet.errors import (
     BrokerAdminError,
     ClaimRefusedError,
+    RegistryError,
+    RotationError,
     StationExistsError,
     UnknownStationError,
 )
 from fleet.store.models import Station, StationCommand
+from protocol.reference_data import provinces
 
-router = APIRouter(prefix="/stations", tags=["stations"], dependencies=[Admin])
+router = APIRouter(tags=["stations"])
 
 
-@router.get("", response_model=list[StationPublic])
-def list_stations(session: DbSession) -> list[StationPublic]:
-    stations = session.scalars(select(Station).order_by(Station.station_id)).all()
+def _station(session: DbSession, station_id: str) -> Station:
+    station = session.get(Station, station_id)
+    if station is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
+    return station
+
+
+def _provision_command(context: Context, token: str) -> str:
+    return (
+        f"ewp agent provision --fleet {context.settings.service.public_url} --token {token} "
+        "--config /etc/ewp/agent.toml"
+    )
+
+
+@router.get("/provinces", response_model=list[ProvincePublic], responses=errors(401))
+def list_provinces(caller: Viewer) -> list[ProvincePublic]:
+    """Thailand's 77 provinces (ISO 3166-2:TH code, English and Thai names, region)."""
+    return [
+        ProvincePublic(code=p.code, en=p.en, th=p.th, region=p.region) for p in provinces().values()
+    ]
+
+
+@router.get("/stations", response_model=list[StationPublic], responses=errors(401))
+def list_stations(
+    caller: Viewer,
+    session: DbSession,
+    kind: StationKind | None = None,
+    state: StationState | None = None,
+    region: Annotated[str | None, Query(max_length=64)] = None,
+    province: Annotated[str | None, Query(max_length=8, description="ISO code")] = None,
+    tag: Annotated[str | None, Query(max_length=40)] = None,
+) -> list[StationPublic]:
+    query = select(Station).order_by(Station.station_id)
+    for column, value in (
+        (Station.kind, kind),
+        (Station.state, state),
+        (Station.region, region),
+        (Station.province, province),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    stations = session.scalars(query).all()
+    if tag is not None:
+        stations = [s for s in stations if tag in registry.tags_of(s)]
     return [StationPublic.of(s) for s in stations]
 
 
-@router.post("", response_model=StationCreated, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/stations",
+    response_model=StationCreated,
+    status_code=status.HTTP_201_CREATED,
+    responses=errors(401, 403, 409, 422),
+)
 def add_station(
     body: StationCreate, session: DbSession, context: Context, caller: AdminUser
 ) -> StationCreated:
@@ -53,38 +110,127 @@ def add_station(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except ClaimRefusedError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    command = (
-        f"ewp agent provision --fleet {context.settings.service.public_url} --token {token} "
-        "--config /etc/ewp/agent.toml"
+    return StationCreated(
+        station_id=body.station_id,
+        claim_token=token,
+        provision_command=_provision_command(context, token),
     )
-    return StationCreated(station_id=body.station_id, claim_token=token, provision_command=command)
 
 
-@router.get("/{station_id}", response_model=StationPublic)
-def get_station(station_id: str, session: DbSession) -> StationPublic:
-    station = session.get(Station, station_id)
-    if station is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
-    return StationPublic.of(station)
+@router.get("/stations/{station_id}", response_model=StationPublic, responses=errors(401, 404))
+def get_station(station_id: str, caller: Viewer, session: DbSession) -> StationPublic:
+    return StationPublic.of(_station(session, station_id))
 
 
-@router.post("/{station_id}/revoke", response_model=StationPublic)
-def revoke_station(
-    station_id: str, session: DbSession, context: Context, caller: AdminUser
+@router.patch(
+    "/stations/{station_id}",
+    response_model=StationPublic,
+    responses=errors(401, 403, 404, 422),
+)
+def update_station(
+    station_id: str, body: StationUpdate, caller: AdminUser, session: DbSession
 ) -> StationPublic:
-    if session.get(Station, station_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
+    """Registry fields: name, kind, region, province, tags, assigned operators."""
+    _station(session, station_id)
+    changes = body.model_dump(exclude_unset=True)
+    for required in ("name", "kind"):
+        if required in changes and changes[required] is None:
+            del changes[required]
     try:
-        provisioning.revoke_station(session, context.broker_admin(), station_id, actor=caller.name)
-    except BrokerAdminError as exc:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
-    station = session.get(Station, station_id)
-    assert station is not None
+        station = registry.update_station(session, station_id, actor=caller.name, **changes)
+    except RegistryError as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     return StationPublic.of(station)
 
 
 @router.post(
-    "/{station_id}/commands", response_model=CommandPublic, status_code=status.HTTP_202_ACCEPTED
+    "/stations/{station_id}/revoke",
+    response_model=StationPublic,
+    responses=errors(401, 403, 404, 502),
+)
+def revoke_station(
+    station_id: str, session: DbSession, context: Context, caller: AdminUser
+) -> StationPublic:
+    """Revoke at once: the broker disconnects the station; its later packets are refused."""
+    _station(session, station_id)
+    try:
+        provisioning.revoke_station(session, context.broker_admin(), station_id, actor=caller.name)
+    except BrokerAdminError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    return StationPublic.of(_station(session, station_id))
+
+
+@router.post(
+    "/stations/{station_id}/reissue",
+    response_model=ClaimToken,
+    responses=errors(401, 403, 404),
+)
+def reissue_claim(
+    station_id: str, session: DbSession, context: Context, caller: AdminUser
+) -> ClaimToken:
+    """A new one-time claim token (new hardware, lost key); the old identity works until the
+    new claim replaces it."""
+    _station(session, station_id)
+    token = provisioning.reissue_claim(
+        session,
+        station_id,
+        ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
+        actor=caller.name,
+    )
+    return ClaimToken(
+        station_id=station_id,
+        claim_token=token,
+        provision_command=_provision_command(context, token),
+    )
+
+
+def _start_rotation(
+    kind: str, station_id: str, session: DbSession, context: Context, caller: AdminUser
+) -> RotationStarted:
+    _station(session, station_id)
+    try:
+        command_id = rotation.start(
+            session, context.publisher(), station_id, kind, actor=caller.name
+        )
+    except (RotationError, UnknownStationError) as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    except BrokerAdminError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    return RotationStarted(station_id=station_id, command_id=command_id, kind=kind)
+
+
+@router.post(
+    "/stations/{station_id}/rotate-key",
+    response_model=RotationStarted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(401, 403, 404, 409, 502),
+)
+def rotate_key(
+    station_id: str, session: DbSession, context: Context, caller: AdminUser
+) -> RotationStarted:
+    """Ask the station for a new Ed25519 key, proven with the old and the new key
+    (docs/decisions/station-key-rotation.md)."""
+    return _start_rotation(rotation.ROTATE_KEY, station_id, session, context, caller)
+
+
+@router.post(
+    "/stations/{station_id}/rotate-credentials",
+    response_model=RotationStarted,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(401, 403, 404, 409, 502),
+)
+def rotate_credentials(
+    station_id: str, session: DbSession, context: Context, caller: AdminUser
+) -> RotationStarted:
+    """New broker password for the station (docs/decisions/broker-credential-rotation.md)."""
+    return _start_rotation(rotation.ROTATE_CREDENTIALS, station_id, session, context, caller)
+
+
+@router.post(
+    "/stations/{station_id}/commands",
+    response_model=CommandPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(401, 403, 404, 502),
 )
 def send_command(
     station_id: str, body: CommandCreate, session: DbSession, context: Context, caller: Operator
@@ -98,13 +244,17 @@ def send_command(
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     except BrokerAdminError as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
-    command = session.get(StationCommand, command_id)
-    assert command is not None
-    return CommandPublic.of(command)
+    return CommandPublic.of(session.get_one(StationCommand, command_id))
 
 
-@router.get("/{station_id}/commands/{command_id}", response_model=CommandPublic)
-def get_command(station_id: str, command_id: str, session: DbSession) -> CommandPublic:
+@router.get(
+    "/stations/{station_id}/commands/{command_id}",
+    response_model=CommandPublic,
+    responses=errors(401, 404),
+)
+def get_command(
+    station_id: str, command_id: str, caller: Viewer, session: DbSession
+) -> CommandPublic:
     command = session.get(StationCommand, command_id)
     if command is None or command.station_id != station_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no command {command_id}")
@@ -112,9 +262,10 @@ def get_command(station_id: str, command_id: str, session: DbSession) -> Command
 
 
 @router.post(
-    "/{station_id}/preregistrations",
+    "/stations/{station_id}/preregistrations",
     response_model=PreregistrationsSent,
     status_code=status.HTTP_202_ACCEPTED,
+    responses=errors(401, 403, 404, 502),
 )
 def send_preregistrations(
     station_id: str,

@@ -75,6 +75,19 @@ class Station(Base):
     last_seen_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     software_version: Mapped[str | None] = mapped_column(String(64))
     last_heartbeat: Mapped[str | None] = mapped_column(Text)  # the latest Heartbeat JSON
+    # The registry (fleet/registry.py).
+    region: Mapped[str | None] = mapped_column(String(64))
+    province: Mapped[str | None] = mapped_column(String(8))  # ISO 3166-2 code, e.g. TH-10
+    tags: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+    operators: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")  # JSON list
+    firmware_version: Mapped[str | None] = mapped_column(String(64))  # controller board
+    updated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    # Rotation (fleet/rotation.py): the key before the last rotation, accepted until a deadline.
+    previous_public_key: Mapped[str | None] = mapped_column(String(64))
+    previous_key_id: Mapped[str | None] = mapped_column(String(16))
+    previous_key_until: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    key_rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    credentials_rotated_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
 
 
 class Packet(Base):

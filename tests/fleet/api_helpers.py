@@ -15,6 +15,7 @@ from fleet.api.app import create_app
 from fleet.api.deps import current_principal
 from fleet.context import FleetContext
 from fleet.ingest import Ingest
+from fleet.metrics import FleetMetrics
 from fleet.ops import FleetOps
 from fleet.packet_files import PacketFiles
 from fleet.roles import Principal, Role
@@ -57,7 +58,8 @@ def api_rig(tmp_path: Path, extra_settings: str = "") -> Iterator[ApiRig]:
     migrate(engine)
     sessions: sessionmaker[Session] = session_factory(engine)
     files = PacketFiles(settings.packet_dir)
-    ingest = Ingest(sessions, files)
+    metrics = FleetMetrics(sessions)
+    ingest = Ingest(sessions, files, metrics=metrics)
     context = FleetContext(
         settings,
         engine,
@@ -66,6 +68,7 @@ def api_rig(tmp_path: Path, extra_settings: str = "") -> Iterator[ApiRig]:
         CentralPrivateKey.generate("X25519").public_key(),
         ADMIN_TOKEN,
         ingest,
+        metrics,
     )
     clock = FakeClock()
     context.ops.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+import fleet.store.admin_models
 import fleet.store.ops_models  # noqa: F401  (registers the operations tables on Base)
 from fleet.store.models import Base
 

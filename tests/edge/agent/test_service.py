@@ -67,3 +67,68 @@ def test_a_missing_sensor_is_reported_not_fatal(fleet_stack: FleetStack, tmp_pat
     (state,) = agent.sensors.snapshot()
     assert (state.kind, state.state) == ("fingerprint", "missing")
     assert state.detail
+
+
+def test_the_agent_rotates_its_key_and_broker_password_on_the_fleets_request(
+    fleet_stack: FleetStack, tmp_path: Path
+) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from edge.agent.identity import load_station_record
+    from fleet.store.models import Station, utcnow
+    from protocol.keys import station_key_id
+
+    identity = fleet_stack.provision_station("ct-22", tmp_path / "st")
+    old_key, old_password = (
+        station_key_id(identity.signing_key.public_key()),
+        identity.mqtt.password,
+    )
+    settings = settings_for(tmp_path / "st", "socket://127.0.0.1:9")
+    agent = StationAgent(settings, software_version="test")
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    thread.start()
+    api = fleet_stack.api()
+    try:
+        wait_until(lambda: agent.uplink is not None and agent.uplink.stats.connected)
+        assert api.post("/api/v1/stations/ct-22/rotate-key").status_code == 202
+        wait_until(
+            lambda: station_key_id(agent.identity.signing_key.public_key()) != old_key,
+            message="the agent to switch keys",
+        )
+        new_key = station_key_id(agent.identity.signing_key.public_key())
+        assert api.get("/api/v1/stations/ct-22").json()["key_id"] == new_key
+        assert station_key_id(agent._builder._signing_key.public_key()) == new_key
+        assert api.post("/api/v1/stations/ct-22/rotate-credentials").status_code == 202
+        wait_until(
+            lambda: (
+                load_station_record(settings.identity_dir).mqtt.password != old_password
+                and load_station_record(settings.identity_dir).mqtt.next_password is None
+            ),
+            message="the new broker password in use",
+        )
+        assert agent.uplink is not None
+        wait_until(lambda: agent.uplink is not None and agent.uplink.stats.connected)
+        # With the old key no longer accepted, the agent's answers still verify.
+        assert fleet_stack.context is not None
+        with fleet_stack.context.sessions() as session:
+            session.execute(
+                update(Station)
+                .where(Station.station_id == "ct-22")
+                .values(previous_key_until=utcnow() - timedelta(seconds=1))
+            )
+            session.commit()
+        ping = api.post("/api/v1/stations/ct-22/commands", json={"kind": "ping"}).json()
+        wait_until(
+            lambda: (
+                api.get(f"/api/v1/stations/ct-22/commands/{ping['command_id']}").json()["status"]
+                == "ok"
+            ),
+            message="a verified answer to ping",
+        )
+    finally:
+        stop.set()
+        thread.join(20)
+        api.close()

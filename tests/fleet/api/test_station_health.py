@@ -54,4 +54,4 @@ def test_latest_history_and_fleet_view(tmp_path: Path) -> None:
         assert history["resolution"] == "raw" and len(history["points"]) == 10
         assert history["points"][0]["queue_waiting"] == 2
         assert missing.status_code == 404
-        assert backwards.status_code == 422
+        assert backwards.status_code == 400

@@ -1,0 +1,108 @@
+"""API tokens for scripts: ``ewp_`` + 256 random bits, shown once, stored as SHA-256 (a random
+token of that size needs no slow hash: there is nothing to guess). A token has a name, an
+expiry, a role at most its owner's (and never more than the owner has now: demoting a user
+demotes their tokens), a last-used time, and can be revoked."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from fleet import audit
+from fleet.access.sessions import LAST_SEEN_EVERY, secret_hash
+from fleet.errors import AccessError, RoleTooHighError
+from fleet.roles import Principal, Role
+from fleet.store.admin_models import ApiToken, User
+from fleet.store.models import utcnow
+
+TOKEN_PREFIX = "ewp_"  # noqa: S105 (a prefix, not a secret)
+
+
+def create_token(
+    session: Session,
+    *,
+    owner: User,
+    name: str,
+    role: Role,
+    days: int,
+    creator: Principal,
+    max_days: int,
+) -> tuple[ApiToken, str]:
+    """A new token for ``owner``; returns the row and the token (its only appearance)."""
+    if creator.user_id != owner.id and not creator.may(Role.ADMIN):
+        raise RoleTooHighError("only an admin may create tokens for another user")
+    owner_role = Role.parse(owner.role)
+    if role > owner_role or role > creator.role:
+        raise RoleTooHighError(
+            f"a token's role cannot exceed its owner's ({owner_role.label}) or its creator's "
+            f"({creator.role.label})"
+        )
+    if owner.disabled:
+        raise AccessError(f"user {owner.username} is disabled")
+    if not 1 <= days <= max_days:
+        raise AccessError(f"a token lives 1 to {max_days} days")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(
+        token_hash=secret_hash(secret),
+        prefix=secret[:10],
+        name=name,
+        user_id=owner.id,
+        role=role.label,
+        created_by=creator.name,
+        expires_at=utcnow() + timedelta(days=days),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=creator.name,
+        action="token.create",
+        target=owner.username,
+        detail={"token_id": row.id, "name": name, "role": role.label, "days": days},
+    )
+    session.commit()
+    return row, secret
+
+
+def resolve(session: Session, secret: str, now: datetime | None = None) -> Principal | None:
+    if not secret.startswith(TOKEN_PREFIX):
+        return None
+    now = now or utcnow()
+    row = session.scalars(
+        select(ApiToken).where(ApiToken.token_hash == secret_hash(secret))
+    ).one_or_none()
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    user = session.get(User, row.user_id)
+    if user is None or user.disabled:
+        return None
+    if row.last_used_at is None or now - row.last_used_at >= LAST_SEEN_EVERY:
+        row.last_used_at = now
+        session.commit()
+    role = min(Role.parse(row.role), Role.parse(user.role))
+    return Principal(user.username, role, via="api-token", user_id=user.id, token_id=row.id)
+
+
+def revoke(session: Session, token: ApiToken, *, actor: str) -> ApiToken:
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        audit.record(
+            session,
+            actor=actor,
+            action="token.revoke",
+            target=str(token.id),
+            detail={"name": token.name},
+        )
+        session.commit()
+    return token
+
+
+def visible_tokens(session: Session, principal: Principal) -> list[ApiToken]:
+    """An admin sees every token; anyone else their own."""
+    query = select(ApiToken).order_by(ApiToken.id)
+    if not principal.may(Role.ADMIN):
+        query = query.where(ApiToken.user_id == (principal.user_id or -1))
+    return list(session.scalars(query).all())

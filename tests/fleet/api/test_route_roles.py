@@ -1,0 +1,222 @@
+"""Every API route against every role: 401 without or with bad credentials, 403 below the
+route's minimum role, through at or above it. A route missing from ROUTES fails the build."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from fastapi.routing import iter_route_contexts
+
+from fleet.api.app import create_app
+from fleet.roles import Role
+from tests.fleet.api.conftest import PASSWORD, RoleFleet
+
+PUBLIC = None
+VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
+RELEASE = Role.RELEASE_MANAGER
+
+# (method, path) -> the minimum role (None: public), and a request that passes validation.
+ROUTES: dict[tuple[str, str], Role | None] = {
+    ("GET", "/api/v1/openapi.json"): PUBLIC,
+    ("GET", "/api/v1/docs"): PUBLIC,
+    ("GET", "/api/v1/docs/oauth2-redirect"): PUBLIC,
+    ("GET", "/api/v1/health"): PUBLIC,
+    ("POST", "/api/v1/provisioning/claim"): PUBLIC,  # the claim token is the credential
+    ("POST", "/api/v1/auth/login"): PUBLIC,
+    ("POST", "/api/v1/auth/logout"): VIEWER,
+    ("GET", "/api/v1/auth/me"): VIEWER,
+    ("POST", "/api/v1/auth/password"): VIEWER,
+    ("GET", "/api/v1/summary"): VIEWER,
+    ("GET", "/api/v1/rejections"): VIEWER,
+    ("GET", "/api/v1/provinces"): VIEWER,
+    ("GET", "/api/v1/stations"): VIEWER,
+    ("POST", "/api/v1/stations"): ADMIN,
+    ("GET", "/api/v1/stations/{station_id}"): VIEWER,
+    ("PATCH", "/api/v1/stations/{station_id}"): ADMIN,
+    ("POST", "/api/v1/stations/{station_id}/revoke"): ADMIN,
+    ("POST", "/api/v1/stations/{station_id}/reissue"): ADMIN,
+    ("POST", "/api/v1/stations/{station_id}/rotate-key"): ADMIN,
+    ("POST", "/api/v1/stations/{station_id}/rotate-credentials"): ADMIN,
+    ("POST", "/api/v1/stations/{station_id}/commands"): OPERATOR,
+    ("GET", "/api/v1/stations/{station_id}/commands/{command_id}"): VIEWER,
+    ("GET", "/api/v1/packets"): VIEWER,
+    ("GET", "/api/v1/packets/{packet_id}"): VIEWER,
+    ("GET", "/api/v1/packets/{packet_id}/envelope"): OPERATOR,
+    ("GET", "/api/v1/users"): ADMIN,
+    ("POST", "/api/v1/users"): ADMIN,
+    ("GET", "/api/v1/users/{username}"): ADMIN,
+    ("PATCH", "/api/v1/users/{username}"): ADMIN,
+    ("GET", "/api/v1/tokens"): VIEWER,
+    ("POST", "/api/v1/tokens"): VIEWER,
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): VIEWER,
+    ("GET", "/metrics"): VIEWER,
+    ("POST", "/api/v1/stations/{station_id}/preregistrations"): OPERATOR,
+    # Operations (health, alerts, configuration, reconciliation, central hand-off).
+    ("GET", "/api/v1/fleet/health"): VIEWER,
+    ("GET", "/api/v1/fleet/health/stations"): VIEWER,
+    ("GET", "/api/v1/stations/{station_id}/health"): VIEWER,
+    ("GET", "/api/v1/stations/{station_id}/health/history"): VIEWER,
+    ("GET", "/api/v1/alerts"): VIEWER,
+    ("GET", "/api/v1/alerts/rules"): VIEWER,
+    ("GET", "/api/v1/alerts/notifications"): VIEWER,
+    ("GET", "/api/v1/alerts/{alert_id}"): VIEWER,
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): OPERATOR,
+    ("GET", "/api/v1/config/layers"): VIEWER,
+    ("GET", "/api/v1/config/fleet"): VIEWER,
+    ("PUT", "/api/v1/config/fleet"): RELEASE,
+    ("DELETE", "/api/v1/config/fleet"): RELEASE,
+    ("GET", "/api/v1/config/tags"): VIEWER,
+    ("GET", "/api/v1/config/tags/{tag}"): VIEWER,
+    ("PUT", "/api/v1/config/tags/{tag}"): RELEASE,
+    ("DELETE", "/api/v1/config/tags/{tag}"): RELEASE,
+    ("PUT", "/api/v1/config/tags/{tag}/members"): RELEASE,
+    ("GET", "/api/v1/config/stations"): VIEWER,
+    ("GET", "/api/v1/config/stations/{station_id}"): VIEWER,
+    ("PUT", "/api/v1/config/stations/{station_id}"): RELEASE,
+    ("DELETE", "/api/v1/config/stations/{station_id}"): RELEASE,
+    ("GET", "/api/v1/config/stations/{station_id}/effective"): VIEWER,
+    ("GET", "/api/v1/config/history"): VIEWER,
+    ("GET", "/api/v1/reconciliation"): VIEWER,
+    ("GET", "/api/v1/stations/{station_id}/reconciliation"): VIEWER,
+    ("GET", "/api/v1/central/packets"): OPERATOR,
+    ("GET", "/api/v1/central/packets/{packet_id}"): OPERATOR,
+    ("GET", "/api/v1/central/packets/{packet_id}/envelope"): OPERATOR,
+    ("POST", "/api/v1/central/packets/{packet_id}/processed"): OPERATOR,
+    ("POST", "/api/v1/central/application-status"): OPERATOR,
+    ("GET", "/api/v1/central/application-status/{application_number}"): OPERATOR,
+    # The applicants' status page and its JSON twin: public, rate-limited.
+    ("GET", "/status"): PUBLIC,
+    ("POST", "/status"): PUBLIC,
+    ("POST", "/api/v1/public/application-status"): PUBLIC,
+}
+
+PATH_VALUES = {
+    "station_id": "zz-no-such-station",
+    "command_id": "0" * 32,
+    "packet_id": "0" * 32,
+    "username": "no-such-user",
+    "token_id": "999999",
+    "alert_id": "999999",
+    "tag": "vans",
+    "application_number": "WP-NONE-1",
+}
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/provisioning/claim"): {
+        "token": "x" * 32,
+        "public_key": "A" * 43 + "=",
+        "proof": "A" * 86 + "==",
+    },
+    ("POST", "/api/v1/auth/login"): {"username": "user-viewer", "password": PASSWORD},
+    ("POST", "/api/v1/auth/password"): {
+        "current_password": "not the password",
+        "new_password": "another long passphrase",
+    },
+    ("POST", "/api/v1/stations"): {"station_id": "zz-role-test", "kind": "center"},
+    ("PATCH", "/api/v1/stations/{station_id}"): {"tags": ["x"]},
+    ("POST", "/api/v1/stations/{station_id}/commands"): {"kind": "ping"},
+    ("POST", "/api/v1/users"): {
+        "username": "zz-role-test",
+        "password": "a long enough passphrase",
+    },
+    ("PATCH", "/api/v1/users/{username}"): {"display_name": "x"},
+    ("POST", "/api/v1/tokens"): {"name": "role test", "days": 1},
+    ("POST", "/api/v1/stations/{station_id}/preregistrations"): {"applications": []},
+    ("POST", "/api/v1/alerts/{alert_id}/acknowledge"): {"note": "seen"},
+    ("PUT", "/api/v1/config/fleet"): {"retention_days": 30},
+    ("PUT", "/api/v1/config/tags/{tag}"): {"retention_days": 20},
+    ("PUT", "/api/v1/config/tags/{tag}/members"): {"stations": []},
+    ("PUT", "/api/v1/config/stations/{station_id}"): {"retention_days": 10},
+    ("POST", "/api/v1/central/application-status"): {
+        "application_number": "WP-NONE-1",
+        "status": "received",
+    },
+    ("POST", "/api/v1/public/application-status"): {
+        "application_number": "WP-NONE-1",
+        "passport_number": "MA1234567",
+    },
+}
+
+
+def _request(client: Any, method: str, path: str) -> Any:
+    url = path.format(**PATH_VALUES)
+    body = BODIES.get((method, path))
+    return (
+        client.request(method, url, json=body) if body is not None else client.request(method, url)
+    )
+
+
+def _app_routes(role_fleet: RoleFleet) -> set[tuple[str, str]]:
+    assert role_fleet.stack.context is not None
+    app = create_app(role_fleet.stack.context)
+    found = set()
+    # Included routers are flattened by FastAPI's own walk (the one its OpenAPI uses).
+    for route in iter_route_contexts(app.routes):
+        for method in getattr(route, "methods", None) or ():
+            if method != "HEAD":
+                found.add((method, route.path))
+    return found
+
+
+def test_every_route_has_a_minimum_role(role_fleet: RoleFleet) -> None:
+    routes = _app_routes(role_fleet)
+    missing = routes - ROUTES.keys()
+    assert not missing, f"routes without an entry in ROUTES (give each a minimum role): {missing}"
+    assert not ROUTES.keys() - routes, (
+        f"ROUTES names routes that do not exist: {ROUTES.keys() - routes}"
+    )
+
+
+PROTECTED = [key for key, role in ROUTES.items() if role is not None]
+CASES = [(key, role) for key in PROTECTED for role in Role]
+
+
+def _id(key: tuple[str, str]) -> str:
+    return f"{key[0]} {key[1]}"
+
+
+@pytest.mark.parametrize("key", PROTECTED, ids=_id)
+def test_without_or_with_bad_credentials_is_401(
+    role_fleet: RoleFleet, key: tuple[str, str]
+) -> None:
+    with role_fleet.anonymous() as client:
+        assert _request(client, *key).status_code == 401
+        client.headers["authorization"] = "Bearer ewp_not-a-real-token"
+        assert _request(client, *key).status_code == 401
+        client.headers["authorization"] = "Bearer something-else"
+        assert _request(client, *key).status_code == 401
+    with role_fleet.anonymous() as client:
+        client.cookies.set("ewp_session", "not-a-session")
+        assert _request(client, *key).status_code == 401
+
+
+@pytest.mark.parametrize(("key", "role"), CASES, ids=[f"{_id(k)} as {r.label}" for k, r in CASES])
+def test_role_below_the_minimum_is_403_and_at_or_above_passes(
+    role_fleet: RoleFleet, key: tuple[str, str], role: Role
+) -> None:
+    needed = ROUTES[key]
+    assert needed is not None
+    with role_fleet.as_role(role) as client:
+        status = _request(client, *key).status_code
+    if role < needed:
+        assert status == 403, f"{role.label} got {status}"
+    else:
+        assert status not in (401, 403), f"{role.label} was refused ({status})"
+
+
+@pytest.mark.parametrize("key", [k for k, r in ROUTES.items() if r is None], ids=_id)
+def test_public_routes_need_no_credentials(role_fleet: RoleFleet, key: tuple[str, str]) -> None:
+    with role_fleet.anonymous() as client:
+        assert _request(client, *key).status_code not in (401,)
+
+
+def test_the_bootstrap_token_is_admin(role_fleet: RoleFleet) -> None:
+    with role_fleet.admin() as api:
+        me = api.get("/api/v1/auth/me").json()
+        assert (me["name"], me["role"], me["via"], me["user"]) == (
+            "admin-token",
+            "admin",
+            "bootstrap-token",
+            None,
+        )
+        assert api.get("/api/v1/users").status_code == 200
