@@ -43,6 +43,8 @@ from simulators.network import FaultyLink, NetworkSimulator
 
 log = logging.getLogger(__name__)
 
+SIMS_PER_PROCESS = 8  # simulated devices per `ewp sim` process
+
 
 @dataclass
 class DemoOptions:
@@ -73,6 +75,7 @@ class Station:
 @dataclass
 class DemoResult:
     stations: int
+    expected: int  # stations x enrolments per station
     packets_created: int
     packets_received: int
     lost: int
@@ -93,6 +96,7 @@ class DemoResult:
     def ok(self) -> bool:
         return (
             not self.problems
+            and self.packets_created == self.expected
             and self.lost == 0
             and self.duplicates == 0
             and self.hash_mismatches == 0
@@ -172,32 +176,38 @@ class Demo:
             time.sleep(0.2)
 
     def _start_simulators(self, kind: str) -> list[str]:
-        """One `ewp sim KIND --count N` process; the URLs of its N devices."""
-        command = [
-            "sim",
-            kind,
-            "--listen",
-            "tcp://127.0.0.1:0",
-            "--count",
-            str(self.o.stations),
-            "--seed",
-            str(self.o.seed),
-        ]
-        proc = subprocess.Popen(
-            _ewp_command(*command),
-            stdout=subprocess.PIPE,
-            stderr=(self.logs / f"sim-{kind}.log").open("ab"),
-            cwd=self.logs,
-            start_new_session=True,
-        )
-        self.sim_procs.append(proc)
-        assert proc.stdout is not None
+        """`ewp sim KIND --count N` processes, at most SIMS_PER_PROCESS devices each (so the
+        simulated devices use every core); the URLs of all the devices, in order."""
+        procs = []
+        for first in range(0, self.o.stations, SIMS_PER_PROCESS):
+            count = min(SIMS_PER_PROCESS, self.o.stations - first)
+            command = [
+                "sim",
+                kind,
+                "--listen",
+                "tcp://127.0.0.1:0",
+                "--count",
+                str(count),
+                "--seed",
+                str(self.o.seed + first),
+            ]
+            proc = subprocess.Popen(
+                _ewp_command(*command),
+                stdout=subprocess.PIPE,
+                stderr=(self.logs / f"sim-{kind}-{first // SIMS_PER_PROCESS}.log").open("ab"),
+                cwd=self.logs,
+                start_new_session=True,
+            )
+            self.sim_procs.append(proc)
+            procs.append((proc, count))
         urls = []
-        for _ in range(self.o.stations):
-            line = proc.stdout.readline().decode().strip()
-            if not line:
-                raise FleetError(f"the {kind} simulators did not start; see {self.logs}")
-            urls.append(line)
+        for proc, count in procs:
+            assert proc.stdout is not None
+            for _ in range(count):
+                line = proc.stdout.readline().decode().strip()
+                if not line:
+                    raise FleetError(f"the {kind} simulators did not start; see {self.logs}")
+                urls.append(line)
         return urls
 
     def start_sensors(self) -> tuple[list[str], list[str] | None]:
@@ -412,6 +422,7 @@ class Demo:
             problems.append(f"{len(unknown)} packets at the fleet that no station created")
         return DemoResult(
             stations=len(self.stations),
+            expected=len(self.stations) * self.o.enrolments_per_station,
             packets_created=len(created),
             packets_received=len(set(ids)),
             lost=len(lost),
@@ -480,6 +491,7 @@ def render(result: DemoResult, console: Console) -> None:
     for name, value in (
         ("stations", result.stations),
         ("mobile links cut for part of the run", result.links_cut),
+        ("enrolments asked for", result.expected),
         ("packets created at stations", result.packets_created),
         ("packets stored at the fleet", result.packets_received),
         ("lost", result.lost),
@@ -500,6 +512,11 @@ def render(result: DemoResult, console: Console) -> None:
     console.print(table)
     for problem in result.problems:
         console.print(f"[red]problem:[/red] {problem}")
+    if result.packets_created < result.expected:
+        console.print(
+            f"[red]only {result.packets_created} of {result.expected} enrolments were made "
+            f"in time: see the station logs in {result.workdir}/logs[/red]"
+        )
     verdict = "[green]every packet arrived exactly once[/green]" if result.ok else "[red]FAILED"
     console.print(f"{verdict}  fleet: {result.fleet_url}")
 
