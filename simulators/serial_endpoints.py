@@ -291,16 +291,24 @@ def serve_pty(session: Session) -> Endpoint:
     return endpoint
 
 
+def parse_tcp_url(url: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` as (host, port): how command lines name a TCP port to listen on."""
+    if not url.startswith("tcp://"):
+        raise ValueError(f"expected tcp://HOST:PORT, got {url!r}")
+    host, _, port = url.removeprefix("tcp://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"expected tcp://HOST:PORT, got {url!r}")
+    return host, int(port)
+
+
 def serve(session: Session, listen: str | None, *, pty: bool = False) -> Endpoint:
     """Serve per a command-line choice: ``--pty`` or ``--listen tcp://HOST:PORT``."""
     if pty:
         return serve_pty(session)
     if not listen:
         raise ValueError("give --pty or --listen tcp://HOST:PORT")
-    if not listen.startswith("tcp://"):
-        raise ValueError(f"--listen must look like tcp://127.0.0.1:7001, got {listen!r}")
-    hostport = listen.removeprefix("tcp://")
-    host, _, port_text = hostport.rpartition(":")
-    if not host or not port_text.isdigit():
-        raise ValueError(f"--listen must look like tcp://127.0.0.1:7001, got {listen!r}")
-    return serve_tcp(session, host, int(port_text))
+    try:
+        host, port = parse_tcp_url(listen)
+    except ValueError:
+        raise ValueError(f"--listen must look like tcp://127.0.0.1:7001, got {listen!r}") from None
+    return serve_tcp(session, host, port)

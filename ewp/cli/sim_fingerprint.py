@@ -90,10 +90,11 @@ def fingerprint(
 ) -> None:
     """Serve simulated R30x / R503 fingerprint sensors on TCP or pseudo-terminals."""
     from ewp.log import configure
+    from simulators.control_port import ControlPort
     from simulators.fingerprint import SensorConfig, SimulatedFingerprintSensor
-    from simulators.fingerprint_control import ControlServer, parse_tcp_url
+    from simulators.fingerprint_control import serve_control
     from simulators.fingerprint_faults import FaultSpecError, load_faults, parse_fault
-    from simulators.serial_endpoints import Endpoint, serve_pty, serve_tcp
+    from simulators.serial_endpoints import Endpoint, parse_tcp_url, serve_pty, serve_tcp
 
     configure(log_level, wire=wire_log)
     if pty == (listen is not None):
@@ -140,7 +141,7 @@ def fingerprint(
         raise typer.BadParameter(str(exc)) from None
 
     endpoints: list[Endpoint] = []
-    control_server: ControlServer | None = None
+    control_server: ControlPort | None = None
     try:
         for index, sensor in enumerate(sensors):
             if pty:
@@ -150,7 +151,7 @@ def fingerprint(
                 endpoints.append(serve_tcp(sensor.session, host, port))
         if control is not None:
             control_host, control_port = parse_tcp_url(control)
-            control_server = ControlServer(sensors, control_host, control_port)
+            control_server = serve_control(sensors, control_host, control_port)
     except (OSError, ValueError) as exc:
         for endpoint in endpoints:
             endpoint.stop()

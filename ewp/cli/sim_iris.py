@@ -108,11 +108,11 @@ def iris(
 ) -> None:
     """Serve simulated IriShield-style iris cameras on TCP or pseudo-terminals."""
     from ewp.log import configure
-    from simulators.fingerprint_control import parse_tcp_url
+    from simulators.control_port import ControlPort
     from simulators.iris import CameraConfig, SimulatedIrisCamera
-    from simulators.iris_control import ControlServer
+    from simulators.iris_control import serve_control
     from simulators.iris_faults import FaultSpecError, load_faults, parse_fault
-    from simulators.serial_endpoints import Endpoint, serve_pty, serve_tcp
+    from simulators.serial_endpoints import Endpoint, parse_tcp_url, serve_pty, serve_tcp
 
     configure(log_level, wire=wire_log)
     if pty == (listen is not None):
@@ -153,7 +153,7 @@ def iris(
         raise typer.BadParameter(str(exc)) from None
 
     endpoints: list[Endpoint] = []
-    control_server: ControlServer | None = None
+    control_server: ControlPort | None = None
     try:
         for index, camera in enumerate(cameras):
             if pty:
@@ -163,7 +163,7 @@ def iris(
                 endpoints.append(serve_tcp(camera.session, host, port))
         if control is not None:
             control_host, control_port = parse_tcp_url(control)
-            control_server = ControlServer(cameras, control_host, control_port)
+            control_server = serve_control(cameras, control_host, control_port)
     except (OSError, ValueError) as exc:
         for endpoint in endpoints:
             endpoint.stop()

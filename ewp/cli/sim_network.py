@@ -62,8 +62,9 @@ def network(
             )
             sys.stdout.write(f"{link.name} tcp://{link.address}\n")
         if control:
-            port, _ = serve_control(sim, *_hostport(control, "--control"))
-            sys.stdout.write(f"control tcp://{_hostport(control, '--control')[0]}:{port}\n")
+            control_host, control_port = _hostport(control, "--control")
+            port = serve_control(sim, control_host, control_port).port
+            sys.stdout.write(f"control tcp://{control_host}:{port}\n")
         sys.stdout.flush()
         if faults:
             threading.Thread(target=run_schedule, args=(sim, faults, stop), daemon=True).start()

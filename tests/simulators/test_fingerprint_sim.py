@@ -4,7 +4,6 @@ simulator is tested in tests/edge/drivers/.)"""
 
 from __future__ import annotations
 
-import json
 import socket
 import time
 from collections.abc import Iterator
@@ -28,8 +27,9 @@ from simulators.fingerprint import (
     start_fingerprint_simulator,
     template_features,
 )
-from simulators.fingerprint_control import ControlServer
+from simulators.fingerprint_control import serve_control
 from simulators.fingerprint_images import FingerIdentity, FingerPosition
+from tests.simulators.tcp_clients import ControlClient
 
 
 class RawHost:
@@ -301,36 +301,27 @@ def test_a_broken_library_file_is_reported(tmp_path: Path) -> None:
 
 
 def test_control_port_speaks_json_lines(sim: RunningFingerprintSimulator, host: RawHost) -> None:
-    control = ControlServer([sim.sensor])
+    control = serve_control([sim.sensor])
     try:
-        address, port = control.url.removeprefix("tcp://").rsplit(":", 1)
-        with socket.create_connection((address, int(port)), timeout=2) as conn:
-            stream = conn.makefile("rwb")
-
-            def ask(request: dict[str, object]) -> dict[str, object]:
-                stream.write(json.dumps(request).encode() + b"\n")
-                stream.flush()
-                reply: dict[str, object] = json.loads(stream.readline())
-                return reply
-
-            placed = ask({"cmd": "place", "subject": 17, "finger": "right-index"})
+        with ControlClient(control.url) as client:
+            placed = client.ask({"cmd": "place", "subject": 17, "finger": "right-index"})
             assert placed["ok"] is True
             host.command(0x01)
             assert host.packet()[1] == b"\x00"
-            assert ask({"cmd": "lift"}) == {"ok": True, "sensor": 0}
+            assert client.ask({"cmd": "lift"}) == {"ok": True, "sensor": 0}
             host.command(0x01)
             assert host.packet()[1] == b"\x02"
-            armed = ask({"cmd": "fault", "spec": "code:handshake:0x29"})
+            armed = client.ask({"cmd": "fault", "spec": "code:handshake:0x29"})
             assert armed["armed"] == "code:handshake:0x29:1"
             host.command(0x40)
             assert host.packet()[1] == b"\x29"
-            status = ask({"cmd": "status"})
+            status = client.ask({"cmd": "status"})
             assert status["mode"] == "manual" and status["connected"] is True
-            assert ask({"cmd": "mode", "mode": "auto"})["ok"] is True
-            refused = ask({"cmd": "place", "subject": 1})
+            assert client.ask({"cmd": "mode", "mode": "auto"})["ok"] is True
+            refused = client.ask({"cmd": "place", "subject": 1})
             assert refused["ok"] is False and "auto mode" in str(refused["error"])
-            assert ask({"cmd": "fly"})["ok"] is False
-            assert ask({"cmd": "fault", "spec": "nonsense"})["ok"] is False
-            assert ask({"cmd": "status", "sensor": 3})["ok"] is False
+            assert client.ask({"cmd": "fly"})["ok"] is False
+            assert client.ask({"cmd": "fault", "spec": "nonsense"})["ok"] is False
+            assert client.ask({"cmd": "status", "sensor": 3})["ok"] is False
     finally:
         control.stop()
