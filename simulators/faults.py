@@ -179,17 +179,17 @@ class FaultSyntax(Generic[F]):
 class FaultPlan(Generic[F]):
     """The armed faults of one simulated device; thread-safe, each fault used up once.
 
-    A device's subclass sets ``KINDS`` (its FaultKind enum) and adds a method for each of its
-    own kinds, built on :meth:`_use` or :meth:`_take` (under ``_lock``).
+    A device's subclass sets ``syntax`` (its :class:`FaultSyntax`) and adds a method for each
+    of its own kinds, built on :meth:`_use` or :meth:`_take` (under ``_lock``).
     """
 
-    KINDS: ClassVar[type[enum.Enum]]
+    syntax: FaultSyntax[F]
 
     def __init__(self, faults: Iterable[F] | None = None) -> None:
         self._lock = threading.Lock()
         self._faults: list[F] = []
         self._silence_until: float | None = None
-        self._silence = self.KINDS(SILENCE)
+        self._silence = self.syntax.kinds(SILENCE)
         for fault in faults or []:
             self.arm(fault)
 
@@ -197,6 +197,12 @@ class FaultPlan(Generic[F]):
         with self._lock:
             if fault.count > 0 or fault.seconds is not None:
                 self._faults.append(fault)
+
+    def inject(self, fault: F | str | dict[str, object]) -> F:
+        """Arm a fault given as a ``Fault``, a spec string, or a table as in a fault file."""
+        parsed = fault if isinstance(fault, self.syntax.fault) else self.syntax.from_object(fault)
+        self.arm(parsed)
+        return parsed
 
     def clear(self) -> None:
         with self._lock:
@@ -253,15 +259,15 @@ class FaultPlan(Generic[F]):
     def forced_code(self, command: int) -> int | None:
         """The code to answer ``command`` with, when a code fault is armed for it."""
         with self._lock:
-            fault = self._take(self.KINDS(CODE), command)
+            fault = self._take(self.syntax.kinds(CODE), command)
             return None if fault is None else fault.code
 
     def unplug_after(self) -> int | None:
         """Data packets or blocks to send of the next image before pulling the cable."""
-        fault = self._take_whole(self.KINDS(UNPLUG_MID_IMAGE))
+        fault = self._take_whole(self.syntax.kinds(UNPLUG_MID_IMAGE))
         return None if fault is None else fault.count
 
     def garbage(self) -> int:
         """Bytes of line noise to send before the next reply (0 for none)."""
-        fault = self._take_whole(self.KINDS(GARBAGE))
+        fault = self._take_whole(self.syntax.kinds(GARBAGE))
         return 0 if fault is None else fault.count

@@ -105,7 +105,7 @@ load_faults = SYNTAX.load
 class FaultPlan(faults.FaultPlan[Fault]):
     """The armed faults of one simulated sensor; thread-safe, each fault used up once."""
 
-    KINDS = FaultKind
+    syntax = SYNTAX
 
     def no_finger(self) -> bool:
         return self._use(FaultKind.NO_FINGER)

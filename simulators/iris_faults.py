@@ -99,7 +99,7 @@ load_faults = SYNTAX.load
 class FaultPlan(faults.FaultPlan[Fault]):
     """The armed faults of one simulated camera; thread-safe, each fault used up once."""
 
-    KINDS = FaultKind
+    syntax = SYNTAX
 
     def no_eye(self) -> bool:
         """For a capture that starts: whether it will find no eye."""

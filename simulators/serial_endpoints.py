@@ -24,6 +24,7 @@ import time
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
@@ -289,6 +290,24 @@ def serve_pty(session: Session) -> Endpoint:
     endpoint = Endpoint(url=path, _stop=stop)
     threading.Thread(target=loop, name=f"sim-pty-{path}", daemon=True).start()
     return endpoint
+
+
+Transport = Literal["tcp", "pty"]
+
+
+def serve_session(
+    session: Session, transport: Transport = "tcp", host: str = "127.0.0.1", port: int = 0
+) -> Endpoint:
+    """Serve on TCP (``socket://HOST:PORT``, port 0 picks a free one) or on a pty (``/dev/pts/N``).
+
+    The way a test or a demo serves a device in its own process: pass the endpoint's ``url`` to
+    pyserial.
+    """
+    if transport == "pty":
+        return serve_pty(session)
+    if transport == "tcp":
+        return serve_tcp(session, host, port)
+    raise ValueError(f"transport must be tcp or pty, got {transport!r}")
 
 
 def parse_tcp_url(url: str) -> tuple[str, int]:
