@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -42,6 +40,7 @@ def controller(
         return
     import tempfile
 
+    from ewp.cli.sim_serving import serve_until_signalled
     from simulators.controller import COMMANDS, ControllerBoard, serve_control
     from simulators.errors import SimulatorError
     from simulators.serial_endpoints import parse_tcp_url
@@ -68,12 +67,6 @@ def controller(
     sys.stdout.write(endpoint.url + "\n")
     sys.stdout.write(f"control {control_url}\n")
     sys.stdout.flush()
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
 
     def read_stdin() -> None:
         for line in sys.stdin:
@@ -86,9 +79,7 @@ def controller(
         typer.echo(f"commands: {COMMANDS}", err=True)
         threading.Thread(target=read_stdin, daemon=True).start()
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        serve_until_signalled()
     finally:
         endpoint.stop()
         board.stop()
