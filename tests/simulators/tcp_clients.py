@@ -1,4 +1,4 @@
-"""What the simulator tests talk through: a tester's connection to a control port."""
+"""What the simulator tests talk through: raw bytes to a device, lines to a control port."""
 
 from __future__ import annotations
 
@@ -7,6 +7,39 @@ import socket
 from typing import Any
 
 from simulators.serial_endpoints import parse_tcp_url
+
+
+class RawTcpHost:
+    """A host that speaks bytes to a device served on ``socket://HOST:PORT``, to see exactly
+    what the device puts on the line; a test adds its protocol's framing."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("socket://").rsplit(":", 1)
+        self.sock = socket.create_connection((host, int(port)), timeout=2)
+
+    def close(self) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def read_exact(self, n: int, timeout: float = 2.0) -> bytes:
+        self.sock.settimeout(timeout)
+        data = b""
+        while len(data) < n:
+            chunk = self.sock.recv(n - len(data))
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        return data
+
+    def silent_for(self, seconds: float) -> bool:
+        """Whether nothing arrives for ``seconds`` (or the device hangs up)."""
+        self.sock.settimeout(seconds)
+        try:
+            return not self.sock.recv(1)
+        except TimeoutError:
+            return True
 
 
 class ControlClient:

@@ -4,7 +4,6 @@ simulator is tested in tests/edge/drivers/.)"""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -29,34 +28,14 @@ from simulators.fingerprint import (
 )
 from simulators.fingerprint_control import serve_control
 from simulators.fingerprint_images import FingerIdentity, FingerPosition
-from tests.simulators.tcp_clients import ControlClient
+from tests.simulators.tcp_clients import ControlClient, RawTcpHost
 
 
-class RawHost:
-    """A host that speaks bytes, to see exactly what the module puts on the line."""
-
-    def __init__(self, url: str) -> None:
-        host, port = url.removeprefix("socket://").rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=2)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+class RawHost(RawTcpHost):
+    """A raw host that sends and reads the module's packets."""
 
     def command(self, instruction: int, parameters: bytes = b"", address: int = 0xFFFFFFFF) -> None:
         self.send(build_packet(0x01, bytes([instruction]) + parameters, address))
-
-    def read_exact(self, n: int, timeout: float = 2.0) -> bytes:
-        self.sock.settimeout(timeout)
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
 
     def packet(self, timeout: float = 2.0) -> tuple[int, bytes, bool]:
         header = self.read_exact(9, timeout)
@@ -65,13 +44,6 @@ class RawHost:
         rest = self.read_exact(length)
         content, total = rest[:-2], int.from_bytes(rest[-2:], "big")
         return pid, content, total == packet_sum(pid, length, content)
-
-    def silent_for(self, seconds: float) -> bool:
-        self.sock.settimeout(seconds)
-        try:
-            return not self.sock.recv(1)
-        except TimeoutError:
-            return True
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ tests/edge/drivers/.)"""
 
 from __future__ import annotations
 
-import socket
 import struct
 import time
 from collections.abc import Iterator
@@ -27,37 +26,20 @@ from simulators.iris import (
 )
 from simulators.iris_control import serve_control
 from simulators.iris_images import EyeConditions, EyeSide
-from tests.simulators.tcp_clients import ControlClient
+from tests.simulators.tcp_clients import ControlClient, RawTcpHost
 
 
-class RawHost:
-    """A host that speaks bytes, to see exactly what the camera puts on the line."""
+class RawHost(RawTcpHost):
+    """A raw host that sends and reads the camera's frames, numbering its commands."""
 
     def __init__(self, url: str) -> None:
-        host, port = url.removeprefix("socket://").rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=2)
+        super().__init__(url)
         self.seq = 0
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
 
     def command(self, code: int, payload: bytes = b"") -> int:
         self.seq = (self.seq + 1) & 0xFF
         self.send(build_frame(code, self.seq, payload))
         return self.seq
-
-    def read_exact(self, n: int, timeout: float = 2.0) -> bytes:
-        self.sock.settimeout(timeout)
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
 
     def frame(self, timeout: float = 2.0) -> tuple[int, int, bytes]:
         """The next frame: code, seq, payload (its CRC checked)."""
@@ -78,13 +60,6 @@ class RawHost:
             if got_code != 0xE0:
                 assert (got_code, got_seq) == (code | 0x80, seq)
                 return got
-
-    def silent_for(self, seconds: float) -> bool:
-        self.sock.settimeout(seconds)
-        try:
-            return not self.sock.recv(1)
-        except TimeoutError:
-            return True
 
 
 START_BOTH_PUSH = struct.pack(">BBBBBBH", 3, 0, 0, 0, 0, 1, 20)

@@ -115,6 +115,24 @@ def make_iris_rig(transport: str) -> Iterator[IrisRigFactory]:
         rig.sim.stop()
 
 
+def damage_next_writes(port: Any, count: int = 1) -> None:
+    """Flip a bit in the last byte (checksum, CRC) of the next ``count`` writes to ``port``, as a
+    noisy line would."""
+    original = port.write
+    left = [count]
+
+    def write(data: bytes) -> int | None:
+        left[0] -= 1
+        if left[0] <= 0:
+            port.write = original
+        damaged = bytearray(data)
+        damaged[-1] ^= 0x01
+        result: int | None = original(bytes(damaged))
+        return result
+
+    port.write = write
+
+
 def close_without_pause(port: Any) -> None:
     """Close a pyserial port; a ``socket://`` one without its 0.3 s pause.
 
