@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ewp.cli.sim_serving import (
+    ControlOption,
+    FaultsFileOption,
+    ListenOption,
+    LogLevelOption,
+    PtyOption,
+)
+
 if TYPE_CHECKING:
     from simulators.fingerprint import SensorConfig
 
@@ -34,21 +42,15 @@ def library_for(path: Path | None, index: int) -> Path | None:
 
 
 def fingerprint(
-    listen: Annotated[
-        str | None,
-        typer.Option(help="Serve on TCP: tcp://HOST:PORT (port 0 picks a free one)."),
-    ] = None,
-    pty: Annotated[bool, typer.Option("--pty", help="Serve on pseudo-terminals instead.")] = False,
+    listen: ListenOption = None,
+    pty: PtyOption = False,
     count: Annotated[
         int, typer.Option(min=1, max=64, help="How many independent sensors to serve.")
     ] = 1,
     mode: Annotated[
         str, typer.Option(help="auto: a scripted applicant presses fingers; manual: control port.")
     ] = "auto",
-    control: Annotated[
-        str | None,
-        typer.Option(help="Control port for tests: tcp://HOST:PORT, JSON lines."),
-    ] = None,
+    control: ControlOption = None,
     library: Annotated[
         Path | None,
         typer.Option(help="JSON file of the template library (kept across restarts)."),
@@ -78,10 +80,8 @@ def fingerprint(
         list[str] | None,
         typer.Option(help="Arm a fault, e.g. no-finger:3 (repeatable; see the docs)."),
     ] = None,
-    faults: Annotated[
-        Path | None, typer.Option(help="Arm the faults listed in a JSON or TOML file.")
-    ] = None,
-    log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "WARNING",
+    faults: FaultsFileOption = None,
+    log_level: LogLevelOption = "WARNING",
     wire_log: Annotated[bool, typer.Option(help="Log every packet (ewp.wire.*).")] = False,
 ) -> None:
     """Serve simulated R30x / R503 fingerprint sensors on TCP or pseudo-terminals."""

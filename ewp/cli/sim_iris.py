@@ -8,10 +8,17 @@ serves until SIGINT or SIGTERM. See docs/tools/ewp-sim-iris.md.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from ewp.cli.sim_serving import (
+    ControlOption,
+    FaultsFileOption,
+    ListenOption,
+    LogLevelOption,
+    PtyOption,
+)
 
 if TYPE_CHECKING:
     from simulators.iris import CameraConfig, Timing
@@ -53,11 +60,8 @@ def _timing(
 
 
 def iris(
-    listen: Annotated[
-        str | None,
-        typer.Option(help="Serve on TCP: tcp://HOST:PORT (port 0 picks a free one)."),
-    ] = None,
-    pty: Annotated[bool, typer.Option("--pty", help="Serve on pseudo-terminals instead.")] = False,
+    listen: ListenOption = None,
+    pty: PtyOption = False,
     count: Annotated[
         int, typer.Option(min=1, max=64, help="How many independent cameras to serve.")
     ] = 1,
@@ -67,10 +71,7 @@ def iris(
             help="auto: a scripted queue of applicants; manual: persons via control port."
         ),
     ] = "auto",
-    control: Annotated[
-        str | None,
-        typer.Option(help="Control port for tests: tcp://HOST:PORT, JSON lines."),
-    ] = None,
+    control: ControlOption = None,
     seed: Annotated[int, typer.Option(help="Seed of eyes, applicants and poor captures.")] = 0,
     captures_per_person: Annotated[
         int, typer.Option(min=1, help="auto: completed captures of each person before the next.")
@@ -97,10 +98,8 @@ def iris(
         list[str] | None,
         typer.Option(help="Arm a fault, e.g. no-eye (repeatable; see the docs)."),
     ] = None,
-    faults: Annotated[
-        Path | None, typer.Option(help="Arm the faults listed in a JSON or TOML file.")
-    ] = None,
-    log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "WARNING",
+    faults: FaultsFileOption = None,
+    log_level: LogLevelOption = "WARNING",
     wire_log: Annotated[bool, typer.Option(help="Log every frame (ewp.wire.*).")] = False,
 ) -> None:
     """Serve simulated IriShield-style iris cameras on TCP or pseudo-terminals."""

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
@@ -25,6 +25,19 @@ if TYPE_CHECKING:
     from simulators.serial_endpoints import Session
 
     F = TypeVar("F", bound=Fault)
+
+# The options every `ewp sim <device>` command takes, with the same meaning.
+ListenOption = Annotated[
+    str | None, typer.Option(help="Serve on TCP: tcp://HOST:PORT (port 0 picks a free one).")
+]
+PtyOption = Annotated[bool, typer.Option("--pty", help="Serve on pseudo-terminals instead.")]
+ControlOption = Annotated[
+    str | None, typer.Option(help="Control port for tests: tcp://HOST:PORT, JSON lines.")
+]
+FaultsFileOption = Annotated[
+    Path | None, typer.Option(help="Arm the faults listed in a JSON or TOML file.")
+]
+LogLevelOption = Annotated[str, typer.Option(help="Log level on stderr.")]
 
 
 def listen_address(listen: str | None, pty: bool) -> tuple[str, int]:
