@@ -42,7 +42,6 @@ import logging
 import os
 import random
 import struct
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,7 +65,7 @@ from simulators.fingerprint_images import (
     render_press,
 )
 from simulators.serial_endpoints import ByteStream, Transport
-from simulators.simulated_device import Mode, RunningSimulator, SimulatedDevice
+from simulators.simulated_device import HostLineReader, Mode, RunningSimulator, SimulatedDevice
 
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.sim.fingerprint")
@@ -602,9 +601,7 @@ class SimulatedFingerprintSensor(SimulatedDevice[Fault, ManualPresenter | AutoAp
                 "led": dict(self.led),
                 "connected": self._stream is not None,
                 "pacing_baud": self._stream.baudrate if self._stream is not None else None,
-                "line_bytes": None
-                if self._stream is None
-                else {"sent": self._stream.bytes_written, "received": self._stream.bytes_read},
+                "line_bytes": self._line_bytes(),
                 "counters": dict(self.counters),
             }
 
@@ -617,17 +614,10 @@ class SimulatedFingerprintSensor(SimulatedDevice[Fault, ManualPresenter | AutoAp
             self._verified = False
         stream.baudrate = self.baudrate if self.config.pace else 0
         scanner = HostPacketScanner()
-        last_byte = time.monotonic()
+        line = HostLineReader(stream, scanner, idle_drop=_IDLE_DROP)
         with self._plugged_in(stream):
             while True:
-                data = stream.read(4096, timeout=0.2)
-                now = time.monotonic()
-                if data:
-                    scanner.feed(data)
-                    last_byte = now
-                elif scanner.pending and now - last_byte > _IDLE_DROP:
-                    scanner.drop_partial()
-                    last_byte = now
+                line.read(timeout=0.2)
                 while (packet := scanner.next_packet()) is not None:
                     if not self._on_packet(packet, stream):
                         return

@@ -53,7 +53,7 @@ from simulators.iris_images import (
     render_eye,
 )
 from simulators.serial_endpoints import ByteStream, Transport
-from simulators.simulated_device import Mode, RunningSimulator, SimulatedDevice
+from simulators.simulated_device import HostLineReader, Mode, RunningSimulator, SimulatedDevice
 
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.sim.iris")
@@ -552,9 +552,7 @@ class SimulatedIrisCamera(SimulatedDevice[Fault, ManualPresenter | AutoApplicant
                 "serial_number": self.config.serial_number,
                 "faults": self.faults.armed(),
                 "connected": self._stream is not None,
-                "line_bytes": None
-                if self._stream is None
-                else {"sent": self._stream.bytes_written, "received": self._stream.bytes_read},
+                "line_bytes": self._line_bytes(),
                 "counters": dict(self.counters),
             }
 
@@ -569,17 +567,10 @@ class SimulatedIrisCamera(SimulatedDevice[Fault, ManualPresenter | AutoApplicant
             self._power_up()
         stream.baudrate = _USB_FULL_SPEED if self.config.pace else 0
         scanner = HostFrameScanner()
-        last_byte = time.monotonic()
+        line = HostLineReader(stream, scanner, idle_drop=_IDLE_DROP)
         with self._plugged_in(stream):
             while True:
-                data = stream.read(4096, timeout=self._wakeup())
-                now = time.monotonic()
-                if data:
-                    scanner.feed(data)
-                    last_byte = now
-                elif scanner.pending and now - last_byte > _IDLE_DROP:
-                    scanner.drop_partial()
-                    last_byte = now
+                line.read(timeout=self._wakeup())
                 while (frame := scanner.next_frame()) is not None:
                     if not self._on_frame(frame, stream):
                         return

@@ -4,7 +4,9 @@ A device (``fingerprint.SimulatedFingerprintSensor``, ``iris.SimulatedIrisCamera
 own protocol with its own codec; what :class:`SimulatedDevice` gives it is the same for all:
 
 * the host line it is plugged into: :meth:`~SimulatedDevice._plugged_in` around a session
-  records the stream, :meth:`~SimulatedDevice.unplug` pulls the cable;
+  records the stream, :meth:`~SimulatedDevice.unplug` pulls the cable, and a
+  :class:`HostLineReader` feeds what the host sends to the device's own scanner, giving up a
+  half-received frame when the line goes idle;
 * its armed faults (a ``faults.FaultPlan``): :meth:`~SimulatedDevice.inject`,
   :meth:`~SimulatedDevice.clear_faults`;
 * who is in front of it: a tester's presenter (``manual``) or a scripted applicant
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, Self, TypeVar
@@ -38,6 +41,39 @@ class Presenter(Protocol):
 
 
 P = TypeVar("P", bound=Presenter)
+
+
+class Scanner(Protocol):
+    """A device's own parser of what the host sends (its codec, written from its spec)."""
+
+    def feed(self, data: bytes) -> None: ...
+
+    @property
+    def pending(self) -> bool: ...  # part of a frame is waiting for the rest
+
+    def drop_partial(self) -> None: ...  # give up on that frame's start
+
+
+class HostLineReader:
+    """Reads what the host sends into a device's scanner, as the device's receiver does: a
+    frame left half-received for ``idle_drop`` seconds of silence is given up."""
+
+    def __init__(self, stream: ByteStream, scanner: Scanner, *, idle_drop: float) -> None:
+        self._stream = stream
+        self._scanner = scanner
+        self._idle_drop = idle_drop
+        self._last_byte = time.monotonic()
+
+    def read(self, timeout: float) -> None:
+        """Wait up to ``timeout`` for bytes and feed them (or give up a frame gone stale)."""
+        data = self._stream.read(4096, timeout=timeout)
+        now = time.monotonic()
+        if data:
+            self._scanner.feed(data)
+            self._last_byte = now
+        elif self._scanner.pending and now - self._last_byte > self._idle_drop:
+            self._scanner.drop_partial()
+            self._last_byte = now
 
 
 class SimulatedDevice(Generic[F, P]):
@@ -91,6 +127,13 @@ class SimulatedDevice(Generic[F, P]):
             with self._lock:
                 if self._stream is stream:
                     self._stream = None
+
+    def _line_bytes(self) -> dict[str, int] | None:
+        """Bytes sent and received on the host line, for ``status()`` (caller holds the lock)."""
+        stream = self._stream
+        if stream is None:
+            return None
+        return {"sent": stream.bytes_written, "received": stream.bytes_read}
 
     def session(self, stream: ByteStream) -> None:
         raise NotImplementedError
