@@ -1,8 +1,7 @@
 """`ewp sim fingerprint`: serve simulated R30x / R503 fingerprint sensors.
 
-The first line on stdout is the URL of the first sensor (with ``--count N``, N lines, one URL
-each), flushed at once so that a script or a test can read it and connect; then the process
-serves until SIGINT or SIGTERM. See docs/tools/ewp-sim-fingerprint.md.
+The sensor's own options and settings are here; serving them (URLs on stdout first, the
+control port, until SIGINT or SIGTERM) is `sim_serving`'s. See docs/tools/ewp-sim-fingerprint.md.
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """`ewp sim iris`: serve simulated IriShield-style USB iris cameras.
 
-The first line on stdout is the URL of the first camera (with ``--count N``, N lines, one URL
-each), flushed at once so that a script or a test can read it and connect; then the process
-serves until SIGINT or SIGTERM. See docs/tools/ewp-sim-iris.md.
+The camera's own options and settings are here; serving them (URLs on stdout first, the
+control port, until SIGINT or SIGTERM) is `sim_serving`'s. See docs/tools/ewp-sim-iris.md.
 """
 
 from __future__ import annotations
