@@ -35,8 +35,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from simulators.control_port import ControlPort
 from simulators.errors import SimulatorError
-from simulators.serial_endpoints import ByteStream, Endpoint, StreamClosedError, serve
+from simulators.serial_endpoints import (
+    ByteStream,
+    Endpoint,
+    StreamClosedError,
+    parse_tcp_url,
+    serve,
+)
 
 log = logging.getLogger(__name__)
 
@@ -588,37 +595,21 @@ def install_firmware_sources(flash: Path) -> None:
             shutil.copy(src, flash / src.name)
 
 
-def serve_control(board: ControllerBoard, host: str = "127.0.0.1", port: int = 0) -> str:
+def serve_control(board: ControllerBoard, host: str = "127.0.0.1", port: int = 0) -> ControlPort:
     """A TCP port that takes the same text commands as stdin, one reply line each."""
-    listener = socket.create_server((host, port))
-    actual = listener.getsockname()[1]
-
-    def handle(conn: socket.socket) -> None:
-        with conn, conn.makefile("rwb") as f:
-            for raw in f:
-                reply = board.command(raw.decode(errors="replace"))
-                f.write(reply.encode() + b"\n")
-                f.flush()
-
-    def accept() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            threading.Thread(target=handle, args=(conn,), daemon=True).start()
-
-    threading.Thread(target=accept, name="sim-ctl-control", daemon=True).start()
-    return f"tcp://{host}:{actual}"
+    return ControlPort(board.command, host, port, name="sim-ctl-control")
 
 
 def send_control(url: str, command: str, timeout: float = 5.0) -> str:
     """Send one command to a running simulator's control port; returns its reply."""
-    if not url.startswith("tcp://"):
-        raise SimulatorError(f"--control must look like tcp://127.0.0.1:7102, got {url!r}")
-    host, _, port = url.removeprefix("tcp://").rpartition(":")
     try:
-        with socket.create_connection((host, int(port)), timeout=timeout) as conn:
+        host, port = parse_tcp_url(url)
+    except ValueError:
+        raise SimulatorError(
+            f"--control must look like tcp://127.0.0.1:7102, got {url!r}"
+        ) from None
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as conn:
             conn.sendall(command.encode() + b"\n")
             with conn.makefile("rb") as f:
                 return f.readline().decode().strip()

@@ -35,7 +35,6 @@ feature bytes, and a 16-byte BLAKE2b digest of everything before it.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import json
@@ -43,8 +42,6 @@ import logging
 import os
 import random
 import struct
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,7 +55,6 @@ from simulators.fingerprint_faults import (
     INSTRUCTIONS,
     Fault,
     FaultPlan,
-    fault_from_object,
 )
 from simulators.fingerprint_images import (
     HEIGHT,
@@ -68,7 +64,8 @@ from simulators.fingerprint_images import (
     PressConditions,
     render_press,
 )
-from simulators.serial_endpoints import ByteStream, Endpoint, serve_pty, serve_tcp
+from simulators.serial_endpoints import ByteStream, Transport
+from simulators.simulated_device import HostLineReader, Mode, RunningSimulator, SimulatedDevice
 
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.sim.fingerprint")
@@ -437,7 +434,6 @@ class TemplateLibrary:
 
 # --- the module ----------------------------------------------------------------------------
 
-Mode = Literal["manual", "auto"]
 BAUD_UNIT = 9600
 PACKET_SIZES = (32, 64, 128, 256)
 
@@ -527,24 +523,25 @@ class _Download:
     data: bytearray = field(default_factory=bytearray)
 
 
-class SimulatedFingerprintSensor:
+class SimulatedFingerprintSensor(SimulatedDevice[Fault, ManualPresenter | AutoApplicant]):
     """One simulated module; serve :meth:`session` with ``serve_tcp`` or ``serve_pty``.
 
     The control methods (:meth:`place`, :meth:`lift`, :meth:`inject`, ...) may be called from
     any thread while a host talks to the module.
     """
 
+    faults: FaultPlan  # the device's own plan, with its own kinds
+
     def __init__(self, config: SensorConfig | None = None) -> None:
         self.config = config = config or SensorConfig()
-        self._lock = threading.RLock()
+        super().__init__(FaultPlan(config.faults))
         self.address = config.address
         self.password = config.password
         self.baudrate = config.baudrate
         self.packet_size = config.packet_size
         self.security_level = config.security_level
         self.library = TemplateLibrary(config.library, config.capacity)
-        self.faults = FaultPlan(config.faults)
-        self._presenter: ManualPresenter | AutoApplicant = self._make_presenter(config.mode)
+        self._presenter = self._make_presenter(config.mode)
         self._image: bytes | None = None
         self._image_press: Press | None = None
         self._image_taken = False
@@ -552,7 +549,6 @@ class SimulatedFingerprintSensor:
         self._verified = False
         self._matched = False
         self._download: _Download | None = None
-        self._stream: ByteStream | None = None
         self._rng = random.Random(config.seed * 7919 + config.index)
         self.led: dict[str, int] = {"control": 0x04, "speed": 0, "colour": 0x02, "count": 0}
         self.counters: dict[str, int] = {"commands": 0, "images_sent": 0, "bad_packets": 0}
@@ -591,31 +587,6 @@ class SimulatedFingerprintSensor:
                 raise ValueError("the sensor is in auto mode: switch it to manual mode first")
             self._presenter.lift()
 
-    def set_mode(self, mode: Mode) -> None:
-        if mode not in ("manual", "auto"):
-            raise ValueError(f"mode must be manual or auto, got {mode!r}")
-        with self._lock:
-            if self._presenter.mode != mode:
-                self._presenter = self._make_presenter(mode)
-
-    def inject(self, fault: Fault | str | dict[str, object]) -> Fault:
-        """Arm a fault (a :class:`Fault`, a spec string, or a table as in a fault file)."""
-        parsed = fault if isinstance(fault, Fault) else fault_from_object(fault)
-        self.faults.arm(parsed)
-        return parsed
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    def unplug(self) -> bool:
-        """Pull the cable now; False when no host is connected."""
-        with self._lock:
-            stream = self._stream
-        if stream is None:
-            return False
-        stream.unplug()
-        return True
-
     def status(self) -> dict[str, object]:
         with self._lock:
             return {
@@ -630,9 +601,7 @@ class SimulatedFingerprintSensor:
                 "led": dict(self.led),
                 "connected": self._stream is not None,
                 "pacing_baud": self._stream.baudrate if self._stream is not None else None,
-                "line_bytes": None
-                if self._stream is None
-                else {"sent": self._stream.bytes_written, "received": self._stream.bytes_read},
+                "line_bytes": self._line_bytes(),
                 "counters": dict(self.counters),
             }
 
@@ -641,29 +610,17 @@ class SimulatedFingerprintSensor:
     def session(self, stream: ByteStream) -> None:
         """Talk to one host over ``stream`` until it goes away (or the cable is pulled)."""
         with self._lock:
-            self._stream = stream
             self._download = None
             self._verified = False
         stream.baudrate = self.baudrate if self.config.pace else 0
         scanner = HostPacketScanner()
-        last_byte = time.monotonic()
-        try:
+        line = HostLineReader(stream, scanner, idle_drop=_IDLE_DROP)
+        with self._plugged_in(stream):
             while True:
-                data = stream.read(4096, timeout=0.2)
-                now = time.monotonic()
-                if data:
-                    scanner.feed(data)
-                    last_byte = now
-                elif scanner.pending and now - last_byte > _IDLE_DROP:
-                    scanner.drop_partial()
-                    last_byte = now
+                line.read(timeout=0.2)
                 while (packet := scanner.next_packet()) is not None:
                     if not self._on_packet(packet, stream):
                         return
-        finally:
-            with self._lock:
-                if self._stream is stream:
-                    self._stream = None
 
     def _on_packet(self, packet: HostPacket, stream: ByteStream) -> bool:
         """Handle one packet from the host; False once the cable has been pulled."""
@@ -1016,33 +973,18 @@ class SimulatedFingerprintSensor:
 # --- serving one for a test or a demo ------------------------------------------------------
 
 
-@dataclass
-class RunningFingerprintSimulator:
+class RunningFingerprintSimulator(RunningSimulator[SimulatedFingerprintSensor]):
     """A simulated sensor behind an endpoint: ``url`` for the host, ``sensor`` to control it."""
 
-    sensor: SimulatedFingerprintSensor
-    endpoint: Endpoint
-
     @property
-    def url(self) -> str:
-        return self.endpoint.url
-
-    def stop(self) -> None:
-        self.endpoint.stop()
-        with contextlib.suppress(Exception):
-            self.sensor.unplug()
-
-    def __enter__(self) -> RunningFingerprintSimulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def sensor(self) -> SimulatedFingerprintSensor:
+        return self.device
 
 
 def start_fingerprint_simulator(
     config: SensorConfig | None = None,
     *,
-    transport: Literal["tcp", "pty"] = "tcp",
+    transport: Transport = "tcp",
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> RunningFingerprintSimulator:
@@ -1052,13 +994,7 @@ def start_fingerprint_simulator(
     a ``/dev/pts/N`` path that pyserial opens like a USB serial adapter.
     """
     sensor = SimulatedFingerprintSensor(config)
-    if transport == "pty":
-        endpoint = serve_pty(sensor.session)
-    elif transport == "tcp":
-        endpoint = serve_tcp(sensor.session, host, port)
-    else:
-        raise ValueError(f"transport must be tcp or pty, got {transport!r}")
-    return RunningFingerprintSimulator(sensor=sensor, endpoint=endpoint)
+    return RunningFingerprintSimulator.start(sensor, transport, host, port)
 
 
 __all__ = [

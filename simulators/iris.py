@@ -31,20 +31,18 @@ What it models:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import logging
 import random
 import struct
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import numpy as np
 
-from simulators.iris_faults import COMMAND_NAMES, Fault, FaultPlan, fault_from_object
+from simulators.iris_faults import COMMAND_NAMES, Fault, FaultPlan
 from simulators.iris_images import (
     HEIGHT,
     WIDTH,
@@ -54,7 +52,8 @@ from simulators.iris_images import (
     RenderedEye,
     render_eye,
 )
-from simulators.serial_endpoints import ByteStream, Endpoint, serve_pty, serve_tcp
+from simulators.serial_endpoints import ByteStream, Transport
+from simulators.simulated_device import HostLineReader, Mode, RunningSimulator, SimulatedDevice
 
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.sim.iris")
@@ -352,8 +351,6 @@ class AutoApplicant:
 
 # --- configuration -------------------------------------------------------------------------
 
-Mode = Literal["manual", "auto"]
-
 
 @dataclass
 class CameraConfig:
@@ -445,20 +442,20 @@ def _seed_for(*parts: object) -> int:
 # --- the camera ----------------------------------------------------------------------------
 
 
-class SimulatedIrisCamera:
+class SimulatedIrisCamera(SimulatedDevice[Fault, ManualPresenter | AutoApplicant]):
     """One simulated camera; serve :meth:`session` with ``serve_tcp`` or ``serve_pty``.
 
     The control methods (:meth:`present`, :meth:`withdraw`, :meth:`inject`, ...) may be called
     from any thread while a host talks to the camera.
     """
 
+    faults: FaultPlan  # the device's own plan, with its own kinds
+
     def __init__(self, config: CameraConfig | None = None) -> None:
         self.config = config = config or CameraConfig()
-        self._lock = threading.RLock()
-        self.faults = FaultPlan(config.faults)
-        self._presenter: ManualPresenter | AutoApplicant = self._make_presenter(config.mode)
+        super().__init__(FaultPlan(config.faults))
+        self._presenter = self._make_presenter(config.mode)
         self._rng = random.Random(_seed_for("timing", config.seed, config.index))
-        self._stream: ByteStream | None = None
         self._initialised = False
         self._state = IDLE
         self._result = OK
@@ -532,31 +529,6 @@ class SimulatedIrisCamera:
                 raise ValueError("the camera is in auto mode: switch it to manual mode first")
             self._presenter.withdraw()
 
-    def set_mode(self, mode: Mode) -> None:
-        if mode not in ("manual", "auto"):
-            raise ValueError(f"mode must be manual or auto, got {mode!r}")
-        with self._lock:
-            if self._presenter.mode != mode:
-                self._presenter = self._make_presenter(mode)
-
-    def inject(self, fault: Fault | str | dict[str, object]) -> Fault:
-        """Arm a fault (a :class:`Fault`, a spec string, or a table as in a fault file)."""
-        parsed = fault if isinstance(fault, Fault) else fault_from_object(fault)
-        self.faults.arm(parsed)
-        return parsed
-
-    def clear_faults(self) -> None:
-        self.faults.clear()
-
-    def unplug(self) -> bool:
-        """Pull the cable now; False when no host is connected."""
-        with self._lock:
-            stream = self._stream
-        if stream is None:
-            return False
-        stream.unplug()
-        return True
-
     def status(self) -> dict[str, object]:
         with self._lock:
             capture = self._capture
@@ -580,9 +552,7 @@ class SimulatedIrisCamera:
                 "serial_number": self.config.serial_number,
                 "faults": self.faults.armed(),
                 "connected": self._stream is not None,
-                "line_bytes": None
-                if self._stream is None
-                else {"sent": self._stream.bytes_written, "received": self._stream.bytes_read},
+                "line_bytes": self._line_bytes(),
                 "counters": dict(self.counters),
             }
 
@@ -594,29 +564,17 @@ class SimulatedIrisCamera:
         Every new host connection is a power-up: the camera must be initialised again.
         """
         with self._lock:
-            self._stream = stream
             self._power_up()
         stream.baudrate = _USB_FULL_SPEED if self.config.pace else 0
         scanner = HostFrameScanner()
-        last_byte = time.monotonic()
-        try:
+        line = HostLineReader(stream, scanner, idle_drop=_IDLE_DROP)
+        with self._plugged_in(stream):
             while True:
-                data = stream.read(4096, timeout=self._wakeup())
-                now = time.monotonic()
-                if data:
-                    scanner.feed(data)
-                    last_byte = now
-                elif scanner.pending and now - last_byte > _IDLE_DROP:
-                    scanner.drop_partial()
-                    last_byte = now
+                line.read(timeout=self._wakeup())
                 while (frame := scanner.next_frame()) is not None:
                     if not self._on_frame(frame, stream):
                         return
                 self._tick(stream)
-        finally:
-            with self._lock:
-                if self._stream is stream:
-                    self._stream = None
 
     def _power_up(self) -> None:
         self._initialised = False
@@ -1041,33 +999,18 @@ class SimulatedIrisCamera:
 # --- serving one for a test or a demo ------------------------------------------------------
 
 
-@dataclass
-class RunningIrisSimulator:
+class RunningIrisSimulator(RunningSimulator[SimulatedIrisCamera]):
     """A simulated camera behind an endpoint: ``url`` for the host, ``camera`` to control it."""
 
-    camera: SimulatedIrisCamera
-    endpoint: Endpoint
-
     @property
-    def url(self) -> str:
-        return self.endpoint.url
-
-    def stop(self) -> None:
-        self.endpoint.stop()
-        with contextlib.suppress(Exception):
-            self.camera.unplug()
-
-    def __enter__(self) -> RunningIrisSimulator:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def camera(self) -> SimulatedIrisCamera:
+        return self.device
 
 
 def start_iris_simulator(
     config: CameraConfig | None = None,
     *,
-    transport: Literal["tcp", "pty"] = "tcp",
+    transport: Transport = "tcp",
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> RunningIrisSimulator:
@@ -1076,14 +1019,7 @@ def start_iris_simulator(
     ``transport="tcp"`` gives ``socket://HOST:PORT`` (port 0 picks a free one); ``"pty"`` gives
     a ``/dev/pts/N`` path that pyserial opens like a USB CDC device.
     """
-    camera = SimulatedIrisCamera(config)
-    if transport == "pty":
-        endpoint = serve_pty(camera.session)
-    elif transport == "tcp":
-        endpoint = serve_tcp(camera.session, host, port)
-    else:
-        raise ValueError(f"transport must be tcp or pty, got {transport!r}")
-    return RunningIrisSimulator(camera=camera, endpoint=endpoint)
+    return RunningIrisSimulator.start(SimulatedIrisCamera(config), transport, host, port)
 
 
 __all__ = [

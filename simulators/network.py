@@ -28,6 +28,8 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
+from simulators.control_port import ControlPort
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -338,26 +340,8 @@ def handle_control(sim: NetworkSimulator, line: str) -> dict[str, Any]:
         return {"ok": False, "error": str(exc)}
 
 
-def serve_control(sim: NetworkSimulator, host: str, port: int) -> tuple[int, threading.Event]:
+def serve_control(sim: NetworkSimulator, host: str, port: int) -> ControlPort:
     """A JSON-lines control port: one command per line, one answer per line."""
-    import socketserver
-
-    class Handler(socketserver.StreamRequestHandler):
-        def handle(self) -> None:
-            for raw in self.rfile:
-                answer = handle_control(sim, raw.decode("utf-8", "replace"))
-                self.wfile.write((json.dumps(answer) + "\n").encode())
-
-    class Server(socketserver.ThreadingTCPServer):
-        daemon_threads = True
-        allow_reuse_address = True
-
-    server = Server((host, port), Handler)
-    stopped = threading.Event()
-
-    def run() -> None:
-        server.serve_forever(poll_interval=0.2)
-        stopped.set()
-
-    threading.Thread(target=run, name="netsim-control", daemon=True).start()
-    return int(server.server_address[1]), stopped
+    return ControlPort(
+        lambda line: json.dumps(handle_control(sim, line)), host, port, name="netsim-control"
+    )

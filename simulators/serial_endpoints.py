@@ -24,6 +24,7 @@ import time
 import tty
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 log = logging.getLogger(__name__)
 
@@ -291,16 +292,42 @@ def serve_pty(session: Session) -> Endpoint:
     return endpoint
 
 
+Transport = Literal["tcp", "pty"]
+
+
+def serve_session(
+    session: Session, transport: Transport = "tcp", host: str = "127.0.0.1", port: int = 0
+) -> Endpoint:
+    """Serve on TCP (``socket://HOST:PORT``, port 0 picks a free one) or on a pty (``/dev/pts/N``).
+
+    The way a test or a demo serves a device in its own process: pass the endpoint's ``url`` to
+    pyserial.
+    """
+    if transport == "pty":
+        return serve_pty(session)
+    if transport == "tcp":
+        return serve_tcp(session, host, port)
+    raise ValueError(f"transport must be tcp or pty, got {transport!r}")
+
+
+def parse_tcp_url(url: str) -> tuple[str, int]:
+    """``tcp://HOST:PORT`` as (host, port): how command lines name a TCP port to listen on."""
+    if not url.startswith("tcp://"):
+        raise ValueError(f"expected tcp://HOST:PORT, got {url!r}")
+    host, _, port = url.removeprefix("tcp://").rpartition(":")
+    if not host or not port.isdigit():
+        raise ValueError(f"expected tcp://HOST:PORT, got {url!r}")
+    return host, int(port)
+
+
 def serve(session: Session, listen: str | None, *, pty: bool = False) -> Endpoint:
     """Serve per a command-line choice: ``--pty`` or ``--listen tcp://HOST:PORT``."""
     if pty:
         return serve_pty(session)
     if not listen:
         raise ValueError("give --pty or --listen tcp://HOST:PORT")
-    if not listen.startswith("tcp://"):
-        raise ValueError(f"--listen must look like tcp://127.0.0.1:7001, got {listen!r}")
-    hostport = listen.removeprefix("tcp://")
-    host, _, port_text = hostport.rpartition(":")
-    if not host or not port_text.isdigit():
-        raise ValueError(f"--listen must look like tcp://127.0.0.1:7001, got {listen!r}")
-    return serve_tcp(session, host, int(port_text))
+    try:
+        host, port = parse_tcp_url(listen)
+    except ValueError:
+        raise ValueError(f"--listen must look like tcp://127.0.0.1:7001, got {listen!r}") from None
+    return serve_tcp(session, host, port)

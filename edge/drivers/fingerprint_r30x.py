@@ -21,7 +21,8 @@ What the driver does on errors:
   of the transfer is read first, and after a damaged ack of an upload the line is drained,
   so that the line is clean for the next command;
 * pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (cable pulled, pty
-  closed, socket reset) becomes :class:`SensorDisconnectedError`;
+  closed, socket reset) becomes :class:`SensorDisconnectedError` (the port handling the
+  drivers share is ``serial_link``);
 * when the module says its password must be verified first (0x21), the driver verifies the
   password it was given and repeats the command once (the module forgets the verification
   when it loses power). It never retries anything else: the caller decides.
@@ -38,8 +39,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, TypeVar
-
-import serial
 
 from edge.drivers.fingerprint_r30x_frames import (
     DEFAULT_ADDRESS,
@@ -59,6 +58,7 @@ from edge.drivers.fingerprint_r30x_frames import (
     split_data,
     unpack_image,
 )
+from edge.drivers.serial_link import POLL_INTERVAL, SerialDriver, SerialLink, open_port
 
 __all__ = [
     "CHAR_BUFFERS",
@@ -134,19 +134,7 @@ log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.fingerprint")
 
 DEFAULT_BAUD_RATE = 57600
-# The port's own read timeout: how long one ``read()`` may block before the driver checks its
-# deadline again. The driver's ``timeout`` is what bounds a reply.
-_POLL_INTERVAL = 0.05
 _MAX_TRANSFER = 64 * 1024  # the longest data transfer the driver accepts (an image is 36 KiB)
-# What pyserial raises when the line goes away: SerialException (a pty closed, a socket
-# reset), a bare OSError, or termios.error from a tty call on a vanished device.
-_LINE_FAILURES: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
-try:
-    import termios
-
-    _LINE_FAILURES += (termios.error,)
-except ImportError:  # pragma: no cover - not a POSIX host
-    pass
 
 
 class Instruction(enum.IntEnum):
@@ -659,7 +647,7 @@ _T = TypeVar("_T")
 # --- the sensor ---------------------------------------------------------------------------
 
 
-class FingerprintSensor:
+class FingerprintSensor(SerialDriver[SerialPort]):
     """One R30x-family module on an open serial port.
 
     ::
@@ -688,14 +676,12 @@ class FingerprintSensor:
             raise ValueError("password must fit in 32 bits")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        self._port = port
+        self._link = SerialLink(port, wire_log=wire_log, disconnected=self._disconnected)
         self._address = address
         self.password = password
         self.timeout = timeout
         self._reader = PacketReader(address)
         self._packet_size: int | None = None
-        self._owns_port = False
-        port.timeout = _POLL_INTERVAL
 
     @classmethod
     def open(
@@ -711,39 +697,22 @@ class FingerprintSensor:
 
         For command lines and scripts; long-running code opens the port itself and passes it.
         """
-        try:
-            port = serial.serial_for_url(url, baudrate=baudrate, timeout=_POLL_INTERVAL)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise SensorDisconnectedError(
+        port = open_port(
+            url,
+            baudrate,
+            cannot_open=lambda exc: SensorDisconnectedError(
                 f"cannot open fingerprint sensor port {url}: {exc}. Check the port name "
                 "(`ls /dev/serial/by-id/`) or the simulator's URL"
-            ) from None
+            ),
+        )
         sensor = cls(port, address=address, password=password, timeout=timeout)
-        sensor._owns_port = True
+        sensor._link.owns_port = True
         return sensor
-
-    def close(self) -> None:
-        """Close the port if :meth:`open` opened it (a port passed in stays the caller's)."""
-        if self._owns_port:
-            close: Callable[[], None] | None = getattr(self._port, "close", None)
-            if close is not None:
-                close()
-
-    def __enter__(self) -> FingerprintSensor:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def address(self) -> int:
         """The module address this driver talks to and accepts answers from."""
         return self._address
-
-    @property
-    def port_name(self) -> str:
-        name = getattr(self._port, "port", None) or getattr(self._port, "name", None)
-        return str(name) if name else "the serial port"
 
     # --- system ---------------------------------------------------------------------------
 
@@ -785,7 +754,7 @@ class FingerprintSensor:
         # The module switches once its answer is out; give the last byte time to leave.
         time.sleep(0.01)
         try:
-            self._port.baudrate = bps
+            self._link.port.baudrate = bps
         except (OSError, ValueError) as exc:
             raise SensorDisconnectedError(
                 f"the sensor now talks at {bps} baud but {self.port_name} cannot: {exc}"
@@ -905,7 +874,7 @@ class FingerprintSensor:
         packets = split_data(data, self._packet_size, self.address)
         self._command(Instruction.DOWN_CHAR, bytes([_check_buffer(buffer)]))
         for packet in packets:
-            self._write(packet)
+            self._link.write(packet)
 
     def match(self) -> int:
         """Match: compare character buffers 1 and 2; the score, or :class:`NoMatchError`."""
@@ -969,12 +938,10 @@ class FingerprintSensor:
             return exchange()
 
     def _send_command(self, instruction: Instruction, parameters: bytes) -> None:
-        try:
-            self._port.reset_input_buffer()
-        except _LINE_FAILURES as exc:
-            raise self._disconnected(exc) from None
+        with self._link.translating_failures():
+            self._link.port.reset_input_buffer()
         self._reader.clear()
-        self._write(encode_command(instruction, parameters, self.address))
+        self._link.write(encode_command(instruction, parameters, self.address))
 
     def _read_ack(self, instruction: Instruction, reply_size: int) -> bytes:
         while True:
@@ -1050,15 +1017,12 @@ class FingerprintSensor:
         quiet_since = time.monotonic()
         discarded = 0
         while time.monotonic() < deadline:
-            try:
-                chunk = self._port.read(4096)
-            except _LINE_FAILURES as exc:
-                raise self._disconnected(exc) from None
+            chunk = self._link.read(4096)
             now = time.monotonic()
             if chunk:
                 discarded += len(chunk)
                 quiet_since = now
-            elif now - quiet_since >= 2 * _POLL_INTERVAL:
+            elif now - quiet_since >= 2 * POLL_INTERVAL:
                 break
         self._reader.clear()
         wire_log.debug("<- drained %d bytes after a damaged answer", discarded)
@@ -1081,28 +1045,11 @@ class FingerprintSensor:
                 progress = f" after {received} of {expected} bytes" if expected else ""
                 raise SensorTimeoutError(
                     f"fingerprint sensor not answering on {self.port_name} "
-                    f"({self._port.baudrate} baud) waiting for {what}{progress}: check the "
+                    f"({self._link.port.baudrate} baud) waiting for {what}{progress}: check the "
                     f"cable, or run `ewp sensor fingerprint info --port {self.port_name}`"
                 )
-            self._fill(reader.bytes_needed)
-
-    def _fill(self, needed: int) -> None:
-        """Read at least what the parser needs in one call (a whole packet when it can)."""
-        try:
-            waiting = int(getattr(self._port, "in_waiting", 0) or 0)
-            chunk = self._port.read(max(needed, waiting, 1))
-        except _LINE_FAILURES as exc:
-            raise self._disconnected(exc) from None
-        if chunk:
-            self._reader.feed(chunk)
-
-    def _write(self, data: bytes) -> None:
-        if wire_log.isEnabledFor(logging.DEBUG):
-            wire_log.debug("-> %s", data[:40].hex(" ") + (" ..." if len(data) > 40 else ""))
-        try:
-            self._port.write(data)
-        except _LINE_FAILURES as exc:
-            raise self._disconnected(exc) from None
+            # At least what the parser needs in one read (a whole packet when it can).
+            reader.feed(self._link.read_for(reader.bytes_needed))
 
     def _disconnected(self, exc: BaseException) -> SensorDisconnectedError:
         return SensorDisconnectedError(

@@ -27,7 +27,8 @@ What the driver does on errors:
 * answers with another sequence number are stale (the late answer to an abandoned command)
   and are dropped, so the line is never flushed and status events are never lost to a flush;
 * pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (cable pulled, pty
-  closed, socket reset) becomes :class:`IrisDisconnectedError`;
+  closed, socket reset) becomes :class:`IrisDisconnectedError` (the port handling the drivers share
+  is ``serial_link``);
 * when the camera says it is not initialised (it was re-plugged), the driver sends INIT and
   repeats the command once (``auto_init``).
 
@@ -45,8 +46,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar, Protocol, TypeVar
-
-import serial
 
 from edge.drivers.iris_discovery import (
     DEFAULT_PID,
@@ -91,6 +90,7 @@ from edge.drivers.iris_frames import (
     encode_image_request,
     encode_start_capture,
 )
+from edge.drivers.serial_link import SerialDriver, SerialLink, open_port
 
 __all__ = [
     "DEFAULT_BAUD_RATE",
@@ -147,21 +147,9 @@ log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.iris")
 
 DEFAULT_BAUD_RATE = 115200  # ignored by a USB CDC device; what the driver opens the port at
-# The port's own read timeout: how long one ``read()`` may block before the driver checks its
-# deadline again. The driver's ``timeout`` is what bounds a reply.
-_POLL_INTERVAL = 0.05
 _RETRIES = 2  # extra attempts after a NAK (any command) or a damaged answer (idempotent ones)
 _MAX_IMAGE_BYTES = 8 * 1024 * 1024
 _EVENT_BACKLOG = 256
-# What pyserial raises when the line goes away: SerialException (a pty closed, a socket
-# reset), a bare OSError, or termios.error from a tty call on a vanished device.
-_LINE_FAILURES: tuple[type[BaseException], ...] = (serial.SerialException, OSError)
-try:
-    import termios
-
-    _LINE_FAILURES += (termios.error,)
-except ImportError:  # pragma: no cover - not a POSIX host
-    pass
 
 
 # --- errors -------------------------------------------------------------------------------
@@ -397,7 +385,7 @@ def _choice(kind: type[_E], value: _E | str, what: str) -> _E:
 # --- the camera ---------------------------------------------------------------------------
 
 
-class IrisCamera:
+class IrisCamera(SerialDriver[SerialPort]):
     """One iris camera on an open serial port.
 
     ::
@@ -418,7 +406,7 @@ class IrisCamera:
     def __init__(self, port: SerialPort, *, timeout: float = 2.0, auto_init: bool = True) -> None:
         if timeout <= 0:
             raise ValueError("timeout must be positive")
-        self._port = port
+        self._link = SerialLink(port, wire_log=wire_log, disconnected=self._disconnected)
         self.timeout = timeout
         self.auto_init = auto_init
         self._reader = FrameReader()
@@ -428,7 +416,6 @@ class IrisCamera:
         self._last_status: CaptureStatus | None = None
         self._info: IrisDeviceInfo | None = None
         self._size: tuple[int, int] | None = None
-        self._owns_port = False
         self.counters: dict[str, int] = {
             "commands": 0,
             "retries": 0,
@@ -436,7 +423,6 @@ class IrisCamera:
             "damaged_frames": 0,
             "events": 0,
         }
-        port.timeout = _POLL_INTERVAL
 
     @classmethod
     def open(
@@ -451,34 +437,17 @@ class IrisCamera:
 
         For command lines and scripts; long-running code opens the port itself and passes it.
         """
-        try:
-            port = serial.serial_for_url(url, baudrate=baudrate, timeout=_POLL_INTERVAL)
-        except (serial.SerialException, OSError, ValueError) as exc:
-            raise IrisDisconnectedError(
+        port = open_port(
+            url,
+            baudrate,
+            cannot_open=lambda exc: IrisDisconnectedError(
                 f"cannot open iris camera port {url}: {exc}. Check the port name (`ewp sensor "
                 "iris list`, `ls /dev/serial/by-id/`) or the simulator's URL"
-            ) from None
+            ),
+        )
         camera = cls(port, timeout=timeout, auto_init=auto_init)
-        camera._owns_port = True
+        camera._link.owns_port = True
         return camera
-
-    def close(self) -> None:
-        """Close the port if :meth:`open` opened it (a port passed in stays the caller's)."""
-        if self._owns_port:
-            close: Callable[[], None] | None = getattr(self._port, "close", None)
-            if close is not None:
-                close()
-
-    def __enter__(self) -> IrisCamera:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    @property
-    def port_name(self) -> str:
-        name = getattr(self._port, "port", None) or getattr(self._port, "name", None)
-        return str(name) if name else "the serial port"
 
     @property
     def last_status(self) -> CaptureStatus | None:
@@ -742,7 +711,7 @@ class IrisCamera:
     def _exchange(self, command: Command, payload: bytes) -> bytes:
         self._seq = seq = (self._seq + 1) & 0xFF
         self.counters["commands"] += 1
-        self._write(encode_frame(command, seq, payload))
+        self._link.write(encode_frame(command, seq, payload))
         expected = command | RESPONSE_BIT
         what = f"its answer to {command.name}"
         deadline = time.monotonic() + self.timeout
@@ -826,25 +795,8 @@ class IrisCamera:
                 return frame
             if time.monotonic() >= deadline:
                 return None
-            self._fill(reader.bytes_needed)
-
-    def _fill(self, needed: int) -> None:
-        """Read at least what the parser needs in one call (a whole frame when it can)."""
-        try:
-            waiting = int(getattr(self._port, "in_waiting", 0) or 0)
-            chunk = self._port.read(max(needed, waiting, 1))
-        except _LINE_FAILURES as exc:
-            raise self._disconnected(exc) from None
-        if chunk:
-            self._reader.feed(chunk)
-
-    def _write(self, data: bytes) -> None:
-        if wire_log.isEnabledFor(logging.DEBUG):
-            wire_log.debug("-> %s", data[:40].hex(" ") + (" ..." if len(data) > 40 else ""))
-        try:
-            self._port.write(data)
-        except _LINE_FAILURES as exc:
-            raise self._disconnected(exc) from None
+            # At least what the parser needs in one read (a whole frame when it can).
+            reader.feed(self._link.read_for(reader.bytes_needed))
 
     def _timeout(self, what: str) -> IrisTimeoutError:
         return IrisTimeoutError(

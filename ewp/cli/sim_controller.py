@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import signal
 import sys
 import threading
 from pathlib import Path
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -42,11 +40,17 @@ def controller(
         return
     import tempfile
 
+    from ewp.cli.sim_serving import serve_until_signalled
     from simulators.controller import COMMANDS, ControllerBoard, serve_control
     from simulators.errors import SimulatorError
+    from simulators.serial_endpoints import parse_tcp_url
 
     if not pty and not listen:
         raise SimulatorError("give --pty or --listen tcp://HOST:PORT")
+    try:
+        control_host, control_port = parse_tcp_url(control)
+    except ValueError as exc:
+        raise SimulatorError(f"--control: {exc}") from None
     secret = secret_file.read_bytes() if secret_file is not None else None
     tmp = None if flash is not None else tempfile.TemporaryDirectory(prefix="ewp-sim-flash-")
     board = ControllerBoard(
@@ -59,17 +63,10 @@ def controller(
     )
     board.start()
     endpoint = board.serve(pty=pty, listen=listen)
-    host, _, port = control.removeprefix("tcp://").rpartition(":")
-    control_url = serve_control(board, host or "127.0.0.1", int(port or 0))
+    control_url = serve_control(board, control_host, control_port).url
     sys.stdout.write(endpoint.url + "\n")
     sys.stdout.write(f"control {control_url}\n")
     sys.stdout.flush()
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
 
     def read_stdin() -> None:
         for line in sys.stdin:
@@ -82,9 +79,7 @@ def controller(
         typer.echo(f"commands: {COMMANDS}", err=True)
         threading.Thread(target=read_stdin, daemon=True).start()
     try:
-        stop.wait()
-    except KeyboardInterrupt:
-        pass
+        serve_until_signalled()
     finally:
         endpoint.stop()
         board.stop()

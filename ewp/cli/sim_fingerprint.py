@@ -1,24 +1,27 @@
 """`ewp sim fingerprint`: serve simulated R30x / R503 fingerprint sensors.
 
-The first line on stdout is the URL of the first sensor (with ``--count N``, N lines, one URL
-each), flushed at once so that a script or a test can read it and connect; then the process
-serves until SIGINT or SIGTERM. See docs/tools/ewp-sim-fingerprint.md.
+The sensor's own options and settings are here; serving them (URLs on stdout first, the
+control port, until SIGINT or SIGTERM) is `sim_serving`'s. See docs/tools/ewp-sim-fingerprint.md.
 """
 
 from __future__ import annotations
 
-import signal
-import sys
-import threading
+import functools
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ewp.cli.sim_serving import (
+    ControlOption,
+    FaultsFileOption,
+    ListenOption,
+    LogLevelOption,
+    PtyOption,
+)
+
 if TYPE_CHECKING:
     from simulators.fingerprint import SensorConfig
-    from simulators.fingerprint_faults import Fault
 
 
 def _number(text: str, what: str) -> int:
@@ -38,21 +41,15 @@ def library_for(path: Path | None, index: int) -> Path | None:
 
 
 def fingerprint(
-    listen: Annotated[
-        str | None,
-        typer.Option(help="Serve on TCP: tcp://HOST:PORT (port 0 picks a free one)."),
-    ] = None,
-    pty: Annotated[bool, typer.Option("--pty", help="Serve on pseudo-terminals instead.")] = False,
+    listen: ListenOption = None,
+    pty: PtyOption = False,
     count: Annotated[
         int, typer.Option(min=1, max=64, help="How many independent sensors to serve.")
     ] = 1,
     mode: Annotated[
         str, typer.Option(help="auto: a scripted applicant presses fingers; manual: control port.")
     ] = "auto",
-    control: Annotated[
-        str | None,
-        typer.Option(help="Control port for tests: tcp://HOST:PORT, JSON lines."),
-    ] = None,
+    control: ControlOption = None,
     library: Annotated[
         Path | None,
         typer.Option(help="JSON file of the template library (kept across restarts)."),
@@ -82,36 +79,21 @@ def fingerprint(
         list[str] | None,
         typer.Option(help="Arm a fault, e.g. no-finger:3 (repeatable; see the docs)."),
     ] = None,
-    faults: Annotated[
-        Path | None, typer.Option(help="Arm the faults listed in a JSON or TOML file.")
-    ] = None,
-    log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "WARNING",
+    faults: FaultsFileOption = None,
+    log_level: LogLevelOption = "WARNING",
     wire_log: Annotated[bool, typer.Option(help="Log every packet (ewp.wire.*).")] = False,
 ) -> None:
     """Serve simulated R30x / R503 fingerprint sensors on TCP or pseudo-terminals."""
+    from ewp.cli.sim_serving import armed_faults, check_mode, listen_address, serve_devices
     from ewp.log import configure
     from simulators.fingerprint import SensorConfig, SimulatedFingerprintSensor
-    from simulators.fingerprint_control import ControlServer, parse_tcp_url
-    from simulators.fingerprint_faults import FaultSpecError, load_faults, parse_fault
-    from simulators.serial_endpoints import Endpoint, serve_pty, serve_tcp
+    from simulators.fingerprint_control import serve_control
+    from simulators.fingerprint_faults import SYNTAX
 
     configure(log_level, wire=wire_log)
-    if pty == (listen is not None):
-        raise typer.BadParameter("give either --listen tcp://HOST:PORT or --pty")
-    if mode not in ("auto", "manual"):
-        raise typer.BadParameter(f"--mode must be auto or manual, got {mode!r}")
-    try:
-        armed: list[Fault] = [parse_fault(spec) for spec in fault or []]
-        if faults is not None:
-            armed += load_faults(faults)
-    except FaultSpecError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    host, first_port = "127.0.0.1", 0
-    if listen is not None:
-        try:
-            host, first_port = parse_tcp_url(listen)
-        except ValueError as exc:
-            raise typer.BadParameter(f"--listen: {exc}") from None
+    host, first_port = listen_address(listen, pty)
+    check_mode(mode)
+    armed = armed_faults(SYNTAX, fault, faults)
 
     configs: list[SensorConfig] = []
     try:
@@ -139,47 +121,11 @@ def fingerprint(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
-    endpoints: list[Endpoint] = []
-    control_server: ControlServer | None = None
-    try:
-        for index, sensor in enumerate(sensors):
-            if pty:
-                endpoints.append(serve_pty(sensor.session))
-            else:
-                port = first_port + index if first_port else 0
-                endpoints.append(serve_tcp(sensor.session, host, port))
-        if control is not None:
-            control_host, control_port = parse_tcp_url(control)
-            control_server = ControlServer(sensors, control_host, control_port)
-    except (OSError, ValueError) as exc:
-        for endpoint in endpoints:
-            endpoint.stop()
-        raise typer.BadParameter(f"cannot serve: {exc}") from None
-
-    for endpoint in endpoints:
-        sys.stdout.write(endpoint.url + "\n")
-    sys.stdout.flush()
-    if control_server is not None:
-        sys.stderr.write(f"control port: {control_server.url}\n")
-        sys.stderr.flush()
-
-    _serve_until_signalled()
-    for endpoint in endpoints:
-        endpoint.stop()
-    if control_server is not None:
-        control_server.stop()
-
-
-def _serve_until_signalled() -> None:
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    serve_devices(
+        [sensor.session for sensor in sensors],
+        pty=pty,
+        host=host,
+        first_port=first_port,
+        control=control,
+        open_control=functools.partial(serve_control, sensors),
+    )

@@ -1,23 +1,26 @@
 """`ewp sim iris`: serve simulated IriShield-style USB iris cameras.
 
-The first line on stdout is the URL of the first camera (with ``--count N``, N lines, one URL
-each), flushed at once so that a script or a test can read it and connect; then the process
-serves until SIGINT or SIGTERM. See docs/tools/ewp-sim-iris.md.
+The camera's own options and settings are here; serving them (URLs on stdout first, the
+control port, until SIGINT or SIGTERM) is `sim_serving`'s. See docs/tools/ewp-sim-iris.md.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+import functools
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ewp.cli.sim_fingerprint import _serve_until_signalled
+from ewp.cli.sim_serving import (
+    ControlOption,
+    FaultsFileOption,
+    ListenOption,
+    LogLevelOption,
+    PtyOption,
+)
 
 if TYPE_CHECKING:
     from simulators.iris import CameraConfig, Timing
-    from simulators.iris_faults import Fault
 
 
 def _range(text: str | None, option: str) -> tuple[float, float] | None:
@@ -56,11 +59,8 @@ def _timing(
 
 
 def iris(
-    listen: Annotated[
-        str | None,
-        typer.Option(help="Serve on TCP: tcp://HOST:PORT (port 0 picks a free one)."),
-    ] = None,
-    pty: Annotated[bool, typer.Option("--pty", help="Serve on pseudo-terminals instead.")] = False,
+    listen: ListenOption = None,
+    pty: PtyOption = False,
     count: Annotated[
         int, typer.Option(min=1, max=64, help="How many independent cameras to serve.")
     ] = 1,
@@ -70,10 +70,7 @@ def iris(
             help="auto: a scripted queue of applicants; manual: persons via control port."
         ),
     ] = "auto",
-    control: Annotated[
-        str | None,
-        typer.Option(help="Control port for tests: tcp://HOST:PORT, JSON lines."),
-    ] = None,
+    control: ControlOption = None,
     seed: Annotated[int, typer.Option(help="Seed of eyes, applicants and poor captures.")] = 0,
     captures_per_person: Annotated[
         int, typer.Option(min=1, help="auto: completed captures of each person before the next.")
@@ -100,37 +97,21 @@ def iris(
         list[str] | None,
         typer.Option(help="Arm a fault, e.g. no-eye (repeatable; see the docs)."),
     ] = None,
-    faults: Annotated[
-        Path | None, typer.Option(help="Arm the faults listed in a JSON or TOML file.")
-    ] = None,
-    log_level: Annotated[str, typer.Option(help="Log level on stderr.")] = "WARNING",
+    faults: FaultsFileOption = None,
+    log_level: LogLevelOption = "WARNING",
     wire_log: Annotated[bool, typer.Option(help="Log every frame (ewp.wire.*).")] = False,
 ) -> None:
     """Serve simulated IriShield-style iris cameras on TCP or pseudo-terminals."""
+    from ewp.cli.sim_serving import armed_faults, check_mode, listen_address, serve_devices
     from ewp.log import configure
-    from simulators.fingerprint_control import parse_tcp_url
     from simulators.iris import CameraConfig, SimulatedIrisCamera
-    from simulators.iris_control import ControlServer
-    from simulators.iris_faults import FaultSpecError, load_faults, parse_fault
-    from simulators.serial_endpoints import Endpoint, serve_pty, serve_tcp
+    from simulators.iris_control import serve_control
+    from simulators.iris_faults import SYNTAX
 
     configure(log_level, wire=wire_log)
-    if pty == (listen is not None):
-        raise typer.BadParameter("give either --listen tcp://HOST:PORT or --pty")
-    if mode not in ("auto", "manual"):
-        raise typer.BadParameter(f"--mode must be auto or manual, got {mode!r}")
-    try:
-        armed: list[Fault] = [parse_fault(spec) for spec in fault or []]
-        if faults is not None:
-            armed += load_faults(faults)
-    except FaultSpecError as exc:
-        raise typer.BadParameter(str(exc)) from None
-    host, first_port = "127.0.0.1", 0
-    if listen is not None:
-        try:
-            host, first_port = parse_tcp_url(listen)
-        except ValueError as exc:
-            raise typer.BadParameter(f"--listen: {exc}") from None
+    host, first_port = listen_address(listen, pty)
+    check_mode(mode)
+    armed = armed_faults(SYNTAX, fault, faults)
 
     configs: list[CameraConfig] = []
     try:
@@ -152,32 +133,11 @@ def iris(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
 
-    endpoints: list[Endpoint] = []
-    control_server: ControlServer | None = None
-    try:
-        for index, camera in enumerate(cameras):
-            if pty:
-                endpoints.append(serve_pty(camera.session))
-            else:
-                port = first_port + index if first_port else 0
-                endpoints.append(serve_tcp(camera.session, host, port))
-        if control is not None:
-            control_host, control_port = parse_tcp_url(control)
-            control_server = ControlServer(cameras, control_host, control_port)
-    except (OSError, ValueError) as exc:
-        for endpoint in endpoints:
-            endpoint.stop()
-        raise typer.BadParameter(f"cannot serve: {exc}") from None
-
-    for endpoint in endpoints:
-        sys.stdout.write(endpoint.url + "\n")
-    sys.stdout.flush()
-    if control_server is not None:
-        sys.stderr.write(f"control port: {control_server.url}\n")
-        sys.stderr.flush()
-
-    _serve_until_signalled()
-    for endpoint in endpoints:
-        endpoint.stop()
-    if control_server is not None:
-        control_server.stop()
+    serve_devices(
+        [camera.session for camera in cameras],
+        pty=pty,
+        host=host,
+        first_port=first_port,
+        control=control,
+        open_control=functools.partial(serve_control, cameras),
+    )

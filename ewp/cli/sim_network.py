@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import signal
 import sys
 import threading
 from pathlib import Path
@@ -41,6 +39,7 @@ def network(
 ) -> None:
     """Serve faulty links; prints one line per link: NAME LISTEN-URL (then the control URL)."""
     from ewp import log
+    from ewp.cli.sim_serving import serve_until_signalled
     from simulators.network import (
         LinkProfile,
         NetworkSimulator,
@@ -53,8 +52,7 @@ def network(
     up = _hostport(upstream, "--upstream")
     profile = LinkProfile(latency_ms / 1000, bandwidth_kbps * 1000 / 8, drop_rate)
     faults = parse_schedule(json.loads(schedule.read_text())) if schedule else []
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    stop = threading.Event()  # also ends the schedule
     with NetworkSimulator() as sim:
         for n, url in enumerate(listen, start=1):
             link = sim.add_link(
@@ -62,10 +60,10 @@ def network(
             )
             sys.stdout.write(f"{link.name} tcp://{link.address}\n")
         if control:
-            port, _ = serve_control(sim, *_hostport(control, "--control"))
-            sys.stdout.write(f"control tcp://{_hostport(control, '--control')[0]}:{port}\n")
+            control_host, control_port = _hostport(control, "--control")
+            port = serve_control(sim, control_host, control_port).port
+            sys.stdout.write(f"control tcp://{control_host}:{port}\n")
         sys.stdout.flush()
         if faults:
             threading.Thread(target=run_schedule, args=(sim, faults, stop), daemon=True).start()
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
+        serve_until_signalled(stop)

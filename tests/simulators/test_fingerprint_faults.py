@@ -1,9 +1,7 @@
-"""Fault specs of the simulated fingerprint sensor: syntax, files, and how faults are used up."""
+"""The simulated fingerprint sensor's own faults: its kinds, its instructions, its words.
+(The syntax, files and plan every device shares are tested in test_faults.py.)"""
 
 from __future__ import annotations
-
-import time
-from pathlib import Path
 
 import pytest
 
@@ -13,7 +11,6 @@ from simulators.fingerprint_faults import (
     FaultPlan,
     FaultSpecError,
     fault_from_object,
-    load_faults,
     parse_fault,
 )
 
@@ -26,75 +23,52 @@ from simulators.fingerprint_faults import (
         ("messy-image", Fault(FaultKind.MESSY_IMAGE, 1)),
         ("few-features:2", Fault(FaultKind.FEW_FEATURES, 2)),
         ("bad-checksum:4", Fault(FaultKind.BAD_CHECKSUM, 4)),
-        ("silence:2", Fault(FaultKind.SILENCE, 2)),
-        ("silence:1.5s", Fault(FaultKind.SILENCE, 1, seconds=1.5)),
-        ("unplug-mid-image", Fault(FaultKind.UNPLUG_MID_IMAGE, 10)),
-        ("unplug-mid-image:3", Fault(FaultKind.UNPLUG_MID_IMAGE, 3)),
-        ("garbage", Fault(FaultKind.GARBAGE, 16)),
-        ("code:store:0x18", Fault(FaultKind.CODE, 1, instruction=0x06, code=0x18)),
-        ("code:GenImg:3:2", Fault(FaultKind.CODE, 2, instruction=0x01, code=3)),
-        ("code:0x1d:0x01", Fault(FaultKind.CODE, 1, instruction=0x1D, code=1)),
+        ("bad-data-checksum", Fault(FaultKind.BAD_DATA_CHECKSUM, 1)),
+        ("code:store:0x18", Fault(FaultKind.CODE, 1, command=0x06, code=0x18)),
+        ("code:GenImg:3:2", Fault(FaultKind.CODE, 2, command=0x01, code=3)),
+        ("code:0x1d:0x01", Fault(FaultKind.CODE, 1, command=0x1D, code=1)),
     ],
 )
 def test_fault_specs(spec: str, expected: Fault) -> None:
     assert parse_fault(spec) == expected
+    assert parse_fault(expected.describe()) == expected
 
 
 @pytest.mark.parametrize(
-    "spec",
-    ["", "explode", "no-finger:x", "no-finger:1:2", "silence:-1s", "code:store", "code:fly:1",
-     "code:store:0x100", "no-finger:-2"],
-)  # fmt: skip
-def test_bad_fault_specs_say_what_is_wrong(spec: str) -> None:
-    with pytest.raises(FaultSpecError):
+    ("spec", "message"),
+    [
+        ("explode", "unknown fault 'explode'; fault specs look like no-finger:3"),
+        ("code:store", r"code faults look like code:store:0x18\[:N\]"),
+        ("code:fly:1", "unknown instruction 'fly'; use one of auraledconfig"),
+        ("code:store:0x100", "a confirmation code is one byte, got 0x100"),
+        ("code:store:x", "the confirmation code must be a number"),
+        ("no-finger:-2", "the argument of no-finger must not be negative"),
+    ],
+)
+def test_bad_fault_specs_use_the_datasheet_words(spec: str, message: str) -> None:
+    with pytest.raises(FaultSpecError, match=message):
         parse_fault(spec)
 
 
-def test_fault_tables() -> None:
-    assert fault_from_object({"kind": "silence", "seconds": 2}) == parse_fault("silence:2s")
+def test_code_tables_name_the_instruction() -> None:
     assert fault_from_object({"kind": "code", "instruction": "store", "code": 24}) == parse_fault(
         "code:store:24"
     )
     with pytest.raises(FaultSpecError, match="unknown fault keys"):
-        fault_from_object({"kind": "no-finger", "times": 2})
+        fault_from_object({"kind": "code", "command": "store", "code": 24})
 
 
-def test_fault_files_in_json_and_toml(tmp_path: Path) -> None:
-    json_file = tmp_path / "faults.json"
-    json_file.write_text('["no-finger:2", {"kind": "garbage", "count": 8}]')
-    toml_file = tmp_path / "faults.toml"
-    toml_file.write_text('faults = ["no-finger:2", {kind = "garbage", count = 8}]\n')
-    expected = [Fault(FaultKind.NO_FINGER, 2), Fault(FaultKind.GARBAGE, 8)]
-    assert load_faults(json_file) == expected
-    assert load_faults(toml_file) == expected
-    (tmp_path / "bad.json").write_text('{"kind": "no-finger"}')
-    with pytest.raises(FaultSpecError, match="list of faults"):
-        load_faults(tmp_path / "bad.json")
-    with pytest.raises(FaultSpecError, match="cannot read"):
-        load_faults(tmp_path / "missing.json")
-
-
-def test_faults_are_used_up() -> None:
+def test_the_sensors_own_faults_are_used_up() -> None:
     plan = FaultPlan([parse_fault("no-finger:2"), parse_fault("code:store:0x18")])
+    assert plan.armed() == ["no-finger:2", "code:store:0x18:1"]
     assert plan.no_finger() and plan.no_finger() and not plan.no_finger()
-    assert plan.forced_code(0x01) is None
-    assert plan.forced_code(0x06) == 0x18
-    assert plan.forced_code(0x06) is None
+    assert plan.forced_code(0x06) == 0x18 and plan.forced_code(0x06) is None
+    plan.arm(parse_fault("few-features"))
+    plan.arm(parse_fault("messy-image"))
+    assert plan.bad_image() == 0x07 and plan.bad_image() == 0x06 and plan.bad_image() is None
+    plan.arm(parse_fault("bad-data-checksum"))
+    assert not plan.corrupt_packet()  # an ack is not a data packet
+    assert plan.corrupt_packet(data=True) and not plan.corrupt_packet(data=True)
+    plan.arm(parse_fault("bad-checksum"))
+    assert plan.corrupt_packet() and not plan.corrupt_packet()
     assert plan.armed() == []
-
-
-def test_timed_silence_starts_with_the_next_command() -> None:
-    plan = FaultPlan([parse_fault("silence:0.2s")])
-    time.sleep(0.3)  # the window has not started yet
-    assert plan.silent()
-    assert plan.silent()
-    time.sleep(0.25)
-    assert not plan.silent()
-
-
-def test_size_faults_are_taken_whole() -> None:
-    plan = FaultPlan([parse_fault("garbage:30"), parse_fault("unplug-mid-image:4")])
-    assert plan.garbage() == 30
-    assert plan.garbage() == 0
-    assert plan.unplug_after() == 4
-    assert plan.unplug_after() is None

@@ -4,8 +4,6 @@ simulator is tested in tests/edge/drivers/.)"""
 
 from __future__ import annotations
 
-import json
-import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,35 +26,16 @@ from simulators.fingerprint import (
     start_fingerprint_simulator,
     template_features,
 )
-from simulators.fingerprint_control import ControlServer
+from simulators.fingerprint_control import serve_control
 from simulators.fingerprint_images import FingerIdentity, FingerPosition
+from tests.simulators.tcp_clients import ControlClient, RawTcpHost
 
 
-class RawHost:
-    """A host that speaks bytes, to see exactly what the module puts on the line."""
-
-    def __init__(self, url: str) -> None:
-        host, port = url.removeprefix("socket://").rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=2)
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
+class RawHost(RawTcpHost):
+    """A raw host that sends and reads the module's packets."""
 
     def command(self, instruction: int, parameters: bytes = b"", address: int = 0xFFFFFFFF) -> None:
         self.send(build_packet(0x01, bytes([instruction]) + parameters, address))
-
-    def read_exact(self, n: int, timeout: float = 2.0) -> bytes:
-        self.sock.settimeout(timeout)
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
 
     def packet(self, timeout: float = 2.0) -> tuple[int, bytes, bool]:
         header = self.read_exact(9, timeout)
@@ -65,13 +44,6 @@ class RawHost:
         rest = self.read_exact(length)
         content, total = rest[:-2], int.from_bytes(rest[-2:], "big")
         return pid, content, total == packet_sum(pid, length, content)
-
-    def silent_for(self, seconds: float) -> bool:
-        self.sock.settimeout(seconds)
-        try:
-            return not self.sock.recv(1)
-        except TimeoutError:
-            return True
 
 
 @pytest.fixture
@@ -301,36 +273,27 @@ def test_a_broken_library_file_is_reported(tmp_path: Path) -> None:
 
 
 def test_control_port_speaks_json_lines(sim: RunningFingerprintSimulator, host: RawHost) -> None:
-    control = ControlServer([sim.sensor])
+    control = serve_control([sim.sensor])
     try:
-        address, port = control.url.removeprefix("tcp://").rsplit(":", 1)
-        with socket.create_connection((address, int(port)), timeout=2) as conn:
-            stream = conn.makefile("rwb")
-
-            def ask(request: dict[str, object]) -> dict[str, object]:
-                stream.write(json.dumps(request).encode() + b"\n")
-                stream.flush()
-                reply: dict[str, object] = json.loads(stream.readline())
-                return reply
-
-            placed = ask({"cmd": "place", "subject": 17, "finger": "right-index"})
+        with ControlClient(control.url) as client:
+            placed = client.ask({"cmd": "place", "subject": 17, "finger": "right-index"})
             assert placed["ok"] is True
             host.command(0x01)
             assert host.packet()[1] == b"\x00"
-            assert ask({"cmd": "lift"}) == {"ok": True, "sensor": 0}
+            assert client.ask({"cmd": "lift"}) == {"ok": True, "sensor": 0}
             host.command(0x01)
             assert host.packet()[1] == b"\x02"
-            armed = ask({"cmd": "fault", "spec": "code:handshake:0x29"})
+            armed = client.ask({"cmd": "fault", "spec": "code:handshake:0x29"})
             assert armed["armed"] == "code:handshake:0x29:1"
             host.command(0x40)
             assert host.packet()[1] == b"\x29"
-            status = ask({"cmd": "status"})
+            status = client.ask({"cmd": "status"})
             assert status["mode"] == "manual" and status["connected"] is True
-            assert ask({"cmd": "mode", "mode": "auto"})["ok"] is True
-            refused = ask({"cmd": "place", "subject": 1})
+            assert client.ask({"cmd": "mode", "mode": "auto"})["ok"] is True
+            refused = client.ask({"cmd": "place", "subject": 1})
             assert refused["ok"] is False and "auto mode" in str(refused["error"])
-            assert ask({"cmd": "fly"})["ok"] is False
-            assert ask({"cmd": "fault", "spec": "nonsense"})["ok"] is False
-            assert ask({"cmd": "status", "sensor": 3})["ok"] is False
+            assert client.ask({"cmd": "fly"})["ok"] is False
+            assert client.ask({"cmd": "fault", "spec": "nonsense"})["ok"] is False
+            assert client.ask({"cmd": "status", "sensor": 3})["ok"] is False
     finally:
         control.stop()

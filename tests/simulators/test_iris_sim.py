@@ -4,8 +4,6 @@ tests/edge/drivers/.)"""
 
 from __future__ import annotations
 
-import json
-import socket
 import struct
 import time
 from collections.abc import Iterator
@@ -26,38 +24,22 @@ from simulators.iris import (
     crc16_ccitt,
     start_iris_simulator,
 )
-from simulators.iris_control import ControlServer
+from simulators.iris_control import serve_control
 from simulators.iris_images import EyeConditions, EyeSide
+from tests.simulators.tcp_clients import ControlClient, RawTcpHost
 
 
-class RawHost:
-    """A host that speaks bytes, to see exactly what the camera puts on the line."""
+class RawHost(RawTcpHost):
+    """A raw host that sends and reads the camera's frames, numbering its commands."""
 
     def __init__(self, url: str) -> None:
-        host, port = url.removeprefix("socket://").rsplit(":", 1)
-        self.sock = socket.create_connection((host, int(port)), timeout=2)
+        super().__init__(url)
         self.seq = 0
-
-    def close(self) -> None:
-        self.sock.close()
-
-    def send(self, data: bytes) -> None:
-        self.sock.sendall(data)
 
     def command(self, code: int, payload: bytes = b"") -> int:
         self.seq = (self.seq + 1) & 0xFF
         self.send(build_frame(code, self.seq, payload))
         return self.seq
-
-    def read_exact(self, n: int, timeout: float = 2.0) -> bytes:
-        self.sock.settimeout(timeout)
-        data = b""
-        while len(data) < n:
-            chunk = self.sock.recv(n - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
 
     def frame(self, timeout: float = 2.0) -> tuple[int, int, bytes]:
         """The next frame: code, seq, payload (its CRC checked)."""
@@ -78,13 +60,6 @@ class RawHost:
             if got_code != 0xE0:
                 assert (got_code, got_seq) == (code | 0x80, seq)
                 return got
-
-    def silent_for(self, seconds: float) -> bool:
-        self.sock.settimeout(seconds)
-        try:
-            return not self.sock.recv(1)
-        except TimeoutError:
-            return True
 
 
 START_BOTH_PUSH = struct.pack(">BBBBBBH", 3, 0, 0, 0, 0, 1, 20)
@@ -364,43 +339,36 @@ def test_poor_rate_gives_that_share_of_poor_eyes() -> None:
 
 
 def test_control_port_speaks_json_lines(sim: RunningIrisSimulator, host: RawHost) -> None:
-    control = ControlServer([sim.camera])
+    control = serve_control([sim.camera])
     try:
-        address, port = control.url.removeprefix("tcp://").rsplit(":", 1)
-        with socket.create_connection((address, int(port)), timeout=2) as conn:
-            stream = conn.makefile("rwb")
-
-            def ask(request: dict[str, object]) -> dict[str, object]:
-                stream.write(json.dumps(request).encode() + b"\n")
-                stream.flush()
-                reply: dict[str, object] = json.loads(stream.readline())
-                return reply
-
-            presented = ask({"cmd": "present", "person": 17, "occlusion": 0.2, "open": "right"})
+        with ControlClient(control.url) as client:
+            presented = client.ask(
+                {"cmd": "present", "person": 17, "occlusion": 0.2, "open": "right"}
+            )
             assert presented["ok"] is True
             assert presented["in_view"] == {
                 "person": 17,
                 "left": {"open": False, "occlusion": 0.2, "blur": 0.6},
                 "right": {"open": True, "occlusion": 0.2, "blur": 0.6},
             }
-            armed = ask({"cmd": "fault", "spec": "code:init:0x20"})
+            armed = client.ask({"cmd": "fault", "spec": "code:init:0x20"})
             assert armed["armed"] == "code:init:0x20:1"
             assert host.answer(0x01) == b"\x20"
-            armed = ask({"cmd": "fault", "kind": "silence", "seconds": 0.2})
+            armed = client.ask({"cmd": "fault", "kind": "silence", "seconds": 0.2})
             assert armed["armed"] == "silence:0.2s"
-            assert ask({"cmd": "clear-faults"})["ok"] is True
-            status = ask({"cmd": "status"})
+            assert client.ask({"cmd": "clear-faults"})["ok"] is True
+            status = client.ask({"cmd": "status"})
             assert status["mode"] == "manual" and status["connected"] is True
             assert status["in_view"] is not None and status["state"] == "IDLE"
-            assert ask({"cmd": "withdraw"}) == {"ok": True, "camera": 0}
-            assert ask({"cmd": "mode", "mode": "auto"})["ok"] is True
-            refused = ask({"cmd": "present", "person": 1})
+            assert client.ask({"cmd": "withdraw"}) == {"ok": True, "camera": 0}
+            assert client.ask({"cmd": "mode", "mode": "auto"})["ok"] is True
+            refused = client.ask({"cmd": "present", "person": 1})
             assert refused["ok"] is False and "auto mode" in str(refused["error"])
-            assert ask({"cmd": "present", "person": "x"})["ok"] is False
-            assert ask({"cmd": "present", "person": 1, "blur": "a lot"})["ok"] is False
-            assert ask({"cmd": "fly"})["ok"] is False
-            assert ask({"cmd": "fault", "spec": "nonsense"})["ok"] is False
-            assert ask({"cmd": "status", "camera": 3})["ok"] is False
-            assert ask({"cmd": "unplug"})["unplugged"] is True
+            assert client.ask({"cmd": "present", "person": "x"})["ok"] is False
+            assert client.ask({"cmd": "present", "person": 1, "blur": "a lot"})["ok"] is False
+            assert client.ask({"cmd": "fly"})["ok"] is False
+            assert client.ask({"cmd": "fault", "spec": "nonsense"})["ok"] is False
+            assert client.ask({"cmd": "status", "camera": 3})["ok"] is False
+            assert client.ask({"cmd": "unplug"})["unplugged"] is True
     finally:
         control.stop()

@@ -49,7 +49,7 @@ def make_rig(transport: str, tmp_path: Path) -> Iterator[RigFactory]:
         *,
         driver_password: int = 0,
         driver_address: int = 0xFFFFFFFF,
-        timeout: float = 0.5,
+        timeout: float = 2.0,  # generous: a loaded CI machine answers late
         library: Path | None = None,
         **config: Any,
     ) -> Rig:
@@ -100,7 +100,7 @@ def make_iris_rig(transport: str) -> Iterator[IrisRigFactory]:
     """Start an iris simulator (fast timing, manual mode) and open a driver on it."""
     rigs: list[IrisRig] = []
 
-    def make(*, timeout: float = 1.0, auto_init: bool = True, **config: Any) -> IrisRig:
+    def make(*, timeout: float = 3.0, auto_init: bool = True, **config: Any) -> IrisRig:
         """``config`` goes to the simulator's CameraConfig; the rest to the driver."""
         config.setdefault("timing", FAST_TIMING)
         sim = start_iris_simulator(CameraConfig(**config), transport=transport)  # type: ignore[arg-type]
@@ -113,6 +113,24 @@ def make_iris_rig(transport: str) -> Iterator[IrisRigFactory]:
     for rig in rigs:
         close_without_pause(rig.port)
         rig.sim.stop()
+
+
+def damage_next_writes(port: Any, count: int = 1) -> None:
+    """Flip a bit in the last byte (checksum, CRC) of the next ``count`` writes to ``port``, as a
+    noisy line would."""
+    original = port.write
+    left = [count]
+
+    def write(data: bytes) -> int | None:
+        left[0] -= 1
+        if left[0] <= 0:
+            port.write = original
+        damaged = bytearray(data)
+        damaged[-1] ^= 0x01
+        result: int | None = original(bytes(damaged))
+        return result
+
+    port.write = write
 
 
 def close_without_pause(port: Any) -> None:

@@ -31,7 +31,7 @@ from edge.drivers.fingerprint_r30x import (
     SensorTimeoutError,
 )
 from simulators.fingerprint import pack_nibbles
-from tests.edge.drivers.conftest import Rig, RigFactory
+from tests.edge.drivers.conftest import Rig, RigFactory, damage_next_writes
 
 
 def enrol(rig: Rig, subject: int = 17, finger: str = "right-index", page: int = 0) -> None:
@@ -172,22 +172,8 @@ def test_a_wrong_password_is_refused(make_rig: RigFactory) -> None:
 # --- every confirmation code the simulator produces ----------------------------------------
 
 
-def damage_next_write(rig: Rig) -> None:
-    """Flip a bit in the next packet the driver writes, as a noisy line would."""
-    original = rig.port.write
-
-    def write(data: bytes) -> int | None:
-        rig.port.write = original
-        damaged = bytearray(data)
-        damaged[-1] ^= 0x01
-        result: int | None = original(bytes(damaged))
-        return result
-
-    rig.port.write = write
-
-
 NATURAL_CODES: list[tuple[int, Callable[[Rig], object]]] = [
-    (0x01, lambda rig: (damage_next_write(rig), rig.sensor.template_count())),
+    (0x01, lambda rig: (damage_next_writes(rig.port), rig.sensor.template_count())),
     (0x02, lambda rig: rig.sensor.capture_image()),
     (0x06, lambda rig: (rig.sim.sensor.inject("messy-image"), press_and_convert(rig, 1))),
     (0x07, lambda rig: (rig.sim.sensor.inject("few-features"), press_and_convert(rig, 1))),

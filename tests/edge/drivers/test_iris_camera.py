@@ -43,7 +43,7 @@ from edge.drivers.iris_camera import (
 )
 from edge.drivers.iris_frames import encode_frame
 from simulators.iris import Timing
-from tests.edge.drivers.conftest import IrisRig, IrisRigFactory
+from tests.edge.drivers.conftest import IrisRig, IrisRigFactory, damage_next_writes
 
 COMPLETE, ABORT = CaptureState.COMPLETE, CaptureState.ABORT
 LEFT, RIGHT = Eye.LEFT, Eye.RIGHT
@@ -353,29 +353,12 @@ def test_status_events_follow_commands_too(iris_rig: IrisRig) -> None:
 # --- every result code ---------------------------------------------------------------------
 
 
-def damage_next_writes(rig: IrisRig, count: int) -> None:
-    """Flip a bit in the CRC of the next ``count`` frames the driver writes."""
-    original = rig.port.write
-    left = [count]
-
-    def write(data: bytes) -> int | None:
-        left[0] -= 1
-        if left[0] <= 0:
-            rig.port.write = original
-        damaged = bytearray(data)
-        damaged[-1] ^= 0x01
-        result: int | None = original(bytes(damaged))
-        return result
-
-    rig.port.write = write
-
-
 def absent_then_start(rig: IrisRig) -> None:
     rig.camera.start_capture("both")  # nobody in view: stays READY
 
 
 NATURAL_CODES: list[tuple[int, Callable[[IrisRig], object]]] = [
-    (0x01, lambda rig: (damage_next_writes(rig, 3), rig.camera.clear())),
+    (0x01, lambda rig: (damage_next_writes(rig.port, 3), rig.camera.clear())),
     (0x03, lambda rig: rig.camera._request(Command.START_CAPTURE, bytes([9, 0, 0, 0, 0, 0, 0, 9]))),
     (0x03, lambda rig: rig.camera._request(Command.GET_RESULT_QUALITY, b"")),
     (0x04, lambda rig: (setattr(rig.camera, "auto_init", False), rig.camera.start_capture())),
@@ -510,7 +493,7 @@ def test_a_damaged_answer_to_a_state_change_is_not_repeated(iris_rig: IrisRig) -
 
 
 def test_a_damaged_command_is_sent_again(iris_rig: IrisRig) -> None:
-    damage_next_writes(iris_rig, 1)
+    damage_next_writes(iris_rig.port)
     assert iris_rig.camera.init() == (640, 480)
     assert iris_rig.camera.counters["retries"] == 1
     assert iris_rig.sim.camera.counters["bad_frames"] == 1

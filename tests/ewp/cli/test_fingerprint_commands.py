@@ -4,76 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import shutil
-import signal
-import socket
 import subprocess
-import sys
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-EWP = (
-    str(Path(sys.executable).with_name("ewp"))
-    if Path(sys.executable).with_name("ewp").exists()
-    else (shutil.which("ewp") or "ewp")
-)
+from tests.ewp.cli import sim_processes
+from tests.ewp.cli.sim_processes import ewp, free_port
+from tests.simulators.tcp_clients import ControlClient
 
 
-@contextmanager
-def simulator(*args: str, lines: int = 1) -> Iterator[list[str]]:
-    """Start `ewp sim fingerprint ARGS`, yield the URLs it prints, stop it with SIGTERM."""
-    proc = subprocess.Popen(
-        [EWP, "sim", "fingerprint", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    printed: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            printed.put(line.strip())
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        try:
-            urls = [printed.get(timeout=20) for _ in range(lines)]
-        except queue.Empty:
-            proc.kill()
-            raise AssertionError(f"the simulator printed no URL: {proc.communicate()[1]}") from None
-        yield urls
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=10) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stderr is not None:
-                proc.stderr.close()
-
-
-def ewp(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([EWP, *args], capture_output=True, text=True, timeout=timeout)
+def simulator(*args: str, lines: int = 1) -> AbstractContextManager[list[str]]:
+    """`ewp sim fingerprint ARGS`, stopped at the end."""
+    return sim_processes.simulator("fingerprint", *args, lines=lines)
 
 
 def sensor(command: str, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return ewp("sensor", "fingerprint", command, "--port", url, *args)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_info_capture_enroll_identify(tmp_path: Path) -> None:
@@ -140,15 +89,9 @@ def test_manual_mode_through_the_control_port(tmp_path: Path) -> None:
         "--control",
         f"tcp://127.0.0.1:{port}",
     ]
-    with (
-        simulator(*args) as (url,),
-        socket.create_connection(("127.0.0.1", port), timeout=5) as conn,
-    ):
-        stream = conn.makefile("rwb")
+    with simulator(*args) as (url,), ControlClient(f"tcp://127.0.0.1:{port}") as control:
         request = {"cmd": "place", "subject": 17, "finger": "left-thumb", "quality": "poor"}
-        stream.write(json.dumps(request).encode() + b"\n")
-        stream.flush()
-        assert json.loads(stream.readline())["ok"] is True
+        assert control.ask(request)["ok"] is True
         captured = sensor("capture", url)
         assert captured.returncode == 0, captured.stderr
 

@@ -4,55 +4,21 @@ from __future__ import annotations
 
 import json
 import os
-import queue
-import signal
-import socket
 import subprocess
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
 from PIL import Image
 
-from tests.ewp.cli.test_fingerprint_commands import EWP, ewp, free_port
+from tests.ewp.cli import sim_processes
+from tests.ewp.cli.sim_processes import ewp, free_port
+from tests.simulators.tcp_clients import ControlClient
 
 
-@contextmanager
-def simulator(*args: str, lines: int = 1) -> Iterator[list[str]]:
-    """Start `ewp sim iris --fast ARGS`, yield the URLs it prints, stop it with SIGTERM."""
-    proc = subprocess.Popen(
-        [EWP, "sim", "iris", "--fast", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    printed: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            printed.put(line.strip())
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        try:
-            urls = [printed.get(timeout=20) for _ in range(lines)]
-        except queue.Empty:
-            proc.kill()
-            raise AssertionError(f"the simulator printed no URL: {proc.communicate()[1]}") from None
-        yield urls
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            assert proc.wait(timeout=10) == 0
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            if proc.stderr is not None:
-                proc.stderr.close()
+def simulator(*args: str, lines: int = 1) -> AbstractContextManager[list[str]]:
+    """`ewp sim iris --fast ARGS`, stopped at the end."""
+    return sim_processes.simulator("iris", "--fast", *args, lines=lines)
 
 
 def iris(command: str, url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -103,19 +69,10 @@ def test_manual_mode_and_an_unqualified_eye_through_the_control_port(tmp_path: P
     port = free_port()
     args = ["--listen", "tcp://127.0.0.1:0", "--mode", "manual", "--control",
             f"tcp://127.0.0.1:{port}"]  # fmt: skip
-    with (
-        simulator(*args) as (url,),
-        socket.create_connection(("127.0.0.1", port), timeout=5) as conn,
-    ):
-        stream = conn.makefile("rwb")
-
-        def ask(request: dict[str, object]) -> dict[str, object]:
-            stream.write(json.dumps(request).encode() + b"\n")
-            stream.flush()
-            reply: dict[str, object] = json.loads(stream.readline())
-            return reply
-
-        assert ask({"cmd": "present", "person": 17, "left": {"occlusion": 0.8}})["ok"] is True
+    with simulator(*args) as (url,), ControlClient(f"tcp://127.0.0.1:{port}") as control:
+        assert (
+            control.ask({"cmd": "present", "person": 17, "left": {"occlusion": 0.8}})["ok"] is True
+        )
         captured = iris("capture", url, "--out", str(tmp_path))
         assert captured.returncode == 1, captured.stderr  # a result, not an error
         result = json.loads(captured.stdout)
@@ -126,7 +83,7 @@ def test_manual_mode_and_an_unqualified_eye_through_the_control_port(tmp_path: P
         assert "open the left eye wide" in result["advice"]
         assert (tmp_path / "iris-left.png").exists()  # kept, so the operator can see why
 
-        assert ask({"cmd": "withdraw"})["ok"] is True
+        assert control.ask({"cmd": "withdraw"})["ok"] is True
         nobody = iris("capture", url, "--wait", "0.3")
         assert nobody.returncode == 2
         assert "error: no eye found" in nobody.stderr and "Traceback" not in nobody.stderr
