@@ -151,7 +151,9 @@ def deploy_bundle(
     transport = None
     while transport is None:
         try:
-            transport = SerialTransport(port, baudrate=BAUDRATE)
+            # A read timeout: on a pty mpremote reads without first asking whether bytes are
+            # waiting, so a board that never answers would block it for ever.
+            transport = SerialTransport(port, baudrate=BAUDRATE, timeout=1.0)
             transport.enter_raw_repl(soft_reset=False, timeout_overall=5)
         except TransportError as exc:
             if transport is not None:
