@@ -26,6 +26,7 @@ from fleet.roles import Principal, Role
 from fleet.web.i18n import Language, parse_language
 
 LANG_COOKIE = "ewp_lang"
+POLL_HEADER = "X-Ewp-Poll"  # sent by a page refreshing itself (htmx polling)
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 256 * 1024  # a configuration layer is a few KB
 
@@ -103,7 +104,10 @@ def web_caller(request: Request, context: Context, form: Form) -> WebCaller:
     if not session_id:
         raise LoginRequiredError(next_url)
     with context.sessions() as session:
-        found = web_sessions.resolve(session, session_id, context.session_policy)
+        # A page refreshing itself is not someone using the dashboard: an unattended screen
+        # still logs out after session_idle_minutes.
+        polling = request.headers.get(POLL_HEADER) == "1"
+        found = web_sessions.resolve(session, session_id, context.session_policy, touch=not polling)
         if found is None:
             raise LoginRequiredError(next_url, ended=True)
         row, user = found

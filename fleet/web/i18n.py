@@ -352,6 +352,15 @@ LABELS: dict[str, dict[str, dict[Language, str]]] = {
         "revoked": {"en": "revoked", "th": "ถูกเพิกถอน"},
         "awaiting-claim": {"en": "awaiting claim", "th": "รอลงทะเบียนเครื่อง"},
     },
+    "reason": {
+        "heartbeat": {"en": "heartbeat", "th": "ได้รับสัญญาณชีพ"},
+        "status": {"en": "connected (status)", "th": "เชื่อมต่อแล้ว (สถานะ)"},
+        "last will": {"en": "connection lost (last will)", "th": "การเชื่อมต่อขาด (last will)"},
+        "heartbeat-timeout": {
+            "en": "missed heartbeats",
+            "th": "ขาดการส่งสัญญาณชีพ",
+        },
+    },
     "provisioning": {
         "awaiting_claim": {"en": "awaiting claim", "th": "รอลงทะเบียนเครื่อง"},
         "active": {"en": "active", "th": "ใช้งาน"},

@@ -69,7 +69,8 @@ RANGES: dict[str, timedelta] = {
     "7d": timedelta(days=7),
     "30d": timedelta(days=30),
 }
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,39}$")
+TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,39}$")  # as the registry's tags
+TARGET_RE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,62}$")  # a tag or a station id
 
 router = APIRouter(include_in_schema=False)
 _templates = jinja2.Environment(
@@ -470,7 +471,7 @@ def alerts_page(
 
 @router.post("/ui/alerts/{alert_id}/acknowledge")
 def acknowledge(
-    alert_id: int,
+    alert_id: alerts_api.AlertId,
     request: Request,
     lang: Lang,
     form: Form,
@@ -610,7 +611,7 @@ def open_layer(
 ) -> RedirectResponse:
     """The form "layer for a tag / station" on the configuration page."""
     name = target.strip().lower()
-    if not TAG_RE.match(name):
+    if not TARGET_RE.match(name):
         raise PageError(404, "error-not-found", what=target[:64])
     return RedirectResponse(f"/ui/config/{scope}/{name}", status_code=status.HTTP_303_SEE_OTHER)
 
