@@ -32,10 +32,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-# loadgroup: tests marked xdist_group (the browser tests: one fleet, one Chromium) stay on one
-# worker; the rest are spread as usual.
+# loadfile: a test file's tests run on one worker, so a module's fixture (one fleet; the browser
+# tests' fleet and Chromium) is set up once, not once per worker.
 pytest: setup browser-deps
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint typecheck pytest
 

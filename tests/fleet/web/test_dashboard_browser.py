@@ -3,7 +3,8 @@ in-process) whose data came through the real paths: stations provisioned with cl
 real station agent uploading packets, heartbeats and reconciliation reports, heartbeats of a
 mobile unit with GPS through ingest, alerts raised by the rules and sent to a webhook.
 
-One fleet and one browser for the module; each test has its own browser context (cookies).
+One fleet and one browser for the module (`make test` runs pytest with ``--dist loadfile``, so
+they are set up once); each test has its own browser context (cookies).
 """
 
 from __future__ import annotations
@@ -30,10 +31,6 @@ from protocol.messages import Heartbeat
 from tests.e2e.test_fleet_operations import builder_for, running_agent
 from tests.edge.agent.helpers import make_enrolment
 from tests.fleet.web.browser import chromium, screenshot
-
-# One fleet and one Chromium for the module: keep its tests on one xdist worker
-# (`make test` runs pytest with --dist loadgroup).
-pytestmark = pytest.mark.xdist_group("dashboard-browser")
 
 PASSWORD = "a long enough test passphrase"
 PASSPORT = "MM1234567"
