@@ -8,10 +8,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ewp-installed
 DEMO_ARGS ?=
 
-.PHONY: setup system-deps test lint typecheck pytest demo bench clean
+.PHONY: setup system-deps browser-deps test lint typecheck pytest demo bench clean
 
 system-deps:
 	@scripts/ensure-system-deps.sh
+
+# The dashboard's browser tests: Debian's chromium and a Thai font (only `make test` needs them).
+browser-deps:
+	@scripts/ensure-system-deps.sh --browser
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,8 +32,10 @@ lint: setup
 typecheck: setup
 	$(BIN)/mypy
 
-pytest: setup
-	$(BIN)/pytest -n 2
+# loadfile: a test file's tests run on one worker, so a module's fixture (one fleet; the browser
+# tests' fleet and Chromium) is set up once, not once per worker.
+pytest: setup browser-deps
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint typecheck pytest
 

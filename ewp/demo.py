@@ -13,6 +13,7 @@ import contextlib
 import json
 import logging
 import os
+import secrets
 import shutil
 import signal
 import sqlite3
@@ -38,12 +39,16 @@ from fleet.errors import FleetError
 from protocol.envelope import SealedPacket
 from protocol.errors import ProtocolError
 from protocol.keys import CentralPrivateKey
+from protocol.reference_data import provinces
 from protocol.station_config import ALL_FINGERS
 from simulators.network import FaultyLink, NetworkSimulator
 
 log = logging.getLogger(__name__)
 
 SIMS_PER_PROCESS = 8  # simulated devices per `ewp sim` process
+DEMO_ADMIN = "demo-admin"
+# Where the demo's vans work: border provinces where migrant workers cross (ISO 3166-2:TH).
+MOBILE_PROVINCES = ("TH-63", "TH-57", "TH-27", "TH-85", "TH-71", "TH-43", "TH-49", "TH-90")
 
 
 @dataclass
@@ -91,6 +96,9 @@ class DemoResult:
     fleet_url: str
     workdir: str
     problems: list[str] = field(default_factory=list)
+    dashboard_url: str = ""
+    dashboard_user: str = ""
+    dashboard_password: str = ""  # a throwaway demo fleet's admin, shown at the end
 
     @property
     def ok(self) -> bool:
@@ -132,6 +140,7 @@ class Demo:
         self.fleet_url = ""
         self.admin_token = ""
         self.broker_port = 0
+        self.dashboard_password = ""
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -170,10 +179,25 @@ class Demo:
         while True:
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(f"{self.fleet_url}/api/v1/health", timeout=1).status_code == 200:
-                    return
+                    break
             if self.fleet_proc.poll() is not None or time.monotonic() > deadline:
                 raise FleetError(f"the fleet service did not start; see {self.logs}/fleet.log")
             time.sleep(0.2)
+        self.create_dashboard_admin(settings.service.data_dir)
+
+    def create_dashboard_admin(self, data_dir: Path) -> None:
+        """An admin for the dashboard, with a generated password (kept in the fleet's secrets
+        directory, 0600, and shown at the end)."""
+        self.dashboard_password = secrets.token_urlsafe(12)
+        with self.api() as api:
+            created = api.post(
+                "/api/v1/users",
+                json={"username": DEMO_ADMIN, "password": self.dashboard_password, "role": "admin"},
+            )
+            created.raise_for_status()
+        path = data_dir / "secrets" / "demo-admin-password"
+        path.touch(mode=0o600)
+        path.write_text(self.dashboard_password + "\n")
 
     def _start_simulators(self, kind: str) -> list[str]:
         """`ewp sim KIND --count N` processes, at most SIMS_PER_PROCESS devices each (so the
@@ -235,6 +259,11 @@ class Demo:
                     "/api/v1/stations", json={"station_id": station_id, "kind": kind}
                 )
                 response.raise_for_status()
+                # Where the station is, for the dashboard's map (the registry's province).
+                placed = api.patch(
+                    f"/api/v1/stations/{station_id}", json={"province": _demo_province(n, mobile)}
+                )
+                placed.raise_for_status()
                 data_dir = self.root / "stations" / station_id
                 provision(
                     data_dir / "identity",
@@ -441,6 +470,9 @@ class Demo:
             fleet_url=self.fleet_url,
             workdir=str(self.root),
             problems=problems,
+            dashboard_url=f"{self.fleet_url}/ui/",
+            dashboard_user=DEMO_ADMIN,
+            dashboard_password=self.dashboard_password,
         )
 
     # -- stop ----------------------------------------------------------------------------------
@@ -477,6 +509,14 @@ class Demo:
     def cleanup(self) -> None:
         if not self.o.keep and self.o.workdir is None:
             shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _demo_province(n: int, mobile: bool) -> str:
+    """Vans on the borders; centres spread over the country (29 is prime to 77: no repeats)."""
+    if mobile:
+        return MOBILE_PROVINCES[n % len(MOBILE_PROVINCES)]
+    codes = sorted(provinces())
+    return codes[(n * 29) % len(codes)]
 
 
 def _station_public_key(station: Station) -> ed25519.Ed25519PublicKey:
@@ -519,6 +559,11 @@ def render(result: DemoResult, console: Console) -> None:
         )
     verdict = "[green]every packet arrived exactly once[/green]" if result.ok else "[red]FAILED"
     console.print(f"{verdict}  fleet: {result.fleet_url}")
+    if result.dashboard_url:
+        console.print(
+            f"dashboard: {result.dashboard_url}  log in as {result.dashboard_user} "
+            f"with the password {result.dashboard_password}"
+        )
 
 
 def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResult:
@@ -550,8 +595,9 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
         render(result, console)
         if hold and result.fleet_url:
             console.print(
-                f"fleet service still running at {result.fleet_url} "
-                f"(admin token in {demo.root}/fleet-data/secrets/admin-token); Ctrl-C stops"
+                f"fleet service still running: open {result.dashboard_url} in a browser "
+                f"({result.dashboard_user} / {result.dashboard_password}; API admin token in "
+                f"{demo.root}/fleet-data/secrets/admin-token); Ctrl-C stops"
             )
             with contextlib.suppress(KeyboardInterrupt):
                 while demo.fleet_proc is not None and demo.fleet_proc.poll() is None:

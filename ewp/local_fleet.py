@@ -97,7 +97,10 @@ class FleetStack:
         self.broker.stop()
 
 
-def start_fleet_stack(root: Path, *, workers: int = 1, serve: bool = True) -> FleetStack:
+def start_fleet_stack(
+    root: Path, *, workers: int = 1, serve: bool = True, extra_settings: str = ""
+) -> FleetStack:
+    """``extra_settings``: TOML appended to the generated settings (e.g. an alert webhook)."""
     central = CentralPrivateKey.generate()
     broker_port, http_port = free_port(), free_port()
     text = init_fleet(
@@ -107,6 +110,7 @@ def start_fleet_stack(root: Path, *, workers: int = 1, serve: bool = True) -> Fl
         broker_port=broker_port,
         ingest_workers=workers,
     )
+    text += extra_settings
     settings_path = root / "fleet.toml"
     settings_path.write_text(text)
     settings = validate_settings(FleetSettings, tomllib.loads(text), source=str(settings_path))

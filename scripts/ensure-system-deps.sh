@@ -1,9 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages ewp needs when they are missing: Python's venv module, the
-# Mosquitto broker, and a C toolchain where a wheel is missing. Safe to run again: it does
-# nothing when everything is present.
+# Mosquitto broker, and a C toolchain where a wheel is missing. With --browser also what the
+# dashboard's browser tests need (`make test`): Chromium and a Thai font for the screenshots.
+# Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
+browser=0
+if [ "${1:-}" = "--browser" ]; then
+    browser=1
+    shift
+fi
 missing=()
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
@@ -15,6 +21,8 @@ case "$(uname -m)" in
     x86_64 | amd64) ;;
     *) set -- "$@" build-essential python3-dev ;;
 esac
+# Debian's chromium, driven by Playwright (never a browser downloaded by `playwright install`).
+[ "$browser" -eq 1 ] && set -- "$@" chromium fonts-thai-tlwg
 for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

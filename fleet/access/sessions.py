@@ -161,9 +161,15 @@ def _forget_old_failures(session: Session, now: datetime, policy: SessionPolicy)
 
 
 def resolve(
-    session: Session, session_id: str, policy: SessionPolicy, now: datetime | None = None
+    session: Session,
+    session_id: str,
+    policy: SessionPolicy,
+    now: datetime | None = None,
+    *,
+    touch: bool = True,
 ) -> tuple[WebSession, User] | None:
-    """The live session and its user for a cookie value; None if ended (and then removed)."""
+    """The live session and its user for a cookie value; None if ended (and then removed).
+    ``touch=False``: a page polling by itself, which must not keep an idle session alive."""
     now = now or utcnow()
     row = session.get(WebSession, secret_hash(session_id))
     if row is None:
@@ -177,7 +183,7 @@ def resolve(
         session.delete(row)
         session.commit()
         return None
-    if now - row.last_seen_at >= LAST_SEEN_EVERY:
+    if touch and now - row.last_seen_at >= LAST_SEEN_EVERY:
         row.last_seen_at = now
         session.commit()
     return row, user

@@ -24,6 +24,7 @@ from fleet.api.deps import Viewer
 from fleet.api.schemas import errors
 from fleet.context import FleetContext
 from fleet.version import software_version
+from fleet.web import pages as dashboard
 
 API_PREFIX = "/api/v1"
 
@@ -56,6 +57,7 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(tokens.router)
     app.include_router(api)
     app.include_router(public_status.page_router)  # /status: the applicants' page
+    dashboard.install(app)  # / and /ui/...: the dashboard (fleet/web)
     _add_metrics(app, context)
     return app
 

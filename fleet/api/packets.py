@@ -21,10 +21,18 @@ def list_packets(
     station_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0)] = 0,
+    newest_first: Annotated[
+        bool, Query(description="newest first (the dashboard's recent packets)")
+    ] = False,
 ) -> list[PacketPublic]:
-    query = select(Packet).order_by(Packet.received_at, Packet.packet_id)
-    if station_id is not None:
-        query = query.where(Packet.station_id == station_id).order_by(None).order_by(Packet.seq)
+    """In arrival order; for one station (``station_id``), by its sequence numbers."""
+    if station_id is None:
+        order = [Packet.received_at, Packet.packet_id]
+        query = select(Packet)
+    else:
+        order = [Packet.seq, Packet.packet_id]
+        query = select(Packet).where(Packet.station_id == station_id)
+    query = query.order_by(*(column.desc() for column in order) if newest_first else order)
     rows = session.scalars(query.limit(limit).offset(offset)).all()
     return [PacketPublic.of(p) for p in rows]
 

@@ -143,6 +143,20 @@ def test_sessions_end_at_expiry_when_idle_and_on_role_change(
         assert web_sessions.resolve(session, demoted.session_id, POLICY) is None
 
 
+def test_a_page_polling_by_itself_does_not_keep_an_idle_session_alive(
+    sessions: sessionmaker[Session],
+) -> None:
+    now = utcnow()
+    with sessions() as session:
+        add(session, "admin1", Role.ADMIN)
+        wall = attempt(session, "admin1", PASSWORD, now=now)
+        for minutes in (5, 10, 15, 20, 25):  # the dashboard's overview refreshing itself
+            when = now + timedelta(minutes=minutes)
+            assert web_sessions.resolve(session, wall.session_id, POLICY, when, touch=False)
+        after = now + timedelta(minutes=31)
+        assert web_sessions.resolve(session, wall.session_id, POLICY, after, touch=False) is None
+
+
 def test_the_last_admin_cannot_be_demoted_or_disabled(sessions: sessionmaker[Session]) -> None:
     with sessions() as session:
         add(session, "boss", Role.ADMIN)

@@ -3,6 +3,7 @@ route's minimum role, through at or above it. A route missing from ROUTES fails 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -91,6 +92,36 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("POST", "/api/v1/public/application-status"): PUBLIC,
 }
 
+# The dashboard (fleet/web): pages for browsers, authenticated by the web session only. Without
+# one a page redirects to the login page (303); below the minimum role it is a 403 page; a
+# change (POST) also needs the session's CSRF token.
+WEB_ROUTES: dict[tuple[str, str], Role | None] = {
+    ("GET", "/"): PUBLIC,  # redirects to /ui/
+    ("GET", "/ui/login"): PUBLIC,
+    ("POST", "/ui/login"): PUBLIC,
+    ("GET", "/ui/lang/{choice}"): PUBLIC,
+    ("POST", "/ui/logout"): VIEWER,
+    ("GET", "/ui/"): VIEWER,
+    ("GET", "/ui/stations/{station_id}"): VIEWER,
+    ("GET", "/ui/alerts"): VIEWER,
+    ("POST", "/ui/alerts/{alert_id}/acknowledge"): OPERATOR,
+    ("GET", "/ui/config"): VIEWER,
+    ("GET", "/ui/config/open"): VIEWER,
+    ("GET", "/ui/config/fleet"): VIEWER,
+    ("POST", "/ui/config/fleet"): RELEASE,
+    ("GET", "/ui/config/{scope}/{target}"): VIEWER,
+    ("POST", "/ui/config/{scope}/{target}"): RELEASE,
+    ("POST", "/ui/config/tag/{tag}/members"): RELEASE,
+}
+WEB_PATH_VALUES = {"choice": "en", "scope": "tag", "target": "vans"}
+WEB_FORMS: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/ui/login"): {"username": "user-viewer", "password": PASSWORD},
+    ("POST", "/ui/alerts/{alert_id}/acknowledge"): {"note": "seen"},
+    ("POST", "/ui/config/fleet"): {"document": '{"retention_days": 30}'},
+    ("POST", "/ui/config/{scope}/{target}"): {"document": '{"retention_days": 20}'},
+    ("POST", "/ui/config/tag/{tag}/members"): {"stations": ""},
+}
+
 PATH_VALUES = {
     "station_id": "zz-no-such-station",
     "command_id": "0" * 32,
@@ -160,11 +191,12 @@ def _app_routes(role_fleet: RoleFleet) -> set[tuple[str, str]]:
 
 def test_every_route_has_a_minimum_role(role_fleet: RoleFleet) -> None:
     routes = _app_routes(role_fleet)
-    missing = routes - ROUTES.keys()
-    assert not missing, f"routes without an entry in ROUTES (give each a minimum role): {missing}"
-    assert not ROUTES.keys() - routes, (
-        f"ROUTES names routes that do not exist: {ROUTES.keys() - routes}"
+    known = ROUTES.keys() | WEB_ROUTES.keys()
+    missing = routes - known
+    assert not missing, (
+        f"routes without an entry in ROUTES or WEB_ROUTES (give each a minimum role): {missing}"
     )
+    assert not known - routes, f"ROUTES names routes that do not exist: {known - routes}"
 
 
 PROTECTED = [key for key, role in ROUTES.items() if role is not None]
@@ -220,3 +252,75 @@ def test_the_bootstrap_token_is_admin(role_fleet: RoleFleet) -> None:
             None,
         )
         assert api.get("/api/v1/users").status_code == 200
+
+
+def _web_request(client: Any, method: str, path: str, csrf: str | None = None) -> Any:
+    url = path.format(**{**PATH_VALUES, **WEB_PATH_VALUES})
+    form = dict(WEB_FORMS.get((method, path), {}))
+    if csrf is not None:
+        form["csrf_token"] = csrf
+    if method == "GET":
+        return client.get(url)
+    return client.post(url, data=form)
+
+
+WEB_PROTECTED = [key for key, role in WEB_ROUTES.items() if role is not None]
+
+
+@pytest.mark.parametrize("key", WEB_PROTECTED, ids=_id)
+def test_a_dashboard_page_without_a_session_goes_to_the_login(
+    role_fleet: RoleFleet, key: tuple[str, str]
+) -> None:
+    with role_fleet.anonymous() as client:
+        answer = _web_request(client, *key)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/ui/login?next=")
+        # A bearer token is no way into the pages (they are for browsers).
+        client.headers["authorization"] = f"Bearer {role_fleet.tokens[Role.ADMIN]}"
+        assert _web_request(client, *key).status_code == 303
+        del client.headers["authorization"]
+        client.cookies.set("ewp_session", "not-a-session")
+        assert _web_request(client, *key).status_code == 303
+        client.headers["hx-request"] = "true"  # htmx follows HX-Redirect instead
+        answer = _web_request(client, *key)
+        assert answer.status_code == 401 and answer.headers["hx-redirect"].startswith("/ui/login")
+
+
+@pytest.fixture(scope="module")
+def browser_sessions(role_fleet: RoleFleet) -> Iterator[dict[Role, tuple[Any, str]]]:
+    """A logged-in web session (client, CSRF token) per role, shared by the module's tests."""
+    logged_in = {role: role_fleet.login(f"user-{role.label}") for role in Role}
+    yield logged_in
+    for client, _ in logged_in.values():
+        client.close()
+
+
+@pytest.mark.parametrize("key", WEB_PROTECTED, ids=_id)
+def test_a_dashboard_route_refuses_roles_below_its_minimum_and_changes_need_csrf(
+    role_fleet: RoleFleet,
+    browser_sessions: dict[Role, tuple[Any, str]],
+    key: tuple[str, str],
+) -> None:
+    needed = WEB_ROUTES[key]
+    assert needed is not None
+    for role in Role:
+        fresh = key == ("POST", "/ui/logout")  # it ends the session: not the shared one
+        client, csrf = role_fleet.login(f"user-{role.label}") if fresh else browser_sessions[role]
+        if key[0] == "POST" and role >= needed:
+            assert _web_request(client, *key).status_code == 403  # no CSRF token
+            assert _web_request(client, *key, csrf="forged").status_code == 403
+        status = _web_request(client, *key, csrf=csrf).status_code
+        if fresh:
+            client.close()
+        if role < needed:
+            assert status == 403, f"{role.label} got {status}"
+        else:
+            assert status not in (401, 403), f"{role.label} was refused ({status})"
+
+
+@pytest.mark.parametrize("key", [k for k, r in WEB_ROUTES.items() if r is None], ids=_id)
+def test_public_dashboard_routes_need_no_session(
+    role_fleet: RoleFleet, key: tuple[str, str]
+) -> None:
+    with role_fleet.anonymous() as client:
+        assert _web_request(client, *key).status_code in (200, 303)
