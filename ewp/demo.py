@@ -46,6 +46,7 @@ from simulators.network import FaultyLink, NetworkSimulator
 log = logging.getLogger(__name__)
 
 SIMS_PER_PROCESS = 8  # simulated devices per `ewp sim` process
+SENSOR_TIMEOUT_S = 20.0
 DEMO_ADMIN = "demo-admin"
 # Where the demo's vans work: border provinces where migrant workers cross (ISO 3166-2:TH).
 MOBILE_PROVINCES = ("TH-63", "TH-57", "TH-27", "TH-85", "TH-71", "TH-43", "TH-49", "TH-90")
@@ -291,7 +292,11 @@ class Demo:
     ) -> str:
         fingers = ", ".join(f'"{f}"' for f in self.o.fingers)
         eyes = ", ".join(f'"{e}"' for e in self.o.eyes)
-        iris = [] if iris_url is None else ["[sensors.iris]", f'port = "{iris_url}"']
+        # The simulated sensors of the whole fleet share this machine's cores: with dozens of
+        # stations they answer more slowly than a real module (under a second), so give them
+        # SENSOR_TIMEOUT_S instead of the driver's 2 s before a command counts as unanswered.
+        timeout = f"timeout_s = {SENSOR_TIMEOUT_S:g}"
+        iris = [] if iris_url is None else ["[sensors.iris]", f'port = "{iris_url}"', timeout]
         return "\n".join(
             [
                 "[station]",
@@ -299,6 +304,7 @@ class Demo:
                 'operator_id = "demo-operator"',
                 "[sensors.fingerprint]",
                 f'port = "{sensor_url}"',
+                timeout,
                 *iris,
                 "[uplink]",
                 f'broker_url = "{broker_url}"',
@@ -566,9 +572,17 @@ def render(result: DemoResult, console: Console) -> None:
         )
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResult:
     demo = Demo(options, console)
     started = time.monotonic()
+    succeeded = False
+    # `kill` (SIGTERM) stops the demo as Ctrl-C does: its stations, simulators, fleet and
+    # broker run in their own sessions and would otherwise outlive it.
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         columns = (
             TextColumn("{task.description}"),
@@ -592,6 +606,7 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
             links_cut = demo.run_fleet(progress, run_started)
         demo.stop_stations()
         result = demo.check(links_cut, time.monotonic() - started)
+        succeeded = result.ok
         render(result, console)
         if hold and result.fleet_url:
             console.print(
@@ -606,7 +621,10 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
     finally:
         demo.stop_stations()
         demo.stop_fleet()
-        if os.environ.get("EWP_DEMO_KEEP") != "1":
+        if not succeeded:
+            # The logs are the way to find out what went wrong: never delete them then.
+            console.print(f"kept the demo's files and logs in {demo.root}")
+        elif os.environ.get("EWP_DEMO_KEEP") != "1":
             demo.cleanup()
 
 

@@ -62,6 +62,7 @@ from simulators.fingerprint_images import (
     FingerIdentity,
     FingerPosition,
     PressConditions,
+    prefetch_master,
     render_press,
 )
 from simulators.serial_endpoints import ByteStream, Transport
@@ -329,6 +330,7 @@ class AutoApplicant:
         self._number = 0
         self._lifted_polls_left = 0
         self._press = self._make_press(0)
+        prefetch_master(self._press.identity)
 
     def subject(self, k: int) -> int:
         while len(self._subjects) <= k:
@@ -354,6 +356,8 @@ class AutoApplicant:
         self._number += 1
         self._press = self._make_press(self._number)
         self._lifted_polls_left = self.lift_polls
+        # The next finger is known: render its master while the host works on this image.
+        prefetch_master(self._press.identity)
 
     def describe(self) -> dict[str, object]:
         on_glass = self._press if self._lifted_polls_left == 0 else None

@@ -26,13 +26,18 @@ like an R30x optical sensor at 500 dpi.
 from __future__ import annotations
 
 import enum
-import functools
 import hashlib
+import logging
 import math
+import threading
+from collections import OrderedDict
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+log = logging.getLogger(__name__)
 
 WIDTH = 256
 HEIGHT = 288
@@ -232,13 +237,84 @@ def _gabor_bank(frequency: float) -> list[FloatArray]:
     return bank
 
 
-@functools.lru_cache(maxsize=32)
-def master_pattern(identity: FingerIdentity) -> MasterArray:
-    """The finger's ridge pattern, values in -1 (valley) .. +1 (ridge), master sized.
+class _MasterCache:
+    """The masters of recently pressed fingers, computed once even when asked for at once.
 
-    Cached (32 fingers, about 450 KB each as float32): a scripted applicant presses the ten
-    fingers of a subject in turn, and a tester a few.
+    One `ewp sim fingerprint --count N` process serves up to 16 sensors whose scripted
+    applicants press ten fingers each in turn, so the cache holds 160 masters (about 450 KB
+    each as float32: 72 MB at most). A smaller cache than that working set would render a
+    master again on every press, and a loaded machine then answers GenImg too late.
+
+    ``prefetch`` renders a master in a background thread: a scripted applicant's next finger
+    is known in advance, so it is ready before the host asks for its image, and GenImg costs
+    only the press itself (tens of milliseconds), as on the real module.
     """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._lock = threading.Lock()
+        self._done: OrderedDict[FingerIdentity, MasterArray] = OrderedDict()
+        self._pending: dict[FingerIdentity, threading.Event] = {}
+        self._prefetcher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-master")
+
+    def get(self, identity: FingerIdentity) -> MasterArray:
+        while True:
+            with self._lock:
+                master = self._done.get(identity)
+                if master is not None:
+                    self._done.move_to_end(identity)
+                    return master
+                waiting = self._pending.get(identity)
+                if waiting is None:
+                    self._pending[identity] = threading.Event()
+                    break
+            waiting.wait()  # another thread renders it; then read it from the cache
+        try:
+            master = _render_master(identity)
+            with self._lock:
+                self._done[identity] = master
+                while len(self._done) > self._size:
+                    self._done.popitem(last=False)
+            return master
+        finally:
+            with self._lock:
+                self._pending.pop(identity).set()
+
+    def prefetch(self, identity: FingerIdentity) -> None:
+        with self._lock:
+            if identity in self._done or identity in self._pending:
+                return
+        future = self._prefetcher.submit(self.get, identity)
+        future.add_done_callback(_log_prefetch_failure)
+
+    def __contains__(self, identity: FingerIdentity) -> bool:
+        with self._lock:
+            return identity in self._done
+
+
+def _log_prefetch_failure(future: Future[MasterArray]) -> None:
+    if (exc := future.exception()) is not None:
+        log.warning("rendering a finger's master pattern in advance failed: %s", exc)
+
+
+_masters = _MasterCache(160)
+
+
+def master_pattern(identity: FingerIdentity) -> MasterArray:
+    """The finger's ridge pattern, values in -1 (valley) .. +1 (ridge), master sized (cached)."""
+    return _masters.get(identity)
+
+
+def prefetch_master(identity: FingerIdentity) -> None:
+    """Start rendering ``identity``'s master in the background, if it is not cached yet."""
+    _masters.prefetch(identity)
+
+
+def master_cached(identity: FingerIdentity) -> bool:
+    return identity in _masters
+
+
+def _render_master(identity: FingerIdentity) -> MasterArray:
     rng = identity.rng("ridges")
     frequency = 1.0 / float(rng.uniform(8.4, 9.6))
     position = orientation_field(identity) / math.pi * _ORIENTATION_BINS

@@ -10,16 +10,21 @@ deviation / 40, capped at 1); average over all blocks. A proper quality score co
 
 from __future__ import annotations
 
+import threading
+import time
+
 import numpy as np
 import pytest
 
-from simulators.fingerprint import Press
+from simulators import fingerprint_images
+from simulators.fingerprint import AutoApplicant, Press
 from simulators.fingerprint_images import (
     HEIGHT,
     WIDTH,
     FingerClass,
     FingerIdentity,
     FingerPosition,
+    master_cached,
     master_pattern,
     orientation_field,
 )
@@ -59,6 +64,43 @@ def test_each_press_is_a_new_impression_of_the_same_cached_master() -> None:
     assert master_pattern(identity) is master_pattern(
         FingerIdentity(17, FingerPosition.RIGHT_INDEX)
     )
+
+
+def test_a_master_asked_for_by_several_sensors_at_once_is_rendered_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rendered: list[FingerIdentity] = []
+    real_render = fingerprint_images._render_master
+
+    def counting_render(identity: FingerIdentity) -> fingerprint_images.MasterArray:
+        rendered.append(identity)
+        return real_render(identity)
+
+    monkeypatch.setattr(fingerprint_images, "_render_master", counting_render)
+    identity = FingerIdentity(424242, FingerPosition.LEFT_RING, seed=9)
+    results: list[fingerprint_images.MasterArray] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(master_pattern(identity))) for _ in range(4)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert rendered == [identity]
+    assert len(results) == 4 and all(r is results[0] for r in results)
+
+
+def test_a_scripted_applicants_next_finger_is_rendered_before_the_host_asks() -> None:
+    applicant = AutoApplicant(seed=8080, lift_polls=0)
+    first = applicant.on_glass()
+    assert first is not None
+    applicant.taken(first)
+    following = applicant.on_glass()
+    assert following is not None and following.identity != first.identity
+    deadline = time.monotonic() + 30
+    while not master_cached(following.identity):
+        assert time.monotonic() < deadline, "the next finger's master was not rendered ahead"
+        time.sleep(0.05)
 
 
 def test_different_fingers_have_unrelated_ridge_patterns() -> None:
