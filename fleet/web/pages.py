@@ -644,23 +644,15 @@ def _save_layer(
     removing = form.get("action") == "delete"
     document: dict[str, Any] | None = None
     if not removing:
+        problem = None
         try:
             parsed = json.loads(text or "{}")
         except json.JSONDecodeError as exc:
             problem = translate("layer-not-json", lang, error=str(exc))
-            return _layer_page(
-                request,
-                lang,
-                caller,
-                session,
-                scope,
-                target,
-                status_code=422,
-                document=text,
-                problems=[problem],
-            )
-        if not isinstance(parsed, dict):
-            problem = translate("layer-not-object", lang)
+        else:
+            if not isinstance(parsed, dict):
+                problem = translate("layer-not-object", lang)
+        if problem is not None:
             return _layer_page(
                 request,
                 lang,
