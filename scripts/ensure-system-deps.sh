@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages ewp needs when they are missing: Python's venv module, the
-# Mosquitto broker, and a C toolchain where a wheel is missing. Safe to run again: it does
+# Mosquitto broker, the PostgreSQL server (the tests run the fleet store on it too, in a
+# throwaway cluster started with initdb), and a C toolchain where a wheel is missing. Safe to run again: it does
 # nothing when everything is present.
 set -euo pipefail
 
@@ -8,6 +9,11 @@ missing=()
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
     missing+=(mosquitto)
+fi
+# PostgreSQL's server binaries live in /usr/lib/postgresql/<version>/bin (not on PATH); the
+# package also creates the `postgres` system user the tests run the server as when root.
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || ! id postgres >/dev/null 2>&1; then
+    missing+=(postgresql)
 fi
 # The wsq package (WSQ for ISO 19794-4 finger records) ships x86-64 wheels only: elsewhere
 # (a Raspberry Pi is arm64) pip builds it from source, which needs a compiler and headers.
