@@ -19,6 +19,7 @@ from fleet.api.app import create_app
 from fleet.bootstrap import init_fleet, write_fleet_broker_config
 from fleet.broker.mosquitto import MosquittoProcess, free_port
 from fleet.context import FleetContext
+from fleet.ingest import BrokerLogin, retire_sessions
 from fleet.service import start_ingest_workers, start_ops_jobs
 from fleet.settings import FleetSettings
 from protocol.keys import CentralPrivateKey
@@ -36,6 +37,7 @@ class FleetStack:
     _server: uvicorn.Server | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _workers: int = 0
 
     @property
     def admin_token(self) -> str:
@@ -46,9 +48,16 @@ class FleetStack:
             base_url=self.url, headers={"authorization": f"Bearer {self.admin_token}"}, timeout=30
         )
 
+    @property
+    def service_login(self) -> BrokerLogin:
+        b = self.settings.broker
+        password = b.service_password.read("broker service password")
+        return BrokerLogin(b.host, b.port, b.service_username, password)
+
     def start_service(self, workers: int = 1) -> None:
         self.context = FleetContext.create(self.settings)
         self._stop = threading.Event()
+        self._workers = workers
         self._threads = start_ingest_workers(self.context, workers, self._stop)
         self._threads.append(start_ops_jobs(self.context, self._stop))
         config = uvicorn.Config(
@@ -68,7 +77,10 @@ class FleetStack:
                 raise RuntimeError("fleet HTTP server did not start")
             time.sleep(0.02)
 
-    def stop_service(self) -> None:
+    def stop_service(self, *, retire_ingest: bool = False) -> None:
+        """Stop the in-process service. ``retire_ingest`` also ends its ingest workers' broker
+        sessions: otherwise the broker keeps their share of the shared subscription and
+        queues messages for them until they come back (as it should for a restart)."""
         if self._server is not None:
             self._server.should_exit = True
         self._stop.set()
@@ -78,6 +90,9 @@ class FleetStack:
             self.context.close()
         self.context = None
         self._server = None
+        if retire_ingest and self._workers:
+            retire_sessions(self.service_login, [f"ewp-ingest-{n}" for n in range(self._workers)])
+            self._workers = 0
 
     def add_station(self, station_id: str, kind: str = "center") -> str:
         with self.api() as api:
@@ -97,7 +112,11 @@ class FleetStack:
         self.broker.stop()
 
 
-def start_fleet_stack(root: Path, *, workers: int = 1, serve: bool = True) -> FleetStack:
+def start_fleet_stack(
+    root: Path, *, workers: int = 1, serve: bool = True, database_url: str | None = None
+) -> FleetStack:
+    """Broker and (``serve``) the fleet service; the store is SQLite in ``root`` unless
+    ``database_url`` names another (a PostgreSQL database of ewp/local_postgres.py)."""
     central = CentralPrivateKey.generate()
     broker_port, http_port = free_port(), free_port()
     text = init_fleet(
@@ -106,6 +125,7 @@ def start_fleet_stack(root: Path, *, workers: int = 1, serve: bool = True) -> Fl
         listen_port=http_port,
         broker_port=broker_port,
         ingest_workers=workers,
+        database_url=database_url,
     )
     settings_path = root / "fleet.toml"
     settings_path.write_text(text)

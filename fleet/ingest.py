@@ -46,6 +46,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fleet import audit, rotation
 from fleet.commands import record_response, station_keys
+from fleet.errors import FleetError
 from fleet.metrics import FleetMetrics
 from fleet.packet_files import PacketFiles
 from fleet.store.locking import is_transient, locked
@@ -548,7 +549,7 @@ class IngestWorker:
         self.ingest = ingest
         self.login = login
         self.client_id = client_id
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # logged in and subscribed
         self._socket_open = False
         self._attempt = 0
         self._next_connect_at = 0.0
@@ -565,6 +566,7 @@ class IngestWorker:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
 
     def _on_connect(
         self,
@@ -591,12 +593,26 @@ class IngestWorker:
             (topics.STATUS.filter_all_stations(), 1),
         ]
         client.subscribe(subscriptions)
-        self.connected.set()
         log.info(
             "ingest worker %s connected (session %s)",
             self.client_id,
             "resumed" if flags.session_present else "new",
         )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            # The broker's ACL for the fleet's login lacks a topic: nothing would arrive there.
+            log.error("ingest worker %s: subscriptions refused: %s", self.client_id, refused)
+        self.connected.set()
+        log.info("ingest worker %s subscribed", self.client_id)
 
     def _on_disconnect(
         self,
@@ -695,3 +711,59 @@ class IngestWorker:
         if self._socket_open:
             self._client.disconnect()
             self._client.loop(timeout=0.5)
+
+
+def retire_sessions(login: BrokerLogin, client_ids: list[str], timeout: float = 10.0) -> None:
+    """End the broker sessions of workers that will not come back (a host taken out of
+    service, fewer workers from now on): log in as each with a clean start and no session
+    expiry, then leave. Stop the workers first: a running worker would only log in again.
+
+    Until then the broker keeps each persistent session (7 days) and, through the shared
+    subscription, goes on queueing its share of the messages there. Messages dropped with a
+    retired session are not lost: the stations send those packets again when their receipts do
+    not come (decision 0004), and the remaining workers store them."""
+    for client_id in client_ids:
+        _end_session(login, client_id, timeout)
+        log.info("ingest session %s retired", client_id)
+
+
+def _end_session(login: BrokerLogin, client_id: str, timeout: float) -> None:
+    answered = threading.Event()
+    refused: list[str] = []
+
+    def on_connect(
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            refused.append(str(reason_code))
+        answered.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(login.username, login.password)
+    if login.tls:
+        client.tls_set()
+    client.on_connect = on_connect
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    try:
+        client.connect(login.host, login.port, clean_start=True, properties=props)
+    except OSError as exc:
+        raise FleetError(f"cannot reach the broker at {login.host}:{login.port}: {exc}") from exc
+    client.loop_start()
+    try:
+        if not answered.wait(timeout):
+            raise FleetError(
+                f"broker {login.host}:{login.port} did not answer the login of {client_id}"
+            )
+        if refused:
+            raise FleetError(
+                f"broker {login.host}:{login.port} refused {client_id} ({refused[0]}): "
+                "check the fleet's broker service credentials"
+            )
+    finally:
+        client.disconnect()
+        client.loop_stop()

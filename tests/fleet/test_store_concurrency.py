@@ -12,6 +12,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -124,6 +125,58 @@ def test_chunks_from_many_workers_store_each_packet_once(
     assert rows == {p.packet_id: p.sha256 for p in sealed}
     assert count(sessions, PacketChunk) == 0
     assert len(list((tmp_path / "packets").rglob("*.ewp"))) == len(sealed)
+
+
+class _PausingSession(Session):
+    """A session that runs ``pause`` once, right after a ``get`` of a packet found nothing."""
+
+    pause: Callable[[], None] | None = None
+
+    def get(self, entity: Any, ident: Any, **kwargs: Any) -> Any:
+        row = super().get(entity, ident, **kwargs)
+        pause = _PausingSession.pause  # (sessionmaker makes a subclass: not type(self))
+        if entity is Packet and row is None and pause is not None:
+            _PausingSession.pause = None
+            pause()
+        return row
+
+
+def test_a_resent_chunk_landing_just_after_assembly_is_not_left_behind(
+    database_url: str, tmp_path: Path
+) -> None:
+    """Worker B finds the packet not yet stored; worker A assembles and stores it at that very
+    moment (deleting the chunks it held); then B stores its resent chunk. B must see the packet
+    after its commit, remove that chunk and acknowledge a duplicate: nothing lingers (until the
+    stale-chunk sweep, hours later) and the packet is stored once.
+
+    Only PostgreSQL lets the two interleave like this: on SQLite B's first statement takes the
+    write lock (BEGIN IMMEDIATE), so A would wait for B to finish."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite serialises the two workers: this interleaving cannot happen")
+    engine = make_engine(database_url)
+    try:
+        plain = session_factory(engine)
+        pausing = sessionmaker(engine, class_=_PausingSession, expire_on_commit=False)
+        key = ed25519.Ed25519PrivateKey.generate()
+        register(plain, "ct-02", key)
+        files = PacketFiles(tmp_path / "packets")
+        worker_a = Ingest(plain, files, duplicate_receipt_interval_s=0)
+        worker_b = Ingest(pausing, files, duplicate_receipt_interval_s=0)
+        sealed = packet("ct-02", key, seq=1, size=10_000)
+        first, second, last = (c.to_bytes() for c in split_packet(sealed, 4096))
+        assert worker_a.handle_chunk("ct-02", first) is None
+        assert worker_a.handle_chunk("ct-02", second) is None
+        receipts = []
+        _PausingSession.pause = lambda: receipts.append(worker_a.handle_chunk("ct-02", last))
+        resent = worker_b.handle_chunk("ct-02", first)  # a QoS 1 redelivery of chunk 0
+        assert _PausingSession.pause is None, "worker B never looked for the packet"
+        assert [r.status for r in receipts if r is not None] == ["stored"]
+        assert resent is not None and resent.status == "duplicate"
+        assert count(plain, PacketChunk) == 0
+        assert count(plain, Packet) == 1
+    finally:
+        _PausingSession.pause = None
+        engine.dispose()
 
 
 def test_first_heartbeats_and_statuses_at_once_make_one_liveness_row(rig: OpsRig) -> None:
