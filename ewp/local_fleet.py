@@ -3,6 +3,9 @@ fleet service in-process (HTTP on a free port, ingest workers), and provisioned 
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -23,6 +26,61 @@ from fleet.ingest import BrokerLogin, retire_sessions
 from fleet.service import start_ingest_workers, start_ops_jobs
 from fleet.settings import FleetSettings
 from protocol.keys import CentralPrivateKey
+
+
+@dataclass
+class IngestProcess:
+    """An `ewp fleet ingest --name NAME` process, its log (stderr) appended to a file."""
+
+    settings_path: Path
+    name: str
+    workers: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log_start: int = 0
+
+    def start(self) -> IngestProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0
+        command = [
+            sys.executable, "-m", "ewp", "fleet", "ingest", "--config", str(self.settings_path),
+            "--name", self.name, "--workers", str(self.workers),
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        return self
+
+    def log_text(self) -> str:
+        """What this run (since the last start) logged."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_start)
+            return log.read().decode("utf-8", "replace")
+
+    def wait_subscribed(self, timeout: float = 120.0) -> None:
+        """Until every worker's subscriptions are acknowledged by the broker: messages
+        published before then have no ingest subscriber and are dropped."""
+        deadline = time.monotonic() + timeout
+        while self.log_text().count(" subscribed") < self.workers:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"ingest process {self.name} exited; see {self.log}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ingest process {self.name} not subscribed; see {self.log}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to the broker, whatever it was handling left unacknowledged."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
 
 @dataclass
@@ -93,6 +151,12 @@ class FleetStack:
         if retire_ingest and self._workers:
             retire_sessions(self.service_login, [f"ewp-ingest-{n}" for n in range(self._workers)])
             self._workers = 0
+
+    def ingest_process(self, name: str, workers: int = 1) -> IngestProcess:
+        """An `ewp fleet ingest` process on this fleet's settings (not started yet)."""
+        return IngestProcess(
+            self.settings_path, name, workers, self.root / "logs" / f"ingest-{name}.log"
+        )
 
     def add_station(self, station_id: str, kind: str = "center") -> str:
         with self.api() as api:
