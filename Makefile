@@ -8,14 +8,14 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ewp-installed
 DEMO_ARGS ?=
 
-.PHONY: setup system-deps browser-deps test lint typecheck pytest demo bench clean
+.PHONY: setup system-deps test-deps test lint typecheck pytest demo bench clean
 
 system-deps:
 	@scripts/ensure-system-deps.sh
 
-# The dashboard's browser tests: Debian's chromium and a Thai font (only `make test` needs them).
-browser-deps:
-	@scripts/ensure-system-deps.sh --browser
+# Only `make test` needs them: PostgreSQL (store tests), Debian's chromium and a Thai font.
+test-deps:
+	@scripts/ensure-system-deps.sh --test
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,7 +34,7 @@ typecheck: setup
 
 # loadfile: a test file's tests run on one worker, so a module's fixture (one fleet; the browser
 # tests' fleet and Chromium) is set up once, not once per worker.
-pytest: setup browser-deps
+pytest: setup test-deps
 	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint typecheck pytest

@@ -3,6 +3,9 @@ fleet service in-process (HTTP on a free port, ingest workers), and provisioned 
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 import tomllib
@@ -19,9 +22,65 @@ from fleet.api.app import create_app
 from fleet.bootstrap import init_fleet, write_fleet_broker_config
 from fleet.broker.mosquitto import MosquittoProcess, free_port
 from fleet.context import FleetContext
+from fleet.ingest import BrokerLogin, retire_sessions
 from fleet.service import start_ingest_workers, start_ops_jobs
 from fleet.settings import FleetSettings
 from protocol.keys import CentralPrivateKey
+
+
+@dataclass
+class IngestProcess:
+    """An `ewp fleet ingest --name NAME` process, its log (stderr) appended to a file."""
+
+    settings_path: Path
+    name: str
+    workers: int
+    log: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log_start: int = 0
+
+    def start(self) -> IngestProcess:
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        self._log_start = self.log.stat().st_size if self.log.exists() else 0
+        command = [
+            sys.executable, "-m", "ewp", "fleet", "ingest", "--config", str(self.settings_path),
+            "--name", self.name, "--workers", str(self.workers),
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        return self
+
+    def log_text(self) -> str:
+        """What this run (since the last start) logged."""
+        with self.log.open("rb") as log:
+            log.seek(self._log_start)
+            return log.read().decode("utf-8", "replace")
+
+    def wait_subscribed(self, timeout: float = 120.0) -> None:
+        """Until every worker's subscriptions are acknowledged by the broker: messages
+        published before then have no ingest subscriber and are dropped."""
+        deadline = time.monotonic() + timeout
+        while self.log_text().count(" subscribed") < self.workers:
+            if self.process is None or self.process.poll() is not None:
+                raise RuntimeError(f"ingest process {self.name} exited; see {self.log}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ingest process {self.name} not subscribed; see {self.log}")
+            time.sleep(0.1)
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye to the broker, whatever it was handling left unacknowledged."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
 
 
 @dataclass
@@ -36,6 +95,7 @@ class FleetStack:
     _server: uvicorn.Server | None = None
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
+    _workers: int = 0
 
     @property
     def admin_token(self) -> str:
@@ -46,9 +106,16 @@ class FleetStack:
             base_url=self.url, headers={"authorization": f"Bearer {self.admin_token}"}, timeout=30
         )
 
+    @property
+    def service_login(self) -> BrokerLogin:
+        b = self.settings.broker
+        password = b.service_password.read("broker service password")
+        return BrokerLogin(b.host, b.port, b.service_username, password)
+
     def start_service(self, workers: int = 1) -> None:
         self.context = FleetContext.create(self.settings)
         self._stop = threading.Event()
+        self._workers = workers
         self._threads = start_ingest_workers(self.context, workers, self._stop)
         self._threads.append(start_ops_jobs(self.context, self._stop))
         config = uvicorn.Config(
@@ -68,7 +135,10 @@ class FleetStack:
                 raise RuntimeError("fleet HTTP server did not start")
             time.sleep(0.02)
 
-    def stop_service(self) -> None:
+    def stop_service(self, *, retire_ingest: bool = False) -> None:
+        """Stop the in-process service. ``retire_ingest`` also ends its ingest workers' broker
+        sessions: otherwise the broker keeps their share of the shared subscription and
+        queues messages for them until they come back (as it should for a restart)."""
         if self._server is not None:
             self._server.should_exit = True
         self._stop.set()
@@ -78,6 +148,15 @@ class FleetStack:
             self.context.close()
         self.context = None
         self._server = None
+        if retire_ingest and self._workers:
+            retire_sessions(self.service_login, [f"ewp-ingest-{n}" for n in range(self._workers)])
+            self._workers = 0
+
+    def ingest_process(self, name: str, workers: int = 1) -> IngestProcess:
+        """An `ewp fleet ingest` process on this fleet's settings (not started yet)."""
+        return IngestProcess(
+            self.settings_path, name, workers, self.root / "logs" / f"ingest-{name}.log"
+        )
 
     def add_station(self, station_id: str, kind: str = "center") -> str:
         with self.api() as api:
@@ -98,9 +177,16 @@ class FleetStack:
 
 
 def start_fleet_stack(
-    root: Path, *, workers: int = 1, serve: bool = True, extra_settings: str = ""
+    root: Path,
+    *,
+    workers: int = 1,
+    serve: bool = True,
+    database_url: str | None = None,
+    extra_settings: str = "",
 ) -> FleetStack:
-    """``extra_settings``: TOML appended to the generated settings (e.g. an alert webhook)."""
+    """Broker and (``serve``) the fleet service; the store is SQLite in ``root`` unless
+    ``database_url`` names another (a PostgreSQL database of ewp/local_postgres.py).
+    ``extra_settings``: TOML appended to the generated settings (e.g. an alert webhook)."""
     central = CentralPrivateKey.generate()
     broker_port, http_port = free_port(), free_port()
     text = init_fleet(
@@ -109,6 +195,7 @@ def start_fleet_stack(
         listen_port=http_port,
         broker_port=broker_port,
         ingest_workers=workers,
+        database_url=database_url,
     )
     text += extra_settings
     settings_path = root / "fleet.toml"

@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session
 from fleet import audit
 from fleet.health import StationHealth, all_station_health
 from fleet.ops_settings import WEEKDAYS, AlertSettings, RuleName, ServiceHours
+from fleet.store.locking import locked
 from fleet.store.models import StationEventRow
 from fleet.store.ops_models import (
     Alert,
@@ -368,6 +369,10 @@ def sync(
     query = select(Alert).where(Alert.active_key.is_not(None), Alert.rule.in_(rules))
     if station_id is not None:
         query = query.where(Alert.station_id == station_id)
+    # Locked (in id order: no deadlock between two evaluations): on PostgreSQL a second
+    # evaluation waits, then finds an alert the first one cleared no longer active, instead
+    # of clearing (and notifying) it a second time.
+    query = query.order_by(Alert.id).with_for_update()
     current = {a.active_key or "": a for a in session.scalars(query)}
     changes = Changes()
     for key, condition in wanted.items():
@@ -448,7 +453,7 @@ def acknowledge(
     settings: AlertSettings,
 ) -> Alert:
     """An operator has seen it (audited). Acknowledging twice changes nothing. Caller commits."""
-    alert = session.get(Alert, alert_id)
+    alert = locked(session, Alert, alert_id)  # two operators at once: audited once
     if alert is None:
         raise AlertNotFoundError(f"no alert {alert_id}")
     if alert.acknowledged_at is not None:

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from fleet import audit
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError
+from fleet.store.locking import locked, serialised
 from fleet.store.models import Packet
 from fleet.store.ops_models import ApplicationRecord, ApplicationStatusEvent
 from protocol import topics
@@ -79,7 +80,9 @@ def post_status(
     session: Session, post: StatusPost, *, actor: str, now: datetime
 ) -> tuple[ApplicationRecord, bool]:
     """Record a status (caller commits, then publishes). Returns (record, changed)."""
-    record = session.get(ApplicationRecord, post.application_number)
+    # Posts for one application run one at a time (the first one creates its record).
+    serialised(session, f"application:{post.application_number}")
+    record = locked(session, ApplicationRecord, post.application_number)
     if record is None:
         if post.packet_id is None or post.passport_number is None:
             raise ApplicationStatusError(

@@ -2,9 +2,11 @@
 
 Each entry's hash is SHA-256 over the previous entry's hash and the entry's own canonical
 content (id, time, actor, action, target, detail). ``audit_head`` holds the newest id and hash;
-an append locks it, so concurrent appends serialise (SQLite or PostgreSQL) and the chain never
-forks. Changing, deleting or inserting any row, or cutting the log short, breaks the chain, and
-``verify`` (``ewp fleet audit verify``) says where.
+an append locks it (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's writers serialise anyway),
+so concurrent appends serialise and the chain never forks. The lock is held until the caller
+commits: append last in a transaction, after the rows it audits. Changing, deleting or
+inserting any row, or cutting the log short, breaks the chain, and ``verify`` (``ewp fleet
+audit verify``) says where.
 
 Entries are added in the caller's transaction: the change and its audit entry commit together.
 """
@@ -20,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from fleet.store.locking import locked_or_created
 from fleet.store.models import AuditEntry, AuditHead, utcnow
 
 log = logging.getLogger(__name__)
@@ -52,10 +55,10 @@ def record(
     detail: Detail | None = None,
 ) -> AuditEntry:
     """Append an entry in the caller's transaction (the caller commits)."""
-    head = session.scalars(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None:
-        head = AuditHead(id=1, last_id=0, last_hash=GENESIS)
-        session.add(head)
+    # Created by the first append ever; two first appends at once must not both insert it.
+    head, _ = locked_or_created(
+        session, AuditHead, 1, {"id": 1, "last_id": 0, "last_hash": GENESIS}
+    )
     entry = AuditEntry(
         id=head.last_id + 1,
         at=utcnow(),

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
 from fleet.broker.mosquitto import BrokerAccounts, write_broker_config
-from fleet.settings import FleetSettings
+from fleet.errors import FleetError
+from fleet.settings import FleetSettings, check_database_url
 from protocol.keys import CentralPublicKey
 
 SECRET_NAMES = ("admin-token", "broker-admin-password", "broker-service-password")
@@ -55,8 +57,14 @@ def init_fleet(
     station_broker_host: str | None = None,
     station_broker_port: int | None = None,
     ingest_workers: int = 1,
+    database_url: str | None = None,
 ) -> str:
     """Create secrets (once), the central public key copy and return the settings TOML text."""
+    if database_url is not None:
+        try:
+            check_database_url(database_url)
+        except ValueError as exc:
+            raise FleetError(f"--database-url: {exc}") from exc
     layout = FleetLayout(data_dir.resolve())
     layout.data_dir.mkdir(parents=True, exist_ok=True)
     for name in SECRET_NAMES:
@@ -70,6 +78,7 @@ def init_fleet(
         f'public_url = "{public_url or f"http://{listen_host}:{listen_port}"}"',
         f'data_dir = "{layout.data_dir}"',
         f'admin_token = {{ file = "{layout.secret("admin-token")}" }}',
+        *([f"database_url = {json.dumps(database_url)}"] if database_url else []),
         "",
         "[broker]",
         f'host = "{broker_host}"',

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from fleet import audit
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError, UnknownStationError
+from fleet.store.locking import locked
 from fleet.store.models import Station, StationCommand, utcnow
 from protocol import topics
 from protocol.commands import verify_response
@@ -109,7 +110,8 @@ def record_response(
     stored again).
     """
     station = session.get(Station, station_id)
-    command = session.get(StationCommand, response.command_id)
+    # Locked: a redelivered answer on another worker waits and then finds it answered.
+    command = locked(session, StationCommand, response.command_id)
     if station is None or station.public_key is None or command is None:
         return None
     if command.station_id != station_id or response.station_id != station_id:

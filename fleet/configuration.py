@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from fleet import audit
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError, UnknownStationError
+from fleet.store.locking import locked_or_created, serialised
 from fleet.store.models import Station
 from fleet.store.ops_models import (
     ConfigLayer,
@@ -218,14 +219,32 @@ def _refresh_changed(
     return changed
 
 
+def _state_for_update(session: Session, station_id: str) -> StationConfigState:
+    """The station's configuration row, locked (made if missing): ingest records what the
+    station runs while an admin's change bumps what is desired, maybe in another process."""
+    state, _ = locked_or_created(
+        session,
+        StationConfigState,
+        station_id,
+        {
+            "station_id": station_id,
+            "desired_version": 0,
+            "published_version": 0,
+            "desired_sources": "[]",
+        },
+    )
+    return state
+
+
+def serialise_changes(session: Session) -> None:
+    """Configuration changes run one at a time across every fleet process (versions are
+    read, incremented and written back); held until the caller's transaction ends."""
+    serialised(session, "configuration")
+
+
 def refresh_station(session: Session, station_id: str, *, now: datetime) -> StationConfigState:
     """Recompute a station's desired configuration; bump its version if the hash changed."""
-    state = session.get(StationConfigState, station_id)
-    if state is None:
-        state = StationConfigState(
-            station_id=station_id, desired_version=0, published_version=0, desired_sources="[]"
-        )
-        session.add(state)
+    state = _state_for_update(session, station_id)
     result = merge_for(session, station_id)
     if result is None:
         if state.desired_sha256 is not None:
@@ -286,6 +305,7 @@ def set_layer(
     if scope == "station" and session.get(Station, target) is None:
         raise UnknownStationError(f"no station {target}")
     validate(document)  # on its own first: errors name the layer's own keys
+    serialise_changes(session)
     stations = _check_all(session, scope, target, document)
     text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     layer = session.get(ConfigLayer, (scope, target))
@@ -317,6 +337,7 @@ def delete_layer(
     session: Session, scope: Scope, target: str, *, actor: str, now: datetime
 ) -> LayerChange:
     target = check_target(scope, target)
+    serialise_changes(session)
     layer = session.get(ConfigLayer, (scope, target))
     if layer is None:
         raise LookupError(f"no {scope} configuration for {target}")
@@ -345,6 +366,7 @@ def set_tag_members(
 ) -> LayerChange:
     """Make exactly these stations carry ``tag`` (validated like a layer change)."""
     tag = check_target("tag", tag)
+    serialise_changes(session)
     wanted = sorted(set(station_ids))
     known = set(session.scalars(select(Station.station_id).where(Station.station_id.in_(wanted))))
     unknown = [s for s in wanted if s not in known]
@@ -383,6 +405,7 @@ def refresh_new_stations(session: Session, *, now: datetime) -> list[str]:
     """Stations registered since the last change get their desired configuration too."""
     if session.scalars(select(ConfigLayer).limit(1)).first() is None:
         return []
+    serialise_changes(session)
     known = set(session.scalars(select(StationConfigState.station_id)))
     new = [s for s in managed_stations(session) if s not in known]
     for station_id in new:
@@ -440,12 +463,7 @@ def publish(session: Session, publisher: FleetPublisher, station_id: str, *, now
 def record_applied(
     session: Session, station_id: str, report: ConfigApplied, *, now: datetime
 ) -> StationConfigState:
-    state = session.get(StationConfigState, station_id)
-    if state is None:
-        state = StationConfigState(
-            station_id=station_id, desired_version=0, published_version=0, desired_sources="[]"
-        )
-        session.add(state)
+    state = _state_for_update(session, station_id)
     if (state.applied_version, state.applied_sha256) != (report.version, report.sha256):
         state.applied_at = now
     state.applied_version, state.applied_sha256 = report.version, report.sha256
@@ -467,14 +485,15 @@ def record_running(
     session: Session, station_id: str, ref: AppliedConfigRef, *, now: datetime
 ) -> None:
     """A heartbeat's ``config``: heals the picture if a ConfigApplied was lost."""
-    state = session.get(StationConfigState, station_id)
-    if state is None:
-        if ref.version == 0:
-            return  # local settings and nothing desired: nothing to track
-        state = StationConfigState(
-            station_id=station_id, desired_version=0, published_version=0, desired_sources="[]"
-        )
-        session.add(state)
+    state = session.get(StationConfigState, station_id)  # most heartbeats change nothing
+    if state is None and ref.version == 0:
+        return  # local settings and nothing desired: nothing to track
+    if state is not None and (state.applied_version, state.applied_sha256) == (
+        ref.version,
+        ref.sha256,
+    ):
+        return
+    state = _state_for_update(session, station_id)
     if (state.applied_version, state.applied_sha256) != (ref.version, ref.sha256):
         state.applied_version, state.applied_sha256, state.applied_at = (
             ref.version,

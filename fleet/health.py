@@ -27,6 +27,7 @@ from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
 from fleet.ops_settings import HealthSettings
+from fleet.store.locking import locked, locked_or_created
 from fleet.store.models import Station
 from fleet.store.ops_models import HealthRollup, HealthSample, OpsWatermark, StationLiveness
 from protocol.messages import Heartbeat, StationStatus
@@ -83,13 +84,19 @@ def record_heartbeat(
     interval = (
         heartbeat.interval_s or configured_interval_s or settings.default_heartbeat_interval_s
     )
-    liveness = session.get(StationLiveness, station_id)
-    if liveness is None:
-        liveness = StationLiveness(
-            station_id=station_id, state="online", reason="heartbeat", since=now
-        )
-        session.add(liveness)
-    elif liveness.state != "online":
+    liveness, created = locked_or_created(
+        session,
+        StationLiveness,
+        station_id,
+        {
+            "station_id": station_id,
+            "state": "online",
+            "reason": "heartbeat",
+            "since": now,
+            "heartbeat_interval_s": interval,
+        },
+    )
+    if not created and liveness.state != "online":
         log.info("station %s is back (heartbeat after %s)", station_id, liveness.reason)
         liveness.state, liveness.reason, liveness.since = "online", "heartbeat", now
     liveness.last_heartbeat_at = now
@@ -107,17 +114,19 @@ def record_status(
     settings: HealthSettings,
 ) -> None:
     """The retained status (online on connect, offline as last will or on a clean stop)."""
-    liveness = session.get(StationLiveness, station_id)
-    interval = liveness.heartbeat_interval_s if liveness else settings.default_heartbeat_interval_s
-    if liveness is None:
-        liveness = StationLiveness(
-            station_id=station_id,
-            state=status.state,
-            reason="status",
-            since=now,
-            heartbeat_interval_s=interval,
-        )
-        session.add(liveness)
+    liveness, _ = locked_or_created(
+        session,
+        StationLiveness,
+        station_id,
+        {
+            "station_id": station_id,
+            "state": status.state,
+            "reason": "status",
+            "since": now,
+            "heartbeat_interval_s": settings.default_heartbeat_interval_s,
+        },
+    )
+    interval = liveness.heartbeat_interval_s
     said_at = _parse_time(status.at)
     if status.state == "online":
         if liveness.state != "online":
@@ -147,18 +156,28 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def check_timeouts(session: Session, *, now: datetime) -> list[str]:
-    """Mark stations whose heartbeat is overdue offline (caller commits); returns their ids."""
-    overdue = session.scalars(
-        select(StationLiveness).where(
-            StationLiveness.state == "online", StationLiveness.expected_by < now
-        )
+    """Mark stations whose heartbeat is overdue offline (caller commits); returns their ids.
+
+    Each candidate is locked station row first, then liveness (the order ingest uses) and
+    checked again: a heartbeat committed in between keeps the station online."""
+    candidates = session.scalars(
+        select(StationLiveness.station_id)
+        .where(StationLiveness.state == "online", StationLiveness.expected_by < now)
+        .order_by(StationLiveness.station_id)
     ).all()
-    for liveness in overdue:
+    overdue = []
+    for station_id in candidates:
+        station = locked(session, Station, station_id)
+        liveness = locked(session, StationLiveness, station_id)
+        if liveness is None or liveness.state != "online":
+            continue
+        if liveness.expected_by is None or liveness.expected_by >= now:
+            continue
+        overdue.append(liveness)
         liveness.state = "offline"
         liveness.reason = "heartbeat-timeout"
         liveness.since = liveness.last_heartbeat_at or liveness.expected_by or now
         liveness.expected_by = None
-        station = session.get(Station, liveness.station_id)
         if station is not None:
             station.online = False
         log.warning(

@@ -41,13 +41,15 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleet import audit, rotation
 from fleet.commands import record_response, station_keys
+from fleet.errors import FleetError
 from fleet.metrics import FleetMetrics
 from fleet.packet_files import PacketFiles
+from fleet.store.locking import is_transient, locked
 from fleet.store.models import Packet, PacketChunk, Rejection, Station, StationEventRow, utcnow
 from protocol import topics
 from protocol.chunks import PacketChunk as WireChunk
@@ -73,6 +75,7 @@ security = logging.getLogger("ewp.security")
 
 # Station events that also go into the audit log.
 SECURITY_EVENTS = frozenset({"tamper", "tamper-cleared", "agent-watchdog", "packet-refused"})
+TRANSIENT_ATTEMPTS = 5  # a message whose transaction the database broke off is handled again
 
 
 @dataclass
@@ -180,8 +183,15 @@ class Ingest:
                 session.commit()
             except IntegrityError:
                 session.rollback()  # another worker stored the same chunk (a resend)
-            # Where workers do not serialise (PostgreSQL), two of them may each store one of
-            # the last chunks without seeing the other's: whoever sees all of them assembles.
+            # Where workers do not serialise (PostgreSQL), a resent chunk may land just after
+            # another worker assembled the packet: it is not needed, and must not linger.
+            stored = session.get(Packet, header.packet_id)
+            if stored is not None:
+                session.execute(delete(PacketChunk).where(*key))
+                session.commit()
+                return self._already_stored(session, stored, chunk)
+            # Two workers may each store one of the last chunks without seeing the other's:
+            # whoever sees all of them assembles (both may: the packet's key picks one).
             held = session.scalars(select(PacketChunk).where(*key)).all()
             if len(held) < chunk.count:
                 session.rollback()
@@ -206,7 +216,9 @@ class Ingest:
             header, row.header, row.signature, row.idx, row.count, row.offset, row.data
         )
 
-    def _assemble(self, session: Session, last: WireChunk, chunks: list[WireChunk]) -> Receipt:
+    def _assemble(
+        self, session: Session, last: WireChunk, chunks: list[WireChunk]
+    ) -> Receipt | None:
         """Store the packet made of ``chunks`` (all of them), in the caller's transaction."""
         header = last.header
         key = (
@@ -246,17 +258,23 @@ class Ingest:
                 path=path,
             )
         )
-        session.execute(delete(PacketChunk).where(*key))
         try:
+            session.execute(delete(PacketChunk).where(*key))  # flushes the insert first
             session.commit()
         except IntegrityError:
+            # Another worker assembled the same packet at the same moment (PostgreSQL: both
+            # saw every chunk) and committed first: it sends the receipt.
             session.rollback()
             stored = session.get(Packet, header.packet_id)
-            if stored is not None:
-                return self._already_stored(session, stored, last) or self._receipt(
-                    last, "duplicate"
-                )
-            raise
+            if stored is None:
+                raise
+            if stored.path != path:  # written under another day's directory: not needed
+                self._files.path(path).unlink(missing_ok=True)
+            if stored.sha256 != header.sealed_sha256:
+                return self._already_stored(session, stored, last)
+            session.execute(delete(PacketChunk).where(*key))  # any a resend left meanwhile
+            session.commit()
+            return None
         with self._lock:
             self.counters.stored += 1
         self.metrics.packets_stored.inc()
@@ -289,7 +307,7 @@ class Ingest:
             self._last_dup_receipt[header.packet_id] = now
             self.counters.duplicates += 1
         self.metrics.duplicates.inc()
-        stored.resends += 1
+        stored.resends = Packet.resends + 1  # in SQL: concurrent resends all count
         session.commit()
         log.info(
             "packet %s from %s was already stored: acknowledged again",
@@ -391,7 +409,8 @@ class Ingest:
             self._reject(topic_station, None, "station-mismatch", "heartbeat for another station")
             return
         with self._sessions() as session:
-            station = session.get(Station, topic_station)
+            # Locked, then its liveness (fleet/store/locking.py: the station's row first).
+            station = locked(session, Station, topic_station)
             if station is None or station.state != "active":
                 return
             station.last_seen_at = utcnow()
@@ -417,7 +436,8 @@ class Ingest:
             self._reject(topic_station, None, "malformed-status", str(exc))
             return
         with self._sessions() as session:
-            station = session.get(Station, topic_station)
+            # Every worker gets the status (not shared): they take turns on the station's row.
+            station = locked(session, Station, topic_station)
             if station is None or status.station_id != topic_station:
                 return
             station.online = status.state == "online" and station.state == "active"
@@ -489,7 +509,9 @@ class Ingest:
                 detail=json.dumps(event.detail),
             )
             session.add(row)
-            if event.kind in SECURITY_EVENTS:
+            if self.ops is not None:
+                self.ops.on_event(session, topic_station, event, row)
+            if event.kind in SECURITY_EVENTS:  # the audit head last (it serialises appends)
                 audit.record(
                     session,
                     actor=f"station:{topic_station}",
@@ -497,8 +519,6 @@ class Ingest:
                     target=topic_station,
                     detail=dict(event.detail),
                 )
-            if self.ops is not None:
-                self.ops.on_event(session, topic_station, event, row)
             session.commit()
         level = logging.WARNING if event.severity in ("error", "critical") else logging.INFO
         log.log(level, "event from %s: %s %s", topic_station, event.kind, event.detail)
@@ -529,7 +549,7 @@ class IngestWorker:
         self.ingest = ingest
         self.login = login
         self.client_id = client_id
-        self.connected = threading.Event()
+        self.connected = threading.Event()  # logged in and subscribed
         self._socket_open = False
         self._attempt = 0
         self._next_connect_at = 0.0
@@ -546,6 +566,7 @@ class IngestWorker:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._client.on_subscribe = self._on_subscribe
 
     def _on_connect(
         self,
@@ -572,12 +593,26 @@ class IngestWorker:
             (topics.STATUS.filter_all_stations(), 1),
         ]
         client.subscribe(subscriptions)
-        self.connected.set()
         log.info(
             "ingest worker %s connected (session %s)",
             self.client_id,
             "resumed" if flags.session_present else "new",
         )
+
+    def _on_subscribe(
+        self,
+        client: mqtt.Client,
+        userdata: object,
+        mid: int,
+        reason_codes: list[ReasonCode],
+        properties: Properties | None,
+    ) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            # The broker's ACL for the fleet's login lacks a topic: nothing would arrive there.
+            log.error("ingest worker %s: subscriptions refused: %s", self.client_id, refused)
+        self.connected.set()
+        log.info("ingest worker %s subscribed", self.client_id)
 
     def _on_disconnect(
         self,
@@ -604,6 +639,21 @@ class IngestWorker:
             client.ack(msg.mid, msg.qos)
             return
         payload = bytes(msg.payload)
+        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+            try:
+                self._handle(client, station_id, suffix, payload)
+                break
+            except DBAPIError as exc:
+                if not is_transient(exc) or attempt == TRANSIENT_ATTEMPTS:
+                    raise
+                # A deadlock the server broke, a serialisation failure, a busy SQLite: the
+                # transaction was rolled back whole, so handling it again is safe.
+                log.info("ingest: %s from %s retried (%s)", suffix, station_id, exc.orig)
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
+        # Acknowledge only now: a crash before this line gets the message redelivered.
+        client.ack(msg.mid, msg.qos)
+
+    def _handle(self, client: mqtt.Client, station_id: str, suffix: str, payload: bytes) -> None:
         if suffix.startswith("packets/"):
             receipt = self.ingest.handle_chunk(station_id, payload)
             if receipt is not None:
@@ -620,8 +670,6 @@ class IngestWorker:
                 client.publish(topics.COMMANDS.for_station(station_id), command.to_payload(), qos=1)
         elif suffix in (topics.CONFIG_APPLIED.suffix, topics.RECONCILIATION.suffix):
             self.ingest.handle_ops_message(station_id, suffix, payload)
-        # Acknowledge only now: a crash before this line gets the message redelivered.
-        client.ack(msg.mid, msg.qos)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
@@ -663,3 +711,59 @@ class IngestWorker:
         if self._socket_open:
             self._client.disconnect()
             self._client.loop(timeout=0.5)
+
+
+def retire_sessions(login: BrokerLogin, client_ids: list[str], timeout: float = 10.0) -> None:
+    """End the broker sessions of workers that will not come back (a host taken out of
+    service, fewer workers from now on): log in as each with a clean start and no session
+    expiry, then leave. Stop the workers first: a running worker would only log in again.
+
+    Until then the broker keeps each persistent session (7 days) and, through the shared
+    subscription, goes on queueing its share of the messages there. Messages dropped with a
+    retired session are not lost: the stations send those packets again when their receipts do
+    not come (decision 0004), and the remaining workers store them."""
+    for client_id in client_ids:
+        _end_session(login, client_id, timeout)
+        log.info("ingest session %s retired", client_id)
+
+
+def _end_session(login: BrokerLogin, client_id: str, timeout: float) -> None:
+    answered = threading.Event()
+    refused: list[str] = []
+
+    def on_connect(
+        client: mqtt.Client,
+        userdata: object,
+        flags: mqtt.ConnectFlags,
+        reason_code: ReasonCode,
+        properties: Properties | None,
+    ) -> None:
+        if reason_code.is_failure:
+            refused.append(str(reason_code))
+        answered.set()
+
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
+    client.username_pw_set(login.username, login.password)
+    if login.tls:
+        client.tls_set()
+    client.on_connect = on_connect
+    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+    props.SessionExpiryInterval = 0
+    try:
+        client.connect(login.host, login.port, clean_start=True, properties=props)
+    except OSError as exc:
+        raise FleetError(f"cannot reach the broker at {login.host}:{login.port}: {exc}") from exc
+    client.loop_start()
+    try:
+        if not answered.wait(timeout):
+            raise FleetError(
+                f"broker {login.host}:{login.port} did not answer the login of {client_id}"
+            )
+        if refused:
+            raise FleetError(
+                f"broker {login.host}:{login.port} refused {client_id} ({refused[0]}): "
+                "check the fleet's broker service credentials"
+            )
+    finally:
+        client.disconnect()
+        client.loop_stop()

@@ -26,7 +26,8 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from fleet.store.models import Packet
+from fleet.store.locking import locked
+from fleet.store.models import Packet, Station
 from fleet.store.ops_models import ReconciliationDayRow, ReconciliationState
 from protocol.ops_messages import (
     ReconciliationReport,
@@ -52,7 +53,11 @@ def _days(report: ReconciliationReport) -> list[DayView]:
 def record_report(
     session: Session, station_id: str, report: ReconciliationReport, *, now: datetime
 ) -> ReconciliationState:
-    """Compare, store per day, return the station's state (caller commits)."""
+    """Compare, store per day, return the station's state (caller commits).
+
+    Two reports of one station (two ingest workers) run one after the other: the station's
+    row is locked first."""
+    locked(session, Station, station_id)
     received = set(session.scalars(select(Packet.seq).where(Packet.station_id == station_id)))
     duplicates = set(
         session.scalars(

@@ -31,6 +31,7 @@ from fleet.broker.publisher import FleetPublisher
 from fleet.commands import issue_command, new_command
 from fleet.errors import FleetError, RotationError
 from fleet.provisioning import register_key
+from fleet.store.locking import locked
 from fleet.store.models import Station, StationCommand, utcnow
 from protocol.errors import KeyFileError
 from protocol.keys import decode_station_public_key, encode_station_public_key, station_key_id
@@ -60,7 +61,7 @@ def start(
     """Send the rotation command; returns its id (its answer finishes the rotation)."""
     if kind not in KINDS:
         raise RotationError(f"unknown rotation {kind!r}")
-    station = session.get(Station, station_id)
+    station = locked(session, Station, station_id)  # two requests at once: one rotation
     if station is None or station.state != "active" or station.public_key is None:
         state = "unknown" if station is None else station.state
         raise RotationError(

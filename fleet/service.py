@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import threading
 from datetime import timedelta
@@ -12,6 +13,7 @@ import uvicorn
 
 from fleet.api.app import create_app
 from fleet.context import FleetContext
+from fleet.errors import FleetError
 from fleet.ingest import IngestWorker
 
 log = logging.getLogger(__name__)
@@ -19,13 +21,32 @@ log = logging.getLogger(__name__)
 STALE_CHUNK_SWEEP_S = 3600.0
 
 
+def ingest_client_ids(count: int, process: str | None = None) -> list[str]:
+    """The MQTT client ids of a process's ingest workers: ``ewp-ingest-{n}`` in `ewp fleet
+    serve`, ``ewp-ingest-{process}-{n}`` in an `ewp fleet ingest --name {process}`.
+
+    They must differ between processes (a second login with the same id throws the first one
+    out) and stay the same across restarts: the broker keeps each worker's persistent session,
+    and the messages of its share of the subscription, until it comes back (or is retired)."""
+    if process is None:
+        return [f"ewp-ingest-{n}" for n in range(count)]
+    if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,39}", process):
+        raise FleetError(
+            f"ingest process name {process!r}: up to 40 characters of a-z, 0-9 and -, "
+            "e.g. the host name (--name)"
+        )
+    return [f"ewp-ingest-{process}-{n}" for n in range(count)]
+
+
 def start_ingest_workers(
-    context: FleetContext, count: int, stop: threading.Event, *, name: str = "ingest"
+    context: FleetContext, count: int, stop: threading.Event, *, process: str | None = None
 ) -> list[threading.Thread]:
     threads = []
-    for n in range(count):
-        worker = IngestWorker(context.ingest, context.service_login, client_id=f"ewp-{name}-{n}")
-        thread = threading.Thread(target=worker.run, args=(stop,), name=f"{name}-{n}", daemon=True)
+    for client_id in ingest_client_ids(count, process):
+        worker = IngestWorker(context.ingest, context.service_login, client_id=client_id)
+        thread = threading.Thread(
+            target=worker.run, args=(stop,), name=client_id.removeprefix("ewp-"), daemon=True
+        )
         thread.start()
         threads.append(thread)
     return threads
@@ -80,8 +101,9 @@ def serve(context: FleetContext) -> None:
         context.close()
 
 
-def run_ingest_only(context: FleetContext, workers: int) -> None:
-    """Extra ingest workers (scale-out): no HTTP, until SIGINT/SIGTERM."""
+def run_ingest_only(context: FleetContext, workers: int, process: str) -> None:
+    """Extra ingest workers (scale-out): no HTTP, until SIGINT/SIGTERM. ``process`` names
+    them (``ingest_client_ids``)."""
     stop = threading.Event()
 
     def _stop(signum: int, frame: FrameType | None) -> None:
@@ -89,7 +111,7 @@ def run_ingest_only(context: FleetContext, workers: int) -> None:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    threads = start_ingest_workers(context, workers, stop, name="ingest-extra")
+    threads = start_ingest_workers(context, workers, stop, process=process)
     stop.wait()
     for thread in threads:
         thread.join(timeout=5)

@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from fleet.ops_settings import AlertSettings, HealthSettings, StatusPageSettings
 from fleet.secret_ref import PLACEHOLDERS, SecretRef
@@ -30,9 +32,36 @@ class ServiceSettings(Section):
     )
     data_dir: Path
     database_url: str | None = Field(
-        default=None, description="SQLAlchemy URL; default: SQLite in data_dir"
+        default=None,
+        description="SQLAlchemy URL of a PostgreSQL or SQLite store; default: SQLite in data_dir",
     )
     admin_token: SecretRef = Field(description="bearer token for admin API calls")
+
+    @field_validator("database_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        if value is not None:
+            check_database_url(value)
+        return value
+
+
+def check_database_url(url: str) -> None:
+    """A store we support, and no password in it: the settings file holds no secrets."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ValueError(f"not a database URL: {exc}") from exc
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise ValueError(
+            f"the fleet store is SQLite or PostgreSQL, not {parsed.get_backend_name()}: "
+            "e.g. postgresql+psycopg://ewp@db.example/ewp"
+        )
+    if parsed.password:
+        raise ValueError(
+            "keep the database password out of the settings file: give it to libpq in "
+            "~/.pgpass or PGPASSFILE (or PGPASSWORD), or use peer authentication on the "
+            "socket: postgresql+psycopg://ewp@/ewp?host=/var/run/postgresql"
+        )
 
 
 class BrokerSettings(Section):

@@ -1,19 +1,27 @@
 #!/usr/bin/env bash
 # Install the Debian packages ewp needs when they are missing: Python's venv module, the
-# Mosquitto broker, and a C toolchain where a wheel is missing. With --browser also what the
-# dashboard's browser tests need (`make test`): Chromium and a Thai font for the screenshots.
-# Safe to run again: it does nothing when everything is present.
+# Mosquitto broker, and a C toolchain where a wheel is missing. With --test also what only
+# `make test` needs: the PostgreSQL server (the store tests run on it too, in a throwaway
+# cluster started with initdb), and Chromium with a Thai font for the dashboard's browser
+# tests and their screenshots. Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
-browser=0
-if [ "${1:-}" = "--browser" ]; then
-    browser=1
+testing=0
+if [ "${1:-}" = "--test" ]; then
+    testing=1
     shift
 fi
 missing=()
 python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || missing+=(python3-venv)
 if ! command -v mosquitto >/dev/null 2>&1 && [ ! -x /usr/sbin/mosquitto ]; then
     missing+=(mosquitto)
+fi
+# PostgreSQL's server binaries live in /usr/lib/postgresql/<version>/bin (not on PATH); the
+# package also creates the `postgres` system user the tests run the server as when root.
+if [ "$testing" -eq 1 ]; then
+    if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || ! id postgres >/dev/null 2>&1; then
+        missing+=(postgresql)
+    fi
 fi
 # The wsq package (WSQ for ISO 19794-4 finger records) ships x86-64 wheels only: elsewhere
 # (a Raspberry Pi is arm64) pip builds it from source, which needs a compiler and headers.
@@ -22,7 +30,7 @@ case "$(uname -m)" in
     *) set -- "$@" build-essential python3-dev ;;
 esac
 # Debian's chromium, driven by Playwright (never a browser downloaded by `playwright install`).
-[ "$browser" -eq 1 ] && set -- "$@" chromium fonts-thai-tlwg
+[ "$testing" -eq 1 ] && set -- "$@" chromium fonts-thai-tlwg
 for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

@@ -1,7 +1,10 @@
-"""Fixtures shared by the whole suite: a real Mosquitto with authentication and ACLs on."""
+"""Fixtures shared by the whole suite: a real Mosquitto with authentication and ACLs on, and
+the fleet store on both backends (SQLite, and PostgreSQL in a throwaway cluster)."""
 
 from __future__ import annotations
 
+import itertools
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,7 +13,83 @@ from pathlib import Path
 import pytest
 
 from ewp.local_fleet import FleetStack, start_fleet_stack
+from ewp.local_postgres import PostgresCluster
 from fleet.broker.mosquitto import BrokerAccounts, MosquittoProcess, free_port, write_broker_config
+from fleet.store.db import make_engine, migrate
+
+BACKENDS = ("sqlite", "postgresql")
+TEMPLATE_DB = "ewp_template"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("all", *BACKENDS),
+        default="all",
+        help="run the store tests on this backend only (default: both)",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    chosen = config.getoption("--db")
+    if chosen == "all":
+        return
+    keep, drop = [], []
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        backend = callspec.params.get("database_url") if callspec is not None else None
+        (drop if backend is not None and backend != chosen else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@dataclass
+class Postgres:
+    """One cluster per test session (per xdist worker), with a migrated template database."""
+
+    cluster: PostgresCluster
+    names: Iterator[int]
+
+    def fresh_database(self, *, migrated: bool = True) -> tuple[str, str]:
+        """A new database of its own for one test: its name and URL."""
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        name = f"t_{worker}_{next(self.names)}"
+        url = self.cluster.create_database(name, template=TEMPLATE_DB if migrated else None)
+        return name, url
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """PostgreSQL started with initdb in a temporary directory (as the postgres user when we
+    are root), on a free port of 127.0.0.1; stopped and removed when the session ends."""
+    cluster = PostgresCluster().start()
+    try:
+        engine = make_engine(cluster.create_database(TEMPLATE_DB))
+        migrate(engine)
+        engine.dispose()
+        yield Postgres(cluster, itertools.count(1))
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The fleet store of one test, migrated to the newest schema: a SQLite file, or a
+    PostgreSQL database of its own (a copy of the migrated template)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'fleet.sqlite'}"
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
+        return
+    server: Postgres = request.getfixturevalue("postgres")
+    name, url = server.fresh_database()
+    try:
+        yield url
+    finally:
+        server.cluster.drop_database(name)
 
 
 @dataclass

@@ -58,6 +58,13 @@ def init(
     listen: Annotated[str, typer.Option(help="HTTP listen address")] = "127.0.0.1:8080",
     public_url: Annotated[str | None, typer.Option(help="URL stations use")] = None,
     broker: Annotated[str, typer.Option(help="broker address (host:port)")] = "127.0.0.1:1883",
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="the store, e.g. postgresql+psycopg://ewp@db.example/ewp "
+            "(default: SQLite in the data directory)"
+        ),
+    ] = None,
 ) -> None:
     """Create a fleet data directory with fresh secrets and write its settings file."""
     from fleet.bootstrap import init_fleet
@@ -73,6 +80,7 @@ def init(
         public_url=public_url,
         broker_host=bhost,
         broker_port=int(bport),
+        database_url=database_url,
     )
     if out.exists():
         raise typer.BadParameter(f"{out} exists; move it away or choose --out", param_hint="--out")
@@ -105,11 +113,38 @@ def serve(config: ConfigOption) -> None:
 def ingest(
     config: ConfigOption,
     workers: Annotated[int, typer.Option(min=1, max=64, help="ingest workers")] = 2,
+    name: Annotated[
+        str | None,
+        typer.Option(
+            help="this process's name among the ingest processes (default: the host name); "
+            "keep it across restarts, give each process on one host its own"
+        ),
+    ] = None,
+    retire: Annotated[
+        bool,
+        typer.Option(
+            help="end the broker sessions of this --name and --workers for good (after the "
+            "process is stopped for good), then exit"
+        ),
+    ] = False,
 ) -> None:
     """Run extra ingest workers only (they share the load through MQTT shared subscriptions)."""
-    from fleet.service import run_ingest_only
+    import socket
 
-    run_ingest_only(_context(config), workers)
+    from fleet.ingest import retire_sessions
+    from fleet.service import ingest_client_ids, run_ingest_only
+
+    process = name or socket.gethostname().split(".")[0].lower()
+    client_ids = ingest_client_ids(workers, process)  # a bad name fails before anything starts
+    context = _context(config)
+    if retire:
+        try:
+            retire_sessions(context.service_login, client_ids)
+        finally:
+            context.close()
+        typer.echo(f"retired {len(client_ids)} ingest session(s): {', '.join(client_ids)}")
+        return
+    run_ingest_only(context, workers, process)
 
 
 @station_app.command("add")

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session
 
 from fleet.store.admin_models import LoginThrottle
+from fleet.store.locking import locked_or_created
 
 
 @dataclass(frozen=True)
@@ -30,10 +31,10 @@ def locked_for(session: Session, key: str, now: datetime) -> int:
 
 def record_failure(session: Session, key: str, policy: ThrottlePolicy, now: datetime) -> bool:
     """Count a failure (in the caller's transaction); True if it locks the key now."""
-    row = session.get(LoginThrottle, key)
-    if row is None:
-        row = LoginThrottle(key=key, failures=0, window_start=now)
-        session.add(row)
+    # Locked: guesses in parallel (threads, processes) must each count, not overwrite.
+    row, _ = locked_or_created(
+        session, LoginThrottle, key, {"key": key, "failures": 0, "window_start": now}
+    )
     if now - row.window_start > policy.window:
         row.failures, row.window_start = 0, now
     row.failures += 1

@@ -8,7 +8,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -55,10 +55,24 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+# Any fixed number: the key of the advisory lock that serialises migrations on PostgreSQL.
+MIGRATION_LOCK_KEY = 0x657770_6D6967  # "ewp" "mig"
+
+
 def migrate(engine: Engine) -> None:
-    """Upgrade the schema to the newest migration (a no-op when it is current)."""
+    """Upgrade the schema to the newest migration (a no-op when it is current).
+
+    Several processes may start at once (``ewp fleet serve`` and ``ewp fleet ingest`` on other
+    machines): the first migrates, the others wait and find the schema current. SQLite's
+    ``BEGIN IMMEDIATE`` already serialises them; on PostgreSQL a transaction-scoped advisory
+    lock does (without it concurrent CREATE TABLEs block each other or fail on duplicates).
+    """
     config = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
         config.attributes["connection"] = connection
         command.upgrade(config, "head")
 

@@ -52,8 +52,12 @@ class ApiRig(OpsRig):
 
 
 @contextmanager
-def api_rig(tmp_path: Path, extra_settings: str = "") -> Iterator[ApiRig]:
-    settings = fleet_settings(tmp_path, extra_settings)
+def api_rig(
+    tmp_path: Path, extra_settings: str = "", *, database_url: str | None = None
+) -> Iterator[ApiRig]:
+    """SQLite in ``tmp_path`` unless ``database_url`` (the fixture of that name runs a test
+    on both backends)."""
+    settings = fleet_settings(tmp_path, extra_settings, database_url)
     engine = make_engine(settings.database_url)
     migrate(engine)
     sessions: sessionmaker[Session] = session_factory(engine)

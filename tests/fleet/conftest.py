@@ -47,12 +47,12 @@ class OpsRig:
         self.ingest.handle_event(station_id, message.to_payload())
 
 
-def make_rig(tmp_path: Path, extra_settings: str = "") -> Iterator[OpsRig]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fleet.sqlite'}")
+def make_rig(tmp_path: Path, database_url: str, extra_settings: str = "") -> Iterator[OpsRig]:
+    engine = make_engine(database_url)
     migrate(engine)
     sessions = session_factory(engine)
     clock = FakeClock()
-    settings = fleet_settings(tmp_path, extra_settings)
+    settings = fleet_settings(tmp_path, extra_settings, database_url)
     ops = FleetOps(sessions, settings, clock=clock)
     ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
     ingest.ops = ops
@@ -64,5 +64,6 @@ def make_rig(tmp_path: Path, extra_settings: str = "") -> Iterator[OpsRig]:
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[OpsRig]:
-    yield from make_rig(tmp_path)
+def rig(tmp_path: Path, database_url: str) -> Iterator[OpsRig]:
+    """On SQLite and on PostgreSQL (``database_url`` is parametrised)."""
+    yield from make_rig(tmp_path, database_url)

@@ -32,11 +32,16 @@ class FakeClock:
         return self.now
 
 
-def fleet_settings(tmp_path: Path, extra: str = "") -> FleetSettings:
-    """Settings good enough for FleetOps (no secrets are read)."""
+def fleet_settings(
+    tmp_path: Path, extra: str = "", database_url: str | None = None
+) -> FleetSettings:
+    """Settings good enough for FleetOps (no secrets are read); SQLite in ``tmp_path`` unless
+    ``database_url`` names another store."""
+    database = f'database_url = "{database_url}"' if database_url else ""
     text = f"""
 [service]
 data_dir = "{tmp_path / "fleet"}"
+{database}
 admin_token = {{ env = "UNUSED_ADMIN_TOKEN" }}
 [broker]
 admin_password = {{ env = "UNUSED_1" }}

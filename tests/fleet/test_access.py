@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -22,7 +21,7 @@ from fleet.errors import (
 )
 from fleet.roles import Principal, Role
 from fleet.store.admin_models import User
-from fleet.store.db import make_engine, migrate, session_factory
+from fleet.store.db import make_engine, session_factory
 from fleet.store.models import AuditEntry, utcnow
 
 PASSWORD = "a long enough test passphrase"
@@ -36,9 +35,8 @@ BOOTSTRAP = Principal("admin-token", Role.ADMIN)
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fleet.sqlite'}")
-    migrate(engine)
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
     yield session_factory(engine)
     engine.dispose()
 

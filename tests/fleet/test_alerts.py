@@ -26,8 +26,8 @@ url = "http://127.0.0.1:9/alerts"
 
 
 @pytest.fixture
-def rig(tmp_path: Path) -> Iterator[OpsRig]:
-    yield from make_rig(tmp_path, WEBHOOK)
+def rig(tmp_path: Path, database_url: str) -> Iterator[OpsRig]:
+    yield from make_rig(tmp_path, database_url, WEBHOOK)
 
 
 def active(rig: OpsRig) -> list[tuple[str, str]]:
@@ -177,8 +177,8 @@ def test_acknowledge_is_audited_and_idempotent(rig: OpsRig) -> None:
         )
 
 
-def test_disabled_rules_raise_nothing(tmp_path: Path) -> None:
-    for rig in make_rig(tmp_path, '[alerts]\ndisabled = ["cpu-hot"]\n'):
+def test_disabled_rules_raise_nothing(tmp_path: Path, database_url: str) -> None:
+    for rig in make_rig(tmp_path, database_url, '[alerts]\ndisabled = ["cpu-hot"]\n'):
         sid = rig.station("ct-07")
         rig.heartbeat(heartbeat(sid, cpu_temperature_c=99.0))
         assert not rig.ops.evaluate_alerts().raised

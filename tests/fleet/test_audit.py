@@ -14,14 +14,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ewp.local_fleet import FleetStack
 from fleet import audit
-from fleet.store.db import make_engine, migrate, session_factory
+from fleet.store.db import make_engine, session_factory
 from fleet.store.models import AuditEntry, AuditHead
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fleet.sqlite'}")
-    migrate(engine)
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
     yield session_factory(engine)
     engine.dispose()
 

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fleet.ingest import Ingest
 from fleet.packet_files import PacketFiles
-from fleet.store.db import make_engine, migrate, session_factory
+from fleet.store.db import make_engine, session_factory
 from fleet.store.models import AuditEntry, Packet, PacketChunk, Rejection, Station
 from protocol.chunks import split_packet
 from protocol.envelope import SealedPacket, seal_packet
@@ -23,9 +23,8 @@ CENTRAL = CentralPrivateKey.generate("X25519")
 
 
 @pytest.fixture
-def sessions(tmp_path: Path) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(f"sqlite:///{tmp_path / 'fleet.sqlite'}")
-    migrate(engine)
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = make_engine(database_url)
     yield session_factory(engine)
     engine.dispose()
 

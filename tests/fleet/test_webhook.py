@@ -62,10 +62,13 @@ def receiver() -> Iterator[Receiver]:
         server.server_close()
 
 
-def rig_for(tmp_path: Path, receiver: Receiver, max_attempts: int = 5) -> Iterator[OpsRig]:
+def rig_for(
+    tmp_path: Path, database_url: str, receiver: Receiver, max_attempts: int = 5
+) -> Iterator[OpsRig]:
     (tmp_path / "hook-secret").write_text(SECRET)
     return make_rig(
         tmp_path,
+        database_url,
         f"""
 [alerts.webhook]
 url = "{receiver.url}"
@@ -84,10 +87,10 @@ def state(rig: OpsRig) -> tuple[str, int]:
 
 
 def test_retries_with_exponential_backoff_until_delivered(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, database_url: str, receiver: Receiver
 ) -> None:
     receiver.fail_first = 2
-    for rig in rig_for(tmp_path, receiver):
+    for rig in rig_for(tmp_path, database_url, receiver):
         sid = rig.station("ct-01")
         rig.heartbeat(heartbeat(sid, cpu_temperature_c=88.0))
         rig.ops.evaluate_alerts()
@@ -117,10 +120,10 @@ def test_retries_with_exponential_backoff_until_delivered(
 
 
 def test_gives_up_after_max_attempts_and_keeps_the_notification(
-    tmp_path: Path, receiver: Receiver
+    tmp_path: Path, database_url: str, receiver: Receiver
 ) -> None:
     receiver.fail_first = 100
-    for rig in rig_for(tmp_path, receiver, max_attempts=3):
+    for rig in rig_for(tmp_path, database_url, receiver, max_attempts=3):
         sid = rig.station("ct-02")
         rig.heartbeat(heartbeat(sid, cpu_temperature_c=88.0))
         rig.ops.evaluate_alerts()
@@ -131,8 +134,10 @@ def test_gives_up_after_max_attempts_and_keeps_the_notification(
     assert len(receiver.received) == 3
 
 
-def test_an_unreachable_webhook_is_retried(tmp_path: Path) -> None:
-    for rig in make_rig(tmp_path, '[alerts.webhook]\nurl = "http://127.0.0.1:9/nothing"\n'):
+def test_an_unreachable_webhook_is_retried(tmp_path: Path, database_url: str) -> None:
+    for rig in make_rig(
+        tmp_path, database_url, '[alerts.webhook]\nurl = "http://127.0.0.1:9/nothing"\n'
+    ):
         sid = rig.station("ct-03")
         rig.heartbeat(heartbeat(sid, cpu_temperature_c=88.0))
         rig.ops.evaluate_alerts()

@@ -11,11 +11,11 @@ from tests.fleet.api_helpers import api_rig
 from tests.fleet.ops_helpers import heartbeat
 
 
-def test_list_acknowledge_and_rules(tmp_path: Path) -> None:
+def test_list_acknowledge_and_rules(tmp_path: Path, database_url: str) -> None:
     (tmp_path / "hook").write_text("a-webhook-secret-0123456789")
     secret = f'secret = {{ file = "{tmp_path / "hook"}" }}'
     extra = f'[alerts.webhook]\nurl = "http://127.0.0.1:9/x"\n{secret}\n'
-    with api_rig(tmp_path, extra) as rig:
+    with api_rig(tmp_path, extra, database_url=database_url) as rig:
         rig.station("ct-01")
         rig.heartbeat(heartbeat("ct-01", cpu_temperature_c=90.0))
         rig.ops.evaluate_alerts()

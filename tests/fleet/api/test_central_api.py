@@ -30,8 +30,8 @@ def audit_actions(rig: ApiRig, action: str) -> list[tuple[str, str]]:
         return [(e.actor, e.target) for e in rows]
 
 
-def test_central_takes_packets_and_marks_them_processed(tmp_path: Path) -> None:
-    with api_rig(tmp_path) as rig:
+def test_central_takes_packets_and_marks_them_processed(tmp_path: Path, database_url: str) -> None:
+    with api_rig(tmp_path, database_url=database_url) as rig:
         first, second = store_packets(rig, "ct-01", 2)
         with rig.client("operator") as central:
             waiting = central.get("/api/v1/central/packets").json()
@@ -52,8 +52,8 @@ def test_central_takes_packets_and_marks_them_processed(tmp_path: Path) -> None:
         assert second.packet_id  # still waiting for central
 
 
-def test_application_status_is_recorded_with_its_history(tmp_path: Path) -> None:
-    with api_rig(tmp_path) as rig:
+def test_application_status_is_recorded_with_its_history(tmp_path: Path, database_url: str) -> None:
+    with api_rig(tmp_path, database_url=database_url) as rig:
         (sealed,) = store_packets(rig, "mu-01", 1)
         first = {
             "application_number": "WP-MU-01-000001",

@@ -18,8 +18,10 @@ def effective(rig: ApiRig, station_id: str) -> dict[str, object]:
         return dict(response.json())
 
 
-def test_layers_merge_in_order_and_versions_follow_the_hash(tmp_path: Path) -> None:
-    with api_rig(tmp_path) as rig:
+def test_layers_merge_in_order_and_versions_follow_the_hash(
+    tmp_path: Path, database_url: str
+) -> None:
+    with api_rig(tmp_path, database_url=database_url) as rig:
         for sid in ("mu-01", "mu-02", "ct-01"):
             rig.station(sid)
         with rig.client("release-manager") as api:
@@ -68,8 +70,8 @@ def test_layers_merge_in_order_and_versions_follow_the_hash(tmp_path: Path) -> N
                            "config.set.station", "config.tag-members"]  # fmt: skip
 
 
-def test_invalid_configuration_is_refused_naming_the_key(tmp_path: Path) -> None:
-    with api_rig(tmp_path) as rig:
+def test_invalid_configuration_is_refused_naming_the_key(tmp_path: Path, database_url: str) -> None:
+    with api_rig(tmp_path, database_url=database_url) as rig:
         rig.station("ct-01")
         with rig.client("release-manager") as api:
             typo = api.put("/api/v1/config/fleet", json={"capture": {"atempts": 3}})
@@ -94,8 +96,8 @@ def test_invalid_configuration_is_refused_naming_the_key(tmp_path: Path) -> None
         assert effective(rig, "ct-01")["desired_version"] == 1  # only the accepted change
 
 
-def test_deleting_layers(tmp_path: Path) -> None:
-    with api_rig(tmp_path) as rig:
+def test_deleting_layers(tmp_path: Path, database_url: str) -> None:
+    with api_rig(tmp_path, database_url=database_url) as rig:
         rig.station("ct-01")
         with rig.client("release-manager") as api:
             api.put("/api/v1/config/fleet", json={})

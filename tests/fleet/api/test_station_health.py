@@ -8,8 +8,8 @@ from tests.fleet.api_helpers import api_rig
 from tests.fleet.ops_helpers import heartbeat
 
 
-def test_latest_history_and_fleet_view(tmp_path: Path) -> None:
-    with api_rig(tmp_path) as rig:
+def test_latest_history_and_fleet_view(tmp_path: Path, database_url: str) -> None:
+    with api_rig(tmp_path, database_url=database_url) as rig:
         for sid in ("ct-01", "ct-02", "mu-01", "ct-09"):
             rig.station(sid, kind="mobile" if sid.startswith("mu") else "center")
         rig.station("ct-99", state="revoked")
