@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import cached_property
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -16,6 +18,7 @@ from fleet.access.sessions import SessionPolicy
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError
+from fleet.fleet_view import FleetView
 from fleet.ingest import BrokerLogin, Ingest
 from fleet.metrics import FleetMetrics
 from fleet.ops import FleetOps
@@ -27,6 +30,8 @@ from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -43,6 +48,7 @@ class FleetContext:
     _publisher: FleetPublisher | None = field(default=None, repr=False)
     _connect_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     ops: FleetOps = field(init=False, repr=False)
+    _views: dict[str, FleetView[Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         # Health, alerts, configuration, reconciliation: fed by ingest, run by the jobs.
@@ -93,6 +99,13 @@ class FleetContext:
         context = cls(settings, engine, sessions, files, central_key, admin_token, ingest, metrics)
         ingest.set_station_password = context.set_station_password
         return context
+
+    def view(self, name: str, build: Callable[[Session, datetime], T]) -> FleetView[T]:
+        """The fleet-wide view ``name`` of this process (fleet/fleet_view.py), made on first use."""
+        with self._connect_lock:
+            if name not in self._views:
+                self._views[name] = FleetView(name, build, self.sessions, self.ops.clock)
+            return cast(FleetView[T], self._views[name])
 
     def set_station_password(self, station_id: str, password: str) -> None:
         """For credential rotation, from whichever thread finishes it."""

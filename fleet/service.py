@@ -15,6 +15,7 @@ from fleet.api.app import create_app
 from fleet.context import FleetContext
 from fleet.errors import FleetError
 from fleet.ingest import IngestWorker
+from fleet.web.pages import warm_fleet_views
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ def serve(context: FleetContext) -> None:
     workers = start_ingest_workers(context, settings.ingest.workers, stop)
     threading.Thread(target=_sweep_stale_chunks, args=(context, stop), daemon=True).start()
     jobs = start_ops_jobs(context, stop)
+    threading.Thread(target=warm_fleet_views, args=(context,), daemon=True).start()
     config = uvicorn.Config(
         create_app(context),
         host=settings.service.listen_host,

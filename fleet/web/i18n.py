@@ -96,6 +96,10 @@ MESSAGES: dict[str, dict[Language, str]] = {
     },
     "map-by-gps": {"en": "by GPS position", "th": "ตามพิกัด GPS"},
     "map-by-province": {"en": "by province", "th": "ตามจังหวัด"},
+    "map-province-group": {
+        "en": "{province}: {n} stations, {off} not online",
+        "th": "{province}: {n} สถานี ไม่ออนไลน์ {off} สถานี",
+    },
     "map-unplaced": {
         "en": "Not on the map (no province, no position): {stations}",
         "th": "ไม่อยู่บนแผนที่ (ไม่มีจังหวัดหรือพิกัด): {stations}",
@@ -105,6 +109,12 @@ MESSAGES: dict[str, dict[Language, str]] = {
         "th": "เส้นแบ่งเขต: Natural Earth (สาธารณสมบัติ) ตำแหน่งจังหวัด: ที่ตั้งศาลากลางจังหวัด",
     },
     "station-list": {"en": "All stations", "th": "รายชื่อสถานี"},
+    "rows-most-urgent": {
+        "en": "The {shown} of {total} stations that need attention most: offline first, then "
+        "the oldest backlog. Every station: /api/v1/fleet/health/stations",
+        "th": "แสดง {shown} จาก {total} สถานีที่ต้องดูแลก่อน: สถานีออฟไลน์ก่อน แล้วตามข้อมูลค้างนานที่สุด "
+        "รายการทุกสถานี: /api/v1/fleet/health/stations",
+    },
     "col-station": {"en": "Station", "th": "สถานี"},
     "col-kind": {"en": "Kind", "th": "ประเภท"},
     "col-state": {"en": "State", "th": "สถานะ"},

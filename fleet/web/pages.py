@@ -10,6 +10,7 @@ the route.
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,8 @@ from fastapi import APIRouter, FastAPI, HTTPException, Request, Response, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from fleet.api import alerts as alerts_api
 from fleet.api import auth as auth_api
@@ -33,8 +36,11 @@ from fleet.api import stations as stations_api
 from fleet.api.access_schemas import LoginRequest
 from fleet.api.deps import Context, DbSession
 from fleet.api.ops_schemas import AcknowledgeRequest, NotificationPublic, TagMembers
+from fleet.api.schemas import StationPublic
+from fleet.context import FleetContext
 from fleet.ops_settings import RULES
 from fleet.roles import Principal, Role
+from fleet.store.models import Station
 from fleet.web import charts, thailand_map
 from fleet.web.access import (
     CSRF_FIELD,
@@ -52,6 +58,9 @@ from fleet.web.access import (
     safe_next,
 )
 from fleet.web.i18n import Language, Translator, duration, label, size, translate
+from protocol.reference_data import provinces
+
+log = logging.getLogger(__name__)
 
 HERE = Path(__file__).parent
 BANGKOK = ZoneInfo("Asia/Bangkok")
@@ -268,12 +277,7 @@ def overview(
     who = caller.principal
     fleet = health_api.get_fleet_health(session, context, who)
     healths = health_api.list_station_health(session, context, who, state=None)
-    registry = {
-        s.station_id: s
-        for s in stations_api.list_stations(
-            who, session, kind=None, state=None, region=None, province=None, tag=None
-        )
-    }
+    registry = context.view("registry", _registry).get(session, context.ops.clock())
     active = alerts_api.list_alerts(
         session, who, state="active", station_id=None, rule=None, limit=10, offset=0
     )
@@ -298,7 +302,18 @@ def overview(
                 ),
             )
         )
-    markers, unplaced = thailand_map.place(spots)
+    if len(rows) > OVERVIEW_ROWS:  # a national fleet: the stations that need attention first
+        rows = sorted(rows, key=_urgency)[:OVERVIEW_ROWS]
+    unplaced: list[str] = []
+    if len(spots) > thailand_map.MARKERS_MAX:
+
+        def group_title(code: str, count: int, not_online: int) -> str:
+            name = provinces()[code].th if lang == "th" else provinces()[code].en
+            return translate("map-province-group", lang, province=name, n=count, off=not_online)
+
+        markers = thailand_map.place_by_province(spots, group_title)
+    else:
+        markers, unplaced = thailand_map.place(spots)
     awaiting = sum(1 for s in registry.values() if s.state == "awaiting_claim")
     return render(
         request,
@@ -309,12 +324,40 @@ def overview(
         awaiting=awaiting,
         never_seen=max(0, fleet.stations.never_seen - awaiting),
         rows=rows,
+        rows_total=len(healths),
         active=active,
         outline=thailand_map.outline(),
         capitals=thailand_map.capitals(),
         markers=markers,
         unplaced=unplaced,
     )
+
+
+OVERVIEW_ROWS = 200
+_STATE_URGENCY = {"offline": 0, "never-seen": 1, "online": 2, "awaiting-claim": 3, "revoked": 4}
+
+
+def _urgency(row: dict[str, Any]) -> tuple[int, float, str]:
+    """Offline first, then the oldest backlog; the station id breaks ties."""
+    health = row["health"]
+    backlog = health.queue.oldest_waiting_age_s if health.queue else None
+    return (_STATE_URGENCY.get(row["state"], 5), -(backlog or 0.0), health.station_id)
+
+
+def _registry(session: Session, now: datetime) -> dict[str, StationPublic]:
+    stations = session.scalars(select(Station).order_by(Station.station_id))
+    return {s.station_id: StationPublic.of(s) for s in stations}
+
+
+def warm_fleet_views(context: FleetContext) -> None:
+    """Build the overview's fleet-wide views once at start-up, so that the first admin of a
+    large fleet does not wait for them (fleet/fleet_view.py)."""
+    try:
+        with context.sessions() as session:
+            health_api.every_station_health(session, context)
+            context.view("registry", _registry).get(session, context.ops.clock())
+    except Exception:
+        log.exception("building the fleet views at start-up failed; the first request will")
 
 
 # -- station -----------------------------------------------------------------------------------

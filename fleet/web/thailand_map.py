@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -27,7 +28,11 @@ STANDARD_PARALLEL = 13.0
 WIDTH = 460.0  # SVG user units; the page scales it
 PLACEMENT_SPREAD = 9.0  # radius, in SVG units, of the circle co-located stations are put on
 
-Placement = Literal["gps", "province"]
+Placement = Literal["gps", "province", "province-group"]
+# Above this many stations the map shows one marker a province (how many, the worst state):
+# ten thousand markers would make the page megabytes long and unreadable anyway.
+MARKERS_MAX = 1000
+_WORST_FIRST = ("offline", "never-seen", "awaiting-claim", "online", "revoked")
 
 
 @dataclass(frozen=True)
@@ -101,6 +106,7 @@ class Marker:
     x: float
     y: float
     title: str
+    count: int = 1  # stations behind a "province-group" marker
 
 
 @dataclass(frozen=True)
@@ -155,6 +161,31 @@ def place(spots: list[StationSpot]) -> tuple[list[Marker], list[str]]:
                 )
             )
     return markers, unplaced
+
+
+def place_by_province(
+    spots: list[StationSpot], title_of: Callable[[str, int, int], str]
+) -> list[Marker]:
+    """One marker a province at its capital, for a large fleet: its station count, coloured by
+    the worst state among them; stations placed by GPS count in their province's marker when
+    they have a province, stations with neither are left out (the table lists them).
+    ``title_of(province code, stations, stations not online)``: the marker's tooltip."""
+    projection = outline().projection
+    groups: dict[str, list[StationSpot]] = {}
+    for spot in spots:
+        if spot.province and spot.province in provinces():
+            groups.setdefault(spot.province, []).append(spot)
+    markers = []
+    for code, group in sorted(groups.items()):
+        capital = provinces()[code]
+        x, y = projection.point(capital.lon, capital.lat)
+        states = {spot.state for spot in group}
+        worst = next((s for s in _WORST_FIRST if s in states), group[0].state)
+        not_online = sum(1 for spot in group if spot.state != "online")
+        title = title_of(code, len(group), not_online)
+        x, y = round(x, 1), round(y, 1)
+        markers.append(Marker(code, worst, "group", "province-group", x, y, title, len(group)))
+    return markers
 
 
 def capitals() -> list[tuple[str, float, float]]:
