@@ -18,8 +18,11 @@ For every chunk:
    checked, written to a file (fsync'd) and recorded in ``packets``; only then is the
    ``stored`` receipt published.
 
-The MQTT message is acknowledged (manual PUBACK) only after it was handled, so a worker that
-dies mid-way gets the message redelivered.
+A worker takes what the broker has sent it at once (up to 64 messages) and handles the chunks
+together (``handle_chunks``: one transaction, one durable commit, when nothing unusual is among
+them; anything unusual goes through ``handle_chunk`` alone) and the heartbeats together. The
+MQTT messages are acknowledged (manual PUBACK) only after they were handled, so a worker that
+dies mid-way gets them redelivered.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -40,7 +44,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -49,12 +53,13 @@ from fleet.commands import record_response, station_keys
 from fleet.errors import FleetError
 from fleet.metrics import FleetMetrics
 from fleet.packet_files import PacketFiles
-from fleet.store.locking import is_transient, locked
+from fleet.store.db import relax_durability
+from fleet.store.locking import is_transient, locked, writers_serialise
 from fleet.store.models import Packet, PacketChunk, Rejection, Station, StationEventRow, utcnow
 from protocol import topics
 from protocol.chunks import PacketChunk as WireChunk
 from protocol.chunks import join_chunks
-from protocol.envelope import PacketHeader, utc_timestamp, verify_header_signature
+from protocol.envelope import PacketHeader, SealedPacket, utc_timestamp, verify_header_signature
 from protocol.errors import ProtocolError, SignatureError
 from protocol.keys import decode_station_public_key, station_key_id
 from protocol.messages import (
@@ -70,12 +75,15 @@ from protocol.messages import (
 if TYPE_CHECKING:
     from fleet.ops import FleetOps
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 security = logging.getLogger("ewp.security")
 
 # Station events that also go into the audit log.
 SECURITY_EVENTS = frozenset({"tamper", "tamper-cleared", "agent-watchdog", "packet-refused"})
+VERIFIED_HEADERS_KEPT = 4096  # signed headers already verified (one per packet in progress)
 TRANSIENT_ATTEMPTS = 5  # a message whose transaction the database broke off is handled again
+MAX_BATCH = 64  # messages a worker takes at once (Mosquitto sends up to 64 unacknowledged)
 
 
 @dataclass
@@ -110,6 +118,7 @@ class Ingest:
         self._clock = clock
         self._last_dup_receipt: dict[str, float] = {}
         self._last_rejection: dict[tuple[str, str | None, str], float] = {}
+        self._verified: OrderedDict[tuple[str, bytes, bytes], None] = OrderedDict()
         self._lock = threading.Lock()
         self.counters = IngestCounters()
         # Health, liveness, alerts, configuration and reconciliation (fleet/ops.py): set by
@@ -118,11 +127,14 @@ class Ingest:
 
     # -- packets -------------------------------------------------------------------------------
 
+    def _count_chunks(self, count: int) -> None:
+        with self._lock:
+            self.counters.chunks += count
+        self.metrics.chunks.inc(count)
+
     def handle_chunk(self, topic_station: str, payload: bytes) -> Receipt | None:
         """Handle one chunk; returns the receipt to publish to the station, if any."""
-        with self._lock:
-            self.counters.chunks += 1
-        self.metrics.chunks.inc()
+        self._count_chunks(1)
         try:
             chunk = WireChunk.from_bytes(payload)
         except ProtocolError as exc:
@@ -146,9 +158,7 @@ class Ingest:
                 )
                 return None
             try:
-                verify_header_signature(
-                    header, chunk.header_bytes, chunk.signature, self._signer_key(station, header)
-                )
+                self._verify(station, chunk)
             except (SignatureError, ProtocolError) as exc:
                 self._reject(topic_station, header.packet_id, "bad-signature", str(exc), session)
                 return self._receipt(chunk, "rejected", "signature does not verify")
@@ -166,37 +176,248 @@ class Ingest:
             if len(held) + 1 == chunk.count:
                 # Fast path: this chunk completes the packet (always so for one-chunk packets).
                 return self._assemble(session, chunk, [*map(self._wire, held), chunk])
-            session.add(
-                PacketChunk(
-                    packet_id=header.packet_id,
-                    sha256=header.sealed_sha256,
-                    idx=chunk.index,
-                    station_id=topic_station,
-                    count=chunk.count,
-                    offset=chunk.offset,
-                    header=chunk.header_bytes,
-                    signature=chunk.signature,
-                    data=chunk.data,
-                )
-            )
+            # A chunk row needs no durability of its own: lost in a crash, it comes again with
+            # the station's resend (no receipt without the packet). The packet's commit is
+            # durable, and with it everything committed before.
+            relax_durability(session)
+            session.add(self._chunk_row(topic_station, chunk))
             try:
                 session.commit()
             except IntegrityError:
                 session.rollback()  # another worker stored the same chunk (a resend)
-            # Where workers do not serialise (PostgreSQL), a resent chunk may land just after
-            # another worker assembled the packet: it is not needed, and must not linger.
+            return self._after_chunk_commit(session, chunk)
+
+    def handle_chunks(self, items: Sequence[tuple[str, bytes]]) -> list[tuple[str, Receipt]]:
+        """Handle the chunks a worker received at once ((topic station, payload) each);
+        returns the receipts to publish, with the station each goes to.
+
+        The usual case (chunks of packets not stored yet, from active stations, signatures
+        good) takes one transaction for all of them, and one commit: durable if it stores a
+        packet, as ``handle_chunk`` would (the packet files are written and fsync'd one by one,
+        before it). Everything else (a refusal, a packet already stored, a packet id with two
+        contents, a hash that does not match, another worker storing the same rows at the
+        same moment) is left to ``handle_chunk``, one chunk at a time, as if it came alone."""
+        if len(items) < 2:
+            return self._one_by_one(items)
+        parsed: list[tuple[str, bytes, WireChunk]] = []
+        alone: list[tuple[str, bytes]] = []
+        for station_id, payload in items:
+            try:
+                chunk = WireChunk.from_bytes(payload)
+            except ProtocolError:
+                alone.append((station_id, payload))
+                continue
+            if chunk.header.station_id == station_id:
+                parsed.append((station_id, payload, chunk))
+            else:
+                alone.append((station_id, payload))
+        written: dict[str, str] = {}
+        try:
+            receipts, left = self._store_together(parsed, written)
+        except IntegrityError:
+            # PostgreSQL: another worker stored some of these rows first; sort it out chunk by
+            # chunk (the files written are dropped below unless they became the packets').
+            everything = [(station_id, payload) for station_id, payload, _ in parsed]
+            try:
+                return self._one_by_one([*alone, *everything])
+            finally:
+                self._drop_unreferenced(written)
+        except BaseException:
+            self._drop_unreferenced(written)
+            raise
+        return receipts + self._one_by_one([*alone, *left])
+
+    def _one_by_one(self, items: Sequence[tuple[str, bytes]]) -> list[tuple[str, Receipt]]:
+        receipts = []
+        for station_id, payload in items:
+            receipt = self.handle_chunk(station_id, payload)
+            if receipt is not None:
+                receipts.append((station_id, receipt))
+        return receipts
+
+    def _store_together(
+        self, parsed: list[tuple[str, bytes, WireChunk]], written: dict[str, str]
+    ) -> tuple[list[tuple[str, Receipt]], list[tuple[str, bytes]]]:
+        """The usual case of ``handle_chunks`` in one transaction; returns its receipts and
+        the chunks left for ``handle_chunk``. Files written go into ``written``."""
+        left: list[tuple[str, bytes]] = []
+        if not parsed:
+            return [], left
+        with self._sessions() as session:
+            stations = {
+                row.station_id: row
+                for row in session.scalars(
+                    select(Station).where(Station.station_id.in_({s for s, _, _ in parsed}))
+                )
+            }
+            by_packet: dict[str, list[tuple[str, bytes, WireChunk]]] = {}
+            for station_id, payload, chunk in parsed:
+                station = stations.get(station_id)
+                if station is None or station.state != "active" or station.public_key is None:
+                    left.append((station_id, payload))  # refused there
+                    continue
+                try:
+                    self._verify(station, chunk)
+                except (SignatureError, ProtocolError):
+                    left.append((station_id, payload))  # refused there
+                    continue
+                by_packet.setdefault(chunk.header.packet_id, []).append(
+                    (station_id, payload, chunk)
+                )
+            stored = set(
+                session.scalars(select(Packet.packet_id).where(Packet.packet_id.in_(by_packet)))
+            )
+            held: dict[str, dict[str, set[int]]] = {}  # packet id -> hash -> chunk indexes
+            for packet_id, sha256, idx in session.execute(
+                select(PacketChunk.packet_id, PacketChunk.sha256, PacketChunk.idx).where(
+                    PacketChunk.packet_id.in_(by_packet)
+                )
+            ):
+                held.setdefault(packet_id, {}).setdefault(sha256, set()).add(idx)
+            new_rows: list[PacketChunk] = []
+            inserted: list[WireChunk] = []  # one chunk of each packet that got new rows
+            assembled: list[tuple[str, WireChunk, SealedPacket]] = []
+            for packet_id in sorted(by_packet):  # one lock order for every worker
+                group = by_packet[packet_id]
+                sha256s = {chunk.header.sealed_sha256 for _, _, chunk in group}
+                counts = {chunk.count for _, _, chunk in group}
+                if packet_id in stored or len(sha256s) > 1 or len(counts) > 1:
+                    left += [(station_id, payload) for station_id, payload, _ in group]
+                    continue
+                sha256 = next(iter(sha256s))
+                if set(held.get(packet_id, {})) - {sha256}:  # chunks of another content
+                    left += [(station_id, payload) for station_id, payload, _ in group]
+                    continue
+                have = held.get(packet_id, {}).get(sha256, set())
+                new: dict[int, WireChunk] = {}
+                for _, _, chunk in group:
+                    if chunk.index not in have:  # else a resent chunk we hold already
+                        new.setdefault(chunk.index, chunk)
+                if not new:
+                    continue
+                station_id = group[0][0]
+                if len(have) + len(new) < group[0][2].count:
+                    new_rows += [self._chunk_row(station_id, chunk) for chunk in new.values()]
+                    inserted.append(next(iter(new.values())))
+                    continue
+                rows = session.scalars(
+                    select(PacketChunk).where(
+                        PacketChunk.packet_id == packet_id, PacketChunk.sha256 == sha256
+                    )
+                ).all()
+                try:
+                    packet = join_chunks([*map(self._wire, rows), *new.values()])
+                except ProtocolError:  # refused there, with a request to send it again
+                    left += [(station_id, payload) for station_id, payload, _ in group]
+                    continue
+                written[packet_id] = self._add_packet(session, packet)
+                session.execute(
+                    delete(PacketChunk).where(
+                        PacketChunk.packet_id == packet_id, PacketChunk.sha256 == sha256
+                    )
+                )
+                assembled.append((station_id, next(iter(new.values())), packet))
+            if not assembled:
+                relax_durability(session)  # chunk rows only (see handle_chunk)
+            session.add_all(new_rows)
+            session.commit()
+            self._count_chunks(len(parsed) - len(left))
+            receipts: list[tuple[str, Receipt]] = []
+            for station_id, chunk, packet in assembled:
+                self._count_stored(packet)
+                receipts.append((station_id, self._receipt(chunk, "stored")))
+            for chunk in inserted:
+                receipt = self._after_chunk_commit(session, chunk)
+                if receipt is not None:
+                    receipts.append((chunk.header.station_id, receipt))
+        return receipts, left
+
+    @staticmethod
+    def _chunk_row(station_id: str, chunk: WireChunk) -> PacketChunk:
+        header = chunk.header
+        return PacketChunk(
+            packet_id=header.packet_id,
+            sha256=header.sealed_sha256,
+            idx=chunk.index,
+            station_id=station_id,
+            count=chunk.count,
+            offset=chunk.offset,
+            header=chunk.header_bytes,
+            signature=chunk.signature,
+            data=chunk.data,
+        )
+
+    def _drop_unreferenced(self, written: dict[str, str]) -> None:
+        """Remove files a failed transaction wrote that no stored packet points to (another
+        worker stored that packet under another day's directory, or nobody did yet)."""
+        if not written:
+            return
+        try:
+            with self._sessions() as session:
+                rows = session.execute(
+                    select(Packet.packet_id, Packet.path).where(Packet.packet_id.in_(written))
+                )
+                kept = {packet_id: path for packet_id, path in rows}
+        except DBAPIError:
+            log.warning("could not check %d packet files written before a failure", len(written))
+            return
+        for packet_id, path in written.items():
+            if kept.get(packet_id) != path:
+                self._files.path(path).unlink(missing_ok=True)
+
+    def _after_chunk_commit(self, session: Session, chunk: WireChunk) -> Receipt | None:
+        """After a chunk row was committed: where workers do not serialise (PostgreSQL), a
+        resent chunk may land just after another worker assembled the packet: it is not
+        needed, and must not linger. Two workers may also each store one of the last chunks
+        without seeing the other's: whoever sees all of them assembles (both may: the packet's
+        key picks one). Where they serialise (SQLite), the transaction that stored the chunk
+        saw every other chunk and packet already: nothing to do."""
+        if writers_serialise(session):
+            return None
+        header = chunk.header
+        key = (
+            PacketChunk.packet_id == header.packet_id,
+            PacketChunk.sha256 == header.sealed_sha256,
+        )
+        stored_count, held_count = session.execute(
+            select(
+                select(func.count())
+                .select_from(Packet)
+                .where(Packet.packet_id == header.packet_id)
+                .scalar_subquery(),
+                select(func.count()).select_from(PacketChunk).where(*key).scalar_subquery(),
+            )
+        ).one()
+        if stored_count:
             stored = session.get(Packet, header.packet_id)
-            if stored is not None:
-                session.execute(delete(PacketChunk).where(*key))
-                session.commit()
-                return self._already_stored(session, stored, chunk)
-            # Two workers may each store one of the last chunks without seeing the other's:
-            # whoever sees all of them assembles (both may: the packet's key picks one).
-            held = session.scalars(select(PacketChunk).where(*key)).all()
-            if len(held) < chunk.count:
-                session.rollback()
-                return None
-            return self._assemble(session, chunk, [*map(self._wire, held)])
+            assert stored is not None  # packets are never deleted
+            session.execute(delete(PacketChunk).where(*key))
+            session.commit()
+            return self._already_stored(session, stored, chunk)
+        if held_count < chunk.count:
+            session.rollback()
+            return None
+        held = session.scalars(select(PacketChunk).where(*key)).all()
+        if len(held) < chunk.count:  # assembled by another worker meanwhile
+            session.rollback()
+            return None
+        return self._assemble(session, chunk, [*map(self._wire, held)])
+
+    def _verify(self, station: Station, chunk: WireChunk) -> None:
+        """Check the chunk's signed header against the station's key. The chunks of a packet
+        carry the same header and signature: a pair verified once with this key is not
+        verified again (a bounded cache of successes)."""
+        signer = self._signer_key(station, chunk.header)
+        memo = (station_key_id(signer), chunk.header_bytes, chunk.signature)
+        with self._lock:
+            if memo in self._verified:
+                self._verified.move_to_end(memo)
+                return
+        verify_header_signature(chunk.header, chunk.header_bytes, chunk.signature, signer)
+        with self._lock:
+            self._verified[memo] = None
+            if len(self._verified) > VERIFIED_HEADERS_KEPT:
+                self._verified.popitem(last=False)
 
     @staticmethod
     def _signer_key(station: Station, header: PacketHeader) -> ed25519.Ed25519PublicKey:
@@ -243,21 +464,7 @@ class Ingest:
                 "reassembled packet does not match its hash; send it again",
                 retry=True,
             )
-        received = utcnow()
-        path = self._files.write(packet, received)
-        session.add(
-            Packet(
-                packet_id=header.packet_id,
-                station_id=header.station_id,
-                seq=header.seq,
-                sha256=header.sealed_sha256,
-                size=len(packet.sealed),
-                content_type=header.content_type,
-                created_at=header.created_at,
-                received_at=received,
-                path=path,
-            )
-        )
+        path = self._add_packet(session, packet)
         try:
             session.execute(delete(PacketChunk).where(*key))  # flushes the insert first
             session.commit()
@@ -275,17 +482,41 @@ class Ingest:
             session.execute(delete(PacketChunk).where(*key))  # any a resend left meanwhile
             session.commit()
             return None
+        self._count_stored(packet)
+        return self._receipt(last, "stored")
+
+    def _add_packet(self, session: Session, packet: SealedPacket) -> str:
+        """Write the packet's file (fsync'd) and add its row to the caller's transaction (the
+        caller deletes its chunk rows); returns the file's path."""
+        header = packet.header
+        received = utcnow()
+        path = self._files.write(packet, received)
+        session.add(
+            Packet(
+                packet_id=header.packet_id,
+                station_id=header.station_id,
+                seq=header.seq,
+                sha256=header.sealed_sha256,
+                size=len(packet.sealed),
+                content_type=header.content_type,
+                created_at=header.created_at,
+                received_at=received,
+                path=path,
+            )
+        )
+        return path
+
+    def _count_stored(self, packet: SealedPacket) -> None:
         with self._lock:
             self.counters.stored += 1
         self.metrics.packets_stored.inc()
         log.info(
             "stored packet %s from %s (seq %d, %d bytes)",
-            header.packet_id,
-            header.station_id,
-            header.seq,
+            packet.header.packet_id,
+            packet.header.station_id,
+            packet.header.seq,
             len(packet.sealed),
         )
-        return self._receipt(last, "stored")
 
     def _already_stored(self, session: Session, stored: Packet, chunk: WireChunk) -> Receipt | None:
         header = chunk.header
@@ -400,32 +631,54 @@ class Ingest:
     # -- health --------------------------------------------------------------------------------
 
     def handle_heartbeat(self, topic_station: str, payload: bytes) -> None:
-        try:
-            heartbeat = parse_message(Heartbeat, payload)
-        except ProtocolError as exc:
-            self._reject(topic_station, None, "malformed-heartbeat", str(exc))
+        self.handle_heartbeats([(topic_station, payload)])
+
+    def handle_heartbeats(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Heartbeats ((topic station, payload) each) received at once, in one transaction:
+        stations are locked in the order of their ids (a station's heartbeats keep theirs), so
+        two workers' batches never wait on each other in a cycle.
+
+        Heartbeats are telemetry: the commit does not wait for the disk (PostgreSQL;
+        ``relax_durability``). A crash may lose the samples of its last moments, and the next
+        heartbeat comes within the station's interval."""
+        valid: list[tuple[str, Heartbeat]] = []
+        for topic_station, payload in items:
+            try:
+                heartbeat = parse_message(Heartbeat, payload)
+            except ProtocolError as exc:
+                self._reject(topic_station, None, "malformed-heartbeat", str(exc))
+                continue
+            if heartbeat.station_id != topic_station:
+                self._reject(
+                    topic_station, None, "station-mismatch", "heartbeat for another station"
+                )
+                continue
+            valid.append((topic_station, heartbeat))
+        if not valid:
             return
-        if heartbeat.station_id != topic_station:
-            self._reject(topic_station, None, "station-mismatch", "heartbeat for another station")
-            return
+        valid.sort(key=lambda item: item[0])
+        recorded = 0
         with self._sessions() as session:
-            # Locked, then its liveness (fleet/store/locking.py: the station's row first).
-            station = locked(session, Station, topic_station)
-            if station is None or station.state != "active":
-                return
-            station.last_seen_at = utcnow()
-            station.online = True
-            station.software_version = heartbeat.software_version
-            environment = heartbeat.environment
-            if environment is not None and environment.controller_firmware:
-                station.firmware_version = environment.controller_firmware
-            station.last_heartbeat = heartbeat.model_dump_json()
-            if self.ops is not None:
-                self.ops.on_heartbeat(session, topic_station, heartbeat)
+            relax_durability(session)
+            for topic_station, heartbeat in valid:
+                # Locked, then its liveness (fleet/store/locking.py: the station's row first).
+                station = locked(session, Station, topic_station)
+                if station is None or station.state != "active":
+                    continue
+                station.last_seen_at = utcnow()
+                station.online = True
+                station.software_version = heartbeat.software_version
+                environment = heartbeat.environment
+                if environment is not None and environment.controller_firmware:
+                    station.firmware_version = environment.controller_firmware
+                station.last_heartbeat = heartbeat.model_dump_json()
+                if self.ops is not None:
+                    self.ops.on_heartbeat(session, topic_station, heartbeat)
+                recorded += 1
             session.commit()
         with self._lock:
-            self.counters.heartbeats += 1
-        self.metrics.heartbeats.inc()
+            self.counters.heartbeats += recorded
+        self.metrics.heartbeats.inc(recorded)
 
     def handle_status(self, topic_station: str, payload: bytes) -> None:
         if not payload:
@@ -566,6 +819,7 @@ class IngestWorker:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
+        self._received: list[mqtt.MQTTMessage] = []
         self._client.on_subscribe = self._on_subscribe
 
     def _on_connect(
@@ -624,6 +878,7 @@ class IngestWorker:
     ) -> None:
         self.connected.clear()
         self._socket_open = False
+        self._received = []  # unacknowledged: the broker sends them again
         self._backoff()
 
     def _backoff(self) -> None:
@@ -632,36 +887,71 @@ class IngestWorker:
         self._next_connect_at = time.monotonic() + delay
 
     def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        try:
-            station_id, suffix = topics.parse_station_topic(msg.topic)
-        except ValueError:
-            log.warning("message on unexpected topic %s dropped", msg.topic)
+        self._received.append(msg)  # handled (and acknowledged) by _handle_received
+
+    def _receive(self) -> int:
+        """Read what the broker sends: wait up to 0.1 s for a message, then take whatever
+        else is already there, up to MAX_BATCH (the broker sends at most its in-flight limit
+        before it sees acknowledgements)."""
+        rc = self._client.loop(timeout=0.1)
+        while rc == mqtt.MQTT_ERR_SUCCESS and 0 < len(self._received) < MAX_BATCH:
+            before = len(self._received)
+            rc = self._client.loop(timeout=0)
+            if len(self._received) == before:
+                break
+        return int(rc)
+
+    def _handle_received(self, client: mqtt.Client) -> None:
+        """Handle the messages received: the chunks together (``Ingest.handle_chunks``), the
+        heartbeats together, the rest one by one in the order they came; then acknowledge
+        them all, in that order: a crash before that gets them redelivered."""
+        batch, self._received = self._received, []
+        chunks: list[tuple[str, bytes]] = []
+        heartbeats: list[tuple[str, bytes]] = []
+        others: list[tuple[str, str, bytes]] = []
+        for msg in batch:
+            try:
+                station_id, suffix = topics.parse_station_topic(msg.topic)
+            except ValueError:
+                log.warning("message on unexpected topic %s dropped", msg.topic)
+                continue
+            if suffix.startswith("packets/"):
+                chunks.append((station_id, bytes(msg.payload)))
+            elif suffix == topics.HEARTBEAT.suffix:
+                heartbeats.append((station_id, bytes(msg.payload)))
+            else:
+                others.append((station_id, suffix, bytes(msg.payload)))
+        if chunks:
+            receipts = self._retrying("packet chunks", lambda: self.ingest.handle_chunks(chunks))
+            for station_id, receipt in receipts:
+                client.publish(topics.RECEIPTS.for_station(station_id), receipt.to_payload(), qos=1)
+                self.ingest.metrics.receipts.labels(status=receipt.status).inc()
+        if heartbeats:
+            self._retrying("heartbeats", lambda: self.ingest.handle_heartbeats(heartbeats))
+        for station_id, suffix, payload in others:
+            self._retrying(
+                f"{suffix} from {station_id}",
+                lambda: self._handle(client, station_id, suffix, payload),  # noqa: B023
+            )
+        for msg in batch:
             client.ack(msg.mid, msg.qos)
-            return
-        payload = bytes(msg.payload)
+
+    def _retrying(self, what: str, work: Callable[[], T]) -> T:
+        """``work()``, run again when the database broke its transaction off (a deadlock the
+        server broke, a serialisation failure, a busy SQLite): it was rolled back whole, so
+        running it again is safe."""
         for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
             try:
-                self._handle(client, station_id, suffix, payload)
-                break
+                return work()
             except DBAPIError as exc:
                 if not is_transient(exc) or attempt == TRANSIENT_ATTEMPTS:
                     raise
-                # A deadlock the server broke, a serialisation failure, a busy SQLite: the
-                # transaction was rolled back whole, so handling it again is safe.
-                log.info("ingest: %s from %s retried (%s)", suffix, station_id, exc.orig)
+                log.info("ingest: %s retried (%s)", what, exc.orig)
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
-        # Acknowledge only now: a crash before this line gets the message redelivered.
-        client.ack(msg.mid, msg.qos)
+        raise AssertionError("unreachable")
 
     def _handle(self, client: mqtt.Client, station_id: str, suffix: str, payload: bytes) -> None:
-        if suffix.startswith("packets/"):
-            receipt = self.ingest.handle_chunk(station_id, payload)
-            if receipt is not None:
-                client.publish(topics.RECEIPTS.for_station(station_id), receipt.to_payload(), qos=1)
-                self.ingest.metrics.receipts.labels(status=receipt.status).inc()
-        elif suffix == topics.HEARTBEAT.suffix:
-            self.ingest.handle_heartbeat(station_id, payload)
-        elif suffix == topics.STATUS.suffix:
+        if suffix == topics.STATUS.suffix:
             self.ingest.handle_status(station_id, payload)
         elif suffix == topics.EVENTS.suffix:
             self.ingest.handle_event(station_id, payload)
@@ -695,11 +985,14 @@ class IngestWorker:
                     self._backoff()
             if self._socket_open:
                 try:
-                    rc = self._client.loop(timeout=0.1)
+                    rc = self._receive()
+                    if self._received:
+                        self._handle_received(self._client)
                 except Exception:
-                    # A bug in handling must not kill the worker: the message stays
-                    # unacknowledged and is redelivered after reconnecting.
+                    # A bug in handling must not kill the worker: the messages stay
+                    # unacknowledged and are redelivered after reconnecting.
                     log.exception("ingest worker %s failed handling a message", self.client_id)
+                    self._received = []
                     self._client.disconnect()
                     rc = mqtt.MQTT_ERR_CONN_LOST
                 if rc != mqtt.MQTT_ERR_SUCCESS and self._socket_open:

@@ -77,5 +77,14 @@ def migrate(engine: Engine) -> None:
         command.upgrade(config, "head")
 
 
+def relax_durability(session: Session) -> None:
+    """Let this transaction's commit return before its changes are on disk, for rows that may
+    be lost in a crash (a later durable commit writes them out with its own). PostgreSQL:
+    ``synchronous_commit = off`` for this transaction (never a corrupt database, only the last
+    such commits undone). SQLite fixes the sync level before a transaction begins: a no-op."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL synchronous_commit = off"))
+
+
 def session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)

@@ -75,6 +75,12 @@ def locked_or_created(
     return row, created
 
 
+def writers_serialise(session: Session) -> bool:
+    """True where write transactions run one at a time (SQLite, BEGIN IMMEDIATE): what one
+    of them read stays true until it commits."""
+    return session.get_bind().dialect.name == "sqlite"
+
+
 def serialised(session: Session, name: str) -> None:
     """Let one transaction at a time (in every process) past this point for ``name``, until
     it ends: a PostgreSQL transaction-scoped advisory lock; SQLite's writers are serial."""

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from fleet import health
-from fleet.store.models import Station
+from fleet.store.models import Rejection, Station
 from fleet.store.ops_models import HealthRollup, HealthSample, StationLiveness
 from protocol.messages import StationStatus
 from tests.fleet.conftest import OpsRig
@@ -56,6 +56,42 @@ def test_each_heartbeat_is_a_sample_with_the_station_health(rig: OpsRig) -> None
     live = liveness(rig, sid)
     assert (live.state, live.heartbeat_interval_s) == ("online", 30.0)
     assert live.expected_by == rig.clock.now + timedelta(seconds=45)
+
+
+def test_heartbeats_taken_together_are_each_a_sample_in_one_transaction(rig: OpsRig) -> None:
+    """What a worker received at once, several stations interleaved, a malformed one, one for
+    a revoked station and one naming another station among them."""
+    for sid in ("ct-03", "ct-01", "ct-02"):
+        rig.station(sid)
+    rig.station("ct-09", state="revoked")
+    items = [
+        (sid, heartbeat(sid, seq=seq, uptime_s=10.0 * seq).to_payload())
+        for seq in (1, 2, 3)
+        for sid in ("ct-03", "ct-01", "ct-02")
+    ]
+    items += [
+        ("ct-01", b"{not json"),
+        ("ct-09", heartbeat("ct-09").to_payload()),
+        ("ct-02", heartbeat("ct-03").to_payload()),
+    ]
+    commits: list[object] = []
+    event.listen(rig.sessions.kw["bind"], "commit", commits.append)
+    rig.ingest.handle_heartbeats(items)
+    with rig.sessions() as session:
+        samples = session.execute(
+            select(HealthSample.station_id, func.count()).group_by(HealthSample.station_id)
+        ).all()
+        last = {sid: session.get(Station, sid) for sid in ("ct-01", "ct-02", "ct-03")}
+        refused = sorted(r.reason for r in session.scalars(select(Rejection)))
+    assert sorted(samples) == [("ct-01", 3), ("ct-02", 3), ("ct-03", 3)]
+    assert all(
+        s is not None and s.online and s.last_heartbeat and '"seq":3' in s.last_heartbeat
+        for s in last.values()
+    ), "the station rows keep each one's last heartbeat"
+    assert refused == ["malformed-heartbeat", "station-mismatch"]
+    assert rig.ingest.counters.heartbeats == 9
+    # The heartbeats' one transaction (the refusals commit their records on their own).
+    assert len(commits) <= 1 + len(refused)
 
 
 def test_a_silently_hung_station_goes_offline_after_one_and_a_half_intervals(rig: OpsRig) -> None:

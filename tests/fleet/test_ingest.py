@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleet.ingest import Ingest
@@ -193,3 +193,95 @@ def test_corrupted_chunk_data_asks_for_a_resend_then_the_resend_is_stored(
     assert counts(sessions) == (0, 0, 1), "chunks dropped, refusal recorded, nothing stored"
     resent = [ingest.handle_chunk("ct-08", c.to_bytes()) for c in good]
     assert [r.status for r in resent if r] == ["stored"]
+
+
+def test_chunks_taken_together_store_every_packet_once(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """What a worker receives at once: chunks of many packets, some complete in the batch,
+    others across batches, some delivered twice; one transaction per batch."""
+    keys = {f"ct-1{n}": ed25519.Ed25519PrivateKey.generate() for n in range(3)}
+    for station, key in keys.items():
+        register(sessions, station, key)
+    files = PacketFiles(tmp_path / "packets")
+    ingest = Ingest(sessions, files, duplicate_receipt_interval_s=0)
+    sealed = [
+        packet(station, key, seq=n, size=1000 + 3000 * n, packet_id=f"{index:03x}{n:029x}")
+        for index, (station, key) in enumerate(keys.items())
+        for n in range(1, 7)
+    ]
+    items = [(p.station_id, c.to_bytes()) for p in sealed for c in split_packet(p, 4096)]
+    items += items[::5]  # QoS 1 redeliveries
+    random.Random(3).shuffle(items)
+    commits = []
+    event.listen(sessions.kw["bind"], "commit", commits.append)
+    receipts = []
+    for start in range(0, len(items), 16):
+        receipts += ingest.handle_chunks(items[start : start + 16])
+    batches = -(-len(items) // 16)
+    assert len(commits) <= batches + 4, "about one transaction per batch, not one per chunk"
+    stored = sorted(r.packet_id for _, r in receipts if r.status == "stored")
+    assert stored == sorted(p.packet_id for p in sealed)
+    station_of = {p.packet_id: p.station_id for p in sealed}
+    assert all(station == station_of[r.packet_id] for station, r in receipts)
+    assert counts(sessions) == (len(sealed), 0, 0), "every packet, no chunk left behind"
+    with sessions() as session:
+        for p in sealed:
+            row = session.get(Packet, p.packet_id)
+            assert row is not None and files.read(row.path) == p
+    assert ingest.counters.chunks == len(items)
+    # Everything again: acknowledged as duplicates, stored once.
+    first_chunks = [(p.station_id, next(split_packet(p, 4096)).to_bytes()) for p in sealed]
+    again = ingest.handle_chunks(first_chunks)
+    assert sorted(r.packet_id for _, r in again) == sorted(p.packet_id for p in sealed)
+    assert {r.status for _, r in again} == {"duplicate"}
+    assert counts(sessions) == (len(sealed), 0, 0)
+
+
+def test_a_batch_answers_each_chunk_as_if_it_came_alone(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """Refusals, duplicates, a conflict and a corrupted packet among good chunks."""
+    key, impostor = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
+    register(sessions, "ct-20", key)
+    register(sessions, "ct-21", key, state="revoked")
+    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"), duplicate_receipt_interval_s=0)
+    good = packet("ct-20", key, seq=1, size=10_000)
+    already = packet("ct-20", key, seq=2, size=3_000)
+    for chunk in split_packet(already, 4096):
+        ingest.handle_chunk("ct-20", chunk.to_bytes())
+    clash = packet("ct-20", key, seq=3, size=3_000, packet_id=already.packet_id)
+    forged = packet("ct-20", impostor, seq=4, size=3_000)
+    revoked = packet("ct-21", key, seq=5, size=3_000)
+    damaged = list(split_packet(packet("ct-20", key, seq=6, size=10_000), 4096))
+    bad = damaged[1]
+    damaged[1] = type(bad)(
+        bad.header, bad.header_bytes, bad.signature, bad.index, bad.count, bad.offset,
+        bytes([bad.data[0] ^ 0xFF]) + bad.data[1:],
+    )  # fmt: skip
+    batch = [
+        *[("ct-20", c.to_bytes()) for c in split_packet(good, 4096)],
+        ("ct-20", next(split_packet(already, 4096)).to_bytes()),
+        ("ct-20", next(split_packet(clash, 4096)).to_bytes()),
+        ("ct-20", next(split_packet(forged, 4096)).to_bytes()),
+        ("ct-21", next(split_packet(revoked, 4096)).to_bytes()),
+        ("ct-20", b"EWPC\x01\xff\xff"),
+        *[("ct-20", c.to_bytes()) for c in damaged],
+    ]
+    random.Random(4).shuffle(batch)
+    answers = sorted((r.packet_id, r.status, r.retry) for _, r in ingest.handle_chunks(batch))
+    assert answers == sorted(
+        [
+            (good.packet_id, "stored", False),
+            (already.packet_id, "duplicate", False),
+            (already.packet_id, "rejected", False),  # the clash
+            (forged.packet_id, "rejected", False),
+            (damaged[0].header.packet_id, "rejected", True),  # send it again
+        ]
+    )
+    with sessions() as session:
+        reasons = sorted(r.reason for r in session.scalars(select(Rejection)))
+        stored = {p.packet_id: p.sha256 for p in session.scalars(select(Packet))}
+    assert reasons == ["bad-signature", "conflict", "hash-mismatch", "malformed", "unregistered"]
+    assert stored == {good.packet_id: good.sha256, already.packet_id: already.sha256}
+    assert counts(sessions)[1] == 0, "no chunk left behind"

@@ -127,6 +127,31 @@ def test_chunks_from_many_workers_store_each_packet_once(
     assert len(list((tmp_path / "packets").rglob("*.ewp"))) == len(sealed)
 
 
+def test_batches_from_many_workers_store_each_packet_once(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """The same, with each worker taking what it received at once (``handle_chunks``): a
+    batch that collides with another worker's rows falls back to one chunk at a time and
+    leaves no file behind."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    register(sessions, "ct-01", key)
+    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"), duplicate_receipt_interval_s=0)
+    sealed = [packet("ct-01", key, seq=n, size=6_000 + 2_000 * n) for n in range(1, 25)]
+    chunks = [("ct-01", c.to_bytes()) for p in sealed for c in split_packet(p, 4096)] * 2
+    random.Random(8).shuffle(chunks)
+    batches = [chunks[n : n + 6] for n in range(0, len(chunks), 6)]
+    answers = together([lambda b=b: ingest.handle_chunks(b) for b in batches])
+    receipts = [r for batch in answers for _, r in batch]  # type: ignore[attr-defined]
+    stored = Counter(r.packet_id for r in receipts if r.status == "stored")
+    assert stored == Counter({p.packet_id: 1 for p in sealed})
+    with sessions() as session:
+        rows = {p.packet_id: p.sha256 for p in session.scalars(select(Packet))}
+    assert rows == {p.packet_id: p.sha256 for p in sealed}
+    assert count(sessions, PacketChunk) == 0
+    assert len(list((tmp_path / "packets").rglob("*.ewp"))) == len(sealed)
+    assert not list((tmp_path / "packets").rglob("*.tmp"))
+
+
 class _PausingSession(Session):
     """A session that runs ``pause`` once, right after a ``get`` of a packet found nothing."""
 
