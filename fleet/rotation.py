@@ -1,5 +1,5 @@
 """Rotating a station's Ed25519 key and its broker password (docs/decisions/
-station-key-rotation.md and broker-credential-rotation.md).
+0023-station-key-rotation.md and 0021-broker-credential-rotation.md).
 
 Both start with a command to the station (``start``) and finish when its signed answer comes
 back through ingest (``finish``), on whichever ingest worker receives it.

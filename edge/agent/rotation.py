@@ -1,7 +1,7 @@
 """Station side of key and broker-credential rotation (protocol/rotation.py,
-docs/decisions/station-key-rotation.md and broker-credential-rotation.md). Command handlers, run
-in the uplink thread; each answer is signed by the uplink with the station's key *after* the
-handler ran (so ``activate-key``'s answer is signed by the new key).
+docs/decisions/0023-station-key-rotation.md and 0021-broker-credential-rotation.md).
+Command handlers, run in the uplink thread; each answer is signed by the uplink with the
+station's key *after* the handler ran (so ``activate-key``'s answer is signed by the new key).
 
 - ``rotate-key``: make a new key, keep it in ``station.key.next``, answer with its public key
   and its signature over the rotation message. The current key stays in use.

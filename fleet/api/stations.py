@@ -209,7 +209,7 @@ def rotate_key(
     station_id: str, session: DbSession, context: Context, caller: AdminUser
 ) -> RotationStarted:
     """Ask the station for a new Ed25519 key, proven with the old and the new key
-    (docs/decisions/station-key-rotation.md)."""
+    (docs/decisions/0023-station-key-rotation.md)."""
     return _start_rotation(rotation.ROTATE_KEY, station_id, session, context, caller)
 
 
@@ -222,7 +222,7 @@ def rotate_key(
 def rotate_credentials(
     station_id: str, session: DbSession, context: Context, caller: AdminUser
 ) -> RotationStarted:
-    """New broker password for the station (docs/decisions/broker-credential-rotation.md)."""
+    """New broker password for the station (docs/decisions/0021-broker-credential-rotation.md)."""
     return _start_rotation(rotation.ROTATE_CREDENTIALS, station_id, session, context, caller)
 
 
