@@ -86,7 +86,8 @@ def test_a_master_asked_for_by_several_sensors_at_once_is_rendered_once(
         thread.start()
     for thread in threads:
         thread.join()
-    assert rendered == [identity]
+    # (Other tests' scripted applicants may render their fingers in the background meanwhile.)
+    assert [i for i in rendered if i == identity] == [identity]
     assert len(results) == 4 and all(r is results[0] for r in results)
 
 
