@@ -36,7 +36,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fleet import audit
-from fleet.health import StationHealth, all_station_health
+from fleet.health import StationGlance, StationHealth, all_station_health, station_glances
 from fleet.ops_settings import WEEKDAYS, AlertSettings, RuleName, ServiceHours
 from fleet.store.locking import locked
 from fleet.store.models import StationEventRow
@@ -269,11 +269,10 @@ EVENT_KINDS = ("sensor-fault", "tamper", "tamper-cleared")
 def gather(
     session: Session, *, now: datetime, settings: AlertSettings, station_id: str | None = None
 ) -> Inputs:
-    stations = [
-        s
-        for s in all_station_health(session, now=now)
-        if s.registry_state == "active" and (station_id is None or s.station_id == station_id)
-    ]
+    """What the rules look at. Only stations that may meet a condition are read in full (their
+    heartbeat parsed): those a first pass over the typed latest health picks, those with
+    events the rules look at, with an active alert or with a reconciliation gap. Thousands of
+    healthy stations cost one lean query."""
     events = select(
         StationEventRow.station_id, StationEventRow.kind, func.max(StationEventRow.at)
     ).where(StationEventRow.kind.in_(EVENT_KINDS))
@@ -292,6 +291,18 @@ def gather(
     gaps: dict[str, tuple[ReconciliationState, list[str]]] = {
         state.station_id: (state, []) for state in session.scalars(gap_query)
     }
+    if station_id is not None:
+        names = {station_id}
+    else:
+        names = {g.station_id for g in station_glances(session, now=now) if _may_match(g, settings)}
+        names |= {sid for sid, _ in last_event}
+        names |= {key.split("/", 1)[1] for key in active if key}
+        names |= set(gaps)
+    stations = [
+        s
+        for s in all_station_health(session, now=now, station_ids=names)
+        if s.registry_state == "active"
+    ]
     if gaps:
         for sid, day in session.execute(
             select(ReconciliationDayRow.station_id, ReconciliationDayRow.day)
@@ -303,6 +314,25 @@ def gather(
         ):
             gaps[sid][1].append(day)
     return Inputs(now, settings, stations, last_event, {k for k in active if k}, gaps)
+
+
+def _may_match(glance: StationGlance, settings: AlertSettings) -> bool:
+    """Whether a rule may find its condition at this station (a first pass: the rules decide,
+    on the station's full health; this only has to pick every station they could pick)."""
+    return (
+        glance.state == "offline"
+        or (
+            glance.backlog_age_s is not None
+            and glance.backlog_age_s >= settings.backlog_hours * 3600 - 1
+        )
+        or (glance.disk_used_pct is not None and glance.disk_used_pct >= settings.disk_used_pct)
+        or (
+            glance.cpu_temperature_c is not None
+            and glance.cpu_temperature_c >= settings.cpu_temperature_c
+        )
+        or glance.sensors_faulty > 0
+        or bool(glance.tamper_latched)
+    )
 
 
 # -- raising, clearing, acknowledging ------------------------------------------------------------

@@ -25,7 +25,7 @@ from fleet.ops import FleetOps
 from fleet.packet_files import PacketFiles
 from fleet.provisioning import BrokerEndpoint
 from fleet.settings import FleetSettings
-from fleet.store.db import make_engine, migrate, session_factory
+from fleet.store.db import make_engine, migrate, read_only_engine, session_factory
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey
 
@@ -112,6 +112,11 @@ class FleetContext:
         self.broker_admin().set_station_password(station_id, password)
 
     @cached_property
+    def read_sessions(self) -> sessionmaker[Session]:
+        """Sessions for requests that only read (fleet/store/db.py: ``read_only_engine``)."""
+        return session_factory(read_only_engine(self.engine))
+
+    @cached_property
     def session_policy(self) -> SessionPolicy:
         return SessionPolicy.from_settings(self.settings.access)
 
@@ -169,4 +174,8 @@ class FleetContext:
         if self._admin is not None:
             self._admin.close()
             self._admin = None
+        if "read_sessions" in self.__dict__:  # made (cached_property)
+            read_engine = self.read_sessions.kw["bind"]
+            if read_engine is not self.engine:
+                read_engine.dispose()
         self.engine.dispose()

@@ -44,7 +44,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -54,8 +54,16 @@ from fleet.errors import FleetError
 from fleet.metrics import FleetMetrics
 from fleet.packet_files import PacketFiles
 from fleet.store.db import relax_durability
-from fleet.store.locking import is_transient, locked, writers_serialise
-from fleet.store.models import Packet, PacketChunk, Rejection, Station, StationEventRow, utcnow
+from fleet.store.locking import is_transient, locked, upsert, writers_serialise
+from fleet.store.models import (
+    Packet,
+    PacketChunk,
+    Rejection,
+    Station,
+    StationEventRow,
+    StationPacketCount,
+    utcnow,
+)
 from protocol import topics
 from protocol.chunks import PacketChunk as WireChunk
 from protocol.chunks import join_chunks
@@ -317,7 +325,9 @@ class Ingest:
                     )
                 )
                 assembled.append((station_id, next(iter(new.values())), packet))
-            if not assembled:
+            if assembled:
+                self._count_packets(session, [packet for _, _, packet in assembled])
+            else:
                 relax_durability(session)  # chunk rows only (see handle_chunk)
             session.add_all(new_rows)
             session.commit()
@@ -467,6 +477,7 @@ class Ingest:
         path = self._add_packet(session, packet)
         try:
             session.execute(delete(PacketChunk).where(*key))  # flushes the insert first
+            self._count_packets(session, [packet])
             session.commit()
         except IntegrityError:
             # Another worker assembled the same packet at the same moment (PostgreSQL: both
@@ -506,6 +517,46 @@ class Ingest:
         )
         return path
 
+    @staticmethod
+    def _count_packets(
+        session: Session, packets: list[SealedPacket], *, resent: str | None = None
+    ) -> None:
+        """Add stored ``packets`` (or one resend of a packet of station ``resent``) to their
+        stations' running totals, in the caller's transaction: one statement per station, in
+        station id order (so two workers' transactions never wait on each other in a cycle)."""
+        per_station: dict[str, list[SealedPacket]] = {}
+        for packet in packets:
+            per_station.setdefault(packet.station_id, []).append(packet)
+        if resent is not None:
+            per_station.setdefault(resent, [])
+        for station_id in sorted(per_station):
+            mine = per_station[station_id]
+            statement = upsert(
+                session,
+                StationPacketCount,
+                {
+                    "station_id": station_id,
+                    "packets": len(mine),
+                    "bytes": sum(len(p.sealed) for p in mine),
+                    "last_seq": max((p.header.seq for p in mine), default=0),
+                    "resends": 0 if mine else 1,
+                },
+            )
+            table, new = StationPacketCount.__table__.c, statement.excluded
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["station_id"],
+                    set_={
+                        "packets": table.packets + new.packets,
+                        "bytes": table.bytes + new.bytes,
+                        "last_seq": case(
+                            (new.last_seq > table.last_seq, new.last_seq), else_=table.last_seq
+                        ),
+                        "resends": table.resends + new.resends,
+                    },
+                )
+            )
+
     def _count_stored(self, packet: SealedPacket) -> None:
         with self._lock:
             self.counters.stored += 1
@@ -539,6 +590,7 @@ class Ingest:
             self.counters.duplicates += 1
         self.metrics.duplicates.inc()
         stored.resends = Packet.resends + 1  # in SQL: concurrent resends all count
+        self._count_packets(session, [], resent=stored.station_id)
         session.commit()
         log.info(
             "packet %s from %s was already stored: acknowledged again",

@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import select
 
 from fleet import alerts
-from fleet.api.deps import Context, DbSession, Operator, Viewer
+from fleet.api.deps import Context, DbSession, Operator, ReadSession, Viewer
 from fleet.api.ops_schemas import AcknowledgeRequest, AlertPublic, NotificationPublic
 from fleet.api.schemas import errors
 from fleet.ops_settings import AlertSettings
@@ -20,7 +20,7 @@ AlertId = Annotated[int, Path(ge=1, le=2**62)]
 
 @router.get("", response_model=list[AlertPublic])
 def list_alerts(
-    session: DbSession,
+    session: ReadSession,
     caller: Viewer,
     state: Literal["active", "cleared", "all"] = "active",
     station_id: str | None = None,
@@ -50,7 +50,7 @@ def get_rules(context: Context, caller: Viewer) -> AlertSettings:
 
 @router.get("/notifications", response_model=list[NotificationPublic])
 def list_notifications(
-    session: DbSession,
+    session: ReadSession,
     caller: Viewer,
     state: Literal["pending", "delivered", "failed"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -63,7 +63,7 @@ def list_notifications(
 
 
 @router.get("/{alert_id}", response_model=AlertPublic)
-def get_alert(alert_id: AlertId, session: DbSession, caller: Viewer) -> AlertPublic:
+def get_alert(alert_id: AlertId, session: ReadSession, caller: Viewer) -> AlertPublic:
     alert = session.get(Alert, alert_id)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")

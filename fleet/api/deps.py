@@ -63,6 +63,15 @@ def get_session(context: Context) -> Iterator[Session]:
 DbSession = Annotated[Session, Depends(get_session)]
 
 
+def get_read_session(context: Context) -> Iterator[Session]:
+    with context.read_sessions() as session:
+        yield session
+
+
+# For routes that only read: on SQLite they never wait for the write lock (and cannot write).
+ReadSession = Annotated[Session, Depends(get_read_session)]
+
+
 def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 

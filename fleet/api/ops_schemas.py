@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from fleet.health import HealthPoint, StationHealth
+from fleet.health import FleetNumbers, HealthPoint, StationHealth
 from fleet.store.ops_models import Alert, AlertNotification
 from protocol.ops_messages import ApplicationState
 
@@ -181,46 +181,31 @@ class FleetHealth(BaseModel):
     alerts_by_rule: dict[str, int]
 
 
-def fleet_health(
-    at: datetime, stations: list[StationHealthPublic], active_alerts: list[Alert]
-) -> FleetHealth:
-    states = Counter(s.state for s in stations)
+def fleet_health(at: datetime, numbers: FleetNumbers, active_alerts: list[Alert]) -> FleetHealth:
+    def extreme(found: tuple[str, float] | None) -> Extreme | None:
+        return None if found is None else Extreme(station_id=found[0], value=found[1])
 
-    def extreme(values: list[tuple[str, float | None]], lowest: bool) -> Extreme | None:
-        present = [(sid, v) for sid, v in values if v is not None]
-        if not present:
-            return None
-        sid, value = (min if lowest else max)(present, key=lambda p: p[1])
-        return Extreme(station_id=sid, value=value)
-
-    live = [s for s in stations if s.state != "revoked"]
+    states = numbers.by_state
     return FleetHealth(
         at=at,
         stations=StationCounts(
-            total=len(stations),
-            online=states["online"],
-            offline=states["offline"],
-            offline_by_timeout=sum(
-                1 for s in stations if s.state == "offline" and s.reason == "heartbeat-timeout"
-            ),
-            never_seen=states["never-seen"],
-            revoked=states["revoked"],
+            total=sum(states.values()),
+            online=states.get("online", 0),
+            offline=states.get("offline", 0),
+            offline_by_timeout=numbers.offline_by_timeout,
+            never_seen=states.get("never-seen", 0),
+            revoked=states.get("revoked", 0),
         ),
-        waiting_total=sum(s.queue.waiting for s in live if s.queue),
-        waiting_bytes_total=sum(s.queue.waiting_bytes for s in live if s.queue),
-        stations_with_backlog=sum(1 for s in live if s.queue and s.queue.waiting),
-        oldest_backlog=extreme(
-            [(s.station_id, s.queue.oldest_waiting_age_s if s.queue else None) for s in live],
-            lowest=False,
-        ),
-        lowest_disk_free_pct=extreme([(s.station_id, s.disk_free_pct) for s in live], True),
-        hottest_cpu_c=extreme([(s.station_id, s.cpu_temperature_c) for s in live], False),
-        lowest_battery_v=extreme([(s.station_id, s.battery_v) for s in live], True),
-        stations_with_sensor_faults=sum(
-            1 for s in live if any(x.state in ("missing", "error") for x in s.sensors)
-        ),
-        stations_tamper_latched=sum(1 for s in live if s.tamper_latched),
-        stations_on_battery=sum(1 for s in live if s.external_power is False),
+        waiting_total=numbers.waiting_total,
+        waiting_bytes_total=numbers.waiting_bytes_total,
+        stations_with_backlog=numbers.stations_with_backlog,
+        oldest_backlog=extreme(numbers.oldest_backlog),
+        lowest_disk_free_pct=extreme(numbers.lowest_disk_free_pct),
+        hottest_cpu_c=extreme(numbers.hottest_cpu_c),
+        lowest_battery_v=extreme(numbers.lowest_battery_v),
+        stations_with_sensor_faults=numbers.stations_with_sensor_faults,
+        stations_tamper_latched=numbers.stations_tamper_latched,
+        stations_on_battery=numbers.stations_on_battery,
         alerts_active=len(active_alerts),
         alerts_unacknowledged=sum(1 for a in active_alerts if a.acknowledged_at is None),
         alerts_by_rule=dict(Counter(a.rule for a in active_alerts)),

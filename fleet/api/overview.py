@@ -8,9 +8,9 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import case, func, select
 
-from fleet.api.deps import DbSession, Viewer
+from fleet.api.deps import ReadSession, Viewer
 from fleet.api.schemas import RejectionPublic, StationCount, Summary, errors
-from fleet.store.models import Packet, Rejection, Station
+from fleet.store.models import Rejection, Station, StationPacketCount
 from fleet.version import software_version
 
 router = APIRouter(tags=["overview"])
@@ -28,32 +28,47 @@ def health() -> Health:
 
 
 @router.get("/summary", response_model=Summary, responses=errors(401, 403))
-def summary(caller: Viewer, session: DbSession) -> Summary:
+def summary(
+    caller: Viewer,
+    session: ReadSession,
+    per_station_limit: Annotated[int, Query(ge=0, le=10_000)] = 100,
+    per_station_offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+) -> Summary:
+    """Fleet totals, and the packets of a page of the stations in station id order (those of
+    the page that have packets)."""
     stations, online = session.execute(
         select(func.count(), func.coalesce(func.sum(case((Station.online, 1), else_=0)), 0))
     ).one()
+    counts = StationPacketCount
     packets, total_bytes, resends = session.execute(
         select(
-            func.count(),
-            func.coalesce(func.sum(Packet.size), 0),
-            func.coalesce(func.sum(Packet.resends), 0),
+            func.coalesce(func.sum(counts.packets), 0),
+            func.coalesce(func.sum(counts.bytes), 0),
+            func.coalesce(func.sum(counts.resends), 0),
         )
     ).one()
     rejections = session.scalar(select(func.count()).select_from(Rejection)) or 0
+    page = (
+        select(Station.station_id)
+        .order_by(Station.station_id)
+        .limit(per_station_limit)
+        .offset(per_station_offset)
+        .scalar_subquery()
+    )
     per_station = [
-        StationCount(station_id=sid, packets=n, last_seq=last or 0)
+        StationCount(station_id=sid, packets=n, last_seq=last)
         for sid, n, last in session.execute(
-            select(Packet.station_id, func.count(), func.max(Packet.seq))
-            .group_by(Packet.station_id)
-            .order_by(Packet.station_id)
+            select(counts.station_id, counts.packets, counts.last_seq)
+            .where(counts.station_id.in_(page), counts.packets > 0)
+            .order_by(counts.station_id)
         )
     ]
     return Summary(
         stations=stations,
         stations_online=online,
-        packets=packets,
-        packet_bytes=total_bytes,
-        resends_acknowledged=resends,
+        packets=int(packets),
+        packet_bytes=int(total_bytes),
+        resends_acknowledged=int(resends),
         rejections=rejections,
         per_station=per_station,
     )
@@ -61,7 +76,7 @@ def summary(caller: Viewer, session: DbSession) -> Summary:
 
 @router.get("/rejections", response_model=list[RejectionPublic], responses=errors(401, 403))
 def rejections(
-    caller: Viewer, session: DbSession, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    caller: Viewer, session: ReadSession, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[RejectionPublic]:
     rows = session.scalars(select(Rejection).order_by(Rejection.id.desc()).limit(limit)).all()
     return [RejectionPublic.model_validate(r, from_attributes=True) for r in rows]

@@ -172,7 +172,10 @@ class Summary(BaseModel):
     packet_bytes: int
     resends_acknowledged: int
     rejections: int
-    per_station: list[StationCount]
+    per_station: list[StationCount] = Field(
+        description="packets per station for a page of the stations in station id order "
+        "(per_station_limit, per_station_offset); stations without packets are left out"
+    )
 
 
 class RejectionPublic(BaseModel):

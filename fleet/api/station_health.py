@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet import health
-from fleet.api.deps import Context, DbSession, Viewer
+from fleet.api.deps import Context, ReadSession, Viewer
 from fleet.api.ops_schemas import (
     FleetHealth,
     HealthHistory,
@@ -40,36 +40,41 @@ def _every_station_health(session: Session, now: datetime) -> list[StationHealth
 
 
 def every_station_health(session: Session, context: FleetContext) -> list[StationHealthPublic]:
-    """Every station's latest health: live, or for a large fleet as of a few seconds ago
+    """Every station's latest health, for the dashboard's overview (its map and the stations
+    that need attention): live, or for a large fleet as of a few seconds ago
     (fleet/fleet_view.py)."""
     view = context.view("station-health", _every_station_health)
     return view.get(session, context.ops.clock())
 
 
 @router.get("/fleet/health", response_model=FleetHealth)
-def get_fleet_health(session: DbSession, context: Context, caller: Viewer) -> FleetHealth:
+def get_fleet_health(session: ReadSession, context: Context, caller: Viewer) -> FleetHealth:
     """Fleet-wide: stations by state, queue totals and the oldest backlog, extremes, alerts."""
-    stations = every_station_health(session, context)
+    now = context.ops.clock()
     active = list(session.scalars(select(Alert).where(Alert.cleared_at.is_(None))))
-    return fleet_health(context.ops.clock(), stations, active)
+    return fleet_health(now, health.fleet_numbers(session, now=now), active)
 
 
 @router.get("/fleet/health/stations", response_model=list[StationHealthPublic])
 def list_station_health(
-    session: DbSession,
+    session: ReadSession,
     context: Context,
     caller: Viewer,
-    state: Literal["online", "offline", "never-seen", "revoked"] | None = None,
+    state: health.HealthState | None = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[StationHealthPublic]:
-    """The latest health of every station (optionally only those in one state). Above 2,000
-    stations, as of up to 10 s ago."""
-    rows = every_station_health(session, context)
-    return [h for h in rows if state is None or h.state == state]
+    """The latest health of the stations (optionally only those in one state), in station id
+    order, a page at a time (``limit``, ``offset``)."""
+    rows = health.all_station_health(
+        session, now=context.ops.clock(), state=state, limit=limit, offset=offset
+    )
+    return [StationHealthPublic.of(h) for h in rows]
 
 
 @router.get("/stations/{station_id}/health", response_model=StationHealthPublic)
 def get_station_health(
-    station_id: str, session: DbSession, context: Context, caller: Viewer
+    station_id: str, session: ReadSession, context: Context, caller: Viewer
 ) -> StationHealthPublic:
     station = session.get(Station, station_id)
     if station is None:
@@ -81,7 +86,7 @@ def get_station_health(
 @router.get("/stations/{station_id}/health/history", response_model=HealthHistory)
 def get_station_health_history(
     station_id: str,
-    session: DbSession,
+    session: ReadSession,
     context: Context,
     caller: Viewer,
     since: Annotated[

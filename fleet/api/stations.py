@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
-from sqlalchemy import select
+from fastapi import APIRouter, HTTPException, Query, Response, status
+from sqlalchemy import func, select
 
 from fleet import provisioning, registry, rotation
-from fleet.api.deps import AdminUser, Context, DbSession, Operator, Viewer
+from fleet.api.deps import AdminUser, Context, DbSession, Operator, ReadSession, Viewer
 from fleet.api.schemas import (
     ClaimToken,
     CommandCreate,
@@ -66,14 +67,23 @@ def list_provinces(caller: Viewer) -> list[ProvincePublic]:
 @router.get("/stations", response_model=list[StationPublic], responses=errors(401))
 def list_stations(
     caller: Viewer,
-    session: DbSession,
+    session: ReadSession,
+    response: Response,
     kind: StationKind | None = None,
     state: StationState | None = None,
     region: Annotated[str | None, Query(max_length=64)] = None,
     province: Annotated[str | None, Query(max_length=8, description="ISO code")] = None,
     tag: Annotated[str | None, Query(max_length=40)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    after: Annotated[
+        str | None, Query(max_length=63, description="the next page: after this station id")
+    ] = None,
 ) -> list[StationPublic]:
-    query = select(Station).order_by(Station.station_id)
+    """In station id order, a page at a time: ``limit`` stations after the station id
+    ``after`` (the last of the previous page; cheap at any depth) or after skipping
+    ``offset``. ``X-Total-Count`` says how many match the filters in all."""
+    query = select(Station)
     for column, value in (
         (Station.kind, kind),
         (Station.state, state),
@@ -82,10 +92,14 @@ def list_stations(
     ):
         if value is not None:
             query = query.where(column == value)
-    stations = session.scalars(query).all()
-    if tag is not None:
-        stations = [s for s in stations if tag in registry.tags_of(s)]
-    return [StationPublic.of(s) for s in stations]
+    if tag is not None:  # a JSON list of plain strings: the tag, quoted, is in it
+        query = query.where(Station.tags.contains(json.dumps(tag), autoescape=True))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    response.headers["X-Total-Count"] = str(total)  # before ``after``: all that match
+    if after is not None:
+        query = query.where(Station.station_id > after)
+    page = query.order_by(Station.station_id).limit(limit).offset(offset)
+    return [StationPublic.of(s) for s in session.scalars(page)]
 
 
 @router.post(
@@ -118,7 +132,7 @@ def add_station(
 
 
 @router.get("/stations/{station_id}", response_model=StationPublic, responses=errors(401, 404))
-def get_station(station_id: str, caller: Viewer, session: DbSession) -> StationPublic:
+def get_station(station_id: str, caller: Viewer, session: ReadSession) -> StationPublic:
     return StationPublic.of(_station(session, station_id))
 
 

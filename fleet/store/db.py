@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, *, read_only: bool = False) -> Engine:
+    """The store's engine (``read_only``: see ``read_only_engine``)."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
@@ -27,17 +30,21 @@ def make_engine(database_url: str) -> Engine:
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _wal(cursor)
             cursor.execute("PRAGMA synchronous = FULL")
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA busy_timeout = 30000")
+            if read_only:
+                cursor.execute("PRAGMA query_only = ON")
             cursor.close()
 
         @event.listens_for(engine, "begin")
-        def _begin_immediate(conn: Any) -> None:
-            # Take the write lock up front: two ingest workers completing the same packet
-            # then serialise instead of failing with "database is locked" on upgrade.
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        def _begin(conn: Any) -> None:
+            # Writers take the write lock up front: two ingest workers completing the same
+            # packet then serialise instead of failing with "database is locked" on upgrade,
+            # and what a transaction read stays true until it commits (fleet/store/locking.py).
+            # Readers begin a snapshot (deferred): they never wait for the write lock.
+            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
         # pysqlite's own transaction handling must be off for BEGIN IMMEDIATE to work.
         @event.listens_for(engine, "connect")
@@ -45,7 +52,33 @@ def make_engine(database_url: str) -> Engine:
             dbapi_connection.isolation_level = None
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return engine.execution_options(postgresql_readonly=True) if read_only else engine
+
+
+def _wal(cursor: sqlite3.Cursor) -> None:
+    """WAL mode. Turning it on for a new database needs the file to itself, and SQLite answers
+    "database is locked" at once, without its busy timeout, while another connection (another
+    fleet process starting) holds a lock: try again for as long as that timeout."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def read_only_engine(engine: Engine) -> Engine:
+    """For requests that only read (the dashboard's). SQLite: an engine of its own whose
+    transactions begin without the write lock (in WAL mode a reader never waits for a writer,
+    nor a writer for it) and where any write fails (``query_only``). PostgreSQL: the same
+    connections, in READ ONLY transactions (readers never waited there)."""
+    if engine.dialect.name == "sqlite":
+        return make_engine(engine.url.render_as_string(hide_password=False), read_only=True)
+    return engine.execution_options(postgresql_readonly=True)
 
 
 def alembic_config(database_url: str) -> Config:

@@ -61,6 +61,26 @@ def ensure(session: Session, model: type[Any], values: Mapping[str, Any]) -> boo
     return bool(session.execute(statement).rowcount)  # type: ignore[attr-defined]
 
 
+def upsert(session: Session, model: type[Any], values: Mapping[str, Any]) -> Any:
+    """``INSERT values``, for ``.on_conflict_do_update(...)`` (both dialects' statement)."""
+    table = inspect(model).local_table
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).values(**values)
+    if dialect == "sqlite":
+        return sqlite.insert(table).values(**values)
+    raise NotImplementedError(f"no upsert for {dialect}")  # pragma: no cover
+
+
+def replace(session: Session, model: type[Any], values: Mapping[str, Any]) -> None:
+    """Insert ``values`` as a row of ``model``, or overwrite the row with its primary key
+    (``INSERT ... ON CONFLICT DO UPDATE``, both dialects): one statement, no lost update."""
+    keys = [column.name for column in inspect(model).local_table.primary_key.columns]
+    changes = {name: value for name, value in values.items() if name not in keys}
+    statement = upsert(session, model, values)
+    session.execute(statement.on_conflict_do_update(index_elements=keys, set_=changes))
+
+
 def locked_or_created(
     session: Session, model: type[T], key: Any, values: Mapping[str, Any]
 ) -> tuple[T, bool]:

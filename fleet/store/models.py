@@ -110,6 +110,19 @@ class Packet(Base):
     __table_args__ = (Index("ix_packets_station_seq", "station_id", "seq"),)
 
 
+class StationPacketCount(Base):
+    """Running totals of a station's stored packets, kept with each packet's row (packets are
+    never deleted): the summary reads one row per station, not every packet."""
+
+    __tablename__ = "station_packet_counts"
+
+    station_id: Mapped[str] = mapped_column(ForeignKey("stations.station_id"), primary_key=True)
+    packets: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    last_seq: Mapped[int] = mapped_column(BigInteger)
+    resends: Mapped[int] = mapped_column(BigInteger)
+
+
 class PacketChunk(Base):
     """Chunks received but not yet assembled; any ingest worker may hold the last one."""
 

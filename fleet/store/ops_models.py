@@ -99,6 +99,38 @@ class StationLiveness(Base):
     expected_by: Mapped[datetime | None] = mapped_column(UtcDateTime, index=True)
 
 
+class StationLatestHealth(Base):
+    """A station's newest heartbeat in typed columns (one row per station, replaced by each
+    heartbeat): what the fleet-wide views and the alert rules compare across thousands of
+    stations without reading every station's heartbeat JSON."""
+
+    __tablename__ = "station_latest_health"
+
+    station_id: Mapped[str] = mapped_column(
+        ForeignKey("stations.station_id", ondelete="CASCADE"), primary_key=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime)  # when the fleet received it
+    waiting: Mapped[int] = mapped_column(Integer)  # pending + sending
+    waiting_bytes: Mapped[int] = mapped_column(BigInteger)
+    # The oldest waiting packet's age as the station said, as a moment: its age now is
+    # now - oldest_pending_since, and the oldest backlog is the smallest value.
+    oldest_pending_since: Mapped[datetime | None] = mapped_column(UtcDateTime)
+    disk_used_pct: Mapped[float | None] = mapped_column(Float)
+    cpu_temperature_c: Mapped[float | None] = mapped_column(Float)
+    battery_v: Mapped[float | None] = mapped_column(Float)
+    external_power: Mapped[bool | None] = mapped_column(Boolean)
+    sensors_faulty: Mapped[int] = mapped_column(Integer)
+    tamper_latched: Mapped[bool | None] = mapped_column(Boolean)
+
+    # The fleet's extremes (fleet/health.py: fleet_numbers) are index look-ups.
+    __table_args__ = (
+        Index("ix_station_latest_health_oldest_pending_since", "oldest_pending_since"),
+        Index("ix_station_latest_health_disk_used_pct", "disk_used_pct"),
+        Index("ix_station_latest_health_cpu_temperature_c", "cpu_temperature_c"),
+        Index("ix_station_latest_health_battery_v", "battery_v"),
+    )
+
+
 # -- alerts ------------------------------------------------------------------------------------
 
 

@@ -276,7 +276,7 @@ def overview(
 ) -> HTMLResponse:
     who = caller.principal
     fleet = health_api.get_fleet_health(session, context, who)
-    healths = health_api.list_station_health(session, context, who, state=None)
+    healths = health_api.every_station_health(session, context)
     registry = context.view("registry", _registry).get(session, context.ops.clock())
     active = alerts_api.list_alerts(
         session, who, state="active", station_id=None, rule=None, limit=10, offset=0

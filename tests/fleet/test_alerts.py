@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -189,3 +191,59 @@ def test_revoked_and_unseen_stations_raise_nothing(rig: OpsRig) -> None:
     rig.station("ct-09", state="awaiting_claim")
     rig.clock.advance(days=2)
     assert not rig.ops.evaluate_alerts().raised
+
+
+def test_the_first_pass_picks_every_station_a_rule_would_pick(rig: OpsRig) -> None:
+    """Evaluating the whole fleet reads in full only the stations the typed latest health
+    picks: for stations around each threshold in turn (healthy otherwise), it finds exactly
+    what evaluating each station on its own (no first pass) finds."""
+    rng = random.Random(12)
+    settings = rig.settings.alerts
+    healthy: dict[str, Any] = {
+        "disk": {"free_bytes": 500, "total_bytes": 1000},
+        "cpu_temperature_c": 40.0,
+        "queue": {"pending": 1, "pending_bytes": 10, "oldest_pending_age_s": 60.0},
+        "sensors": [{"kind": "fingerprint", "state": "ok"}],
+        "environment": {"controller": "ok", "external_power": True, "tamper_latched": False},
+    }
+    aspects = ["disk", "cpu", "backlog", "sensor", "tamper", "offline", "event", "healthy"]
+    elapsed = 20 + 60 * (settings.offline_minutes + 1)
+    stations = [f"ct-{n:02d}" for n in range(64)]
+    for n, sid in enumerate(stations):
+        rig.station(sid)
+        aspect, near = aspects[n % len(aspects)], [-1.0, 0.0, 0.01, 1.0][(n // 8) % 4]
+        changes = dict(healthy)
+        if aspect == "disk":
+            used = settings.disk_used_pct + near
+            changes["disk"] = {"free_bytes": round(1000 * (100 - used)), "total_bytes": 100_000}
+        elif aspect == "cpu":
+            changes["cpu_temperature_c"] = settings.cpu_temperature_c + near
+        elif aspect == "backlog":
+            # Aged by the time of the evaluation (the clock moves on below).
+            age = settings.backlog_hours * 3600 - elapsed + 60 * near
+            changes["queue"] = {"pending": 1, "pending_bytes": 10, "oldest_pending_age_s": age}
+        elif aspect == "sensor" and near > 0:
+            changes["sensors"] = [{"kind": "iris", "state": rng.choice(["missing", "error"])}]
+        elif aspect == "tamper" and near > 0:
+            changes["environment"] = {"controller": "ok", "tamper_latched": True}
+        rig.heartbeat(heartbeat(sid, **changes))
+        if aspect == "event" and near > 0:
+            rig.event(sid, rng.choice(["sensor-fault", "tamper"]))
+    rig.clock.advance(seconds=20)
+    for n, sid in enumerate(stations):
+        if aspects[n % len(aspects)] == "offline" and n % 16 < 8:
+            rig.status(sid, "offline", "last will")
+    rig.clock.advance(seconds=elapsed - 20)
+    rules = alerts.RULE_FUNCTIONS.values()
+    with rig.sessions() as session:
+        together = alerts.gather(session, now=rig.clock(), settings=settings)
+        found = {(c.rule, c.station_id, c.summary) for rule in rules for c in rule(together)}
+        alone = set()
+        for sid in stations:
+            inputs = alerts.gather(session, now=rig.clock(), settings=settings, station_id=sid)
+            alone |= {(c.rule, c.station_id, c.summary) for rule in rules for c in rule(inputs)}
+    assert len(together.stations) < len(stations), "healthy stations are not read in full"
+    assert {rule for rule, _, _ in alone} == {
+        "disk-full", "cpu-hot", "backlog-old", "sensor-fault", "tamper", "station-offline"
+    }  # fmt: skip
+    assert found == alone

@@ -25,7 +25,7 @@ from fleet.ingest import Ingest
 from fleet.packet_files import PacketFiles
 from fleet.store.admin_models import LoginThrottle
 from fleet.store.db import make_engine, session_factory
-from fleet.store.models import AuditEntry, Packet, PacketChunk, Station
+from fleet.store.models import AuditEntry, Packet, PacketChunk, Station, StationPacketCount
 from fleet.store.ops_models import (
     Alert,
     AlertNotification,
@@ -150,6 +150,11 @@ def test_batches_from_many_workers_store_each_packet_once(
     assert count(sessions, PacketChunk) == 0
     assert len(list((tmp_path / "packets").rglob("*.ewp"))) == len(sealed)
     assert not list((tmp_path / "packets").rglob("*.tmp"))
+    with sessions() as session:
+        totals = session.get(StationPacketCount, "ct-01")
+        resends = session.scalar(select(func.sum(Packet.resends)))
+    assert totals is not None and totals.packets == len(sealed) and totals.last_seq == 24
+    assert totals.resends == resends, "the running totals agree with the packets"
 
 
 class _PausingSession(Session):

@@ -55,3 +55,42 @@ def test_latest_history_and_fleet_view(tmp_path: Path, database_url: str) -> Non
         assert history["points"][0]["queue_waiting"] == 2
         assert missing.status_code == 404
         assert backwards.status_code == 400
+
+
+def test_fleet_counts_faults_tamper_and_battery_and_lists_come_in_pages(
+    tmp_path: Path, database_url: str
+) -> None:
+    with api_rig(tmp_path, database_url=database_url) as rig:
+        for n in range(12):
+            rig.station(f"ct-{n:02d}")
+        rig.station("ct-99", state="revoked")
+        faulty = [{"kind": "fingerprint", "state": "error"}, {"kind": "iris", "state": "ok"}]
+        rig.heartbeat(heartbeat("ct-03", sensors=faulty))
+        rig.heartbeat(heartbeat("ct-04", environment={"controller": "ok", "battery_v": 11.9,
+                                                      "external_power": False,
+                                                      "tamper_latched": True}))  # fmt: skip
+        rig.heartbeat(heartbeat("ct-05", environment={"controller": "ok", "battery_v": 11.2}))
+        rig.heartbeat(heartbeat("ct-06"))
+        with rig.client("viewer") as api:
+            fleet = api.get("/api/v1/fleet/health").json()
+            first = api.get("/api/v1/stations", params={"limit": 5})
+            last = api.get("/api/v1/stations", params={"limit": 5, "offset": 10})
+            after = api.get("/api/v1/stations", params={"limit": 2, "after": "ct-06"})
+            seen = api.get("/api/v1/fleet/health/stations",
+                           params={"state": "online", "limit": 2, "offset": 1}).json()  # fmt: skip
+            never = api.get("/api/v1/fleet/health/stations", params={"state": "never-seen"})
+            revoked = api.get("/api/v1/fleet/health/stations", params={"state": "revoked"})
+            too_many = api.get("/api/v1/stations", params={"limit": 5000})
+    assert fleet["stations"]["total"] == 13 and fleet["stations"]["online"] == 4
+    assert fleet["stations_with_sensor_faults"] == 1
+    assert fleet["stations_tamper_latched"] == 1 and fleet["stations_on_battery"] == 1
+    assert fleet["lowest_battery_v"] == {"station_id": "ct-05", "value": 11.2}
+    assert [s["station_id"] for s in first.json()] == [f"ct-{n:02d}" for n in range(5)]
+    assert first.headers["x-total-count"] == "13"
+    assert [s["station_id"] for s in last.json()] == ["ct-10", "ct-11", "ct-99"]
+    assert [s["station_id"] for s in after.json()] == ["ct-07", "ct-08"]
+    assert after.headers["x-total-count"] == "13"
+    assert [s["station_id"] for s in seen] == ["ct-04", "ct-05"]
+    assert len(never.json()) == 8
+    assert [s["station_id"] for s in revoked.json()] == ["ct-99"]
+    assert too_many.status_code == 422
