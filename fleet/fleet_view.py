@@ -1,7 +1,7 @@
-"""The fleet-wide views (every station's latest health, the registry) for large fleets.
+"""Fleet-wide views (every station's latest health, the registry) for the dashboard's overview.
 
-Building a fleet-wide view reads and decodes every station's latest heartbeat: about 0.1 ms a
-station, so 1 ms for a site of 48 stations and a second or more for 10,000. Below
+Building a fleet-wide view reads every station's latest health and registry row: a few
+milliseconds for a site of 48 stations, most of a second for 10,000. Below
 ``live_limit`` stations a view is built for each request, as fresh as the store. Above it,
 each service process keeps the last view it built and serves that; a request that finds it
 older than ``max_age_s`` starts a rebuild in the background and is answered with the view it
