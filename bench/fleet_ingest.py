@@ -381,7 +381,8 @@ def run(backend: str) -> None:
             name=f"fleet ingest of heartbeats ({backend})",
             ratio=ours_beats.rate / raw_beats.rate,
             target="",
-            ours=f"{ours_beats.rate:.0f} heartbeats/s stored (sample, liveness, station row)",
+            ours=f"{ours_beats.rate:.0f} heartbeats/s stored "
+            "(sample, liveness, latest health, station row)",
             baseline=f"raw paho subscriber: {raw_beats.rate:.0f} heartbeats/s received",
             extra=common
             | {
