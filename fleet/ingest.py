@@ -178,8 +178,12 @@ class Ingest:
                 PacketChunk.sha256 == header.sealed_sha256,
             )
             held = session.scalars(select(PacketChunk).where(*key)).all()
-            if any(row.idx == chunk.index for row in held):
-                session.rollback()  # a resent chunk we already hold
+            if any(row.idx == chunk.index for row in held):  # a resent chunk we already hold
+                if len(held) >= chunk.count:
+                    # Every chunk is here but the packet is not: the worker that stored the
+                    # last one died before it assembled them (PostgreSQL). Assemble them now.
+                    return self._assemble(session, chunk, [*map(self._wire, held)])
+                session.rollback()
                 return None
             if len(held) + 1 == chunk.count:
                 # Fast path: this chunk completes the packet (always so for one-chunk packets).
@@ -301,13 +305,14 @@ class Ingest:
                 for _, _, chunk in group:
                     if chunk.index not in have:  # else a resent chunk we hold already
                         new.setdefault(chunk.index, chunk)
-                if not new:
+                station_id, last = group[0][0], group[0][2]
+                if len(have) + len(new) < last.count:
+                    if new:
+                        new_rows += [self._chunk_row(station_id, c) for c in new.values()]
+                        inserted.append(next(iter(new.values())))
                     continue
-                station_id = group[0][0]
-                if len(have) + len(new) < group[0][2].count:
-                    new_rows += [self._chunk_row(station_id, chunk) for chunk in new.values()]
-                    inserted.append(next(iter(new.values())))
-                    continue
+                # Complete: with new chunks, or (only resent ones) every chunk was here but the
+                # worker that stored the last one died before it assembled them.
                 rows = session.scalars(
                     select(PacketChunk).where(
                         PacketChunk.packet_id == packet_id, PacketChunk.sha256 == sha256
@@ -324,7 +329,7 @@ class Ingest:
                         PacketChunk.packet_id == packet_id, PacketChunk.sha256 == sha256
                     )
                 )
-                assembled.append((station_id, next(iter(new.values())), packet))
+                assembled.append((station_id, last, packet))
             if assembled:
                 self._count_packets(session, [packet for _, _, packet in assembled])
             else:

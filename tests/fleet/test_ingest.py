@@ -285,3 +285,28 @@ def test_a_batch_answers_each_chunk_as_if_it_came_alone(
     assert reasons == ["bad-signature", "conflict", "hash-mismatch", "malformed", "unregistered"]
     assert stored == {good.packet_id: good.sha256, already.packet_id: already.sha256}
     assert counts(sessions)[1] == 0, "no chunk left behind"
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["alone", "together"])
+def test_every_chunk_stored_but_never_assembled_is_assembled_by_a_resend(
+    sessions: sessionmaker[Session], tmp_path: Path, together: bool
+) -> None:
+    """A worker stored the last chunk's row and died before assembling (PostgreSQL lets two
+    workers each store one of the last chunks): the station's resend must finish the job,
+    not be ignored as chunks already held, forever."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    register(sessions, "ct-30", key)
+    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    sealed = packet("ct-30", key, size=12_000)
+    chunks = list(split_packet(sealed, 4096))
+    with sessions() as session:  # what the dead worker left behind
+        session.add_all(ingest._chunk_row("ct-30", chunk) for chunk in chunks)
+        session.commit()
+    assert counts(sessions) == (0, len(chunks), 0)
+    resent = [("ct-30", chunk.to_bytes()) for chunk in chunks]
+    if together:
+        receipts = [r for _, r in ingest.handle_chunks(resent)]
+    else:
+        receipts = [r for r in (ingest.handle_chunk(*item) for item in resent) if r]
+    assert [(r.packet_id, r.status) for r in receipts][:1] == [(sealed.packet_id, "stored")]
+    assert counts(sessions) == (1, 0, 0)
