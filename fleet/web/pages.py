@@ -685,6 +685,21 @@ def _save_layer(
     who = caller.principal
     text = form.get("document", "")
     removing = form.get("action") == "delete"
+
+    def refused(problems: list[str]) -> HTMLResponse:
+        """The form again, with what was typed and why it was refused (422)."""
+        return _layer_page(
+            request,
+            lang,
+            caller,
+            session,
+            scope,
+            target,
+            status_code=422,
+            document=text,
+            problems=problems,
+        )
+
     document: dict[str, Any] | None = None
     if not removing:
         problem = None
@@ -696,17 +711,7 @@ def _save_layer(
             if not isinstance(parsed, dict):
                 problem = translate("layer-not-object", lang)
         if problem is not None:
-            return _layer_page(
-                request,
-                lang,
-                caller,
-                session,
-                scope,
-                target,
-                status_code=422,
-                document=text,
-                problems=[problem],
-            )
+            return refused([problem])
         document = parsed
     try:
         if scope == "fleet":
@@ -729,17 +734,7 @@ def _save_layer(
             )
     except HTTPException as exc:
         if exc.status_code == status.HTTP_422_UNPROCESSABLE_CONTENT:
-            return _layer_page(
-                request,
-                lang,
-                caller,
-                session,
-                scope,
-                target,
-                status_code=422,
-                document=text,
-                problems=_problems(exc, lang),
-            )
+            return refused(_problems(exc, lang))
         if exc.status_code == status.HTTP_404_NOT_FOUND:
             raise PageError(404, "error-not-found", what=str(exc.detail)) from None
         raise
