@@ -98,6 +98,18 @@ class AppliedConfigRef(Message):
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
+class CaptureCounters(Message):
+    """What the station's capture workflow did since the agent started (a rollout's soak
+    check compares these between updated and not-yet-updated stations)."""
+
+    enrolments_completed: int = Field(ge=0, le=2**31)
+    attempts_ok: int = Field(ge=0, le=2**31, description="capture attempts that met quality")
+    attempts_failed: int = Field(
+        ge=0, le=2**31, description="attempts that failed: unusable, timed out or a device error"
+    )
+    sensor_errors: int = Field(ge=0, le=2**31, description="driver errors from any sensor")
+
+
 class Heartbeat(Message):
     v: Literal[1] = 1
     station_id: StationId
@@ -126,6 +138,15 @@ class Heartbeat(Message):
     )
     config: AppliedConfigRef | None = Field(
         default=None, description="the configuration the station runs"
+    )
+    captures: CaptureCounters | None = Field(
+        default=None, description="the capture workflow's counters since the agent started"
+    )
+    agent_starts: int | None = Field(
+        default=None,
+        ge=0,
+        le=2**31,
+        description="times the agent has started on this station (kept on disk): restarts",
     )
 
 

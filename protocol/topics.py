@@ -137,6 +137,23 @@ PREREGISTRATIONS = TopicSpec(
     "applications submitted online, for offline lookup during a trip",
 )
 
+UPDATE_STATUS = TopicSpec(
+    "update-status",
+    Direction.UP,
+    1,
+    False,
+    "UpdateStatus",
+    "each step of a software update: downloading (progress), healthy, failed, rolled-back",
+)
+UPDATE = TopicSpec(
+    "update",
+    Direction.DOWN,
+    1,
+    True,
+    "UpdateOffer",
+    "the release the station should install (TUF target paths); retained until reported",
+)
+
 ALL_TOPICS: tuple[TopicSpec, ...] = (
     STATUS,
     HEARTBEAT,
@@ -150,6 +167,8 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     CONFIG,
     APPLICATION_STATUS,
     PREREGISTRATIONS,
+    UPDATE_STATUS,
+    UPDATE,
 )
 
 

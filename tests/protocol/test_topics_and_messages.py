@@ -22,6 +22,7 @@ def test_station_acl_allows_only_own_up_topics_to_publish() -> None:
         "ewp/v1/stations/mu-01/config",
         "ewp/v1/stations/mu-01/app-status",
         "ewp/v1/stations/mu-01/preregistrations",
+        "ewp/v1/stations/mu-01/update",
     }
     assert all(t.startswith("ewp/v1/stations/mu-01/") for t in publish | subscribe)
 
