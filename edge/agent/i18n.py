@@ -54,6 +54,16 @@ NATIONALITY_LANGUAGE: dict[str, ApplicantLanguage] = {
 }
 
 
+class _Missing(gettext.NullTranslations):
+    """The fallback of every catalog: a key it lacks is an error, never shown as the key."""
+
+    def gettext(self, message: str) -> str:
+        raise KeyError(message)
+
+    def pgettext(self, context: str, message: str) -> str:
+        raise KeyError(f"{context}/{message}")
+
+
 @cache
 def catalog(domain: str, language: str) -> gettext.GNUTranslations:
     """The compiled catalog (a missing .mo: an error that says what to run)."""
@@ -65,15 +75,16 @@ def catalog(domain: str, language: str) -> gettext.GNUTranslations:
             "run `make catalogs` (python -m ewp.catalogs)"
         ) from exc
     assert isinstance(found, gettext.GNUTranslations)
+    found.add_fallback(_Missing())
     return found
 
 
 def _lookup(domain: str, language: str, key: str, context: str | None = None) -> str:
     messages = catalog(domain, language)
-    text = messages.gettext(key) if context is None else messages.pgettext(context, key)
-    if text is key:
-        raise KeyError(f"no message {key!r} in the {language} {domain} catalog")
-    return text
+    try:
+        return messages.gettext(key) if context is None else messages.pgettext(context, key)
+    except KeyError:
+        raise KeyError(f"no message {key!r} in the {language} {domain} catalog") from None
 
 
 def position_name(position: str, language: str, domain: str = "station") -> str:
@@ -83,6 +94,14 @@ def position_name(position: str, language: str, domain: str = "station") -> str:
 
 def reason_name(reason: str, language: Language) -> str:
     return _lookup("station", language, reason, "reason") if reason in REASONS else reason
+
+
+def status_name(status: str, language: Language) -> str:
+    """An application's status from central (``received``, ``card-ready``, ...)."""
+    try:
+        return _lookup("station", language, status, "status")
+    except KeyError:
+        return status
 
 
 def render(key: str, language: Language, **params: object) -> str:

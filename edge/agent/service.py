@@ -32,6 +32,7 @@ from edge.agent.capture import (
     IrisCapturer,
     KeepBest,
     Resolution,
+    ShownCapture,
     WorkflowResult,
 )
 from edge.agent.errors import AgentError
@@ -348,6 +349,23 @@ class StationAgent:
         source: str = "operator",
     ) -> WorkflowResult:
         """Run the capture plan, then seal and save durably (only then is it "saved")."""
+        result = self.capture(
+            application, console, operator_id=operator_id, declared=declared, source=source
+        )
+        self.save(result)
+        return result
+
+    def capture(
+        self,
+        application: Application,
+        console: Console,
+        *,
+        operator_id: str | None = None,
+        declared: dict[str, Declared] | None = None,
+        source: str = "operator",
+        on_capture: Callable[[ShownCapture], None] | None = None,
+    ) -> WorkflowResult:
+        """Run the capture plan (nothing is saved: a screen may review it first, then ``save``)."""
         if self.controller is not None and self.controller.locked:
             raise AgentError(
                 "this station is locked because its enclosure was opened (tamper): capture is "
@@ -361,10 +379,14 @@ class StationAgent:
         if policy.eyes and not all(f"{e}-eye" in (declared or {}) for e in policy.eyes):
             irises = self.iris_capturer()
         workflow = EnrolmentWorkflow(
-            policy, _PanelConsole(console, self._panel), fingers=fingers, irises=irises
+            policy,
+            _PanelConsole(console, self._panel),
+            fingers=fingers,
+            irises=irises,
+            on_capture=on_capture,
         )
         try:
-            result = workflow.run(
+            return workflow.run(
                 application,
                 operator_id=operator_id or self.settings.station.operator_id,
                 declared=declared,
@@ -382,6 +404,9 @@ class StationAgent:
             self.sensors.set("iris", "error", str(exc))
             self._report("sensor-fault", "error", sensor="iris", error=str(exc))
             raise
+
+    def save(self, result: WorkflowResult) -> OutboxEntry:
+        """Seal the enrolment and store it durably in the outbox (returns once it is on disk)."""
         if self._outbox is None:
             raise AgentError("the agent is not running: enrolments are saved by run()'s thread")
         entry = self._builder.save(self._outbox, result.enrolment)
@@ -389,12 +414,12 @@ class StationAgent:
         self._panel("ready")
         log.info(
             "saved enrolment %s as packet %s (seq %d, %d bytes)",
-            application.application_number,
+            result.enrolment.application.application_number,
             entry.packet_id,
             entry.seq,
             entry.size,
         )
-        return result
+        return entry
 
     # -- the process ---------------------------------------------------------------------------
 

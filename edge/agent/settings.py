@@ -104,6 +104,15 @@ class AutopilotSettings(Section):
     seed: int = 0
 
 
+class KioskSettings(Section):
+    """The kiosk UI (edge/agent/kiosk): served on 127.0.0.1 only, for Chromium in kiosk mode."""
+
+    enabled: bool = Field(default=False, description="serve the kiosk with `ewp agent run`")
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8470
+    idle_logout_s: Annotated[float, Field(ge=10, le=3600)] = 300.0
+    language: Literal["th", "en"] = "th"
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     wire: bool = False
@@ -118,6 +127,7 @@ class AgentSettings(Section):
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     upload: UploadSchedule = Field(default_factory=UploadSchedule)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @property

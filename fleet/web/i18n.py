@@ -22,6 +22,13 @@ DOMAIN = "dashboard"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 
+class _Missing(gettext.NullTranslations):
+    """The catalogs' fallback: a missing message is an error; a missing label is the value."""
+
+    def gettext(self, message: str) -> str:
+        raise KeyError(message)
+
+
 @cache
 def catalog(language: Language) -> gettext.GNUTranslations:
     """The compiled catalog of one language (a missing .mo: an error that says what to run)."""
@@ -33,6 +40,7 @@ def catalog(language: Language) -> gettext.GNUTranslations:
             "run `make catalogs` (python -m ewp.catalogs)"
         ) from exc
     assert isinstance(found, gettext.GNUTranslations)
+    found.add_fallback(_Missing())
     return found
 
 
@@ -42,9 +50,10 @@ def parse_language(text: str | None) -> Language | None:
 
 def translate(message: str, language: Language, /, **values: object) -> str:
     """The message in that language, with ``{name}`` filled in (a missing key: KeyError)."""
-    text = catalog(language).gettext(message)
-    if text is message:
-        raise KeyError(f"no message {message!r} in the {language} dashboard catalog")
+    try:
+        text = catalog(language).gettext(message)
+    except KeyError:
+        raise KeyError(f"no message {message!r} in the {language} dashboard catalog") from None
     return text.format(**values) if values else text
 
 
