@@ -37,14 +37,52 @@ class FingerprintSensorSettings(Section):
     """a command not answered within this is an error (the module is unplugged or hung)"""
 
 
+_SERIAL_ONLY = ("port", "baudrate")
+_IDDK_ONLY = ("library", "device", "reconnect_s", "quality_mode")
+
+
 class IrisCameraSettings(Section):
-    port: str = Field(description="serial port URL of the iris camera (USB CDC), or a simulator's")
+    """The iris camera: one speaking the ewp iris protocol over serial (``ewp-serial``), or an
+    IriShield driven through IriTech's IDDK 2000 library (``iddk``). Keys of the other
+    backend are errors, so a half-switched configuration fails at start-up."""
+
+    backend: Literal["ewp-serial", "iddk"] = "ewp-serial"
+    """ewp-serial: a camera speaking the ewp iris protocol; iddk: an IriShield through IDDK 2000"""
+    port: str | None = Field(
+        default=None,
+        description="ewp-serial: serial port URL of the camera (USB CDC), or a simulator's",
+    )
     baudrate: Annotated[int, Field(ge=9600, le=3_000_000)] = 115200
-    """the camera link's serial speed"""
-    timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
-    """a command not answered within this is an error"""
+    """ewp-serial: the camera link's serial speed"""
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = Field(
+        default=2.0, description="one command (ewp-serial) or one library call (iddk)"
+    )
     capture_timeout_s: Annotated[float, Field(gt=0, le=120)] = 30.0
     """how long one eye's capture may take before it is abandoned with a retry"""
+    library: str = Field(
+        default="libIddk2000.so",
+        min_length=1,
+        description="iddk: libIddk2000.so's path (a bare name is found by the dynamic loader)",
+    )
+    device: str | None = Field(
+        default=None, description="iddk: part of the device descriptor, to pick one camera"
+    )
+    reconnect_s: Annotated[float, Field(ge=0, le=300)] = Field(
+        default=10.0, description="iddk: how long to look for a camera that was unplugged"
+    )
+    quality_mode: Literal["normal", "high", "very-high"] = Field(
+        default="normal", description="iddk: the camera's own bar for a qualified frame"
+    )
+
+    @model_validator(mode="after")
+    def _keys_of_the_backend(self) -> IrisCameraSettings:
+        other = _IDDK_ONLY if self.backend == "ewp-serial" else _SERIAL_ONLY
+        stray = sorted(set(other) & self.model_fields_set)
+        if stray:
+            raise ValueError(f"{', '.join(stray)}: not a setting of backend {self.backend!r}")
+        if self.backend == "ewp-serial" and not self.port:
+            raise ValueError("backend 'ewp-serial' needs port (e.g. /dev/ttyACM0)")
+        return self
 
 
 class SensorsSettings(Section):
