@@ -1,4 +1,5 @@
-"""Users of the fleet service and their roles (viewer < operator < release manager < admin)."""
+"""Users of the fleet service and their roles (viewer < operator < release manager < admin, and
+central beside them)."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def update_user(
     user = get_user(session, username)
     detail: audit.Detail = {}
     if role is not None and role.label != user.role:
-        if role < Role.ADMIN:
+        if role is not Role.ADMIN:
             _keep_an_admin(session, user)
         detail["role"] = role.label
         detail["previous_role"] = user.role

@@ -136,6 +136,7 @@ def require(needed: Role) -> Callable[[WebCaller], WebCaller]:
     return check
 
 
+SignedInPage = Annotated[WebCaller, Depends(web_caller)]  # any role, central included
 ViewerPage = Annotated[WebCaller, Depends(require(Role.VIEWER))]
 OperatorPage = Annotated[WebCaller, Depends(require(Role.OPERATOR))]
 ReleaseManagerPage = Annotated[WebCaller, Depends(require(Role.RELEASE_MANAGER))]

@@ -51,6 +51,7 @@ from fleet.web.access import (
     OperatorPage,
     PageError,
     ReleaseManagerPage,
+    SignedInPage,
     ViewerPage,
     WebCaller,
     language,
@@ -247,7 +248,7 @@ def login(
 
 
 @router.post("/ui/logout")
-def logout(caller: ViewerPage, session: DbSession) -> Response:
+def logout(caller: SignedInPage, session: DbSession) -> Response:
     answer = RedirectResponse("/ui/login?out=1", status_code=status.HTTP_303_SEE_OTHER)
     auth_api.logout(caller.principal, session, answer)
     return answer

@@ -206,3 +206,44 @@ def test_api_tokens_role_cap_expiry_revocation_and_last_use(
         tokens.revoke(session, row, actor="ops")
         assert tokens.resolve(session, secret) is None
         assert "token.revoke" in actions(session)
+
+
+def test_central_stands_beside_the_ladder() -> None:
+    central = Principal("central", Role.CENTRAL)
+    assert central.may(Role.CENTRAL)
+    assert not any(central.may(r) for r in Role if r is not Role.CENTRAL)
+    assert not any(Principal("x", r).may(Role.CENTRAL) for r in Role if r is not Role.CENTRAL)
+    assert Role.parse("central") is Role.CENTRAL and Role.CENTRAL.label == "central"
+
+
+def test_central_tokens_are_made_by_an_admin_and_only_for_a_central_user(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        add(session, "admin1", Role.ADMIN)
+        system = add(session, "central", Role.CENTRAL)
+        ops = add(session, "ops", Role.OPERATOR)
+        assert tokens.default_role(Role.ADMIN, Role.CENTRAL) is Role.CENTRAL
+        _, secret = tokens.create_token(
+            session,
+            owner=system,
+            name="c",
+            role=Role.CENTRAL,
+            days=1,
+            creator=BOOTSTRAP,
+            max_days=9,
+        )
+        found = tokens.resolve(session, secret)
+        assert found is not None and found.role is Role.CENTRAL
+        for owner, role in ((ops, Role.CENTRAL), (system, Role.VIEWER), (system, Role.ADMIN)):
+            with pytest.raises(RoleTooHighError):
+                tokens.create_token(
+                    session, owner=owner, name="x", role=role, days=1, creator=BOOTSTRAP, max_days=9
+                )
+        # A central user moved onto the ladder: their central token no longer works at all.
+        users.update_user(session, "central", actor="test", role=Role.ADMIN)
+        assert tokens.resolve(session, secret) is None
+        # The last admin cannot be moved off the ladder to central either.
+        users.update_user(session, "admin1", actor="test", role=Role.VIEWER)
+        with pytest.raises(LastAdminError):
+            users.update_user(session, "central", actor="test", role=Role.CENTRAL)
