@@ -5,6 +5,7 @@ and tokens. A route missing from ROUTES fails the build."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -262,9 +263,19 @@ def test_the_bootstrap_token_is_admin(role_fleet: RoleFleet) -> None:
         assert api.get("/api/v1/users").status_code == 200
 
 
+def login_form_token(client: Any) -> str:
+    """What a browser gets from the login page: the form's CSRF token (and its cookie)."""
+    page = client.get("/ui/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None, "the login page has no CSRF field"
+    return found.group(1)
+
+
 def _web_request(client: Any, method: str, path: str, csrf: str | None = None) -> Any:
     url = path.format(**{**PATH_VALUES, **WEB_PATH_VALUES})
     form = dict(WEB_FORMS.get((method, path), {}))
+    if (method, path) == ("POST", "/ui/login"):
+        form["csrf_token"] = login_form_token(client)
     if csrf is not None:
         form["csrf_token"] = csrf
     if method == "GET":
