@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from fleet import audit
 from fleet.access.sessions import LAST_SEEN_EVERY, secret_hash
-from fleet.errors import AccessError, RoleTooHighError
+from fleet.errors import AccessError, RoleTooHighError, TokenMintingError
 from fleet.roles import Principal, Role
 from fleet.store.admin_models import ApiToken, User
 from fleet.store.models import utcnow
@@ -54,7 +54,15 @@ def create_token(
     creator: Principal,
     max_days: int,
 ) -> tuple[ApiToken, str]:
-    """A new token for ``owner``; returns the row and the token (its only appearance)."""
+    """A new token for ``owner``; returns the row and the token (its only appearance).
+
+    Only a person (a web session, the command line) or the bootstrap token creates tokens: an
+    API token cannot mint more (a leaked token must not outlive its own revocation)."""
+    if creator.via == "api-token":
+        raise TokenMintingError(
+            "an API token cannot create tokens: log in (web session) or use `ewp fleet token "
+            "create` on the fleet host"
+        )
     if creator.user_id != owner.id and not creator.may(Role.ADMIN):
         raise RoleTooHighError("only an admin may create tokens for another user")
     owner_role = Role.parse(owner.role)

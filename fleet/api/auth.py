@@ -90,7 +90,8 @@ def me(caller: SignedIn, session: DbSession) -> Me:
 def change_password(
     body: PasswordChange, caller: SignedIn, session: DbSession, response: Response
 ) -> None:
-    """Change your own password (ends all your web sessions, this one included)."""
+    """Change your own password (ends all your web sessions, this one included, and revokes
+    all your API tokens)."""
     user = session.get(User, caller.user_id) if caller.user_id is not None else None
     if user is None:
         raise HTTPException(

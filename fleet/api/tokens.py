@@ -8,7 +8,7 @@ from fleet.access import tokens, users
 from fleet.api.access_schemas import TokenCreate, TokenCreated, TokenPublic
 from fleet.api.deps import Context, DbSession, SignedIn
 from fleet.api.schemas import errors
-from fleet.errors import AccessError, RoleTooHighError, UnknownUserError
+from fleet.errors import AccessError, RoleTooHighError, TokenMintingError, UnknownUserError
 from fleet.roles import Role
 from fleet.store.admin_models import ApiToken, User
 
@@ -38,7 +38,8 @@ def create_token(
     body: TokenCreate, caller: SignedIn, session: DbSession, context: Context
 ) -> TokenCreated:
     """A token for yourself, or (admins) for another user; its role is at most the owner's and
-    yours. The answer holds the token: it is shown only this once."""
+    yours. Only a web session or the bootstrap token may ask: an API token cannot create
+    tokens (403). The answer holds the token: it is shown only this once."""
     try:
         if body.username is not None:
             owner = users.get_user(session, body.username)
@@ -66,7 +67,7 @@ def create_token(
         )
     except UnknownUserError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except RoleTooHighError as exc:
+    except (RoleTooHighError, TokenMintingError) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     except AccessError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None

@@ -20,6 +20,7 @@ PUBLIC = None
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
 RELEASE, CENTRAL = Role.RELEASE_MANAGER, Role.CENTRAL
 SIGNED_IN = "signed-in"  # any authenticated caller, whatever its role
+NO_API_TOKEN = "no-api-token"  # a web session or the bootstrap token, never an API token
 
 
 def _allowed(role: Role, needed: Role | str) -> bool:
@@ -58,7 +59,7 @@ ROUTES: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/api/v1/users/{username}"): ADMIN,
     ("PATCH", "/api/v1/users/{username}"): ADMIN,
     ("GET", "/api/v1/tokens"): SIGNED_IN,
-    ("POST", "/api/v1/tokens"): SIGNED_IN,
+    ("POST", "/api/v1/tokens"): NO_API_TOKEN,  # tokens cannot mint tokens
     ("POST", "/api/v1/tokens/{token_id}/revoke"): SIGNED_IN,
     ("GET", "/metrics"): VIEWER,
     ("POST", "/api/v1/stations/{station_id}/preregistrations"): OPERATOR,
