@@ -43,6 +43,19 @@ POSITIONS: tuple[str, ...] = (
     "right-eye",
     "both-eyes",
 )
+# The applicant catalog's prompts (besides the finger and eye names).
+APPLICANT_PROMPTS: tuple[str, ...] = (
+    "place-finger",
+    "hold-still",
+    "lift-finger",
+    "try-again",
+    "wrong-finger",
+    "look-at-light",
+    "good",
+    "done",
+    "wait",
+    "language-name",
+)
 REASONS: tuple[str, ...] = ("missing", "amputated", "bandaged", "unusable", "other")
 # The applicant's language from the application's nationality (ISO 3166 alpha-3).
 NATIONALITY_LANGUAGE: dict[str, ApplicantLanguage] = {

@@ -29,6 +29,7 @@ from edge.agent.application_status import ApplicationStatusStore
 from edge.agent.capture import Declared, ExceptionReason, KeepBest
 from edge.agent.i18n import (
     APPLICANT_LANGUAGES,
+    APPLICANT_PROMPTS,
     POSITIONS,
     REASONS,
     ApplicantLanguage,
@@ -290,11 +291,21 @@ def build_app(kiosk: Kiosk) -> FastAPI:
         """A page with no state behind it: the baseline of the render benchmark."""
         return HTMLResponse("<!doctype html><title>ewp</title><p>ok</p>", headers=NO_STORE)
 
+    @app.get("/prompts")
+    async def prompts(request: Request, lang: str = "en") -> Response:
+        """Every applicant prompt in one language, as the capture screen shows them (for a
+        translator's review on the real screen, and the glyph-coverage test)."""
+        chosen = lang if lang in APPLICANT_LANGUAGES else "en"
+        texts = [prompt(key, chosen, finger="right-index") for key in APPLICANT_PROMPTS] + [
+            position_name(code, chosen, "applicant") for code in POSITIONS
+        ]
+        return kiosk.page(request, "prompts.html", prompt_lang=chosen, texts=texts)
+
     @app.get("/screen")
     async def screen(request: Request, v: int = -1) -> Response:
         if flow.snapshot().version == v:
             return Response(status_code=204)
-        return kiosk.page(request, "screen.html")
+        return kiosk.page(request, "screen_update.html")
 
     @app.get("/status")
     async def status(request: Request) -> Response:

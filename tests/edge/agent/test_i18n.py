@@ -46,6 +46,11 @@ def test_every_key_exists_in_every_language_with_the_same_placeholders(
             assert placeholders(other[key]) == placeholders(text), (language, key)
 
 
+def test_the_applicant_catalog_holds_the_prompts_the_kiosk_shows() -> None:
+    keys = {key for context, key in entries("applicant", "en") if context is None}
+    assert keys == set(i18n.APPLICANT_PROMPTS)
+
+
 def test_every_finger_and_eye_has_a_name_in_every_applicant_language() -> None:
     for language in i18n.APPLICANT_LANGUAGES:
         names = {i18n.position_name(p, language, "applicant") for p in i18n.POSITIONS}

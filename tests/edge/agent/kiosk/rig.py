@@ -43,6 +43,8 @@ class Hands:
 
     rig: KioskRig
     poor: dict[str, int] = field(default_factory=dict)  # finger -> presses to make poor first
+    unplug_at: str | None = None  # pull the sensor's cable when the screen asks for this finger
+    hold_at: str | None = None  # stop (as if the applicant hesitated) before this finger
     paused: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -63,6 +65,8 @@ class Hands:
             if self.paused.is_set():
                 continue
             state = self.rig.server.flow.snapshot()
+            if state.screen not in ("login-finger", "capture", "resolve"):
+                done.clear()  # a new capture (or a retry) starts from its first finger
             guidance = state.guidance
             if guidance is None:
                 continue
@@ -73,6 +77,13 @@ class Hands:
             elif guidance.key == "place-finger" and state.screen == "capture":
                 if step not in done:
                     finger = str(guidance.params["finger"])
+                    if finger == self.hold_at:
+                        continue
+                    if finger == self.unplug_at:
+                        self.unplug_at = None
+                        sensor.unplug()
+                        done.add(step)
+                        continue
                     poor = self.poor.get(finger, 0) > 0
                     if poor:
                         self.poor[finger] -= 1
