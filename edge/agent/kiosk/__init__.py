@@ -42,7 +42,12 @@ class KioskServer:
         self.kiosk = Kiosk(self.flow, self.access, self.status, language=settings.language)
         self.app = build_app(self.kiosk)
         config = uvicorn.Config(
-            self.app, host=HOST, port=self.port, log_level="warning", access_log=False
+            self.app,
+            host=HOST,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
