@@ -1,0 +1,111 @@
+"""A fleet release repository served over HTTP, and a station with release 1.0.0 installed."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from edge.agent.updater.download import Downloader
+from edge.agent.updater.layout import Layout
+from edge.agent.updater.station import StationUpdater
+from edge.agent.updater.tuf_client import TrustedRepository
+from fleet.updates.bundle import write_bundle
+from fleet.updates.publish import Published, publish_release
+from fleet.updates.repository import FileRepository
+from protocol.envelope import utc_timestamp
+from protocol.updates import UpdateOffer, UpdateStatus
+from tests.update_helpers import RepositoryServer, make_repository, make_wheel
+
+
+def app_module(version: str, extra: str = "") -> bytes:
+    return f'VERSION = "{version}"\n{extra}\n'.encode() + b"# padding\n" * 2000
+
+
+@dataclass
+class World:
+    tmp: Path
+    repo: FileRepository
+    server: RepositoryServer
+    layout: Layout
+    reports: list[UpdateStatus] = field(default_factory=list)
+
+    def build(self, version: str, *, extra: str = "", min_upgrade_from: str | None = None) -> Path:
+        wheels = self.tmp / f"wheels-{version}"
+        wheel = make_wheel(
+            wheels,
+            "ewp_app",
+            version,
+            {
+                "ewp_app/__init__.py": app_module(version, extra),
+                "ewp_app/data.py": b"TABLE = %r\n" % (bytes(range(256)) * 40),
+            },
+        )
+        out = self.tmp / f"bundle-{version}.tar"
+        write_bundle(
+            out,
+            kind="agent",
+            version=version,
+            files={wheel.name: wheel},
+            changelog=f"release {version}",
+            min_upgrade_from=min_upgrade_from,
+        )
+        return out
+
+    def publish(self, version: str, **kw: str) -> Published:
+        return publish_release(self.repo, self.build(version, **kw))
+
+    def trusted(self) -> TrustedRepository:
+        return TrustedRepository(
+            self.layout.tuf_dir, f"{self.server.url}/metadata/", f"{self.server.url}/targets/"
+        )
+
+    def updater(self, downloader: Downloader | None = None, **kw: object) -> StationUpdater:
+        return StationUpdater(
+            station_id="st-0001",
+            layout=self.layout,
+            repository=self.trusted,
+            downloader=downloader or Downloader(),
+            report=self.reports.append,
+            reserve_bytes=0,
+            sleep=lambda s: None,
+            **kw,  # type: ignore[arg-type]
+        )
+
+    def offer(self, version: str, **kw: object) -> UpdateOffer:
+        fields: dict[str, object] = {
+            "rollout_id": "r1",
+            "component": "agent",
+            "version": version,
+            "target": f"agent/{version}/bundle.tar",
+            "issued_at": utc_timestamp(),
+        }
+        return UpdateOffer.model_validate(fields | kw)
+
+    def states(self) -> list[str]:
+        return [r.state for r in self.reports]
+
+    def installed_releases(self) -> list[str]:
+        return sorted(p.name for p in self.layout.releases.iterdir())
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> Iterator[World]:
+    repo = make_repository(tmp_path / "fleet")
+    layout = Layout(tmp_path / "station")
+    # provisioning: the first release installed from its bundle, the update root trusted
+    first = tmp_path / "first"
+    first.mkdir()
+    with RepositoryServer(repo.repo_dir) as server:
+        w = World(first, repo, server, layout)
+        bundle = w.build("1.0.0")
+        publish_release(repo, bundle)
+        layout.install_bundle(bundle)
+        layout.activate_first("1.0.0")
+        layout.trust_root((repo.metadata_dir / "1.root.json").read_bytes())
+        w.tmp = tmp_path
+        yield w
+    shutil.rmtree(tmp_path / "station", ignore_errors=True)
