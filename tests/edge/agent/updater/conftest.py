@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -32,18 +33,24 @@ class World:
     server: RepositoryServer
     layout: Layout
     reports: list[UpdateStatus] = field(default_factory=list)
+    base_url: str | None = None  # another way to the server (a simulated link)
 
-    def build(self, version: str, *, extra: str = "", min_upgrade_from: str | None = None) -> Path:
+    def build(
+        self,
+        version: str,
+        *,
+        extra: str = "",
+        min_upgrade_from: str | None = None,
+        blob: bytes = b"",
+    ) -> Path:
         wheels = self.tmp / f"wheels-{version}"
-        wheel = make_wheel(
-            wheels,
-            "ewp_app",
-            version,
-            {
-                "ewp_app/__init__.py": app_module(version, extra),
-                "ewp_app/data.py": b"TABLE = %r\n" % (bytes(range(256)) * 40),
-            },
-        )
+        files = {
+            "ewp_app/__init__.py": app_module(version, extra),
+            "ewp_app/data.py": b"TABLE = %r\n" % (bytes(range(256)) * 40),
+        }
+        if blob:
+            files["ewp_app/blob.bin"] = blob
+        wheel = make_wheel(wheels, "ewp_app", version, files)
         out = self.tmp / f"bundle-{version}.tar"
         write_bundle(
             out,
@@ -55,24 +62,22 @@ class World:
         )
         return out
 
-    def publish(self, version: str, **kw: str) -> Published:
+    def publish(self, version: str, **kw: Any) -> Published:
         return publish_release(self.repo, self.build(version, **kw))
 
     def trusted(self) -> TrustedRepository:
-        return TrustedRepository(
-            self.layout.tuf_dir, f"{self.server.url}/metadata/", f"{self.server.url}/targets/"
-        )
+        url = self.base_url or self.server.url
+        return TrustedRepository(self.layout.tuf_dir, f"{url}/metadata/", f"{url}/targets/")
 
     def updater(self, downloader: Downloader | None = None, **kw: object) -> StationUpdater:
+        options: dict[str, Any] = {"reserve_bytes": 0, "sleep": lambda s: None} | kw
         return StationUpdater(
             station_id="st-0001",
             layout=self.layout,
             repository=self.trusted,
             downloader=downloader or Downloader(),
             report=self.reports.append,
-            reserve_bytes=0,
-            sleep=lambda s: None,
-            **kw,  # type: ignore[arg-type]
+            **options,
         )
 
     def offer(self, version: str, **kw: object) -> UpdateOffer:
