@@ -26,6 +26,51 @@ def app_module(version: str, extra: str = "") -> bytes:
     return f'VERSION = "{version}"\n{extra}\n'.encode() + b"# padding\n" * 2000
 
 
+# The release's program: a station agent's start reduced to what the update path needs: the
+# health check (outbox unchanged, broker reached), READY=1, then run until stopped.
+APP_MAIN = """
+import os, signal, socket, sys, time
+from pathlib import Path
+from edge.agent.updater.health import outbox_check
+from edge.agent.updater.layout import Layout
+from edge.agent.updater.startup import EXIT_ROLLED_BACK, after_start
+import ewp_app
+
+{crash}
+root = Path(os.environ["EWP_ROOT"])
+layout = Layout(root)
+print("ewp_app", ewp_app.VERSION, "starting", flush=True)
+
+
+def broker():
+    port = int(os.environ["EWP_BROKER_PORT"]) + {port_offset}
+    socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+trial = layout.trial()
+checks = {{
+    "outbox": outbox_check(Path(os.environ["EWP_OUTBOX"]), (trial or {{}}).get("outbox")),
+    "broker": broker,
+}}
+(root / "running").write_text(ewp_app.VERSION)  # before READY=1: the test reads it then
+result = after_start(layout, checks, max_check_s=2)
+if not result.ready:
+    print("health check failed:", result.health.reason, flush=True)
+    sys.exit(EXIT_ROLLED_BACK)
+signal.signal(signal.SIGTERM, lambda *a: sys.exit(0))
+while True:
+    time.sleep(1)
+"""
+
+
+def app_files(version: str, *, crash: bool = False, port_offset: int = 0) -> dict[str, bytes]:
+    main = APP_MAIN.format(
+        crash='raise SystemExit("ewp_app: cannot start")' if crash else "",
+        port_offset=port_offset,
+    )
+    return {"ewp_app/__main__.py": main.encode()}
+
+
 @dataclass
 class World:
     tmp: Path
@@ -42,15 +87,17 @@ class World:
         extra: str = "",
         min_upgrade_from: str | None = None,
         blob: bytes = b"",
+        files: dict[str, bytes] | None = None,
     ) -> Path:
         wheels = self.tmp / f"wheels-{version}"
-        files = {
+        contents = {
             "ewp_app/__init__.py": app_module(version, extra),
             "ewp_app/data.py": b"TABLE = %r\n" % (bytes(range(256)) * 40),
         }
         if blob:
-            files["ewp_app/blob.bin"] = blob
-        wheel = make_wheel(wheels, "ewp_app", version, files)
+            contents["ewp_app/blob.bin"] = blob
+        contents |= app_files(version) if files is None else files
+        wheel = make_wheel(wheels, "ewp_app", version, contents)
         out = self.tmp / f"bundle-{version}.tar"
         write_bundle(
             out,
