@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ewp.cli import agent_updates
+
 if TYPE_CHECKING:
     from edge.agent.settings import AgentSettings
 
@@ -148,6 +150,7 @@ def _age(seconds: int) -> str:
 
 operator_app = typer.Typer(no_args_is_help=True, help="Operators: PIN and a finger on the module.")
 app.add_typer(operator_app, name="operator")
+app.add_typer(agent_updates.app, name="updates", help="Set the station up for updates; status.")
 
 
 @operator_app.command("add")
