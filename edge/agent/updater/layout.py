@@ -335,7 +335,11 @@ def _unpack_wheel(data: bytes, site: Path, name: str) -> None:
     directories folded into ``site``), refusing any path outside it."""
     import io
 
-    with zipfile.ZipFile(io.BytesIO(data)) as wheel:
+    try:
+        wheel = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise UpdateRefused(f"refused: {name} is not a wheel ({exc})") from exc
+    with wheel:
         for info in wheel.infolist():
             parts = PurePosixPath(info.filename).parts
             if not parts or info.filename.startswith("/") or ".." in parts:
