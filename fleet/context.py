@@ -145,11 +145,9 @@ class FleetContext:
         if self._admin is None:
             b = self.settings.broker
             self._admin = DynsecAdmin(
-                b.host,
-                b.port,
+                self.service_login.address,
                 b.admin_username,
                 b.admin_password.read("broker admin password"),
-                tls=b.tls,
             ).connect()
         return self._admin
 

@@ -36,6 +36,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import paho.mqtt.client as mqtt
@@ -64,6 +65,7 @@ from fleet.store.models import (
     StationPacketCount,
     utcnow,
 )
+from mqtt_session import BrokerAddress, TlsOptions
 from protocol import topics
 from protocol.chunks import PacketChunk as WireChunk
 from protocol.chunks import join_chunks
@@ -845,11 +847,20 @@ class Ingest:
 
 @dataclass(frozen=True)
 class BrokerLogin:
+    """How the fleet's own processes log in to the broker: the loopback plaintext listener on
+    the broker's host, or TLS (verified against ``ca_file``) from another host."""
+
     host: str
     port: int
     username: str
     password: str
     tls: bool = False
+    ca_file: Path | None = None
+
+    @property
+    def address(self) -> BrokerAddress:
+        tls = TlsOptions(ca_file=self.ca_file) if self.tls else None
+        return BrokerAddress(self.host, self.port, tls)
 
 
 class IngestWorker:

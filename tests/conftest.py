@@ -23,6 +23,7 @@ from fleet.broker.mosquitto import (
 )
 from fleet.store.db import make_engine, migrate
 from fleet.tls import TlsFiles, create_fleet_tls
+from mqtt_session import BrokerAddress
 
 BACKENDS = ("sqlite", "postgresql")
 TEMPLATE_DB = "ewp_template"
@@ -113,6 +114,10 @@ class Broker:
     def url(self) -> str:
         """The plaintext listener (loopback only), as the fleet's own processes use it."""
         return f"mqtt://{self.host}:{self.port}"
+
+    @property
+    def address(self) -> BrokerAddress:
+        return BrokerAddress.from_url(self.url)
 
     @property
     def tls_url(self) -> str:

@@ -38,7 +38,7 @@ def _wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
 
 def _service(broker: Broker, **options: object) -> MqttSession:
     return MqttSession(
-        BrokerAddress.from_url(broker.url),
+        broker.address,
         SessionOptions(
             client_id=f"svc-{secrets.token_hex(4)}",
             credentials=Credentials(
@@ -52,7 +52,9 @@ def _service(broker: Broker, **options: object) -> MqttSession:
 def _station(broker: Broker, station_id: str) -> Credentials:
     password = secrets.token_urlsafe(24)
     with DynsecAdmin(
-        broker.host, broker.port, broker.accounts.admin_username, broker.accounts.admin_password
+        broker.address,
+        broker.accounts.admin_username,
+        broker.accounts.admin_password,
     ) as admin:
         admin.create_station(station_id, password)
     return Credentials(station_id, password)
@@ -156,7 +158,7 @@ def test_host_name_is_verified(tmp_path: Path) -> None:
 
 def test_refused_login_and_unreachable_broker_fail_clearly(broker: Broker) -> None:
     refused = MqttSession(
-        BrokerAddress.from_url(broker.url),
+        broker.address,
         SessionOptions(client_id="intruder", credentials=Credentials("ewp-fleet", "wrong")),
     )
     with pytest.raises(SessionError, match="refused the login of intruder"):
