@@ -160,7 +160,7 @@ class FleetContext:
         if self._publisher is None:
             login = self.service_login
             self._publisher = FleetPublisher(
-                login.host, login.port, login.username, login.password, tls=login.tls
+                login.address, login.username, login.password
             ).connect()
         return self._publisher
 

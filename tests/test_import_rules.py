@@ -22,7 +22,6 @@ PRODUCT_PACKAGES = ("ewp", "mqtt_session", "protocol", "edge", "fleet", "simulat
 PAHO_NOT_YET_MIGRATED = {
     "edge/agent/uplink.py",
     "fleet/ingest.py",
-    "fleet/broker/publisher.py",
 }
 
 
