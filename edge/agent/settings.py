@@ -98,10 +98,17 @@ class AutopilotSettings(Section):
     The biometrics still come from the configured sensor through the real driver.
     """
 
-    enabled: bool = False
-    enrolments: Annotated[int, Field(ge=0)] = 0
-    interval_s: Annotated[float, Field(ge=0)] = 1.0
-    seed: int = 0
+    enabled: bool = Field(default=False, description="enrol synthetic applicants on its own")
+    enrolments: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="how many applicants in all, counted over restarts; unset: until stopped",
+    )
+    interval_s: Annotated[float, Field(ge=0)] = Field(
+        default=1.0, description="seconds between one enrolment's end and the next one's start"
+    )
+    seed: int = Field(
+        default=0, description="makes the made-up applicants repeatable (per station id)"
+    )
 
 
 class LogSettings(Section):
