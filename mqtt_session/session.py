@@ -95,6 +95,7 @@ class SessionHooks:
 
     credentials: Callable[[], Credentials] | None = None
     on_connected: Callable[[bool], None] | None = None  # session_present
+    on_ready: Callable[[], None] | None = None  # connected and every subscription acknowledged
     on_refused: Callable[[Refusal], None] | None = None
     on_disconnected: Callable[[str], None] | None = None
     on_published: Callable[[int, str | None], None] | None = None
@@ -383,10 +384,15 @@ class MqttSession:
         if self.subscriptions:
             _, mid = client.subscribe([(s.topic_filter, s.qos) for s in self.subscriptions])
             self._subscribe_mid = mid
-        else:
-            self.ready.set()
         if self.hooks.on_connected is not None:
             self.hooks.on_connected(bool(flags.session_present))
+        if not self.subscriptions:
+            self._set_ready()
+
+    def _set_ready(self) -> None:
+        self.ready.set()
+        if self.hooks.on_ready is not None:
+            self.hooks.on_ready()
 
     def _on_subscribe(
         self,
@@ -407,7 +413,7 @@ class MqttSession:
             log.error("mqtt %s: subscriptions refused: %s", self.options.client_id, refused)
             if self.hooks.on_subscribe_refused is not None:
                 self.hooks.on_subscribe_refused(refused)
-        self.ready.set()
+        self._set_ready()
 
     def _on_disconnect(
         self,

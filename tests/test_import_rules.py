@@ -21,7 +21,6 @@ PRODUCT_PACKAGES = ("ewp", "mqtt_session", "protocol", "edge", "fleet", "simulat
 # Clients not yet moved onto mqtt_session (issue 9): this list only shrinks.
 PAHO_NOT_YET_MIGRATED = {
     "edge/agent/uplink.py",
-    "fleet/ingest.py",
 }
 
 
