@@ -18,10 +18,6 @@ FORBIDDEN = {
     "simulators": {"mqtt_session", "edge", "fleet", "ewp"},
 }
 PRODUCT_PACKAGES = ("ewp", "mqtt_session", "protocol", "edge", "fleet", "simulators")
-# Clients not yet moved onto mqtt_session (issue 9): this list only shrinks.
-PAHO_NOT_YET_MIGRATED = {
-    "edge/agent/uplink.py",
-}
 
 
 def _imported_top_levels(path: Path) -> set[str]:
@@ -62,7 +58,6 @@ def test_only_the_session_library_imports_paho() -> None:
         if package == "mqtt_session":
             continue
         for path in sorted((ROOT / package).rglob("*.py")):
-            name = str(path.relative_to(ROOT))
-            if "paho" in _imported_top_levels(path) and name not in PAHO_NOT_YET_MIGRATED:
-                offenders.append(name)
+            if "paho" in _imported_top_levels(path):
+                offenders.append(str(path.relative_to(ROOT)))
     assert not offenders, f"import mqtt_session instead of paho in: {offenders}"
