@@ -62,6 +62,13 @@ def provision(
     )
 
 
+def _deploy_firmware(port: str, directory: Path) -> str:
+    """A verified firmware release onto the board (`ewp firmware deploy`'s path)."""
+    from ewp.firmware_bundle import Bundle, deploy_bundle
+
+    return deploy_bundle(port, Bundle.load(directory)).firmware_version
+
+
 @app.command()
 def run(config: ConfigOption) -> None:
     """Run the station agent until SIGTERM or Ctrl-C."""
@@ -71,6 +78,7 @@ def run(config: ConfigOption) -> None:
     settings = _settings(config)
     log.configure(settings.log.level, wire=settings.log.wire)
     agent = StationAgent(settings, software_version=__version__)
+    agent.firmware_deployer = _deploy_firmware
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
