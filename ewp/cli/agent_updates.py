@@ -59,3 +59,19 @@ def status(root: RootOption) -> None:
         "reports_waiting": [r for _, r in layout.pending_reports()],
     }
     typer.echo(json.dumps(out, indent=1))
+
+
+@app.command("adopt-firmware")
+def adopt_firmware(
+    root: RootOption,
+    bundle: Annotated[
+        Path, typer.Argument(help="The firmware directory `ewp firmware deploy` put on the board.")
+    ],
+) -> None:
+    """Provisioning: keep the board's firmware files, to restore them if an update fails."""
+    from edge.agent.updater.firmware import FirmwareUpdater
+    from ewp.firmware_bundle import Bundle
+
+    b = Bundle.load(bundle)
+    FirmwareUpdater.adopt_dir(root, bundle, b.version)
+    typer.echo(f"{root}/firmware/current -> releases/{b.version}")

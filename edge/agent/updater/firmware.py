@@ -152,10 +152,19 @@ class FirmwareUpdater:
     def adopt(self, firmware_dir: Path, version: str) -> None:
         """Provisioning: the firmware `ewp firmware deploy` put on the board, kept for a
         rollback."""
-        target = self.releases / version
+        self.adopt_dir(self.root.parent, firmware_dir, version)
+
+    @staticmethod
+    def adopt_dir(root: Path, firmware_dir: Path, version: str) -> None:
+        releases = root / "firmware" / "releases"
+        target = releases / version
         if not target.exists():
             shutil.copytree(firmware_dir, target)
-        self._point(version)
+        link = root / "firmware" / "current"
+        tmp = link.with_name(".current.tmp")
+        tmp.unlink(missing_ok=True)
+        os.symlink(f"releases/{version}", tmp)
+        os.replace(tmp, link)
 
     def _unpack(self, bundle: Path, version: str) -> Path:
         target = self.releases / version
