@@ -75,3 +75,27 @@ def test_a_wheel_with_a_path_outside_the_release_is_refused(
     with pytest.raises(UpdateRefused, match="unsafe path"):
         world.layout.install_bundle(bundle)
     assert not (tmp_path / "escape.py").exists()
+
+
+def test_the_retained_offer_is_not_reported_healthy_while_its_version_is_on_trial(
+    world: World,
+) -> None:
+    layout = _on_trial(world)
+    world.reports.clear()
+    outcome = world.updater().handle(world.offer("1.1.0"))  # the retained offer, again
+    assert outcome.state == "offered" and not outcome.restart
+    assert world.reports == []  # success comes only from the health check
+    layout.confirm()
+    assert world.updater().handle(world.offer("1.1.0")).state == "healthy"
+
+
+def test_a_version_that_was_rolled_back_is_not_installed_again_by_the_same_rollout(
+    world: World,
+) -> None:
+    layout = _on_trial(world)
+    layout.rollback("health check failed")
+    world.reports.clear()
+    outcome = world.updater().handle(world.offer("1.1.0"))
+    assert outcome.state == "failed" and not outcome.restart
+    assert layout.installed_version() == "1.0.0"
+    assert world.updater().handle(world.offer("1.1.0", rollout_id="r2")).restart  # a new one
