@@ -27,6 +27,7 @@ from fleet.provisioning import BrokerEndpoint
 from fleet.settings import FleetSettings
 from fleet.store.db import make_engine, migrate, read_only_engine, session_factory
 from fleet.updates.engine import RolloutEngine
+from fleet.updates.release import ReleaseCatalog
 from fleet.updates.status_ingest import record_update_status
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey
@@ -51,6 +52,8 @@ class FleetContext:
     _connect_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     ops: FleetOps = field(init=False, repr=False)
     rollouts: RolloutEngine = field(init=False, repr=False)
+    # The published releases (fleet/updates/catalog.py); None: releases are named by target.
+    release_catalog: ReleaseCatalog | None = field(default=None, repr=False)
     _views: dict[str, FleetView[Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -70,6 +73,7 @@ class FleetContext:
             self.settings.rollouts,
             clock=self.ops.clock,
             publisher=self.publisher,
+            catalog=self.release_catalog,
         )
         self.ingest.on_update_status = self._on_update_status
         self.metrics.set_alert_source(self._active_alerts)

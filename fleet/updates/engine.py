@@ -361,31 +361,38 @@ class RolloutEngine:
 
     def publish_offers(self) -> int:
         """Publish (or clear) every offer decided and not yet published; a broker that does not
-        answer leaves them for the next tick."""
+        answer leaves them for the next tick. No transaction is held while publishing."""
         if self._publisher is None:
             return 0
+        now = self.clock()
+        outgoing: list[tuple[str, str, str, bytes]] = []
         with self.sessions() as session:
             rows = list(session.scalars(select(RolloutStation).where(RolloutStation.offer_dirty)))
             if not rows:
                 return 0
             tags = station_tags(session, sorted({r.station_id for r in rows}))
-            now = self.clock()
-            published = 0
-            try:
-                publisher = self._publisher()
-                for row in rows:
-                    rollout = session.get(Rollout, row.rollout_id)
-                    assert rollout is not None
-                    topic = topics.UPDATE.for_station(row.station_id)
-                    if row.offer == "cleared":
-                        payload = b""  # an empty retained message removes the retained offer
-                    else:
-                        offer = self.offer_of(rollout, row, tags[row.station_id], now)
-                        payload = offer.to_payload()
-                    publisher.publish(topic, payload, qos=topics.UPDATE.qos, retain=True)
-                    row.offer_dirty = False
-                    published += 1
-            except Exception as exc:
-                log.warning("update offers not all published (%s); retrying next tick", exc)
+            for row in rows:
+                rollout = session.get(Rollout, row.rollout_id)
+                assert rollout is not None
+                if row.offer == "cleared":
+                    payload = b""  # an empty retained message removes the retained offer
+                else:
+                    payload = self.offer_of(rollout, row, tags[row.station_id], now).to_payload()
+                outgoing.append((row.rollout_id, row.station_id, row.offer, payload))
+            session.rollback()
+        published: list[tuple[str, str, str]] = []
+        try:
+            publisher = self._publisher()
+            for rollout_id, station_id, offer, payload in outgoing:
+                topic = topics.UPDATE.for_station(station_id)
+                publisher.publish(topic, payload, qos=topics.UPDATE.qos, retain=True)
+                published.append((rollout_id, station_id, offer))
+        except Exception as exc:
+            log.warning("update offers not all published (%s); retrying next tick", exc)
+        with self.sessions() as session:
+            for rollout_id, station_id, offer in published:
+                done = session.get(RolloutStation, (rollout_id, station_id))
+                if done is not None and done.offer == offer:  # not changed meanwhile
+                    done.offer_dirty = False
             session.commit()
-            return published
+        return len(published)

@@ -24,8 +24,8 @@ from fleet.store.models import Station
 from fleet.store.ops_models import StationTag
 from fleet.store.rollout_models import Rollout, RolloutPhase, RolloutStation
 from fleet.updates.plan import PhasePlan, RolloutPlan, Selector, assign_phases
-from fleet.updates.release import Release
-from protocol.updates import FINAL_STATES, ROLLOUT_ID_RE, version_key
+from fleet.updates.release import Release, ReleaseCatalog, ReleaseRef
+from protocol.updates import FINAL_STATES, ROLLOUT_ID_RE, VERSION_RE, version_key
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,26 @@ class UnknownRolloutError(RolloutError):
 
 class RolloutConflictError(RolloutError):
     """The rollout is not in a state that allows this (e.g. resuming a completed rollout)."""
+
+
+def resolve_release(
+    catalog: ReleaseCatalog | None, component: str, version: str, target: str | None
+) -> Release:
+    """The release to roll out: the catalogue's when it lists it (a ``target`` given too must
+    match), else the target named by hand."""
+    found = catalog.find(component, version) if catalog is not None else None
+    if found is not None:
+        if target is not None and target != found.target:
+            raise RolloutError(
+                f"{component} {version} is published as {found.target}, not {target}"
+            )
+        return found
+    if target is None:
+        raise RolloutError(
+            f"{component} {version} is not a published release: publish it first "
+            "(`ewp release publish`), or name its TUF target (--target)"
+        )
+    return ReleaseRef(component, version, target)
 
 
 def station_tags(session: Session, station_ids: list[str]) -> dict[str, set[str]]:
@@ -130,7 +150,10 @@ def create(
     """A new running rollout: its stations assigned to phases; the engine starts phase one."""
     if release.component not in ("agent", "firmware"):
         raise RolloutError(f"unknown component {release.component!r}: agent or firmware")
-    version_key(release.version)  # refuses what is not a release version
+    try:
+        version_key(release.version)
+    except ValueError as exc:
+        raise RolloutError(str(exc)) from None
     rollout_id = rollout_id or new_rollout_id(release.component, release.version)
     if not ROLLOUT_ID_RE.fullmatch(rollout_id):
         raise RolloutError(f"rollout id {rollout_id!r}: up to 40 characters of a-z, 0-9 and -")
@@ -304,7 +327,7 @@ def previous_version(session: Session, rollout_id: str) -> str | None:
                 RolloutStation.from_version.is_not(None),
             )
         )
-        if v is not None
+        if v is not None and VERSION_RE.fullmatch(v)  # a heartbeat's version is not trusted
     )
     return versions.most_common(1)[0][0] if versions else None
 
