@@ -27,7 +27,7 @@ from fleet.provisioning import BrokerEndpoint
 from fleet.settings import FleetSettings
 from fleet.store.db import make_engine, migrate, read_only_engine, session_factory
 from fleet.updates.engine import RolloutEngine
-from fleet.updates.release import ReleaseCatalog
+from fleet.updates.release import ReleaseCatalog, RepositoryCatalog
 from fleet.updates.status_ingest import record_update_status
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey
@@ -67,6 +67,8 @@ class FleetContext:
             ).inc(),
         )
         self.ingest.ops = self.ops
+        if self.release_catalog is None and self.settings.updates.repository is not None:
+            self.release_catalog = RepositoryCatalog(self.settings.updates.repository)
         # Rollouts: the engine ticks in its own thread (fleet/service.py); reports wake it.
         self.rollouts = RolloutEngine(
             self.sessions,

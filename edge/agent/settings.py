@@ -181,6 +181,23 @@ class LogSettings(Section):
     """log every frame on the sensor, controller and MQTT links (ewp.wire loggers)"""
 
 
+class UpdatesSettings(Section):
+    """Software updates (docs/updates.md); off unless ``root`` and ``repository_url`` are set."""
+
+    root: Path | None = Field(
+        default=None, description="where releases are installed side by side, e.g. /opt/ewp"
+    )
+    repository_url: str | None = Field(
+        default=None, description="the fleet's release repository, e.g. https://fleet/updates"
+    )
+    max_download_kbps: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="bandwidth cap of update downloads (kilobits/s); 0: no cap"
+    )
+    health_check_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0, description="how long a new version may take to pass its health check"
+    )
+
+
 class AgentSettings(Section):
     station: StationSettings
     sensors: SensorsSettings
@@ -191,6 +208,7 @@ class AgentSettings(Section):
     upload: UploadSchedule = Field(default_factory=UploadSchedule)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    updates: UpdatesSettings = Field(default_factory=UpdatesSettings)
 
     @property
     def identity_dir(self) -> Path:

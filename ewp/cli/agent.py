@@ -75,6 +75,8 @@ def run(config: ConfigOption) -> None:
         agent.run(stop)
     except KeyboardInterrupt:
         stop.set()
+    if agent.restart_requested:  # a new version installed, or rolled back: systemd restarts us
+        raise typer.Exit(agent.exit_code)
 
 
 @app.command()

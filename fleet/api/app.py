@@ -69,6 +69,11 @@ def create_app(context: FleetContext) -> FastAPI:
     app.include_router(public_status.page_router)  # /status: the applicants' page
     app.include_router(rollout_pages.router)  # /ui/rollouts...
     dashboard.install(app)  # / and /ui/...: the dashboard (fleet/web)
+    if context.settings.updates.repository is not None:
+        from fleet.updates.serve import repository_app
+
+        # the stations' updater reads metadata and targets here (Range requests resume)
+        app.mount("/updates", repository_app(context.settings.updates.repository))
     _add_metrics(app, context)
     return app
 

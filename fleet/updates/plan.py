@@ -175,10 +175,14 @@ class MaintenanceWindow(_Strict):
     """When stations with ``tag`` may install an update, in Asia/Bangkok time. ``end`` before
     ``start`` crosses midnight (``19:00``-``07:00``); ``days`` are the days the window starts."""
 
-    tag: Annotated[str, Field(pattern=TAG_RE.pattern)]
-    start: str
-    end: str
-    days: list[Weekday] = Field(default_factory=lambda: list(WEEKDAYS))
+    tag: Annotated[str, Field(pattern=TAG_RE.pattern)] = Field(
+        description="stations with this tag (registry, configuration, or kind: mobile, center)"
+    )
+    start: str = Field(description="HH:MM, Bangkok time: the window opens")
+    end: str = Field(description="HH:MM, Bangkok time: it closes (before start: the next day)")
+    days: list[Weekday] = Field(
+        default_factory=lambda: list(WEEKDAYS), description="the days the window opens"
+    )
 
     @field_validator("start", "end")
     @classmethod
@@ -221,7 +225,11 @@ class RolloutSettings(_Strict):
     tick_interval_s: Annotated[float, Field(gt=0, le=600)] = Field(
         default=5.0, description="how often the rollout engine looks at running rollouts"
     )
-    windows: list[MaintenanceWindow] = Field(default_factory=default_windows, max_length=200)
+    windows: list[MaintenanceWindow] = Field(
+        default_factory=default_windows,
+        max_length=200,
+        description="maintenance windows; default: mobile units 19:00-07:00 only",
+    )
 
 
 def window_for(
