@@ -42,7 +42,7 @@ from fleet.updates.release import ReleaseCatalog
 from fleet.updates.rollouts import DONE_STATES, FAILED_STATES, end_offers, station_tags
 from protocol import topics
 from protocol.envelope import utc_timestamp
-from protocol.updates import UpdateOffer
+from protocol.updates import VERSION_RE, UpdateOffer
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +179,14 @@ class RolloutEngine:
                 continue
             station = session.get(Station, member.station_id)
             if station is not None:
-                member.from_version = (
+                running = (
                     station.software_version
                     if rollout.component == "agent"
                     else station.firmware_version
                 )
+                # From heartbeats: used (for a delta) only if it is a release version.
+                if running is not None and VERSION_RE.fullmatch(running):
+                    member.from_version = running
             member.state, member.offered_at = "offered", now
             member.offer, member.offer_dirty = "install", True
             self._audit(session, rollout, "rollout-station-offer", station=member.station_id,

@@ -69,7 +69,7 @@ def record_update_status(
     row.state = report.state
     row.reported_at = now
     row.bytes_done, row.bytes_total, row.delta = report.bytes_done, report.bytes_total, report.delta
-    if report.from_version is not None and row.from_version is None:
+    if report.from_version is not None:  # what the updater says it ran, a checked version
         row.from_version = report.from_version
     if report.reason is not None:
         row.reason = report.reason

@@ -25,6 +25,7 @@ class StationLink:
     host: str
     port: int
     password: str
+    username: str | None = None  # the station id unless provisioning said otherwise
     received: list[bytes] = field(default_factory=list)
     _client: mqtt.Client | None = None
     _ready: threading.Event = field(default_factory=threading.Event)
@@ -35,9 +36,11 @@ class StationLink:
 
     def connect(self) -> StationLink:
         client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.station_id, protocol=mqtt.MQTTv5
+            CallbackAPIVersion.VERSION2,
+            client_id=self.username or self.station_id,
+            protocol=mqtt.MQTTv5,
         )
-        client.username_pw_set(self.station_id, self.password)
+        client.username_pw_set(self.username or self.station_id, self.password)
         client.on_connect = self._on_connect
         client.on_subscribe = lambda *args: self._ready.set()
         client.on_message = self._on_message
