@@ -121,9 +121,9 @@ class SimulatedStationUpdater:
             )
             return out
         self.agent_starts += 1
-        self.version = offer["version"]
-        self._regressed_version = offer["version"]
         out.append(self._status(offer, "healthy", bytes_done=total, bytes_total=total))
+        self.version = offer["version"]  # after the report: it says what ran before
+        self._regressed_version = offer["version"]
         return out
 
     def _status(self, offer: dict[str, Any], state: str, **extra: Any) -> bytes:
