@@ -76,6 +76,7 @@ class FleetContext:
             clock=self.ops.clock,
             publisher=self.publisher,
             catalog=self.release_catalog,
+            read_sessions=self.read_sessions,
         )
         self.ingest.on_update_status = self._on_update_status
         self.metrics.set_alert_source(self._active_alerts)

@@ -64,8 +64,12 @@ class RolloutEngine:
         clock: Callable[[], datetime],
         publisher: Callable[[], OfferPublisher] | None = None,
         catalog: ReleaseCatalog | None = None,
+        read_sessions: sessionmaker[Session] | None = None,
     ) -> None:
         self.sessions = sessions
+        # Sessions that only read (on SQLite they never wait for the write lock, which every
+        # status report from ingest takes): fleet/store/db.py ``read_only_engine``.
+        self.read_sessions = read_sessions or sessions
         self.settings = settings
         self.clock = clock
         self._publisher = publisher
@@ -81,16 +85,16 @@ class RolloutEngine:
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
+            self._wake.clear()  # a wake during the tick makes the next one start at once
             try:
                 self.tick()
             except Exception:
                 log.exception("rollout engine tick failed; trying again shortly")
             self._wake.wait(self.settings.tick_interval_s)
-            self._wake.clear()
 
     def tick(self) -> None:
         with self._lock:
-            with self.sessions() as session:
+            with self.read_sessions() as session:
                 ids = list(
                     session.scalars(select(Rollout.rollout_id).where(Rollout.state == "running"))
                 )
@@ -369,7 +373,7 @@ class RolloutEngine:
             return 0
         now = self.clock()
         outgoing: list[tuple[str, str, str, bytes]] = []
-        with self.sessions() as session:
+        with self.read_sessions() as session:
             rows = list(session.scalars(select(RolloutStation).where(RolloutStation.offer_dirty)))
             if not rows:
                 return 0

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.broker.publisher import FleetPublisher
 from fleet.ingest import BrokerLogin, IngestWorker
+from fleet.store.db import read_only_engine, session_factory
 from fleet.store.ops_models import HealthSample
 from fleet.store.rollout_models import Rollout, RolloutStation
 from fleet.updates import rollouts
@@ -146,6 +147,7 @@ def rollout_rig(tmp_path: Path, database_url: str, broker: Broker) -> Iterator[R
         RolloutSettings(tick_interval_s=0.1),
         clock=ops.clock,
         publisher=lambda: publisher,
+        read_sessions=session_factory(read_only_engine(ops.sessions.kw["bind"])),
     )
     rig = RolloutRig(ops, broker, engine, publisher, admin)
     ops.ingest.on_update_status = _status_recorder(rig)
