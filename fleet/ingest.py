@@ -140,6 +140,8 @@ class Ingest:
         # Health, liveness, alerts, configuration and reconciliation (fleet/ops.py): set by
         # the fleet context; None when ingest runs alone (tests of the packet path).
         self.ops: FleetOps | None = None
+        # ``update-status`` reports (fleet/updates/status_ingest.py via the fleet context).
+        self.on_update_status: Callable[[str, bytes], None] | None = None
 
     # -- packets -------------------------------------------------------------------------------
 
@@ -850,6 +852,15 @@ class Ingest:
         except ProtocolError as exc:
             self._reject(topic_station, None, f"malformed-{suffix}", str(exc))
 
+    def handle_update_status(self, topic_station: str, payload: bytes) -> None:
+        """``update-status``: handed to the rollouts (fleet/updates/status_ingest.py)."""
+        if self.on_update_status is None:
+            return
+        try:
+            self.on_update_status(topic_station, payload)
+        except ProtocolError as exc:
+            self._reject(topic_station, None, "malformed-update-status", str(exc))
+
 
 @dataclass(frozen=True)
 class BrokerLogin:
@@ -885,6 +896,7 @@ class IngestWorker:
             (topics.shared(topics.RESPONSES.filter_all_stations()), 1),
             (topics.shared(topics.CONFIG_APPLIED.filter_all_stations()), 1),
             (topics.shared(topics.RECONCILIATION.filter_all_stations()), 1),
+            (topics.shared(topics.UPDATE_STATUS.filter_all_stations()), 1),
             # Retained status is not delivered through shared subscriptions: every worker
             # reads it (updates are idempotent).
             (topics.STATUS.filter_all_stations(), 1),
@@ -987,6 +999,8 @@ class IngestWorker:
                 )
         elif suffix in (topics.CONFIG_APPLIED.suffix, topics.RECONCILIATION.suffix):
             self.ingest.handle_ops_message(station_id, suffix, payload)
+        elif suffix == topics.UPDATE_STATUS.suffix:
+            self.ingest.handle_update_status(station_id, payload)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():

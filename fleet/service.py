@@ -63,6 +63,15 @@ def start_ops_jobs(context: FleetContext, stop: threading.Event) -> threading.Th
     return thread
 
 
+def start_rollout_engine(context: FleetContext, stop: threading.Event) -> threading.Thread:
+    """The rollout engine (fleet/updates/engine.py): offers, timeouts, soak checks, phases."""
+    thread = threading.Thread(
+        target=context.rollouts.run, args=(stop,), name="rollouts", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def _sweep_stale_chunks(context: FleetContext, stop: threading.Event) -> None:
     older_than = timedelta(hours=context.settings.ingest.stale_chunk_hours)
     while not stop.wait(STALE_CHUNK_SWEEP_S):
@@ -78,6 +87,7 @@ def serve(context: FleetContext) -> None:
     workers = start_ingest_workers(context, settings.ingest.workers, stop)
     threading.Thread(target=_sweep_stale_chunks, args=(context, stop), daemon=True).start()
     jobs = start_ops_jobs(context, stop)
+    rollouts = start_rollout_engine(context, stop)
     threading.Thread(target=warm_fleet_views, args=(context,), daemon=True).start()
     refresher = _start_timestamp_refresher(context)
     config = uvicorn.Config(
@@ -102,7 +112,7 @@ def serve(context: FleetContext) -> None:
         stop.set()
         if refresher is not None:
             refresher.stop()
-        for thread in [*workers, jobs]:
+        for thread in [*workers, jobs, rollouts]:
             thread.join(timeout=5)
         context.close()
 

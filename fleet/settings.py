@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from fleet.ops_settings import AlertSettings, HealthSettings, StatusPageSettings
 from fleet.secret_ref import PLACEHOLDERS, SecretRef
+from fleet.updates.plan import RolloutSettings
 
 __all__ = ["PLACEHOLDERS", "FleetSettings", "SecretRef"]
 
@@ -192,6 +193,7 @@ class FleetSettings(Section):
     health: HealthSettings = Field(default_factory=HealthSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
+    rollouts: RolloutSettings = Field(default_factory=RolloutSettings)
     updates: UpdateSettings = Field(default_factory=UpdateSettings)
 
     @property

@@ -140,3 +140,16 @@ def refresh_timestamp(repo: RepoOption, keys: KeysOption) -> None:
 
     done = FileRepository(repo, keys).refresh_timestamp()
     typer.echo("refreshed" if done else "still fresh")
+
+
+def _add_rollouts() -> None:
+    from ewp.cli import release_rollout
+
+    app.add_typer(
+        release_rollout.app,
+        name="rollout",
+        help="Rollouts to the fleet: create, list, show, pause, resume, cancel, approve, rollback.",
+    )
+
+
+_add_rollouts()
