@@ -68,7 +68,7 @@ class IddkIrisCapturer:
         self._clock = clock
         self._sleep = sleep
         self.camera: IddkCamera | None = None
-        self.device_seconds = 0.0  # time spent in the camera and its library (the benchmark)
+        self.device_seconds = 0.0  # from each start of capture to the camera cleared (bench)
         self.reconnects = 0
 
     @property
@@ -90,30 +90,26 @@ class IddkIrisCapturer:
             camera.close()
 
     def capture(self, eyes: list[str], guide: Callable[[Guidance], None]) -> dict[str, IrisSample]:
-        started = time.monotonic()
+        if self.camera is None and not self._find(guide, lost=False):
+            return {}
         try:
-            if self.camera is None and not self._find(guide, lost=False):
+            return self._look(eyes)
+        except IddkError as exc:
+            if not exc.device_lost:
+                raise
+            log.warning("iris camera lost during a capture: %s", exc)
+            self.close()
+            if not self._find(guide, lost=True):
                 return {}
+            guide(Guidance("iris-camera-back", "info"))
             try:
                 return self._look(eyes)
-            except IddkError as exc:
-                if not exc.device_lost:
+            except IddkError as again:
+                if not again.device_lost:
                     raise
-                log.warning("iris camera lost during a capture: %s", exc)
+                log.warning("iris camera lost again: %s", again)
                 self.close()
-                if not self._find(guide, lost=True):
-                    return {}
-                guide(Guidance("iris-camera-back", "info"))
-                try:
-                    return self._look(eyes)
-                except IddkError as again:
-                    if not again.device_lost:
-                        raise
-                    log.warning("iris camera lost again: %s", again)
-                    self.close()
-                    return {}
-        finally:
-            self.device_seconds += time.monotonic() - started
+                return {}
 
     def _find(self, guide: Callable[[Guidance], None], *, lost: bool) -> bool:
         """Scan for the camera for up to ``reconnect_s``; True once it is open."""
@@ -153,8 +149,9 @@ class IddkIrisCapturer:
         self, camera: IddkCamera, subtype: EyeSubtype, eyes: list[str]
     ) -> dict[str, IrisSample]:
         seconds = max(1, min(600, round(self.capture_timeout_s)))
-        camera.start_capture(subtype, quality=self.quality_mode, seconds=seconds)
+        started = time.monotonic()
         try:
+            camera.start_capture(subtype, quality=self.quality_mode, seconds=seconds)
             try:
                 camera.wait_for_result(self.capture_timeout_s, poll=self.poll_s)
                 qualities = camera.result_quality()
@@ -164,8 +161,10 @@ class IddkIrisCapturer:
                     raise
                 log.info("iris capture of %s: %s", ", ".join(eyes), exc)
                 return {}
+            finally:
+                _clear_quietly(camera)
         finally:
-            _clear_quietly(camera)
+            self.device_seconds += time.monotonic() - started
         samples: dict[str, IrisSample] = {}
         for side, image in images.items():
             eye = f"{side}-eye" if side != "unknown" else eyes[0]
