@@ -309,9 +309,18 @@ class StationAgent:
             except AgentError:
                 pass
             except (IrisCameraError, IddkError) as exc:
-                self._drop_iris()
-                self.sensors.set("iris", "error", str(exc))
-                self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
+                if isinstance(exc, IddkError) and exc.device_lost:
+                    # Unplugged: no fault of the station; the next look scans for it again.
+                    if isinstance(self.irises, IddkIrisCapturer):
+                        self.irises.close()
+                    self.sensors.set("iris", "missing", str(exc))
+                else:
+                    self._drop_iris()
+                    self.sensors.set("iris", "error", str(exc))
+                    self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
+        self._check_fingerprint()
+
+    def _check_fingerprint(self) -> None:
         try:
             self.fingerprint_sensor().probe()
         except AgentError:
