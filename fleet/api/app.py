@@ -20,6 +20,7 @@ from fleet.api import (
     tokens,
     users,
 )
+from fleet.api.body_limit import BodyLimit
 from fleet.api.deps import Viewer
 from fleet.api.schemas import errors
 from fleet.context import FleetContext
@@ -40,6 +41,12 @@ def create_app(context: FleetContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
+    service = context.settings.service
+    app.add_middleware(
+        BodyLimit,
+        anonymous=service.max_anonymous_request_bytes,
+        signed_in=service.max_request_bytes,
+    )
     # Any route may answer 400 to a body that is not JSON at all.
     api = APIRouter(prefix=API_PREFIX, responses=errors(400))
     api.include_router(overview.router)

@@ -418,6 +418,7 @@ LABELS: dict[str, dict[str, dict[Language, str]]] = {
         "operator": {"en": "operator", "th": "ผู้ปฏิบัติงาน"},
         "release-manager": {"en": "release manager", "th": "ผู้จัดการรุ่นซอฟต์แวร์"},
         "admin": {"en": "admin", "th": "ผู้ดูแลระบบ"},
+        "central": {"en": "central system", "th": "ระบบส่วนกลาง"},
     },
     "sensor": {
         "ok": {"en": "ok", "th": "ปกติ"},
