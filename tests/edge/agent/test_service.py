@@ -180,7 +180,8 @@ def test_an_iddk_iris_camera_health_hot_plug_and_an_enrolment_with_irises(
             thread.join(20)
     assert fake_iddk.open_handles() == 0  # the agent closed the camera when it stopped
     (packet,) = fleet_stack.api().get("/api/v1/packets").json()
-    envelope = fleet_stack.api().get(f"/api/v1/packets/{packet['packet_id']}/envelope")
+    with fleet_stack.central_api() as central:
+        envelope = central.get(f"/api/v1/packets/{packet['packet_id']}/envelope")
     from protocol.envelope import SealedPacket
 
     manifest, files = read_archive(
