@@ -8,6 +8,8 @@ each ctypes struct's size (and the fields that padding would move) equals C's si
 from __future__ import annotations
 
 import ctypes
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -388,3 +390,22 @@ def test_every_call_the_binding_declares_reaches_the_library(
     unreached = [name for name in _SIGNATURES if fake_iddk.calls(name) < 1]
     assert unreached == []
     assert fake_iddk.open_handles() == 0
+
+
+def test_a_call_hung_for_good_does_not_keep_the_process_from_exiting(
+    fake_iddk_library: Path,
+) -> None:
+    script = f"""
+from edge.drivers.iddk2000 import IddkError, IddkLibrary
+from simulators.fake_iddk2000 import FakeIddk
+FakeIddk({str(fake_iddk_library)!r}).delay("Iddk_GetSdkVersion", 60_000)
+try:
+    IddkLibrary.load({str(fake_iddk_library)!r}).sdk_version(timeout=0.1)
+except IddkError as exc:
+    print(exc.name)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "EWP_CALL_TIMED_OUT"
