@@ -52,6 +52,7 @@ class IddkIrisCapturer:
         device: str | None = None,
         call_timeout_s: float = 5.0,
         capture_timeout_s: float = 30.0,
+        capture_seconds: int = 3,
         reconnect_s: float = 10.0,
         quality_mode: QualityMode = QualityMode.NORMAL,
         poll_s: float = 0.01,
@@ -62,6 +63,7 @@ class IddkIrisCapturer:
         self.device = device
         self.call_timeout_s = call_timeout_s
         self.capture_timeout_s = capture_timeout_s
+        self.capture_seconds = capture_seconds
         self.reconnect_s = reconnect_s
         self.quality_mode = quality_mode
         self.poll_s = poll_s
@@ -93,7 +95,7 @@ class IddkIrisCapturer:
         if self.camera is None and not self._find(guide, lost=False):
             return {}
         try:
-            return self._look(eyes)
+            return self._look(eyes, guide)
         except IddkError as exc:
             if not exc.device_lost:
                 raise
@@ -103,7 +105,7 @@ class IddkIrisCapturer:
                 return {}
             guide(Guidance("iris-camera-back", "info"))
             try:
-                return self._look(eyes)
+                return self._look(eyes, guide)
             except IddkError as again:
                 if not again.device_lost:
                     raise
@@ -135,23 +137,24 @@ class IddkIrisCapturer:
                 return False
             self._sleep(SCAN_INTERVAL_S)
 
-    def _look(self, eyes: list[str]) -> dict[str, IrisSample]:
+    def _look(self, eyes: list[str], guide: Callable[[Guidance], None]) -> dict[str, IrisSample]:
         camera = self.open()
         if camera.info.binocular:
             subtype = _SUBTYPES[eyes[0]] if len(eyes) == 1 else EyeSubtype.BOTH
             return self._one_capture(camera, subtype, eyes)
         samples: dict[str, IrisSample] = {}
         for eye in eyes:
+            if len(eyes) > 1:  # a one-eye camera: the operator holds it to each eye in turn
+                guide(Guidance("iris-one-eye", "capturing", {"eye": eye}))
             samples.update(self._one_capture(camera, _SUBTYPES[eye], [eye]))
         return samples
 
     def _one_capture(
         self, camera: IddkCamera, subtype: EyeSubtype, eyes: list[str]
     ) -> dict[str, IrisSample]:
-        seconds = max(1, min(600, round(self.capture_timeout_s)))
         started = time.monotonic()
         try:
-            camera.start_capture(subtype, quality=self.quality_mode, seconds=seconds)
+            camera.start_capture(subtype, quality=self.quality_mode, seconds=self.capture_seconds)
             try:
                 camera.wait_for_result(self.capture_timeout_s, poll=self.poll_s)
                 qualities = camera.result_quality()

@@ -268,6 +268,7 @@ class StationAgent:
             device=cfg.device,
             call_timeout_s=cfg.timeout_s,
             capture_timeout_s=cfg.capture_timeout_s,
+            capture_seconds=cfg.capture_seconds,
             reconnect_s=cfg.reconnect_s,
             quality_mode=QualityMode[cfg.quality_mode.upper().replace("-", "_")],
         )

@@ -23,6 +23,7 @@ from edge.drivers.iddk2000 import (
     QualityMode,
 )
 
+CAPTURE_SECONDS = 3  # time-based: how long the camera captures once it sees an eye
 _EYES = {"left": EyeSubtype.LEFT, "right": EyeSubtype.RIGHT, "both": EyeSubtype.BOTH}
 _MODES = {
     "normal": QualityMode.NORMAL,
@@ -75,7 +76,7 @@ def capture(
         if not camera.info.binocular and subtype == EyeSubtype.BOTH:
             subtype = EyeSubtype.UNKNOWN  # a one-eye camera: whichever eye is presented
         started = time.monotonic()
-        camera.start_capture(subtype, quality=_MODES[quality], seconds=max(1, round(wait)))
+        camera.start_capture(subtype, quality=_MODES[quality], seconds=CAPTURE_SECONDS)
         say("ask the applicant to look into the camera, eyes wide open...")
         try:
             camera.wait_for_result(wait + 5.0)
