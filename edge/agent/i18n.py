@@ -79,6 +79,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{eye}: no usable eye image: {advice}",
         "th": "{eye}: ไม่ได้ภาพม่านตาที่ใช้ได้: {advice}",
     },
+    "iris-one-eye": {
+        "en": "Hold the camera to the {eye}",
+        "th": "ถือกล้องไว้ที่{eye}",
+    },
     "iris-camera-lost": {
         "en": "The iris camera stopped answering: check its USB cable (looking for it again)",
         "th": "กล้องม่านตาไม่ตอบสนอง: ตรวจสอบสาย USB (กำลังค้นหากล้องอีกครั้ง)",

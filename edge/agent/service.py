@@ -365,6 +365,7 @@ class StationAgent:
             device=cfg.device,
             call_timeout_s=cfg.timeout_s,
             capture_timeout_s=cfg.capture_timeout_s,
+            capture_seconds=cfg.capture_seconds,
             reconnect_s=cfg.reconnect_s,
             quality_mode=QualityMode[cfg.quality_mode.upper().replace("-", "_")],
         )
@@ -406,9 +407,18 @@ class StationAgent:
             except AgentError:
                 pass
             except (IrisCameraError, IddkError) as exc:
-                self._drop_iris()
-                self.sensors.set("iris", "error", str(exc))
-                self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
+                if isinstance(exc, IddkError) and exc.device_lost:
+                    # Unplugged: no fault of the station; the next look scans for it again.
+                    if isinstance(self.irises, IddkIrisCapturer):
+                        self.irises.close()
+                    self.sensors.set("iris", "missing", str(exc))
+                else:
+                    self._drop_iris()
+                    self.sensors.set("iris", "error", str(exc))
+                    self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
+        self._check_fingerprint()
+
+    def _check_fingerprint(self) -> None:
         try:
             self.fingerprint_sensor().probe()
         except AgentError:

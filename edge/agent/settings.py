@@ -38,7 +38,7 @@ class FingerprintSensorSettings(Section):
 
 
 _SERIAL_ONLY = ("port", "baudrate")
-_IDDK_ONLY = ("library", "device", "reconnect_s", "quality_mode")
+_IDDK_ONLY = ("library", "device", "capture_seconds", "reconnect_s", "quality_mode")
 
 
 class IrisCameraSettings(Section):
@@ -66,6 +66,11 @@ class IrisCameraSettings(Section):
     )
     device: str | None = Field(
         default=None, description="iddk: part of the device descriptor, to pick one camera"
+    )
+    capture_seconds: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=3,
+        description="iddk: seconds the camera captures once it sees an eye (time-based; it "
+        "keeps the best frame)",
     )
     reconnect_s: Annotated[float, Field(ge=0, le=300)] = Field(
         default=10.0, description="iddk: how long to look for a camera that was unplugged"
