@@ -16,6 +16,7 @@ from ewp.local_fleet import FleetStack, start_fleet_stack
 from ewp.local_postgres import PostgresCluster
 from fleet.broker.mosquitto import BrokerAccounts, MosquittoProcess, free_port, write_broker_config
 from fleet.store.db import make_engine, migrate
+from simulators.fake_iddk2000 import FakeIddk
 
 BACKENDS = ("sqlite", "postgresql")
 TEMPLATE_DB = "ewp_template"
@@ -137,3 +138,20 @@ def fleet_stack(tmp_path: Path) -> Iterator[FleetStack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_iddk_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake libIddk2000.so, compiled from simulators/fake_iddk2000.c with the system cc."""
+    from simulators.fake_iddk2000 import build_fake_iddk
+
+    return build_fake_iddk(tmp_path_factory.mktemp("fake-iddk"))
+
+
+@pytest.fixture
+def fake_iddk(fake_iddk_library: Path) -> Iterator[FakeIddk]:
+    """The fake camera, reset: plugged, binocular, both eyes good, fast timing."""
+    fake = FakeIddk(fake_iddk_library)
+    fake.reset()
+    yield fake
+    fake.reset()

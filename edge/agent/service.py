@@ -36,6 +36,7 @@ from edge.agent.capture import (
 )
 from edge.agent.errors import AgentError
 from edge.agent.health import HealthReporter, SensorBoard
+from edge.agent.iddk_capture import IddkIrisCapturer
 from edge.agent.identity import StationIdentity
 from edge.agent.operators import OperatorRegistry
 from edge.agent.outbox import Outbox, OutboxEntry, OutboxStats
@@ -47,6 +48,7 @@ from edge.agent.station_controller import PanelState, StationController
 from edge.agent.uplink import Uplink
 from edge.drivers.controller import ControllerError, TamperClearRefusedError
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
+from edge.drivers.iddk2000 import IddkError, QualityMode
 from edge.drivers.iris_camera import IrisCamera, IrisCameraError
 from protocol import topics
 from protocol.enrolment import Application
@@ -240,6 +242,9 @@ class StationAgent:
             return None
         if self.irises is not None:
             return self.irises
+        if cfg.backend == "iddk":
+            return self._iddk_capturer()
+        assert cfg.port is not None  # the settings insist on it for ewp-serial
         try:
             self._iris_port = serial.serial_for_url(cfg.port, baudrate=cfg.baudrate, timeout=0.05)
             camera = IrisCamera(self._iris_port, timeout=cfg.timeout_s)
@@ -254,7 +259,36 @@ class StationAgent:
         self.sensors.set("iris", "ok")
         return self.irises
 
+    def _iddk_capturer(self) -> IddkIrisCapturer:
+        """The IDDK backend: the library must load now; the camera may come later."""
+        cfg = self.settings.sensors.iris
+        assert cfg is not None
+        capturer = IddkIrisCapturer(
+            cfg.library,
+            device=cfg.device,
+            call_timeout_s=cfg.timeout_s,
+            capture_timeout_s=cfg.capture_timeout_s,
+            reconnect_s=cfg.reconnect_s,
+            quality_mode=QualityMode[cfg.quality_mode.upper().replace("-", "_")],
+        )
+        try:
+            capturer.open()
+        except IddkError as exc:
+            self.sensors.set("iris", "missing", str(exc))
+            if not exc.device_lost:
+                raise AgentError(
+                    f"iris camera (IDDK, {cfg.library}): {exc}; run "
+                    f"`ewp sensor iris info --backend iddk --library {cfg.library}`"
+                ) from exc
+            log.warning("iris camera not plugged in yet: %s", exc)
+        else:
+            self.sensors.set("iris", "ok")
+        self.irises = capturer
+        return capturer
+
     def _drop_iris(self) -> None:
+        if isinstance(self.irises, IddkIrisCapturer):
+            self.irises.close()
         if self._iris_port is not None:
             try:
                 self._iris_port.close()
@@ -269,9 +303,12 @@ class StationAgent:
                 capturer = self.iris_capturer()
                 if isinstance(capturer, CameraIrisCapturer):
                     capturer.camera.device_info()
+                elif isinstance(capturer, IddkIrisCapturer):
+                    capturer.info()
+                    self.sensors.set("iris", "ok")
             except AgentError:
                 pass
-            except IrisCameraError as exc:
+            except (IrisCameraError, IddkError) as exc:
                 self._drop_iris()
                 self.sensors.set("iris", "error", str(exc))
                 self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
@@ -376,7 +413,7 @@ class StationAgent:
             self.sensors.set("fingerprint", "error", str(exc))
             self._report("sensor-fault", "error", sensor="fingerprint", error=str(exc))
             raise
-        except IrisCameraError as exc:
+        except (IrisCameraError, IddkError) as exc:
             self._panel("error")
             self._drop_iris()
             self.sensors.set("iris", "error", str(exc))
@@ -439,10 +476,11 @@ class StationAgent:
         try:
             autopilot = self.settings.autopilot
             created = self._outbox.stats().created_total
-            if autopilot.enabled and autopilot.enrolments > created:
+            remaining = None if autopilot.enrolments is None else autopilot.enrolments - created
+            if autopilot.enabled and (remaining is None or remaining > 0):
                 Autopilot(
                     station_id=self.identity.station_id,
-                    count=autopilot.enrolments - created,
+                    count=remaining,
                     interval_s=autopilot.interval_s,
                     seed=autopilot.seed,
                     enrol=lambda application: self._autopilot_enrol(application),
