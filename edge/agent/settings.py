@@ -185,6 +185,19 @@ class AutopilotSettings(Section):
     )
 
 
+class KioskSettings(Section):
+    """The kiosk UI (edge/agent/kiosk): served on 127.0.0.1 only, for Chromium in kiosk mode."""
+
+    enabled: bool = False
+    """`ewp agent run` serves the kiosk too (as `ewp agent kiosk` does)"""
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8470
+    """the kiosk's port on 127.0.0.1 (never another address)"""
+    idle_logout_s: Annotated[float, Field(ge=10, le=3600)] = 300.0
+    """the operator is logged out after this long without a touch (never mid-capture)"""
+    language: Literal["th", "en"] = "th"
+    """the staff's language until they switch; the applicant's follows the nationality"""
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """the agent log's level (stderr)"""
@@ -218,6 +231,7 @@ class AgentSettings(Section):
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     upload: UploadSchedule = Field(default_factory=UploadSchedule)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     updates: UpdatesSettings = Field(default_factory=UpdatesSettings)
 
