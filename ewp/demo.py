@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 
 SIMS_PER_PROCESS = 8  # simulated devices per `ewp sim` process
 SENSOR_TIMEOUT_S = 20.0
+# While the dashboard is held after the summary, each station enrols someone about this often
+# (48 stations: one enrolment every few seconds across the fleet), so the first look is a live
+# fleet, not 48 stations gone offline.
+LIVE_ENROLMENT_INTERVAL_S = 150.0
 DEMO_ADMIN = "demo-admin"
 # Where the demo's vans work: border provinces where migrant workers cross (ISO 3166-2:TH).
 MOBILE_PROVINCES = ("TH-63", "TH-57", "TH-27", "TH-85", "TH-71", "TH-43", "TH-49", "TH-90")
@@ -76,6 +80,7 @@ class Station:
     config: Path
     link: FaultyLink | None = None
     process: subprocess.Popen[bytes] | None = None
+    broker_url: str = ""
 
 
 @dataclass
@@ -279,6 +284,7 @@ class Demo:
                         ("127.0.0.1", self.broker_port), name=station_id
                     )
                     broker_url = f"mqtt://{station.link.address}"
+                station.broker_url = broker_url
                 station.config.write_text(
                     self._agent_config(
                         station, sensor_urls[n], iris_urls[n] if iris_urls else None, broker_url
@@ -288,7 +294,13 @@ class Demo:
                 progress.advance(task)
 
     def _agent_config(
-        self, station: Station, sensor_url: str, iris_url: str | None, broker_url: str
+        self,
+        station: Station,
+        sensor_url: str,
+        iris_url: str | None,
+        broker_url: str,
+        *,
+        live: bool = False,
     ) -> str:
         fingers = ", ".join(f'"{f}"' for f in self.o.fingers)
         eyes = ", ".join(f'"{e}"' for e in self.o.eyes)
@@ -316,8 +328,9 @@ class Demo:
                 f"eyes = [{eyes}]",
                 "[autopilot]",
                 "enabled = true",
-                f"enrolments = {self.o.enrolments_per_station}",
-                "interval_s = 1.0",
+                # Live: no count, so enrolments go on until the agent is stopped.
+                *([] if live else [f"enrolments = {self.o.enrolments_per_station}"]),
+                f"interval_s = {LIVE_ENROLMENT_INTERVAL_S if live else 1.0:g}",
                 f"seed = {self.o.seed}",
                 "",
             ]
@@ -331,6 +344,27 @@ class Demo:
             )
             progress.advance(task)
             time.sleep(0.05)  # spread the start-up load a little
+
+    def keep_live(self) -> None:
+        """After the summary: the stations run again (fresh simulated devices, every link up),
+        heartbeating and enrolling someone now and then, while the dashboard is held."""
+        sensor_urls, iris_urls = self.start_sensors()
+        for n, station in enumerate(self.stations):
+            if station.link is not None:
+                station.link.restore()
+            station.config.write_text(
+                self._agent_config(
+                    station,
+                    sensor_urls[n],
+                    iris_urls[n] if iris_urls else None,
+                    station.broker_url,
+                    live=True,
+                )
+            )
+            station.process = self._spawn(
+                station.station_id, _ewp_command("agent", "run", "--config", str(station.config))
+            )
+            time.sleep(0.05)
 
     # -- watch ---------------------------------------------------------------------------------
 
@@ -609,10 +643,12 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
         succeeded = result.ok
         render(result, console)
         if hold and result.fleet_url:
+            demo.keep_live()
             console.print(
                 f"fleet service still running: open {result.dashboard_url} in a browser "
                 f"({result.dashboard_user} / {result.dashboard_password}; API admin token in "
-                f"{demo.root}/fleet-data/secrets/admin-token); Ctrl-C stops"
+                f"{demo.root}/fleet-data/secrets/admin-token). The stations keep running and "
+                "enrol someone now and then; Ctrl-C stops"
             )
             with contextlib.suppress(KeyboardInterrupt):
                 while demo.fleet_proc is not None and demo.fleet_proc.poll() is None:

@@ -21,16 +21,20 @@ __all__ = ["PLACEHOLDERS", "FleetSettings", "SecretRef"]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A docstring under a field is its description (docs/settings.md is generated from them).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ServiceSettings(Section):
     listen_host: str = "127.0.0.1"
+    """the HTTP API and dashboard's listen address"""
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    """the HTTP API and dashboard's port (0: any free port)"""
     public_url: str = Field(
         default="http://127.0.0.1:8080", description="how stations reach this service"
     )
     data_dir: Path
+    """packets, secrets, the SQLite store and the broker's files live here"""
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of a PostgreSQL or SQLite store; default: SQLite in data_dir",
@@ -66,22 +70,35 @@ def check_database_url(url: str) -> None:
 
 class BrokerSettings(Section):
     host: str = "127.0.0.1"
+    """where the fleet's own processes reach Mosquitto"""
     port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    """the broker port the fleet's own processes use"""
     station_host: str | None = Field(
         default=None, description="broker host as stations see it (default: host)"
     )
     station_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    """broker port as stations see it (default: port)"""
     tls: bool = False
+    """stations connect with TLS (mqtts://)"""
     admin_username: str = "ewp-broker-admin"
+    """the dynamic-security admin client (manages station accounts and ACLs)"""
     admin_password: SecretRef
+    """its password"""
     service_username: str = "ewp-fleet"
+    """the client the fleet's ingest and commands use"""
     service_password: SecretRef
+    """its password"""
 
 
 class IngestSettings(Section):
     workers: Annotated[int, Field(ge=0, le=64)] = 1
+    """ingest workers in `ewp fleet serve` (one per core; 0 when `ewp fleet ingest` processes do
+    all of it)"""
     duplicate_receipt_interval_s: Annotated[float, Field(ge=0)] = 5.0
+    """a station resending a stored packet gets its receipt again at most this often"""
     stale_chunk_hours: Annotated[float, Field(gt=0)] = 72.0
+    """chunks of a packet never completed are dropped after this long (the station sends it
+    again)"""
 
 
 class CentralSettings(Section):
@@ -90,6 +107,7 @@ class CentralSettings(Section):
 
 class ProvisioningSettings(Section):
     claim_token_ttl_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 168.0
+    """how long a station's one-time claim token stays valid"""
 
 
 class AccessSettings(Section):
@@ -112,9 +130,13 @@ class AccessSettings(Section):
         default=20, description="failed logins from one client address before it is locked"
     )
     login_failure_window_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    """failed logins are counted over this window"""
     login_lockout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    """how long a locked username or address stays locked"""
     token_default_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    """an API token's lifetime when none is asked for"""
     token_max_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    """the longest lifetime an API token may be given"""
 
 
 class MetricsSettings(Section):
@@ -134,6 +156,7 @@ class RotationSettings(Section):
 
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """the fleet log's level"""
 
 
 class FleetSettings(Section):

@@ -69,13 +69,14 @@ def synthetic_application(rng: random.Random, number: int, station_id: str) -> A
 
 
 class Autopilot:
-    """Runs ``enrol(application)`` for ``count`` synthetic applicants, ``interval_s`` apart."""
+    """Runs ``enrol(application)`` for ``count`` synthetic applicants (None: until stopped),
+    ``interval_s`` apart."""
 
     def __init__(
         self,
         *,
         station_id: str,
-        count: int,
+        count: int | None,
         interval_s: float,
         seed: int,
         enrol: Callable[[Application], None],
@@ -94,7 +95,7 @@ class Autopilot:
         # Skip the applicants enrolled before a restart, so numbers stay unique.
         for number in range(1, self._next_number):
             synthetic_application(self._rng, number, self.station_id)
-        while self.done < self.count and not stop.is_set():
+        while (self.count is None or self.done < self.count) and not stop.is_set():
             application = synthetic_application(self._rng, self._next_number, self.station_id)
             try:
                 self._enrol(application)

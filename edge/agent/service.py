@@ -439,10 +439,11 @@ class StationAgent:
         try:
             autopilot = self.settings.autopilot
             created = self._outbox.stats().created_total
-            if autopilot.enabled and autopilot.enrolments > created:
+            remaining = None if autopilot.enrolments is None else autopilot.enrolments - created
+            if autopilot.enabled and (remaining is None or remaining > 0):
                 Autopilot(
                     station_id=self.identity.station_id,
-                    count=autopilot.enrolments - created,
+                    count=remaining,
                     interval_s=autopilot.interval_s,
                     seed=autopilot.seed,
                     enrol=lambda application: self._autopilot_enrol(application),

@@ -15,27 +15,36 @@ from protocol.station_config import CapturePolicy, UploadSchedule
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A docstring under a field is its description (docs/settings.md is generated from them).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class StationSettings(Section):
     data_dir: Path = Field(description="outbox, identity and logs live here")
     operator_id: str = Field(default="operator", min_length=1, max_length=64)
+    """who enrols at this station when no operator session is open (terminal and autopilot)"""
 
 
 class FingerprintSensorSettings(Section):
     port: str = Field(description="serial port URL: /dev/ttyUSB0, socket://host:port, a pty")
     baudrate: Annotated[int, Field(ge=9600, le=115200, multiple_of=9600)] = 57600
+    """the module's serial speed (R30x modules ship at 57600)"""
     password: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] = 0
+    """the module's handshake password (0: none, the factory setting)"""
     address: Annotated[int, Field(ge=0, le=0xFFFFFFFF)] = 0xFFFFFFFF
+    """the module's address on its bus (0xFFFFFFFF: the factory setting)"""
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
+    """a command not answered within this is an error (the module is unplugged or hung)"""
 
 
 class IrisCameraSettings(Section):
     port: str = Field(description="serial port URL of the iris camera (USB CDC), or a simulator's")
     baudrate: Annotated[int, Field(ge=9600, le=3_000_000)] = 115200
+    """the camera link's serial speed"""
     timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
+    """a command not answered within this is an error"""
     capture_timeout_s: Annotated[float, Field(gt=0, le=120)] = 30.0
+    """how long one eye's capture may take before it is abandoned with a retry"""
 
 
 class SensorsSettings(Section):
@@ -48,9 +57,13 @@ class ControllerSettings(Section):
 
     port: str = Field(description="serial port URL, e.g. /dev/ttyACM0 or a simulator's pty")
     baudrate: Annotated[int, Field(ge=9600, le=1_000_000)] = 115200
+    """the board link's serial speed"""
     reading_interval_s: Annotated[int, Field(ge=1, le=3600)] = 30
+    """how often the board reports its sensors (climate, power, GPS)"""
     ping_interval_s: Annotated[float, Field(gt=0, le=60)] = 5.0
+    """how often the agent tells the board it is alive"""
     host_timeout_s: Annotated[int, Field(ge=0, le=3600)] = 30
+    """the board shows a hung agent on its panel after this long without a ping; 0: never"""
 
     @model_validator(mode="after")
     def _watchdog_after_pings(self) -> ControllerSettings:
@@ -67,16 +80,25 @@ class UplinkSettings(Section):
         description="override the broker address received at provisioning: mqtt://host:port",
     )
     chunk_size: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
+    """bytes of a sealed packet per MQTT message"""
     max_inflight: Annotated[int, Field(ge=1, le=256)] = 16
+    """chunks sent ahead of the broker's acknowledgements"""
     keepalive_s: Annotated[int, Field(ge=5, le=600)] = 30
+    """MQTT keep-alive: a silent link is noticed after about 1.5 times this"""
     heartbeat_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    """how often the station reports its health (the fleet may override it)"""
     reconciliation_interval_s: Annotated[float, Field(ge=1, le=86400)] = Field(
         default=600.0, description="how often the station reports what it created"
     )
     receipt_timeout_s: Annotated[float, Field(ge=1, le=86400)] = 120.0
+    """a packet without the fleet's receipt this long after its last chunk is sent again
+    (doubling per attempt); safe, the fleet stores a packet once"""
     reconnect_min_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    """the first wait before reconnecting after the link drops"""
     reconnect_max_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
+    """the longest wait between reconnect attempts (the wait doubles up to it)"""
     session_expiry_s: Annotated[int, Field(ge=60)] = 7 * 24 * 3600
+    """how long the broker keeps the station's session (and messages for it) while it is offline"""
 
     @field_validator("broker_url")
     @classmethod
@@ -88,8 +110,11 @@ class UplinkSettings(Section):
 
 class OutboxSettings(Section):
     quota_mb: Annotated[int, Field(ge=1)] = 2048
+    """the most the outbox may hold; acknowledged packets are purged first to make room"""
     min_free_mb: Annotated[int, Field(ge=0)] = 200
+    """an enrolment is refused (with a clear message) rather than fill the disk below this"""
     retention_days: Annotated[float, Field(ge=0)] = 30.0
+    """acknowledged packets are kept this long, then purged (the fleet may override it)"""
 
 
 class AutopilotSettings(Section):
@@ -98,15 +123,24 @@ class AutopilotSettings(Section):
     The biometrics still come from the configured sensor through the real driver.
     """
 
-    enabled: bool = False
-    enrolments: Annotated[int, Field(ge=0)] = 0
-    interval_s: Annotated[float, Field(ge=0)] = 1.0
-    seed: int = 0
+    enabled: bool = Field(default=False, description="enrol synthetic applicants on its own")
+    enrolments: Annotated[int, Field(ge=0)] | None = Field(
+        default=None,
+        description="how many applicants in all, counted over restarts; unset: until stopped",
+    )
+    interval_s: Annotated[float, Field(ge=0)] = Field(
+        default=1.0, description="seconds between one enrolment's end and the next one's start"
+    )
+    seed: int = Field(
+        default=0, description="makes the made-up applicants repeatable (per station id)"
+    )
 
 
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """the agent log's level (stderr)"""
     wire: bool = False
+    """log every frame on the sensor, controller and MQTT links (ewp.wire loggers)"""
 
 
 class AgentSettings(Section):

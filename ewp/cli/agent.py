@@ -87,12 +87,17 @@ def queue(
     from rich.table import Table
 
     from edge.agent.outbox import Outbox
+    from protocol.chunks import chunk_count
 
     settings = _settings(config)
     now = time.time()
     with Outbox(settings.outbox_path, min_free_bytes=0) as outbox:
         waiting = outbox.waiting(limit=10_000)
         stats = outbox.stats()
+        chunks = {
+            e.packet_id: chunk_count(outbox.sealed_size(e.packet_id), settings.uplink.chunk_size)
+            for e in waiting
+        }
     rows = [
         {
             "seq": e.seq,
@@ -102,6 +107,7 @@ def queue(
             "age_s": round(now - e.created_at),
             "attempts": e.attempts,
             "chunks_sent": e.chunks_sent,
+            "chunks": chunks[e.packet_id],
         }
         for e in waiting
     ]
@@ -113,7 +119,7 @@ def queue(
         )
         return
     table = Table(title=f"{len(rows)} packets waiting to upload ({stats.acked} acknowledged)")
-    for column in ("seq", "packet", "state", "size", "age", "attempts"):
+    for column in ("seq", "packet", "state", "size", "sent", "age", "attempts"):
         table.add_column(column)
     for r in rows:
         table.add_row(
@@ -121,6 +127,7 @@ def queue(
             str(r["packet_id"])[:12],
             str(r["state"]),
             f"{int(r['size']) / 1024:.0f} KB",
+            f"{r['chunks_sent']}/{r['chunks']} chunks",
             _age(int(r["age_s"])),
             str(r["attempts"]),
         )

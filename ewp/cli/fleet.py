@@ -65,6 +65,15 @@ def init(
             "(default: SQLite in the data directory)"
         ),
     ] = None,
+    ingest_workers: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            max=64,
+            help="ingest workers in `ewp fleet serve` (one per core is a good start; 0 when "
+            "`ewp fleet ingest` processes do all the ingest)",
+        ),
+    ] = 2,
 ) -> None:
     """Create a fleet data directory with fresh secrets and write its settings file."""
     from fleet.bootstrap import init_fleet
@@ -81,6 +90,7 @@ def init(
         broker_host=bhost,
         broker_port=int(bport),
         database_url=database_url,
+        ingest_workers=ingest_workers,
     )
     if out.exists():
         raise typer.BadParameter(f"{out} exists; move it away or choose --out", param_hint="--out")

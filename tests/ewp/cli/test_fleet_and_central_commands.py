@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 from edge.agent.outbox import Outbox
@@ -38,8 +39,11 @@ def test_keygen_init_add_list(tmp_path: Path) -> None:
         str(tmp_path / "central" / "central.pub"),
         "--out",
         str(config),
+        "--ingest-workers",
+        "3",
     )
     assert (tmp_path / "fleet" / "secrets" / "admin-token").stat().st_mode & 0o777 == 0o600
+    assert tomllib.loads(config.read_text())["ingest"]["workers"] == 3
     added = ewp("fleet", "station", "add", "mu-07", "--kind", "mobile", "--config", str(config))
     token = added.stdout.strip()
     assert len(token) >= 30 and f"--token {token}" in added.stderr
@@ -78,6 +82,9 @@ def test_central_opens_what_the_fleet_stored_and_queue_shows_nothing_waiting(
         )
         waiting = json.loads(ewp("agent", "queue", "--config", str(config), "--json").stdout)
         assert [w["seq"] for w in waiting["waiting"]] == [1, 2, 3]
+        for row in waiting["waiting"]:
+            sealed_size = outbox.load(row["packet_id"]).header.sealed_size
+            assert row["chunks"] == -(-sealed_size // (64 * 1024)) and row["chunks_sent"] == 0
         with running_uplink(identity, outbox_path):
             wait_until(lambda: outbox.stats().acked == 3, message="receipts")
     waiting = json.loads(ewp("agent", "queue", "--config", str(config), "--json").stdout)
