@@ -103,6 +103,12 @@ class IngestSettings(Section):
 
 class CentralSettings(Section):
     public_key_file: Path = Field(description="the central system's HPKE public key (JSON)")
+    previous_public_key_files: list[Path] = Field(
+        default_factory=list,
+        max_length=4,
+        description="central public keys replaced by a rotation whose packets are still "
+        "accepted (stations not yet given the new key); remove one once every station has it",
+    )
 
 
 class ProvisioningSettings(Section):

@@ -13,7 +13,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -27,6 +27,7 @@ from fleet.packet_files import PacketFiles
 from fleet.store.models import Rejection
 from protocol.chunks import PacketChunk as WireChunk
 from protocol.envelope import utc_timestamp
+from protocol.keys import CentralPublicKey
 from protocol.messages import Receipt
 
 if TYPE_CHECKING:
@@ -59,13 +60,20 @@ class IngestCore:
         sessions: sessionmaker[Session],
         files: PacketFiles,
         *,
+        central_keys: Sequence[CentralPublicKey],
         duplicate_receipt_interval_s: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
         metrics: FleetMetrics | None = None,
         key_grace: timedelta = timedelta(days=14),
         set_station_password: rotation.SetPassword | None = None,
     ) -> None:
+        if not central_keys:
+            raise ValueError("ingest needs the central public key packets are sealed to")
         self._sessions = sessions
+        # Packets must be sealed to these (the current central key first, then the previous
+        # ones still accepted after a central key rotation).
+        self._central_keys = list(central_keys)
+        self._recipients = {(key.kem, key.key_id) for key in central_keys}
         self.metrics = metrics or FleetMetrics()
         self._key_grace = key_grace
         self.set_station_password = set_station_password

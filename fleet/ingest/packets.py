@@ -94,6 +94,11 @@ class PacketIngest(IngestCore):
             except (SignatureError, ProtocolError) as exc:
                 self._reject(topic_station, header.packet_id, "bad-signature", str(exc), session)
                 return self._receipt(chunk, "rejected", "signature does not verify")
+            wrong = self._wrong_recipient(header)
+            if wrong is not None:
+                self._reject(topic_station, header.packet_id, "wrong-recipient", wrong, session)
+                self.flag(topic_station, "wrong-recipient", wrong)
+                return self._receipt(chunk, "rejected", wrong)
             existing = session.get(Packet, header.packet_id)
             if existing is not None:
                 return self._already_stored(session, existing, chunk)
@@ -195,6 +200,9 @@ class PacketIngest(IngestCore):
                 try:
                     self._verify(station, chunk)
                 except (SignatureError, ProtocolError):
+                    left.append((station_id, payload))  # refused there
+                    continue
+                if self._wrong_recipient(chunk.header) is not None:
                     left.append((station_id, payload))  # refused there
                     continue
                 by_packet.setdefault(chunk.header.packet_id, []).append(
@@ -357,6 +365,17 @@ class PacketIngest(IngestCore):
             self._verified[memo] = None
             if len(self._verified) > VERIFIED_HEADERS_KEPT:
                 self._verified.popitem(last=False)
+
+    def _wrong_recipient(self, header: PacketHeader) -> str | None:
+        """Why the packet is sealed to a key central does not accept (a key of its own, an
+        old central key no longer accepted, a downgrade to another KEM), or None."""
+        if (header.kem, header.recipient) in self._recipients:
+            return None
+        current = self._central_keys[0]
+        return (
+            f"sealed to key {header.recipient} ({header.kem}), not to the central key "
+            f"{current.key_id} ({current.kem}): update the station's central key"
+        )
 
     @staticmethod
     def _signer_key(station: Station, header: PacketHeader) -> ed25519.Ed25519PublicKey:

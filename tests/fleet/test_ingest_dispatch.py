@@ -12,7 +12,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from fleet.ingest import Ingest
 from fleet.ingest.core import REJECTIONS_PER_MINUTE
+from fleet.packet_files import PacketFiles
 from fleet.store.models import (
     AuditEntry,
     Packet,
@@ -25,10 +27,10 @@ from fleet.store.ops_models import Alert
 from protocol import topics
 from protocol.bounds import MAX_PAYLOAD
 from protocol.chunks import split_packet
-from protocol.envelope import utc_timestamp
-from protocol.keys import encode_station_public_key, station_key_id
+from protocol.envelope import SealedPacket, seal_packet, utc_timestamp
+from protocol.keys import CentralPrivateKey, encode_station_public_key, station_key_id
 from tests.fleet.conftest import OpsRig
-from tests.fleet.ops_helpers import heartbeat
+from tests.fleet.ops_helpers import CENTRAL, heartbeat
 from tests.fleet.test_ingest import packet
 
 HOSTILE, GOOD = "st-hostile", "st-good"
@@ -265,3 +267,54 @@ def test_a_refusal_flood_writes_a_bounded_number_of_rows_and_flags_once(rig: Ops
     assert audited == REJECTIONS_PER_MINUTE, "the rest only counted"
     assert rig.ingest.counters.rejected == 200
     assert flags(rig.sessions) == [HOSTILE]
+
+
+def chunk_messages(*packets: SealedPacket) -> list[tuple[str, bytes]]:
+    return [
+        (topics.PACKET_CHUNKS.for_station(p.station_id).replace("+", p.packet_id), c.to_bytes())
+        for p in packets
+        for c in split_packet(p, 4096)
+    ]
+
+
+def test_a_packet_sealed_to_another_key_is_refused_and_the_station_told_why(
+    rig: OpsRig,
+) -> None:
+    rig.station(HOSTILE)
+    key = register_signing(rig.sessions, HOSTILE)
+    elsewhere = CentralPrivateKey.generate("X25519").public_key()
+    wrong = seal_packet(
+        b"x" * 6000,
+        station_id=HOSTILE,
+        packet_id="ab" * 16,
+        seq=1,
+        recipient=elsewhere,
+        signer=key,
+    )
+    out = rig.ingest.dispatch(chunk_messages(wrong))
+    receipts = {json.loads(m.payload)["status"] for m in out}
+    assert receipts == {"rejected"}, "never stored: the station keeps the packet"
+    reason = json.loads(out[0].payload)["reason"]
+    assert elsewhere.key_id in reason and CENTRAL.public_key().key_id in reason
+    assert count(rig.sessions, Packet) == 0
+    with rig.sessions() as session:
+        assert list(session.scalars(select(Rejection.reason))) == ["wrong-recipient"]
+    assert flags(rig.sessions) == [HOSTILE]
+
+
+def test_a_previous_central_key_is_accepted_while_configured(rig: OpsRig, tmp_path: Path) -> None:
+    rig.station(GOOD)
+    key = register_signing(rig.sessions, GOOD)
+    previous = CentralPrivateKey.generate("MLKEM768_X25519").public_key()
+    ingest = Ingest(
+        rig.sessions,
+        PacketFiles(tmp_path / "p"),
+        central_keys=[CENTRAL.public_key(), previous],
+    )
+    old = seal_packet(
+        b"y" * 5000, station_id=GOOD, packet_id="cd" * 16, seq=1, recipient=previous, signer=key
+    )
+    new = packet(GOOD, key, seq=2, size=5000)
+    statuses = {json.loads(m.payload)["status"] for m in ingest.dispatch(chunk_messages(old, new))}
+    assert statuses == {"stored"}
+    assert count(rig.sessions, Packet) == 2
