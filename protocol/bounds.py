@@ -37,7 +37,8 @@ MAX_DETAIL_ITEMS = 32
 
 # Largest payload accepted per topic suffix (the part after ``ewp/v1/stations/{id}/``; packet
 # chunks by their prefix ``packets/``). A larger message is refused unparsed.
-MAX_CHUNK_SIZE = 1024 * 1024  # data bytes in one chunk
+MAX_CHUNK_SIZE = 256 * 1024  # data bytes in one chunk (stations send 64 KiB by default)
+MAX_CHUNKS = 4096  # chunks of one packet
 # A chunk's bytes around its data: magic, version, header length, the header (at most
 # protocol.envelope.MAX_HEADER_LEN), the signature, index, count and offset.
 CHUNK_OVERHEAD = 4 + 1 + 2 + 4096 + 64 + 12

@@ -23,7 +23,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from protocol.bounds import MAX_CHUNK_SIZE
+from protocol.bounds import MAX_CHUNK_SIZE, MAX_CHUNKS
 from protocol.envelope import (
     FORMAT_VERSION,
     MAGIC,
@@ -35,7 +35,6 @@ from protocol.errors import ChunkError, EnvelopeError
 
 CHUNK_MAGIC = b"EWPC"
 DEFAULT_CHUNK_SIZE = 64 * 1024
-MAX_CHUNKS = 65536
 _TAIL = struct.Struct(">III")
 
 

@@ -24,39 +24,38 @@ one durable commit, when nothing unusual is among them; anything unusual goes th
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Sequence
-from datetime import timedelta
 
-from cryptography.hazmat.primitives.asymmetric import ed25519
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from fleet.commands import station_keys
-from fleet.ingest.core import IngestCore
+from fleet.ingest.admission import PacketAdmission
+from fleet.ingest.budgets import Held, held_by
+from fleet.ingest.stored import StoredPackets
 from fleet.store.db import relax_durability
-from fleet.store.locking import upsert, writers_serialise
+from fleet.store.locking import (
+    is_transient,
+    run_again_if_transient,
+    writers_serialise,
+)
 from fleet.store.models import (
     Packet,
     PacketChunk,
     Station,
-    StationPacketCount,
-    utcnow,
 )
 from protocol.chunks import PacketChunk as WireChunk
 from protocol.chunks import join_chunks
-from protocol.envelope import PacketHeader, SealedPacket, verify_header_signature
+from protocol.envelope import PacketHeader, SealedPacket
 from protocol.errors import ProtocolError, SignatureError
-from protocol.keys import decode_station_public_key, station_key_id
 from protocol.messages import Receipt
 
 log = logging.getLogger(__name__)
 
-VERIFIED_HEADERS_KEPT = 4096  # signed headers already verified (one per packet in progress)
 
-
-class PacketIngest(IngestCore):
+class PacketIngest(PacketAdmission, StoredPackets):
     """Packet chunks from stations (see the module docstring)."""
 
     def _count_chunks(self, count: int) -> None:
@@ -67,6 +66,13 @@ class PacketIngest(IngestCore):
     def handle_chunk(self, topic_station: str, payload: bytes) -> Receipt | None:
         """Handle one chunk; returns the receipt to publish to the station, if any."""
         self._count_chunks(1)
+        return run_again_if_transient(
+            f"chunk from {topic_station}", lambda: self._handle_chunk(topic_station, payload)
+        )
+
+    def _handle_chunk(self, topic_station: str, payload: bytes) -> Receipt | None:
+        """``handle_chunk``: its transactions are each safe to run again (a chunk row stored
+        before is a resent chunk the second time)."""
         try:
             chunk = WireChunk.from_bytes(payload)
         except ProtocolError as exc:
@@ -106,17 +112,25 @@ class PacketIngest(IngestCore):
                 PacketChunk.packet_id == header.packet_id,
                 PacketChunk.sha256 == header.sealed_sha256,
             )
-            held = session.scalars(select(PacketChunk).where(*key)).all()
-            if any(row.idx == chunk.index for row in held):  # a resent chunk we already hold
+            # Which chunks are here: their numbers only (the data is read once, to assemble).
+            held = set(session.scalars(select(PacketChunk.idx).where(*key)))
+            if chunk.index in held:  # a resent chunk we already hold
                 if len(held) >= chunk.count:
                     # Every chunk is here but the packet is not: the worker that stored the
                     # last one died before it assembled them (PostgreSQL). Assemble them now.
-                    return self._assemble(session, chunk, [*map(self._wire, held)])
+                    return self._assemble(session, chunk, self._held_chunks(session, header))
                 session.rollback()
                 return None
             if len(held) + 1 == chunk.count:
                 # Fast path: this chunk completes the packet (always so for one-chunk packets).
-                return self._assemble(session, chunk, [*map(self._wire, held), chunk])
+                return self._assemble(session, chunk, [*self._held_chunks(session, header), chunk])
+            refusal = held_by(session, [topic_station])[topic_station].refusal(
+                header.packet_id, len(chunk.data)
+            )
+            if refusal is not None:
+                self._reject(topic_station, header.packet_id, "over-budget", refusal, session)
+                self.flag(topic_station, "over-budget", refusal)
+                return None
             # A chunk row needs no durability of its own: lost in a crash, it comes again with
             # the station's resend (no receipt without the packet). The packet's commit is
             # durable, and with it everything committed before.
@@ -153,8 +167,18 @@ class PacketIngest(IngestCore):
             else:
                 alone.append((station_id, payload))
         written: dict[str, str] = {}
+
+        def attempt() -> tuple[list[tuple[str, Receipt]], list[tuple[str, bytes]], list[WireChunk]]:
+            try:
+                return self._store_together(parsed, written)
+            except DBAPIError as exc:
+                if is_transient(exc):  # run again: the files it wrote are not needed
+                    self._drop_unreferenced(written)
+                    written.clear()
+                raise
+
         try:
-            receipts, left = self._store_together(parsed, written)
+            receipts, left, inserted = run_again_if_transient("a batch of chunks", attempt)
         except IntegrityError:
             # PostgreSQL: another worker stored some of these rows first; sort it out chunk by
             # chunk (the files written are dropped below unless they became the packets').
@@ -166,7 +190,17 @@ class PacketIngest(IngestCore):
         except BaseException:
             self._drop_unreferenced(written)
             raise
+        for chunk in inserted:  # each its own transaction, after the batch's commit
+            receipt = run_again_if_transient(
+                "a chunk after its batch", functools.partial(self._after_commit_alone, chunk)
+            )
+            if receipt is not None:
+                receipts.append((chunk.header.station_id, receipt))
         return receipts + self._one_by_one([*alone, *left])
+
+    def _after_commit_alone(self, chunk: WireChunk) -> Receipt | None:
+        with self._sessions() as session:
+            return self._after_chunk_commit(session, chunk)
 
     def _one_by_one(self, items: Sequence[tuple[str, bytes]]) -> list[tuple[str, Receipt]]:
         receipts = []
@@ -178,12 +212,17 @@ class PacketIngest(IngestCore):
 
     def _store_together(
         self, parsed: list[tuple[str, bytes, WireChunk]], written: dict[str, str]
-    ) -> tuple[list[tuple[str, Receipt]], list[tuple[str, bytes]]]:
-        """The usual case of ``handle_chunks`` in one transaction; returns its receipts and
-        the chunks left for ``handle_chunk``. Files written go into ``written``."""
+    ) -> tuple[list[tuple[str, Receipt]], list[tuple[str, bytes]], list[WireChunk]]:
+        """The usual case of ``handle_chunks`` in one transaction; returns its receipts, the
+        chunks left for ``handle_chunk``, and one chunk of each packet that got new chunk rows
+        (to look at again after the commit). Files written go into ``written``.
+
+        Rows are written packet by packet in packet id order, the stations' running totals
+        last: every worker takes its locks in the same order, so two batches never wait on
+        each other in a cycle (no deadlock)."""
         left: list[tuple[str, bytes]] = []
         if not parsed:
-            return [], left
+            return [], left, []
         with self._sessions() as session:
             stations = {
                 row.station_id: row
@@ -218,7 +257,7 @@ class PacketIngest(IngestCore):
                 )
             ):
                 held.setdefault(packet_id, {}).setdefault(sha256, set()).add(idx)
-            new_rows: list[PacketChunk] = []
+            budgets: dict[str, Held] | None = None  # read when first needed
             inserted: list[WireChunk] = []  # one chunk of each packet that got new rows
             assembled: list[tuple[str, WireChunk, SealedPacket]] = []
             for packet_id in sorted(by_packet):  # one lock order for every worker
@@ -240,7 +279,15 @@ class PacketIngest(IngestCore):
                 station_id, last = group[0][0], group[0][2]
                 if len(have) + len(new) < last.count:
                     if new:
-                        new_rows += [self._chunk_row(station_id, c) for c in new.values()]
+                        if budgets is None:
+                            budgets = held_by(session, {s for s, _, _ in parsed})
+                        size = sum(len(c.data) for c in new.values())
+                        if budgets[station_id].refusal(packet_id, size) is not None:
+                            left += [(station_id, payload) for station_id, payload, _ in group]
+                            continue  # refused there
+                        budgets[station_id].add(packet_id, size)
+                        session.add_all([self._chunk_row(station_id, c) for c in new.values()])
+                        session.flush()  # in packet id order (see above)
                         inserted.append(next(iter(new.values())))
                     continue
                 # Complete: with new chunks, or (only resent ones) every chunk was here but the
@@ -266,18 +313,13 @@ class PacketIngest(IngestCore):
                 self._count_packets(session, [packet for _, _, packet in assembled])
             else:
                 relax_durability(session)  # chunk rows only (see handle_chunk)
-            session.add_all(new_rows)
             session.commit()
             self._count_chunks(len(parsed) - len(left))
             receipts: list[tuple[str, Receipt]] = []
             for station_id, chunk, packet in assembled:
                 self._count_stored(packet)
                 receipts.append((station_id, self._receipt(chunk, "stored")))
-            for chunk in inserted:
-                receipt = self._after_chunk_commit(session, chunk)
-                if receipt is not None:
-                    receipts.append((chunk.header.station_id, receipt))
-        return receipts, left
+        return receipts, left, inserted
 
     @staticmethod
     def _chunk_row(station_id: str, chunk: WireChunk) -> PacketChunk:
@@ -293,24 +335,6 @@ class PacketIngest(IngestCore):
             signature=chunk.signature,
             data=chunk.data,
         )
-
-    def _drop_unreferenced(self, written: dict[str, str]) -> None:
-        """Remove files a failed transaction wrote that no stored packet points to (another
-        worker stored that packet under another day's directory, or nobody did yet)."""
-        if not written:
-            return
-        try:
-            with self._sessions() as session:
-                rows = session.execute(
-                    select(Packet.packet_id, Packet.path).where(Packet.packet_id.in_(written))
-                )
-                kept = {packet_id: path for packet_id, path in rows}
-        except DBAPIError:
-            log.warning("could not check %d packet files written before a failure", len(written))
-            return
-        for packet_id, path in written.items():
-            if kept.get(packet_id) != path:
-                self._files.path(path).unlink(missing_ok=True)
 
     def _after_chunk_commit(self, session: Session, chunk: WireChunk) -> Receipt | None:
         """After a chunk row was committed: where workers do not serialise (PostgreSQL), a
@@ -350,43 +374,14 @@ class PacketIngest(IngestCore):
             return None
         return self._assemble(session, chunk, [*map(self._wire, held)])
 
-    def _verify(self, station: Station, chunk: WireChunk) -> None:
-        """Check the chunk's signed header against the station's key. The chunks of a packet
-        carry the same header and signature: a pair verified once with this key is not
-        verified again (a bounded cache of successes)."""
-        signer = self._signer_key(station, chunk.header)
-        memo = (station_key_id(signer), chunk.header_bytes, chunk.signature)
-        with self._lock:
-            if memo in self._verified:
-                self._verified.move_to_end(memo)
-                return
-        verify_header_signature(chunk.header, chunk.header_bytes, chunk.signature, signer)
-        with self._lock:
-            self._verified[memo] = None
-            if len(self._verified) > VERIFIED_HEADERS_KEPT:
-                self._verified.popitem(last=False)
-
-    def _wrong_recipient(self, header: PacketHeader) -> str | None:
-        """Why the packet is sealed to a key central does not accept (a key of its own, an
-        old central key no longer accepted, a downgrade to another KEM), or None."""
-        if (header.kem, header.recipient) in self._recipients:
-            return None
-        current = self._central_keys[0]
-        return (
-            f"sealed to key {header.recipient} ({header.kem}), not to the central key "
-            f"{current.key_id} ({current.kem}): update the station's central key"
+    def _held_chunks(self, session: Session, header: PacketHeader) -> list[WireChunk]:
+        rows = session.scalars(
+            select(PacketChunk).where(
+                PacketChunk.packet_id == header.packet_id,
+                PacketChunk.sha256 == header.sealed_sha256,
+            )
         )
-
-    @staticmethod
-    def _signer_key(station: Station, header: PacketHeader) -> ed25519.Ed25519PublicKey:
-        """The key the header names, among the station's current key and its previous key
-        while the rotation grace period lasts; else the current key (which then fails)."""
-        keys = station_keys(station)
-        for key in keys:
-            if station_key_id(key) == header.signer:
-                return key
-        assert station.public_key is not None
-        return decode_station_public_key(station.public_key)
+        return [*map(self._wire, rows)]
 
     @staticmethod
     def _wire(row: PacketChunk) -> WireChunk:
@@ -443,115 +438,3 @@ class PacketIngest(IngestCore):
             return None
         self._count_stored(packet)
         return self._receipt(last, "stored")
-
-    def _add_packet(self, session: Session, packet: SealedPacket) -> str:
-        """Write the packet's file (fsync'd) and add its row to the caller's transaction (the
-        caller deletes its chunk rows); returns the file's path."""
-        header = packet.header
-        received = utcnow()
-        path = self._files.write(packet, received)
-        session.add(
-            Packet(
-                packet_id=header.packet_id,
-                station_id=header.station_id,
-                seq=header.seq,
-                sha256=header.sealed_sha256,
-                size=len(packet.sealed),
-                content_type=header.content_type,
-                created_at=header.created_at,
-                received_at=received,
-                path=path,
-            )
-        )
-        return path
-
-    @staticmethod
-    def _count_packets(
-        session: Session, packets: list[SealedPacket], *, resent: str | None = None
-    ) -> None:
-        """Add stored ``packets`` (or one resend of a packet of station ``resent``) to their
-        stations' running totals, in the caller's transaction: one statement per station, in
-        station id order (so two workers' transactions never wait on each other in a cycle)."""
-        per_station: dict[str, list[SealedPacket]] = {}
-        for packet in packets:
-            per_station.setdefault(packet.station_id, []).append(packet)
-        if resent is not None:
-            per_station.setdefault(resent, [])
-        for station_id in sorted(per_station):
-            mine = per_station[station_id]
-            statement = upsert(
-                session,
-                StationPacketCount,
-                {
-                    "station_id": station_id,
-                    "packets": len(mine),
-                    "bytes": sum(len(p.sealed) for p in mine),
-                    "last_seq": max((p.header.seq for p in mine), default=0),
-                    "resends": 0 if mine else 1,
-                },
-            )
-            table, new = StationPacketCount.__table__.c, statement.excluded
-            session.execute(
-                statement.on_conflict_do_update(
-                    index_elements=["station_id"],
-                    set_={
-                        "packets": table.packets + new.packets,
-                        "bytes": table.bytes + new.bytes,
-                        "last_seq": case(
-                            (new.last_seq > table.last_seq, new.last_seq), else_=table.last_seq
-                        ),
-                        "resends": table.resends + new.resends,
-                    },
-                )
-            )
-
-    def _count_stored(self, packet: SealedPacket) -> None:
-        with self._lock:
-            self.counters.stored += 1
-        self.metrics.packets_stored.inc()
-        log.info(
-            "stored packet %s from %s (seq %d, %d bytes)",
-            packet.header.packet_id,
-            packet.header.station_id,
-            packet.header.seq,
-            len(packet.sealed),
-        )
-
-    def _already_stored(self, session: Session, stored: Packet, chunk: WireChunk) -> Receipt | None:
-        header = chunk.header
-        if stored.sha256 != header.sealed_sha256 or stored.station_id != header.station_id:
-            self._reject(
-                header.station_id,
-                header.packet_id,
-                "conflict",
-                "packet id already stored with other content",
-                session,
-            )
-            return self._receipt(chunk, "rejected", "packet id already used for other content")
-        now = self._clock()
-        with self._lock:
-            last = self._last_dup_receipt.get(header.packet_id)
-            if last is not None and now - last < self._dup_interval:
-                session.rollback()
-                return None
-            self._last_dup_receipt[header.packet_id] = now
-            self.counters.duplicates += 1
-        self.metrics.duplicates.inc()
-        stored.resends = Packet.resends + 1  # in SQL: concurrent resends all count
-        self._count_packets(session, [], resent=stored.station_id)
-        session.commit()
-        log.info(
-            "packet %s from %s was already stored: acknowledged again",
-            header.packet_id,
-            header.station_id,
-        )
-        return self._receipt(chunk, "duplicate")
-
-    def drop_stale_chunks(self, older_than: timedelta) -> int:
-        """Chunks of packets whose upload never finished (the station resends them anyway)."""
-        with self._sessions() as session:
-            result = session.execute(
-                delete(PacketChunk).where(PacketChunk.received_at < utcnow() - older_than)
-            )
-            session.commit()
-            return int(result.rowcount)  # type: ignore[attr-defined]

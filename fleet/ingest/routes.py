@@ -8,7 +8,7 @@ what to publish back (receipts, follow-up commands). On the way every message is
    unparsed;
 3. handled: the messages of a batched route (chunks, heartbeats) together, the others one by
    one in the order they came. A handling the database broke off (deadlock, serialisation
-   failure, busy SQLite) is run again, up to ``TRANSIENT_ATTEMPTS`` times. A batch that still
+   failure, busy SQLite) is run again (``run_again_if_transient``). A batch that still
    fails is handled message by message; a message that still fails goes to the quarantine
    (fleet/ingest/quarantine.py) and its station is flagged.
 
@@ -21,25 +21,17 @@ broker delivers the batch again after the worker reconnects.
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
-
-from sqlalchemy.exc import DBAPIError
 
 from fleet.ingest.packets import PacketIngest
 from fleet.ingest.quarantine import quarantine
 from fleet.ingest.telemetry import TelemetryIngest
-from fleet.store.locking import is_transient
+from fleet.store.locking import run_again_if_transient
 from protocol import topics
 from protocol.bounds import max_payload
 
 log = logging.getLogger(__name__)
-
-T = TypeVar("T")
-TRANSIENT_ATTEMPTS = 5  # a handling whose transaction the database broke off is run again
 
 Item = tuple[str, bytes]  # (station id from the topic, payload)
 
@@ -164,7 +156,7 @@ class Ingest(PacketIngest, TelemetryIngest):
         route = ROUTES[key]
         what = f"{len(items)} message(s) on {suffix}"
         try:
-            return self._retrying(what, lambda: route.handle(self, suffix, items))
+            return run_again_if_transient(what, lambda: route.handle(self, suffix, items))
         except Exception as exc:
             if len(items) > 1:
                 log.warning("ingest: %s failed together (%r); one by one now", what, exc)
@@ -187,18 +179,3 @@ class Ingest(PacketIngest, TelemetryIngest):
         self.flag(
             station_id, "quarantined", f"a message on {topic} could not be handled ({reason})"
         )
-
-    @staticmethod
-    def _retrying(what: str, work: Callable[[], T]) -> T:
-        """``work()``, run again when the database broke its transaction off (a deadlock the
-        server broke, a serialisation failure, a busy SQLite): it was rolled back whole, so
-        running it again is safe."""
-        for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
-            try:
-                return work()
-            except DBAPIError as exc:
-                if not is_transient(exc) or attempt == TRANSIENT_ATTEMPTS:
-                    raise
-                log.info("ingest: %s retried (%s)", what, exc.orig)
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
-        raise AssertionError("unreachable")

@@ -8,16 +8,18 @@ import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet.ingest import Ingest
+from fleet.ingest import Ingest, budgets
 from fleet.ingest.core import REJECTIONS_PER_MINUTE
 from fleet.packet_files import PacketFiles
 from fleet.store.models import (
     AuditEntry,
     Packet,
+    PacketChunk,
     QuarantinedMessage,
     Rejection,
     Station,
@@ -318,3 +320,90 @@ def test_a_previous_central_key_is_accepted_while_configured(rig: OpsRig, tmp_pa
     statuses = {json.loads(m.payload)["status"] for m in ingest.dispatch(chunk_messages(old, new))}
     assert statuses == {"stored"}
     assert count(rig.sessions, Packet) == 2
+
+
+def first_chunks(station_id: str, key: ed25519.Ed25519PrivateKey, n: int, size: int = 9000):  # type: ignore[no-untyped-def]
+    """The first chunk of each of ``n`` packets that will never be finished."""
+    for seq in range(1, n + 1):
+        p = packet(station_id, key, seq=seq, size=size, packet_id=f"{seq:032x}")
+        chunk = next(split_packet(p, 4096))
+        yield (
+            topics.PACKET_CHUNKS.for_station(station_id).replace("+", p.packet_id),
+            chunk.to_bytes(),
+        )
+
+
+def held(sessions: sessionmaker[Session], station_id: str) -> int:
+    with sessions() as session:
+        return len(
+            set(
+                session.scalars(
+                    select(PacketChunk.packet_id).where(PacketChunk.station_id == station_id)
+                )
+            )
+        )
+
+
+@pytest.mark.parametrize("together", [False, True], ids=["one-by-one", "batched"])
+def test_endless_new_packet_ids_are_bounded_per_station(rig: OpsRig, together: bool) -> None:
+    rig.station(HOSTILE)
+    rig.station(GOOD)
+    key = register_signing(rig.sessions, HOSTILE)
+    good_key = register_signing(rig.sessions, GOOD)
+    flood = list(first_chunks(HOSTILE, key, budgets.MAX_OPEN_PACKETS + 10))
+    if together:
+        rig.ingest.dispatch(flood)
+    else:
+        for message in flood:
+            rig.ingest.dispatch([message])
+    assert held(rig.sessions, HOSTILE) == budgets.MAX_OPEN_PACKETS
+    with rig.sessions() as session:
+        reasons = list(session.scalars(select(Rejection.reason)))
+    assert reasons == ["over-budget"] * 10
+    assert flags(rig.sessions) == [HOSTILE]
+    # Another station is not affected.
+    good = packet(GOOD, good_key, seq=1, size=20_000)
+    statuses = [json.loads(m.payload)["status"] for m in rig.ingest.dispatch(chunk_messages(good))]
+    assert statuses == ["stored"]
+
+
+def test_bytes_held_for_unfinished_packets_are_bounded_per_station(
+    rig: OpsRig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(budgets, "MAX_HELD_BYTES", 50_000)
+    rig.station(HOSTILE)
+    key = register_signing(rig.sessions, HOSTILE)
+    big = packet(HOSTILE, key, seq=1, size=200_000)
+    out = rig.ingest.dispatch(chunk_messages(big)[:-1])  # never the last chunk
+    assert out == []
+    with rig.sessions() as session:
+        size = session.scalar(select(func.sum(func.length(PacketChunk.data))))
+        reasons = set(session.scalars(select(Rejection.reason)))
+    assert size is not None and size <= 50_000
+    assert reasons == {"over-budget"}
+
+
+def test_an_arriving_chunk_does_not_read_the_held_chunks_data(rig: OpsRig) -> None:
+    """Reassembly reads the data once, when the packet is complete: not on every arrival."""
+    rig.station(GOOD)
+    key = register_signing(rig.sessions, GOOD)
+    sealed = packet(GOOD, key, seq=1, size=60_000)
+    messages = chunk_messages(sealed)
+    reads: list[str] = []
+
+    def watch(conn, cursor, statement, parameters, context, executemany):  # type: ignore[no-untyped-def]
+        sizes_only = statement.replace("length(packet_chunks.data)", "")
+        if sizes_only.lstrip().upper().startswith("SELECT") and "packet_chunks.data" in sizes_only:
+            reads.append(statement)
+
+    engine = rig.sessions.kw["bind"]
+    sqlalchemy.event.listen(engine, "before_cursor_execute", watch)
+    try:
+        for message in messages[:-1]:
+            rig.ingest.dispatch([message])
+        assert reads == []
+        out = rig.ingest.dispatch([messages[-1]])
+    finally:
+        sqlalchemy.event.remove(engine, "before_cursor_execute", watch)
+    assert [json.loads(m.payload)["status"] for m in out] == ["stored"]
+    assert len(reads) == 1
