@@ -32,6 +32,7 @@ from rich.table import Table
 
 from edge.agent.identity import StationIdentity
 from edge.agent.provisioning import provision
+from ewp.local_fleet import central_token
 from fleet.bootstrap import init_fleet, write_fleet_broker_config
 from fleet.broker.mosquitto import MosquittoProcess, free_port
 from fleet.central import open_and_check
@@ -468,8 +469,12 @@ class Demo:
             exceptions = 0
             sizes: list[int] = []
             public_keys = {s.station_id: _station_public_key(s) for s in self.stations}
+            # Only the central role fetches envelopes (decision 0040): the demo acts as central.
+            central = {"authorization": f"Bearer {central_token(api)}"}
             for row in stored:
-                envelope = api.get(f"/api/v1/packets/{row['packet_id']}/envelope").content
+                envelope = api.get(
+                    f"/api/v1/packets/{row['packet_id']}/envelope", headers=central
+                ).content
                 sizes.append(len(envelope))
                 try:
                     packet = SealedPacket.from_bytes(envelope)

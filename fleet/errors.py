@@ -47,6 +47,10 @@ class RoleTooHighError(AccessError):
     """A token or user may not get more than its creator has."""
 
 
+class TokenMintingError(AccessError):
+    """An API token asked to create another token."""
+
+
 class LoginRefusedError(AccessError):
     """Wrong username or password (the message never says which)."""
 

@@ -79,6 +79,18 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "{eye}: no usable eye image: {advice}",
         "th": "{eye}: ไม่ได้ภาพม่านตาที่ใช้ได้: {advice}",
     },
+    "iris-camera-lost": {
+        "en": "The iris camera stopped answering: check its USB cable (looking for it again)",
+        "th": "กล้องม่านตาไม่ตอบสนอง: ตรวจสอบสาย USB (กำลังค้นหากล้องอีกครั้ง)",
+    },
+    "iris-camera-missing": {
+        "en": "No iris camera found: plug it in (waiting up to {seconds} s)",
+        "th": "ไม่พบกล้องม่านตา: กรุณาเสียบกล้อง (รอได้ถึง {seconds} วินาที)",
+    },
+    "iris-camera-back": {
+        "en": "The iris camera is back: capturing again",
+        "th": "กล้องม่านตากลับมาแล้ว: กำลังถ่ายใหม่",
+    },
     "iris-accepted-low": {
         "en": "{eye}: kept the best image (quality {quality}, below {threshold})",
         "th": "{eye}: เก็บภาพที่ดีที่สุด (คุณภาพ {quality} ต่ำกว่า {threshold})",

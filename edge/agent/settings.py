@@ -38,14 +38,52 @@ class FingerprintSensorSettings(Section):
     """a command not answered within this is an error (the module is unplugged or hung)"""
 
 
+_SERIAL_ONLY = ("port", "baudrate")
+_IDDK_ONLY = ("library", "device", "reconnect_s", "quality_mode")
+
+
 class IrisCameraSettings(Section):
-    port: str = Field(description="serial port URL of the iris camera (USB CDC), or a simulator's")
+    """The iris camera: one speaking the ewp iris protocol over serial (``ewp-serial``), or an
+    IriShield driven through IriTech's IDDK 2000 library (``iddk``). Keys of the other
+    backend are errors, so a half-switched configuration fails at start-up."""
+
+    backend: Literal["ewp-serial", "iddk"] = "ewp-serial"
+    """ewp-serial: a camera speaking the ewp iris protocol; iddk: an IriShield through IDDK 2000"""
+    port: str | None = Field(
+        default=None,
+        description="ewp-serial: serial port URL of the camera (USB CDC), or a simulator's",
+    )
     baudrate: Annotated[int, Field(ge=9600, le=3_000_000)] = 115200
-    """the camera link's serial speed"""
-    timeout_s: Annotated[float, Field(gt=0, le=30)] = 2.0
-    """a command not answered within this is an error"""
+    """ewp-serial: the camera link's serial speed"""
+    timeout_s: Annotated[float, Field(gt=0, le=30)] = Field(
+        default=2.0, description="one command (ewp-serial) or one library call (iddk)"
+    )
     capture_timeout_s: Annotated[float, Field(gt=0, le=120)] = 30.0
     """how long one eye's capture may take before it is abandoned with a retry"""
+    library: str = Field(
+        default="libIddk2000.so",
+        min_length=1,
+        description="iddk: libIddk2000.so's path (a bare name is found by the dynamic loader)",
+    )
+    device: str | None = Field(
+        default=None, description="iddk: part of the device descriptor, to pick one camera"
+    )
+    reconnect_s: Annotated[float, Field(ge=0, le=300)] = Field(
+        default=10.0, description="iddk: how long to look for a camera that was unplugged"
+    )
+    quality_mode: Literal["normal", "high", "very-high"] = Field(
+        default="normal", description="iddk: the camera's own bar for a qualified frame"
+    )
+
+    @model_validator(mode="after")
+    def _keys_of_the_backend(self) -> IrisCameraSettings:
+        other = _IDDK_ONLY if self.backend == "ewp-serial" else _SERIAL_ONLY
+        stray = sorted(set(other) & self.model_fields_set)
+        if stray:
+            raise ValueError(f"{', '.join(stray)}: not a setting of backend {self.backend!r}")
+        if self.backend == "ewp-serial" and not self.port:
+            raise ValueError("backend 'ewp-serial' needs port (e.g. /dev/ttyACM0)")
+        return self
 
 
 class SensorsSettings(Section):
@@ -78,7 +116,13 @@ class ControllerSettings(Section):
 class UplinkSettings(Section):
     broker_url: str | None = Field(
         default=None,
-        description="override the broker address received at provisioning: mqtt://host:port",
+        description="override the broker address received at provisioning: mqtts://host:port "
+        "(mqtt:// only for a broker on this machine or in tests)",
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) the broker's TLS certificate is checked against; "
+        "default: the fleet CA pinned at provisioning",
     )
     chunk_size: Annotated[int, Field(ge=1024, le=MAX_CHUNK_SIZE)] = 64 * 1024
     """bytes of a sealed packet per MQTT message"""
@@ -144,6 +188,23 @@ class LogSettings(Section):
     """log every frame on the sensor, controller and MQTT links (ewp.wire loggers)"""
 
 
+class UpdatesSettings(Section):
+    """Software updates (docs/updates.md); off unless ``root`` and ``repository_url`` are set."""
+
+    root: Path | None = Field(
+        default=None, description="where releases are installed side by side, e.g. /opt/ewp"
+    )
+    repository_url: str | None = Field(
+        default=None, description="the fleet's release repository, e.g. https://fleet/updates"
+    )
+    max_download_kbps: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="bandwidth cap of update downloads (kilobits/s); 0: no cap"
+    )
+    health_check_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0, description="how long a new version may take to pass its health check"
+    )
+
+
 class AgentSettings(Section):
     station: StationSettings
     sensors: SensorsSettings
@@ -154,6 +215,7 @@ class AgentSettings(Section):
     upload: UploadSchedule = Field(default_factory=UploadSchedule)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    updates: UpdatesSettings = Field(default_factory=UpdatesSettings)
 
     @property
     def identity_dir(self) -> Path:

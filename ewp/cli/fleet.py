@@ -327,7 +327,7 @@ token_app = typer.Typer(no_args_is_help=True, help="API tokens for scripts (Prom
 app.add_typer(token_app, name="token")
 
 RoleOption = Annotated[
-    str, typer.Option(help="viewer, operator, release-manager or admin", show_default=True)
+    str, typer.Option(help="viewer, operator, release-manager, admin or central", show_default=True)
 ]
 PasswordFileOption = Annotated[
     Path | None,

@@ -90,6 +90,8 @@ class IngestCore:
         # Health, liveness, alerts, configuration and reconciliation (fleet/ops.py): set by
         # the fleet context; None when ingest runs alone (tests of the packet path).
         self.ops: FleetOps | None = None
+        # ``update-status`` reports (fleet/updates/status_ingest.py via the fleet context).
+        self.on_update_status: Callable[[str, bytes], None] | None = None
 
     @staticmethod
     def _receipt(

@@ -92,6 +92,12 @@ def _ops(ingest: Ingest, suffix: str, items: list[Item]) -> list[Outgoing]:
     return []
 
 
+def _update_status(ingest: Ingest, suffix: str, items: list[Item]) -> list[Outgoing]:
+    for station_id, payload in items:
+        ingest.handle_update_status(station_id, payload)
+    return []
+
+
 PACKETS = "packets/"
 ROUTES: dict[str, Route] = {
     PACKETS: Route(batched=True, handle=_chunks),  # packets/{packet id}
@@ -101,6 +107,7 @@ ROUTES: dict[str, Route] = {
     topics.RESPONSES.suffix: Route(batched=False, handle=_response),
     topics.CONFIG_APPLIED.suffix: Route(batched=False, handle=_ops),
     topics.RECONCILIATION.suffix: Route(batched=False, handle=_ops),
+    topics.UPDATE_STATUS.suffix: Route(batched=False, handle=_update_status),
 }
 
 

@@ -186,3 +186,12 @@ class TelemetryIngest(IngestCore):
             self.ops.handle_message(topic_station, suffix, payload)
         except ProtocolError as exc:
             self._reject(topic_station, None, f"malformed-{suffix}", str(exc))
+
+    def handle_update_status(self, topic_station: str, payload: bytes) -> None:
+        """``update-status``: handed to the rollouts (fleet/updates/status_ingest.py)."""
+        if self.on_update_status is None:
+            return
+        try:
+            self.on_update_status(topic_station, payload)
+        except ProtocolError as exc:
+            self._reject(topic_station, None, "malformed-update-status", str(exc))

@@ -418,6 +418,7 @@ LABELS: dict[str, dict[str, dict[Language, str]]] = {
         "operator": {"en": "operator", "th": "ผู้ปฏิบัติงาน"},
         "release-manager": {"en": "release manager", "th": "ผู้จัดการรุ่นซอฟต์แวร์"},
         "admin": {"en": "admin", "th": "ผู้ดูแลระบบ"},
+        "central": {"en": "central system", "th": "ระบบส่วนกลาง"},
     },
     "sensor": {
         "ok": {"en": "ok", "th": "ปกติ"},
@@ -502,3 +503,13 @@ def size(count: float | None) -> str:
             return f"{count:.0f} {unit}" if unit == "B" else f"{count:.1f} {unit}"
         count /= 1024
     return f"{count:.1f} GB"  # pragma: no cover
+
+
+def _merge_rollouts() -> None:
+    from fleet.web.i18n_rollouts import ROLLOUT_LABELS, ROLLOUT_MESSAGES
+
+    MESSAGES.update(ROLLOUT_MESSAGES)
+    LABELS.update(ROLLOUT_LABELS)
+
+
+_merge_rollouts()

@@ -46,7 +46,8 @@ def test_autopilot_enrols_and_the_fleet_opens_what_was_captured(
     assert fleet_stack.context is not None
     packets = fleet_stack.api().get("/api/v1/packets").json()
     assert len(packets) == 2
-    envelope = fleet_stack.api().get(f"/api/v1/packets/{packets[0]['packet_id']}/envelope")
+    with fleet_stack.central_api() as central:
+        envelope = central.get(f"/api/v1/packets/{packets[0]['packet_id']}/envelope")
     from protocol.envelope import SealedPacket
 
     manifest, files = read_archive(
