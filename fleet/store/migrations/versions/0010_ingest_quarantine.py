@@ -1,7 +1,7 @@
 """ingest quarantine: messages that could not be handled; held chunks indexed by station
 
 Revision ID: 0010
-Revises: 0009
+Revises: 0012
 Create Date: 2026-12-06 20:00:00.000000
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import fleet.store.models
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
