@@ -48,6 +48,7 @@ from fleet.updates.engine import RolloutEngine
 from fleet.updates.plan import PhasePlan, RolloutPlan, RolloutSettings, Selector, assign_phases
 from fleet.updates.release import ReleaseRef
 from fleet.updates.status_ingest import record_update_status
+from mqtt_session import BrokerAddress
 from protocol import topics
 from protocol.envelope import utc_timestamp
 from protocol.updates import UpdateOffer
@@ -145,12 +146,13 @@ def run(root: Path) -> None:
     sessions = session_factory(engine)
     links: list[StationLink] = []
     stop = threading.Event()
+    address = BrokerAddress(host, port)
     publisher = FleetPublisher(
-        host, port, accounts.service_username, accounts.service_password
+        address, accounts.service_username, accounts.service_password
     ).connect()
     try:
         ids = [f"st-{n:02d}" for n in range(STATIONS)]
-        with DynsecAdmin(host, port, accounts.admin_username, accounts.admin_password) as admin:
+        with DynsecAdmin(address, accounts.admin_username, accounts.admin_password) as admin:
             with sessions() as session:
                 for station_id in ids:
                     session.add(

@@ -170,11 +170,9 @@ class FleetContext:
         if self._admin is None:
             b = self.settings.broker
             self._admin = DynsecAdmin(
-                b.host,
-                b.port,
+                self.service_login.address,
                 b.admin_username,
                 b.admin_password.read("broker admin password"),
-                tls=b.tls,
             ).connect()
         return self._admin
 
@@ -187,7 +185,7 @@ class FleetContext:
         if self._publisher is None:
             login = self.service_login
             self._publisher = FleetPublisher(
-                login.host, login.port, login.username, login.password, tls=login.tls
+                login.address, login.username, login.password
             ).connect()
         return self._publisher
 

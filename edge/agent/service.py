@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import serial
 
@@ -44,7 +45,7 @@ from edge.agent.outbox import Outbox, OutboxEntry, OutboxStats
 from edge.agent.packet_builder import PacketBuilder
 from edge.agent.preregistered import PreregisteredCache
 from edge.agent.rotation import StationRotation
-from edge.agent.settings import AgentSettings
+from edge.agent.settings import AgentSettings, ControllerSettings
 from edge.agent.station_controller import PanelState, StationController
 from edge.agent.updater.agent_link import AgentUpdates, trial_outbox
 from edge.agent.updater.health import Check, outbox_check
@@ -133,13 +134,32 @@ class StationAgent:
         self.restart_requested = False  # a new version is installed: exit so systemd restarts
         self.exit_code = 0  # EXIT_ROLLED_BACK after a failed health check
         self._run_stop: threading.Event | None = None
+        # Copies a firmware directory to the board on a port, returns the version it then
+        # reports (`ewp agent run` hands in ewp.firmware_bundle's deploy).
+        self.firmware_deployer: Callable[[str, Path], str] | None = None
         self._rng = random.Random(f"{settings.autopilot.seed}:{self.identity.station_id}")
         if settings.controller is not None:
-            self.controller = StationController(
-                settings.controller,
-                report_event=self._report,
-                link_up=lambda: self.uplink is not None and self.uplink.stats.connected,
-            )
+            self.controller = self._new_controller(settings.controller)
+
+    def _new_controller(self, settings: ControllerSettings) -> StationController:
+        return StationController(
+            settings,
+            report_event=self._report,
+            link_up=lambda: self.uplink is not None and self.uplink.stats.connected,
+        )
+
+    def deploy_firmware(self, directory: Path) -> str:
+        """A firmware update: the controller link steps aside while the board is flashed."""
+        cfg = self.settings.controller
+        if cfg is None or self.firmware_deployer is None:
+            raise AgentError("no station controller configured, or no firmware deployer")
+        if self.controller is not None:
+            self.controller.stop()
+        try:
+            return self.firmware_deployer(cfg.port, directory)
+        finally:
+            self.controller = self._new_controller(cfg)
+            self.controller.start()
 
     def _open_outbox(self) -> Outbox:
         o = self.settings.outbox
@@ -220,6 +240,7 @@ class StationAgent:
             connected=lambda: uplink.stats.connected,
             request_restart=self._restart_into_new_version,
             max_download_kbps=cfg.max_download_kbps,
+            deploy_firmware=self.deploy_firmware if self.settings.controller else None,
         )
         uplink.message_handlers[topics.UPDATE.suffix] = self.updates.on_offer
         self.updates.start()

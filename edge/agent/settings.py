@@ -115,7 +115,13 @@ class ControllerSettings(Section):
 class UplinkSettings(Section):
     broker_url: str | None = Field(
         default=None,
-        description="override the broker address received at provisioning: mqtt://host:port",
+        description="override the broker address received at provisioning: mqtts://host:port "
+        "(mqtt:// only for a broker on this machine or in tests)",
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) the broker's TLS certificate is checked against; "
+        "default: the fleet CA pinned at provisioning",
     )
     chunk_size: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
     """bytes of a sealed packet per MQTT message"""

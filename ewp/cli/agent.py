@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ewp.cli import agent_updates
+
 if TYPE_CHECKING:
     from edge.agent.settings import AgentSettings
 
@@ -60,6 +62,13 @@ def provision(
     )
 
 
+def _deploy_firmware(port: str, directory: Path) -> str:
+    """A verified firmware release onto the board (`ewp firmware deploy`'s path)."""
+    from ewp.firmware_bundle import Bundle, deploy_bundle
+
+    return deploy_bundle(port, Bundle.load(directory)).firmware_version
+
+
 @app.command()
 def run(config: ConfigOption) -> None:
     """Run the station agent until SIGTERM or Ctrl-C."""
@@ -69,6 +78,7 @@ def run(config: ConfigOption) -> None:
     settings = _settings(config)
     log.configure(settings.log.level, wire=settings.log.wire)
     agent = StationAgent(settings, software_version=__version__)
+    agent.firmware_deployer = _deploy_firmware
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
@@ -148,6 +158,7 @@ def _age(seconds: int) -> str:
 
 operator_app = typer.Typer(no_args_is_help=True, help="Operators: PIN and a finger on the module.")
 app.add_typer(operator_app, name="operator")
+app.add_typer(agent_updates.app, name="updates", help="Set the station up for updates; status.")
 
 
 @operator_app.command("add")

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 
 from edge.agent.outbox import Outbox
 from edge.agent.updater.download import Downloader
+from edge.agent.updater.firmware import Deploy, FirmwareUpdater
 from edge.agent.updater.health import outbox_fingerprint
 from edge.agent.updater.layout import Layout
 from edge.agent.updater.station import StationUpdater
@@ -48,6 +49,7 @@ class AgentUpdates:
         connected: Callable[[], bool],
         request_restart: Callable[[], None],
         max_download_kbps: float = 0.0,
+        deploy_firmware: Deploy | None = None,
     ) -> None:
         self.station_id = station_id
         self.layout = layout
@@ -71,6 +73,18 @@ class AgentUpdates:
             downloader=self.downloader,
             report=self._report,
             trial_state=lambda: {"outbox": outbox_fingerprint(outbox_path)},
+        )
+        self.firmware = (
+            FirmwareUpdater(
+                station_id=station_id,
+                root=layout.root,
+                repository=self._repository,
+                downloader=self.downloader,
+                deploy=deploy_firmware,
+                report=self._report,
+            )
+            if deploy_firmware is not None
+            else None
         )
 
     def _repository(self) -> TrustedRepository:
@@ -149,6 +163,9 @@ class AgentUpdates:
                 continue
             if offer is None:
                 return
+            if offer.component == "firmware":
+                self._firmware(offer)
+                continue
             try:
                 outcome = self.updater.handle(offer)
             except Exception:
@@ -158,6 +175,25 @@ class AgentUpdates:
                 log.warning("version %s installed: restarting into it", offer.version)
                 self._request_restart()
                 return
+
+    def _firmware(self, offer: UpdateOffer) -> None:
+        if self.firmware is None:
+            self._report(
+                UpdateStatus(
+                    station_id=self.station_id,
+                    rollout_id=offer.rollout_id,
+                    component="firmware",
+                    version=offer.version,
+                    state="refused",
+                    at=utc_timestamp(),
+                    reason="refused: this station has no station controller configured",
+                )
+            )
+            return
+        try:
+            self.firmware.handle(offer)
+        except Exception:
+            log.exception("the firmware update to %s failed unexpectedly", offer.version)
 
 
 def trial_outbox(layout: Layout) -> dict[str, Any] | None:

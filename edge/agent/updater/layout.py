@@ -92,6 +92,7 @@ class Layout:
         self.current = root / "current"
         self.previous = root / "previous"
         self.state_file = root / "state" / "update.json"
+        self.failed_file = root / "state" / "failed.json"
         self.reports_dir = root / "state" / "reports"
         self.cache = root / "cache"
         self.tuf_dir = root / "tuf"
@@ -228,6 +229,7 @@ class Layout:
         if current != trial.get("version"):
             # killed before the switch completed: the old version never stopped being current
             self.state_file.unlink()
+            self._remember_failed(trial)
             self.queue_report(trial, "failed", "the switch was interrupted; the old version runs")
             return BootDecision("interrupted", current, trial)
         trial["boots"] = int(trial.get("boots", 0)) + 1
@@ -264,10 +266,28 @@ class Layout:
                 raise UpdaterError(f"cannot roll back: release {old} is gone")
             self._point(self.current, old)
         self.queue_report(trial, "rolled-back", reason, log_tail=self.log_tail())
+        self._remember_failed(trial)
         self.state_file.unlink()
         _fsync_dir(self.state_file.parent)
         log.warning("rolled back to %s: %s", old, reason)
         return True
+
+    def _remember_failed(self, trial: dict[str, Any]) -> None:
+        failed = self._failed()
+        failed[str(trial.get("rollout_id"))] = str(trial.get("version"))
+        _write_json(self.failed_file, dict(list(failed.items())[-50:]))
+
+    def _failed(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.failed_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+    def failed_before(self, rollout_id: str, version: str) -> bool:
+        """This rollout's version already failed here: its retained offer is not tried again
+        (the fleet has the report; a new rollout may offer it again)."""
+        return self._failed().get(rollout_id) == version
 
     # --- reports waiting for the link ---
 
@@ -335,7 +355,11 @@ def _unpack_wheel(data: bytes, site: Path, name: str) -> None:
     directories folded into ``site``), refusing any path outside it."""
     import io
 
-    with zipfile.ZipFile(io.BytesIO(data)) as wheel:
+    try:
+        wheel = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile as exc:
+        raise UpdateRefused(f"refused: {name} is not a wheel ({exc})") from exc
+    with wheel:
         for info in wheel.infolist():
             parts = PurePosixPath(info.filename).parts
             if not parts or info.filename.startswith("/") or ".." in parts:

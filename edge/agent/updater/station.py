@@ -99,6 +99,17 @@ class StationUpdater:
         if offer.action == "cancel":
             self._send(offer, "cancelled")
             return Outcome("cancelled")
+        trial = self.layout.trial()
+        if trial is not None:
+            # a version on trial reports for itself once its health check passed
+            if trial.get("version") != offer.version:
+                self._send(offer, "offered", reason=f"version {trial.get('version')} is on trial")
+            return Outcome("offered")
+        if self.layout.failed_before(offer.rollout_id, offer.version):
+            log.info(
+                "offer %s %s failed here before: not tried again", offer.rollout_id, offer.version
+            )
+            return Outcome("failed")
         if installed == offer.version:
             self._send(offer, "healthy", reason="already running this version")
             return Outcome("healthy")

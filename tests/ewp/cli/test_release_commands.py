@@ -3,6 +3,7 @@ publishing into the repository, the catalog."""
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import tarfile
@@ -86,3 +87,18 @@ def test_keys_build_publish_and_list(tmp_path: Path) -> None:
     assert kinds == {("agent", "2.0.0"), ("firmware", fw_version)}
     again = ewp("release", "publish", str(agent), "--repo", str(repo), "--keys", str(keys))
     assert again.returncode == 2 and "already published" in again.stderr
+
+    station = tmp_path / "station"
+    out = _ok(
+        "agent",
+        "updates",
+        "trust-root",
+        "--root",
+        str(station),
+        str(repo / "metadata" / "1.root.json"),
+    )
+    assert "trusting update root v1" in out
+    _ok("agent", "updates", "install-first", "--root", str(station), str(agent))
+    status = json.loads(_ok("agent", "updates", "status", "--root", str(station)))
+    assert status["current"] == "2.0.0" and status["trial"] is None
+    assert (station / "current" / "site" / "ewp" / "__init__.py").exists()

@@ -138,10 +138,8 @@ def rollout_rig(tmp_path: Path, database_url: str, broker: Broker) -> Iterator[R
     rigs = make_rig(tmp_path, database_url)
     ops = next(rigs)
     a = broker.accounts
-    admin = DynsecAdmin(broker.host, broker.port, a.admin_username, a.admin_password).connect()
-    publisher = FleetPublisher(
-        broker.host, broker.port, a.service_username, a.service_password
-    ).connect()
+    admin = DynsecAdmin(broker.address, a.admin_username, a.admin_password).connect()
+    publisher = FleetPublisher(broker.address, a.service_username, a.service_password).connect()
     engine = RolloutEngine(
         ops.sessions,
         RolloutSettings(tick_interval_s=0.1),

@@ -123,6 +123,24 @@ def test_a_version_that_never_starts_is_rolled_back(
     assert _entries(outbox) == before
 
 
+def test_a_version_that_hangs_before_ready_is_rolled_back(
+    station: tuple[World, Supervisor], outbox: Path
+) -> None:
+    world, sup = station
+    hang = app_files("1.1.0", crash=False)
+    main = hang["ewp_app/__main__.py"].replace(
+        b"result = after_start", b"time.sleep(3600)\nresult = after_start"
+    )
+    world.publish("1.1.0", files={"ewp_app/__main__.py": main})
+    _update(world, outbox, "1.1.0")
+    sup.stop()
+    sup.start_timeout_s = 3.0  # TimeoutStartSec
+    history = sup.run_until_ready()
+    assert history[1:] == ["timeout", "timeout", "timeout", "on-failure", "ready"]
+    assert (world.layout.root / "running").read_text() == "1.0.0"
+    assert _report(world, "rolled-back")["version"] == "1.1.0"
+
+
 SWITCH = """
 import json, sys
 from pathlib import Path
