@@ -146,6 +146,9 @@ class RolloutEngine:
                         f"below the success threshold of {spec.success_threshold:.0%}",
                     )
                     return
+                if not members:  # a small fleet leaves a phase empty: nothing to soak
+                    self._phase_passed(session, rollout, plan, phase, spec, now)
+                    continue
                 phase.state, phase.soak_started_at = "soaking", now
                 self._audit(session, rollout, "rollout-soak-start", phase=phase.name,
                             healthy=healthy, soak_s=spec.soak_s)  # fmt: skip

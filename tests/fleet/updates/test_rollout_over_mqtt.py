@@ -254,3 +254,18 @@ def test_stations_offered_after_a_pause_keep_their_full_timeout(rollout_rig: Rol
     rig.ops.clock.advance(seconds=301)
     rig.engine.tick()
     assert rig.states(rollout_id)["st-01"] == "timed-out"
+
+
+def test_phases_a_small_fleet_leaves_empty_pass_without_a_soak(rollout_rig: RolloutRig) -> None:
+    rig = rollout_rig
+    rig.station("st-01")
+    plan = RolloutPlan(
+        phases=[
+            PhasePlan(name="canary", stations=1, soak_s=0),
+            PhasePlan(name="early", percent=10, soak_s=3600),
+            PhasePlan(name="rest", rest=True, soak_s=3600),
+        ]
+    )
+    rollout_id = rig.create(plan)
+    rig.tick_until(lambda: rig.rollout(rollout_id).state == "completed", "completion")
+    assert rig.states(rollout_id) == {"st-01": "healthy"}
