@@ -118,10 +118,13 @@ class RolloutEngine:
             spec = plan.phases[index]
             members = list(
                 session.scalars(
-                    select(RolloutStation).where(
+                    select(RolloutStation)
+                    .where(
                         RolloutStation.rollout_id == rollout.rollout_id,
                         RolloutStation.phase == index,
                     )
+                    .order_by(RolloutStation.station_id)
+                    .with_for_update()  # a report for one of them waits for this decision
                 )
             )
             if phase.state == "pending":
