@@ -27,6 +27,9 @@ from fleet.packet_files import PacketFiles
 from fleet.provisioning import BrokerEndpoint
 from fleet.settings import FleetSettings
 from fleet.store.db import make_engine, migrate, read_only_engine, session_factory
+from fleet.updates.engine import RolloutEngine
+from fleet.updates.release import ReleaseCatalog, RepositoryCatalog
+from fleet.updates.status_ingest import record_update_status
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey
 
@@ -49,6 +52,9 @@ class FleetContext:
     _publisher: FleetPublisher | None = field(default=None, repr=False)
     _connect_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     ops: FleetOps = field(init=False, repr=False)
+    rollouts: RolloutEngine = field(init=False, repr=False)
+    # The published releases (fleet/updates/catalog.py); None: releases are named by target.
+    release_catalog: ReleaseCatalog | None = field(default=None, repr=False)
     _views: dict[str, FleetView[Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -62,7 +68,26 @@ class FleetContext:
             ).inc(),
         )
         self.ingest.ops = self.ops
+        if self.release_catalog is None and self.settings.updates.repository is not None:
+            self.release_catalog = RepositoryCatalog(self.settings.updates.repository)
+        # Rollouts: the engine ticks in its own thread (fleet/service.py); reports wake it.
+        self.rollouts = RolloutEngine(
+            self.sessions,
+            self.settings.rollouts,
+            clock=self.ops.clock,
+            publisher=self.publisher,
+            catalog=self.release_catalog,
+            read_sessions=self.read_sessions,
+        )
+        self.ingest.on_update_status = self._on_update_status
         self.metrics.set_alert_source(self._active_alerts)
+
+    def _on_update_status(self, station_id: str, payload: bytes) -> None:
+        with self.sessions() as session:
+            row = record_update_status(session, station_id, payload, now=self.ops.clock())
+            session.commit()
+        if row is not None:
+            self.rollouts.wake()
 
     def _active_alerts(self) -> dict[tuple[str, str], int]:
         with self.sessions() as session:
@@ -150,11 +175,9 @@ class FleetContext:
         if self._admin is None:
             b = self.settings.broker
             self._admin = DynsecAdmin(
-                b.host,
-                b.port,
+                self.service_login.address,
                 b.admin_username,
                 b.admin_password.read("broker admin password"),
-                tls=b.tls,
             ).connect()
         return self._admin
 
@@ -167,7 +190,7 @@ class FleetContext:
         if self._publisher is None:
             login = self.service_login
             self._publisher = FleetPublisher(
-                login.host, login.port, login.username, login.password, tls=login.tls
+                login.address, login.username, login.password
             ).connect()
         return self._publisher
 

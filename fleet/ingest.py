@@ -36,14 +36,10 @@ from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-import paho.mqtt.client as mqtt
 from cryptography.hazmat.primitives.asymmetric import ed25519
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
 from sqlalchemy import case, delete, func, select
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
@@ -63,6 +59,17 @@ from fleet.store.models import (
     StationEventRow,
     StationPacketCount,
     utcnow,
+)
+from mqtt_session import (
+    BrokerAddress,
+    Credentials,
+    Message,
+    MqttSession,
+    SessionError,
+    SessionHooks,
+    SessionOptions,
+    Subscription,
+    TlsOptions,
 )
 from protocol import topics
 from protocol.chunks import PacketChunk as WireChunk
@@ -92,6 +99,7 @@ SECURITY_EVENTS = frozenset({"tamper", "tamper-cleared", "agent-watchdog", "pack
 VERIFIED_HEADERS_KEPT = 4096  # signed headers already verified (one per packet in progress)
 TRANSIENT_ATTEMPTS = 5  # a message whose transaction the database broke off is handled again
 MAX_BATCH = 64  # messages a worker takes at once (Mosquitto sends up to 64 unacknowledged)
+SESSION_EXPIRY_S = 7 * 24 * 3600  # the broker keeps a worker's share while it is away
 
 
 @dataclass
@@ -132,6 +140,8 @@ class Ingest:
         # Health, liveness, alerts, configuration and reconciliation (fleet/ops.py): set by
         # the fleet context; None when ingest runs alone (tests of the packet path).
         self.ops: FleetOps | None = None
+        # ``update-status`` reports (fleet/updates/status_ingest.py via the fleet context).
+        self.on_update_status: Callable[[str, bytes], None] | None = None
 
     # -- packets -------------------------------------------------------------------------------
 
@@ -842,127 +852,95 @@ class Ingest:
         except ProtocolError as exc:
             self._reject(topic_station, None, f"malformed-{suffix}", str(exc))
 
+    def handle_update_status(self, topic_station: str, payload: bytes) -> None:
+        """``update-status``: handed to the rollouts (fleet/updates/status_ingest.py)."""
+        if self.on_update_status is None:
+            return
+        try:
+            self.on_update_status(topic_station, payload)
+        except ProtocolError as exc:
+            self._reject(topic_station, None, "malformed-update-status", str(exc))
+
 
 @dataclass(frozen=True)
 class BrokerLogin:
+    """How the fleet's own processes log in to the broker: the loopback plaintext listener on
+    the broker's host, or TLS (verified against ``ca_file``) from another host."""
+
     host: str
     port: int
     username: str
     password: str
     tls: bool = False
+    ca_file: Path | None = None
+
+    @property
+    def address(self) -> BrokerAddress:
+        tls = TlsOptions(ca_file=self.ca_file) if self.tls else None
+        return BrokerAddress(self.host, self.port, tls)
 
 
 class IngestWorker:
-    """One MQTT consumer of the shared ingest subscription."""
+    """One MQTT consumer of the shared ingest subscription (an :class:`MqttSession` driven from
+    this worker's thread, acknowledging each message only after it was handled)."""
 
     def __init__(self, ingest: Ingest, login: BrokerLogin, *, client_id: str) -> None:
         self.ingest = ingest
         self.login = login
         self.client_id = client_id
-        self.connected = threading.Event()  # logged in and subscribed
-        self._socket_open = False
-        self._attempt = 0
-        self._next_connect_at = 0.0
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        self._client.username_pw_set(login.username, login.password)
-        if login.tls:
-            self._client.tls_set()
-        self._client.max_inflight_messages_set(64)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_message = self._on_message
-        self._received: list[mqtt.MQTTMessage] = []
-        self._client.on_subscribe = self._on_subscribe
-
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            log.error("broker refused ingest login %s: %s", self.login.username, reason_code)
-            self._backoff()
-            return
-        self._attempt = 0
-        subscriptions = [
+        self._received: list[Message] = []
+        shared = [
             (topics.shared(topics.PACKET_CHUNKS.filter_all_stations()), 1),
             (topics.shared(topics.HEARTBEAT.filter_all_stations()), 0),
             (topics.shared(topics.EVENTS.filter_all_stations()), 1),
             (topics.shared(topics.RESPONSES.filter_all_stations()), 1),
             (topics.shared(topics.CONFIG_APPLIED.filter_all_stations()), 1),
             (topics.shared(topics.RECONCILIATION.filter_all_stations()), 1),
+            (topics.shared(topics.UPDATE_STATUS.filter_all_stations()), 1),
             # Retained status is not delivered through shared subscriptions: every worker
             # reads it (updates are idempotent).
             (topics.STATUS.filter_all_stations(), 1),
         ]
-        client.subscribe(subscriptions)
-        log.info(
-            "ingest worker %s connected (session %s)",
-            self.client_id,
-            "resumed" if flags.session_present else "new",
+        self._session = MqttSession(
+            login.address,
+            SessionOptions(
+                client_id=client_id,
+                credentials=Credentials(login.username, login.password),
+                session_expiry_s=SESSION_EXPIRY_S,
+                max_inflight=64,
+                manual_ack=True,
+            ),
+            [
+                Subscription(topic_filter, qos, self._received.append)
+                for topic_filter, qos in shared
+            ],
+            SessionHooks(
+                on_refused=lambda refusal: log.error(
+                    "broker refused ingest login %s: %s", login.username, refusal.text
+                ),
+                on_disconnected=lambda why: self._received.clear(),  # the broker sends again
+                on_ready=lambda: log.info("ingest worker %s subscribed", client_id),
+            ),
         )
+        self.connected = self._session.ready  # logged in and subscribed
 
-    def _on_subscribe(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        mid: int,
-        reason_codes: list[ReasonCode],
-        properties: Properties | None,
-    ) -> None:
-        refused = [str(code) for code in reason_codes if code.is_failure]
-        if refused:
-            # The broker's ACL for the fleet's login lacks a topic: nothing would arrive there.
-            log.error("ingest worker %s: subscriptions refused: %s", self.client_id, refused)
-        self.connected.set()
-        log.info("ingest worker %s subscribed", self.client_id)
-
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: object,
-        reason_code: ReasonCode,
-        properties: object,
-    ) -> None:
-        self.connected.clear()
-        self._socket_open = False
-        self._received = []  # unacknowledged: the broker sends them again
-        self._backoff()
-
-    def _backoff(self) -> None:
-        self._attempt += 1
-        delay = random.uniform(0.5, min(30.0, 0.5 * 2 ** min(self._attempt, 10)))
-        self._next_connect_at = time.monotonic() + delay
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
-        self._received.append(msg)  # handled (and acknowledged) by _handle_received
-
-    def _receive(self) -> int:
+    def _receive(self) -> None:
         """Read what the broker sends: wait up to 0.1 s for a message, then take whatever
         else is already there, up to MAX_BATCH (the broker sends at most its in-flight limit
         before it sees acknowledgements)."""
-        rc = self._client.loop(timeout=0.1)
-        while rc == mqtt.MQTT_ERR_SUCCESS and 0 < len(self._received) < MAX_BATCH:
+        self._session.step(0.1)
+        while self._session.socket_open and 0 < len(self._received) < MAX_BATCH:
             before = len(self._received)
-            rc = self._client.loop(timeout=0)
+            self._session.step(0)
             if len(self._received) == before:
                 break
-        return int(rc)
 
-    def _handle_received(self, client: mqtt.Client) -> None:
+    def _handle_received(self) -> None:
         """Handle the messages received: the chunks together (``Ingest.handle_chunks``), the
         heartbeats together, the rest one by one in the order they came; then acknowledge
         them all, in that order: a crash before that gets them redelivered."""
-        batch, self._received = self._received, []
+        batch = list(self._received)
+        self._received.clear()
         chunks: list[tuple[str, bytes]] = []
         heartbeats: list[tuple[str, bytes]] = []
         others: list[tuple[str, str, bytes]] = []
@@ -981,17 +959,19 @@ class IngestWorker:
         if chunks:
             receipts = self._retrying("packet chunks", lambda: self.ingest.handle_chunks(chunks))
             for station_id, receipt in receipts:
-                client.publish(topics.RECEIPTS.for_station(station_id), receipt.to_payload(), qos=1)
+                self._session.publish(
+                    topics.RECEIPTS.for_station(station_id), receipt.to_payload(), qos=1
+                )
                 self.ingest.metrics.receipts.labels(status=receipt.status).inc()
         if heartbeats:
             self._retrying("heartbeats", lambda: self.ingest.handle_heartbeats(heartbeats))
         for station_id, suffix, payload in others:
             self._retrying(
                 f"{suffix} from {station_id}",
-                lambda: self._handle(client, station_id, suffix, payload),  # noqa: B023
+                lambda: self._handle(station_id, suffix, payload),  # noqa: B023
             )
         for msg in batch:
-            client.ack(msg.mid, msg.qos)
+            self._session.ack(msg)
 
     def _retrying(self, what: str, work: Callable[[], T]) -> T:
         """``work()``, run again when the database broke its transaction off (a deadlock the
@@ -1007,60 +987,34 @@ class IngestWorker:
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
 
-    def _handle(self, client: mqtt.Client, station_id: str, suffix: str, payload: bytes) -> None:
+    def _handle(self, station_id: str, suffix: str, payload: bytes) -> None:
         if suffix == topics.STATUS.suffix:
             self.ingest.handle_status(station_id, payload)
         elif suffix == topics.EVENTS.suffix:
             self.ingest.handle_event(station_id, payload)
         elif suffix == topics.RESPONSES.suffix:
             for command in self.ingest.handle_response(station_id, payload):
-                client.publish(topics.COMMANDS.for_station(station_id), command.to_payload(), qos=1)
+                self._session.publish(
+                    topics.COMMANDS.for_station(station_id), command.to_payload(), qos=1
+                )
         elif suffix in (topics.CONFIG_APPLIED.suffix, topics.RECONCILIATION.suffix):
             self.ingest.handle_ops_message(station_id, suffix, payload)
+        elif suffix == topics.UPDATE_STATUS.suffix:
+            self.ingest.handle_update_status(station_id, payload)
 
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
-            if not self._socket_open and time.monotonic() >= self._next_connect_at:
-                props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-                props.SessionExpiryInterval = 7 * 24 * 3600
-                try:
-                    self._client.connect(
-                        self.login.host,
-                        self.login.port,
-                        keepalive=30,
-                        clean_start=False,
-                        properties=props,
-                    )
-                    self._socket_open = True
-                except OSError as exc:
-                    log.warning(
-                        "ingest cannot reach broker %s:%d: %s",
-                        self.login.host,
-                        self.login.port,
-                        exc,
-                    )
-                    self._backoff()
-            if self._socket_open:
-                try:
-                    rc = self._receive()
-                    if self._received:
-                        self._handle_received(self._client)
-                except Exception:
-                    # A bug in handling must not kill the worker: the messages stay
-                    # unacknowledged and are redelivered after reconnecting.
-                    log.exception("ingest worker %s failed handling a message", self.client_id)
-                    self._received = []
-                    self._client.disconnect()
-                    rc = mqtt.MQTT_ERR_CONN_LOST
-                if rc != mqtt.MQTT_ERR_SUCCESS and self._socket_open:
-                    self._socket_open = False
-                    self.connected.clear()
-                    self._backoff()
-            else:
-                time.sleep(0.1)
-        if self._socket_open:
-            self._client.disconnect()
-            self._client.loop(timeout=0.5)
+            try:
+                self._receive()
+                if self._received:
+                    self._handle_received()
+            except Exception:
+                # A bug in handling must not kill the worker: the messages stay
+                # unacknowledged and are redelivered after reconnecting.
+                log.exception("ingest worker %s failed handling a message", self.client_id)
+                self._received.clear()
+                self._session.drop("handling failed")
+        self._session.close(timeout=0.5)
 
 
 def retire_sessions(login: BrokerLogin, client_ids: list[str], timeout: float = 10.0) -> None:
@@ -1078,42 +1032,20 @@ def retire_sessions(login: BrokerLogin, client_ids: list[str], timeout: float = 
 
 
 def _end_session(login: BrokerLogin, client_id: str, timeout: float) -> None:
-    answered = threading.Event()
-    refused: list[str] = []
-
-    def on_connect(
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            refused.append(str(reason_code))
-        answered.set()
-
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    client.username_pw_set(login.username, login.password)
-    if login.tls:
-        client.tls_set()
-    client.on_connect = on_connect
-    props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    props.SessionExpiryInterval = 0
+    session = MqttSession(
+        login.address,
+        SessionOptions(
+            client_id=client_id,
+            credentials=Credentials(login.username, login.password),
+            clean_start=True,
+            session_expiry_s=0,
+        ),
+    )
     try:
-        client.connect(login.host, login.port, clean_start=True, properties=props)
-    except OSError as exc:
-        raise FleetError(f"cannot reach the broker at {login.host}:{login.port}: {exc}") from exc
-    client.loop_start()
-    try:
-        if not answered.wait(timeout):
-            raise FleetError(
-                f"broker {login.host}:{login.port} did not answer the login of {client_id}"
-            )
-        if refused:
-            raise FleetError(
-                f"broker {login.host}:{login.port} refused {client_id} ({refused[0]}): "
-                "check the fleet's broker service credentials"
-            )
-    finally:
-        client.disconnect()
-        client.loop_stop()
+        session.connect_wait(timeout)
+    except SessionError as exc:
+        raise FleetError(
+            f"could not end the session of {client_id}: {exc}; check the fleet's broker service "
+            "credentials"
+        ) from exc
+    session.close()

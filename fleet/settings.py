@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from fleet.ops_settings import AlertSettings, HealthSettings, StatusPageSettings
 from fleet.secret_ref import PLACEHOLDERS, SecretRef
+from fleet.updates.plan import RolloutSettings
 
 __all__ = ["PLACEHOLDERS", "FleetSettings", "SecretRef"]
 
@@ -163,6 +164,19 @@ class LogSettings(Section):
     """the fleet log's level"""
 
 
+class UpdateSettings(Section):
+    repository: Path | None = Field(
+        default=None,
+        description="the TUF release repository (metadata/, targets/), served at /updates/",
+    )
+    keys: Path | None = Field(
+        default=None, description="the online signing keys (targets, snapshot, timestamp)"
+    )
+    timestamp_refresh_s: Annotated[float, Field(gt=0, le=86400)] = Field(
+        default=600.0, description="how often the timestamp's expiry is checked and re-signed"
+    )
+
+
 class FleetSettings(Section):
     service: ServiceSettings
     broker: BrokerSettings
@@ -176,6 +190,8 @@ class FleetSettings(Section):
     health: HealthSettings = Field(default_factory=HealthSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
+    rollouts: RolloutSettings = Field(default_factory=RolloutSettings)
+    updates: UpdateSettings = Field(default_factory=UpdateSettings)
 
     @property
     def database_url(self) -> str:

@@ -21,6 +21,7 @@
  * Build: gcc -shared -fPIC -O2 -o libIddk2000.so fake_iddk2000.c
  */
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,6 +187,41 @@ static void enter(int index)
         sleep_ms(S.delay_ms[index]);
 }
 
+/* A process that cannot reach the control panel (`ewp sensor iris ... --backend iddk` run
+ * by a test) sets the camera up through the environment:
+ *   FAKE_IDDK_PLUGGED=0|1  FAKE_IDDK_BINOCULAR=0|1  FAKE_IDDK_TIMING=ready_ms,capture_ms
+ *   FAKE_IDDK_RIGHT=present,total,usable  FAKE_IDDK_LEFT=...  FAKE_IDDK_FAULT=n (FAULT_*) */
+static void from_environment(void)
+{
+    const char *v;
+    int a, b, c;
+    if ((v = getenv("FAKE_IDDK_PLUGGED")) != NULL)
+        S.plugged = atoi(v) ? 1 : 0;
+    if ((v = getenv("FAKE_IDDK_BINOCULAR")) != NULL)
+        S.binocular = atoi(v) ? 1 : 0;
+    if ((v = getenv("FAKE_IDDK_TIMING")) != NULL && sscanf(v, "%d,%d", &a, &b) == 2 && a >= 0 &&
+        b >= 0) {
+        S.ready_ms = a;
+        S.capture_ms = b;
+    }
+    const char *names[SLOTS] = {"FAKE_IDDK_RIGHT", "FAKE_IDDK_LEFT"};
+    for (int i = 0; i < SLOTS; i++) {
+        if ((v = getenv(names[i])) != NULL && sscanf(v, "%d,%d,%d", &a, &b, &c) == 3 &&
+            b >= 0 && b <= 100 && c >= 0 && c <= 100) {
+            S.eyes[i].present = a ? 1 : 0;
+            S.eyes[i].total = (unsigned char)b;
+            S.eyes[i].usable = (unsigned char)c;
+        }
+    }
+    if ((v = getenv("FAKE_IDDK_FAULT")) != NULL) {
+        a = atoi(v);
+        if (a == FAULT_DEVICE_NOT_FOUND)
+            S.sticky_not_found = 1;
+        else if (a > FAULT_DEVICE_NOT_FOUND && a <= FAULT_UNPLUG_MID_CAPTURE)
+            S.once_fault = a;
+    }
+}
+
 static void defaults(void)
 {
     for (int i = 0; i < SLOTS; i++)
@@ -205,6 +241,7 @@ static void defaults(void)
     }
     strcpy(S.desc, "IriShield-USB-FAKE:0001");
     S.descs[0] = S.desc;
+    from_environment();
 }
 
 static int ready;

@@ -4,6 +4,8 @@ Written once by provisioning into ``{data_dir}/identity/`` (mode 0700, files 060
 
 - ``station.key``   the Ed25519 private key, PKCS#8 PEM, generated on the station
 - ``station.json``  station id, kind, fleet URL, broker credentials, the central public key
+- ``fleet-ca.pem``  the fleet's CA certificate, pinned at provisioning by the fingerprint in the
+  claim token; the broker's TLS certificate is verified against it
 - ``station.key.next``  a new key made for a rotation, until the fleet activates it
   (edge/agent/rotation.py)
 """
@@ -25,6 +27,7 @@ from protocol.private_files import write_private
 KEY_FILE = "station.key"
 NEXT_KEY_FILE = "station.key.next"
 STATION_FILE = "station.json"
+FLEET_CA_FILE = "fleet-ca.pem"
 
 
 class MqttCredentials(BaseModel):
@@ -60,6 +63,7 @@ class StationIdentity:
     signing_key: ed25519.Ed25519PrivateKey
     mqtt: MqttCredentials
     central_key: CentralPublicKey
+    fleet_ca_file: Path | None = None  # the pinned fleet CA, when provisioned over TLS
 
     @classmethod
     def load(cls, identity_dir: Path) -> StationIdentity:
@@ -86,6 +90,7 @@ class StationIdentity:
             signing_key=key,
             mqtt=record.mqtt,
             central_key=central,
+            fleet_ca_file=ca if (ca := identity_dir / FLEET_CA_FILE).is_file() else None,
         )
 
 

@@ -38,7 +38,7 @@ class FingerprintSensorSettings(Section):
 
 
 _SERIAL_ONLY = ("port", "baudrate")
-_IDDK_ONLY = ("library", "device", "reconnect_s", "quality_mode")
+_IDDK_ONLY = ("library", "device", "capture_seconds", "reconnect_s", "quality_mode")
 
 
 class IrisCameraSettings(Section):
@@ -66,6 +66,11 @@ class IrisCameraSettings(Section):
     )
     device: str | None = Field(
         default=None, description="iddk: part of the device descriptor, to pick one camera"
+    )
+    capture_seconds: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=3,
+        description="iddk: seconds the camera captures once it sees an eye (time-based; it "
+        "keeps the best frame)",
     )
     reconnect_s: Annotated[float, Field(ge=0, le=300)] = Field(
         default=10.0, description="iddk: how long to look for a camera that was unplugged"
@@ -115,7 +120,13 @@ class ControllerSettings(Section):
 class UplinkSettings(Section):
     broker_url: str | None = Field(
         default=None,
-        description="override the broker address received at provisioning: mqtt://host:port",
+        description="override the broker address received at provisioning: mqtts://host:port "
+        "(mqtt:// only for a broker on this machine or in tests)",
+    )
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) the broker's TLS certificate is checked against; "
+        "default: the fleet CA pinned at provisioning",
     )
     chunk_size: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
     """bytes of a sealed packet per MQTT message"""
@@ -174,11 +185,41 @@ class AutopilotSettings(Section):
     )
 
 
+class KioskSettings(Section):
+    """The kiosk UI (edge/agent/kiosk): served on 127.0.0.1 only, for Chromium in kiosk mode."""
+
+    enabled: bool = False
+    """`ewp agent run` serves the kiosk too (as `ewp agent kiosk` does)"""
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8470
+    """the kiosk's port on 127.0.0.1 (never another address)"""
+    idle_logout_s: Annotated[float, Field(ge=10, le=3600)] = 300.0
+    """the operator is logged out after this long without a touch (never mid-capture)"""
+    language: Literal["th", "en"] = "th"
+    """the staff's language until they switch; the applicant's follows the nationality"""
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """the agent log's level (stderr)"""
     wire: bool = False
     """log every frame on the sensor, controller and MQTT links (ewp.wire loggers)"""
+
+
+class UpdatesSettings(Section):
+    """Software updates (docs/updates.md); off unless ``root`` and ``repository_url`` are set."""
+
+    root: Path | None = Field(
+        default=None, description="where releases are installed side by side, e.g. /opt/ewp"
+    )
+    repository_url: str | None = Field(
+        default=None, description="the fleet's release repository, e.g. https://fleet/updates"
+    )
+    max_download_kbps: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="bandwidth cap of update downloads (kilobits/s); 0: no cap"
+    )
+    health_check_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0, description="how long a new version may take to pass its health check"
+    )
 
 
 class AgentSettings(Section):
@@ -190,7 +231,9 @@ class AgentSettings(Section):
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     upload: UploadSchedule = Field(default_factory=UploadSchedule)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    updates: UpdatesSettings = Field(default_factory=UpdatesSettings)
 
     @property
     def identity_dir(self) -> Path:
