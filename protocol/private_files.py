@@ -55,3 +55,25 @@ def make_private(path: Path) -> None:
             path.chmod(PRIVATE_MODE)
         return
     os.close(fd)
+
+
+def create_private_once(path: Path, data: bytes) -> bool:
+    """Put ``data`` at ``path`` (0600) only if nothing is there yet, atomically: of several
+    processes creating the same secret at once exactly one wins, and all then read its file.
+    Returns whether this call created it."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        try:
+            os.link(temporary, path)  # fails if the name exists: never replaces a secret
+        except FileExistsError:
+            return False
+        sync_directory(path.parent)
+        return True
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)

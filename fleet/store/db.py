@@ -134,5 +134,6 @@ def relax_durability(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, info: dict[str, object] | None = None) -> sessionmaker[Session]:
+    """Sessions of ``engine``; ``info`` is given to each (the audit key: fleet/audit.py)."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)
