@@ -8,12 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts
+from fleet import alerts, audit
 from fleet.access.sessions import SessionPolicy
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.broker.publisher import FleetPublisher
@@ -114,7 +115,7 @@ class FleetContext:
         settings.service.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.database_url)
         migrate(engine)
-        sessions = session_factory(engine)
+        sessions = _keyed_sessions(engine, settings)
         files = PacketFiles(settings.packet_dir)
         metrics = FleetMetrics(sessions)
         ingest = Ingest(
@@ -128,6 +129,10 @@ class FleetContext:
         context = cls(settings, engine, sessions, files, central_key, admin_token, ingest, metrics)
         ingest.set_station_password = context.set_station_password
         return context
+
+    @property
+    def audit_key_path(self) -> Path:
+        return audit_key_path(self.settings)
 
     def view(self, name: str, build: Callable[[Session, datetime], T]) -> FleetView[T]:
         """The fleet-wide view ``name`` of this process (fleet/fleet_view.py), made on first use."""
@@ -206,3 +211,36 @@ class FleetContext:
             if read_engine is not self.engine:
                 read_engine.dispose()
         self.engine.dispose()
+
+
+def audit_key_path(settings: FleetSettings) -> Path:
+    """``secrets/audit-key`` in the data directory, beside the other secrets."""
+    return settings.service.data_dir / "secrets" / audit.AUDIT_KEY_FILE
+
+
+def _keyed_sessions(engine: Engine, settings: FleetSettings) -> sessionmaker[Session]:
+    """Sessions that key the audit chain (fleet/audit.py). A fleet without an audit key gets one
+    now, and the first keyed entry says so: every entry after it must be keyed."""
+    path = audit_key_path(settings)
+    try:
+        key, created = audit.ensure_key(path)
+    except (OSError, ValueError) as exc:
+        raise FleetError(f"audit key {path}: {exc}") from exc
+    sessions = session_factory(engine, {audit.AUDIT_KEY: key})
+    if created:
+        log.warning(
+            "created the audit key %s: keep it with the other secrets, copy it to every host "
+            "that runs `ewp fleet ingest`, and back it up (without it the audit log cannot be "
+            "verified)",
+            path,
+        )
+        with sessions() as session:
+            audit.record(
+                session,
+                actor="fleet",
+                action="audit.key-created",
+                target=str(path),
+                detail={"note": "entries from here on are keyed with this file's key"},
+            )
+            session.commit()
+    return sessions

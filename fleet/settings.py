@@ -41,13 +41,10 @@ class ServiceSettings(Section):
         description="SQLAlchemy URL of a PostgreSQL or SQLite store; default: SQLite in data_dir",
     )
     admin_token: SecretRef = Field(description="bearer token for admin API calls")
-    max_request_bytes: Annotated[int, Field(ge=64 * 1024, le=1 << 30)] = Field(
-        default=8 << 20, description="the largest request body from a caller with credentials"
-    )
-    max_anonymous_request_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = Field(
-        default=64 << 10,
-        description="the largest request body without credentials (status page, logins, claim)",
-    )
+    max_request_bytes: Annotated[int, Field(ge=64 * 1024, le=1 << 30)] = 8 << 20
+    """the largest request body from a caller with credentials (larger: 413 before reading)"""
+    max_anonymous_request_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 << 10
+    """the largest request body without credentials: status page, logins, provisioning claim"""
 
     @field_validator("database_url")
     @classmethod

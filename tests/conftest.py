@@ -30,6 +30,14 @@ BACKENDS = ("sqlite", "postgresql")
 TEMPLATE_DB = "ewp_template"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the gettext catalogs whose .mo is missing or older than its .po (as `make
+    catalogs` does), so a bare `pytest` after a pull reads the catalogs in the tree."""
+    from ewp.catalogs import compile_all
+
+    compile_all()
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--db",

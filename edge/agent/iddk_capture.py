@@ -52,6 +52,7 @@ class IddkIrisCapturer:
         device: str | None = None,
         call_timeout_s: float = 5.0,
         capture_timeout_s: float = 30.0,
+        capture_seconds: int = 3,
         reconnect_s: float = 10.0,
         quality_mode: QualityMode = QualityMode.NORMAL,
         poll_s: float = 0.01,
@@ -62,13 +63,14 @@ class IddkIrisCapturer:
         self.device = device
         self.call_timeout_s = call_timeout_s
         self.capture_timeout_s = capture_timeout_s
+        self.capture_seconds = capture_seconds
         self.reconnect_s = reconnect_s
         self.quality_mode = quality_mode
         self.poll_s = poll_s
         self._clock = clock
         self._sleep = sleep
         self.camera: IddkCamera | None = None
-        self.device_seconds = 0.0  # time spent in the camera and its library (the benchmark)
+        self.device_seconds = 0.0  # from each start of capture to the camera cleared (bench)
         self.reconnects = 0
 
     @property
@@ -90,30 +92,26 @@ class IddkIrisCapturer:
             camera.close()
 
     def capture(self, eyes: list[str], guide: Callable[[Guidance], None]) -> dict[str, IrisSample]:
-        started = time.monotonic()
+        if self.camera is None and not self._find(guide, lost=False):
+            return {}
         try:
-            if self.camera is None and not self._find(guide, lost=False):
+            return self._look(eyes, guide)
+        except IddkError as exc:
+            if not exc.device_lost:
+                raise
+            log.warning("iris camera lost during a capture: %s", exc)
+            self.close()
+            if not self._find(guide, lost=True):
                 return {}
+            guide(Guidance("iris-camera-back", "info"))
             try:
-                return self._look(eyes)
-            except IddkError as exc:
-                if not exc.device_lost:
+                return self._look(eyes, guide)
+            except IddkError as again:
+                if not again.device_lost:
                     raise
-                log.warning("iris camera lost during a capture: %s", exc)
+                log.warning("iris camera lost again: %s", again)
                 self.close()
-                if not self._find(guide, lost=True):
-                    return {}
-                guide(Guidance("iris-camera-back", "info"))
-                try:
-                    return self._look(eyes)
-                except IddkError as again:
-                    if not again.device_lost:
-                        raise
-                    log.warning("iris camera lost again: %s", again)
-                    self.close()
-                    return {}
-        finally:
-            self.device_seconds += time.monotonic() - started
+                return {}
 
     def _find(self, guide: Callable[[Guidance], None], *, lost: bool) -> bool:
         """Scan for the camera for up to ``reconnect_s``; True once it is open."""
@@ -139,22 +137,24 @@ class IddkIrisCapturer:
                 return False
             self._sleep(SCAN_INTERVAL_S)
 
-    def _look(self, eyes: list[str]) -> dict[str, IrisSample]:
+    def _look(self, eyes: list[str], guide: Callable[[Guidance], None]) -> dict[str, IrisSample]:
         camera = self.open()
         if camera.info.binocular:
             subtype = _SUBTYPES[eyes[0]] if len(eyes) == 1 else EyeSubtype.BOTH
             return self._one_capture(camera, subtype, eyes)
         samples: dict[str, IrisSample] = {}
         for eye in eyes:
+            if len(eyes) > 1:  # a one-eye camera: the operator holds it to each eye in turn
+                guide(Guidance("iris-one-eye", "capturing", {"eye": eye}))
             samples.update(self._one_capture(camera, _SUBTYPES[eye], [eye]))
         return samples
 
     def _one_capture(
         self, camera: IddkCamera, subtype: EyeSubtype, eyes: list[str]
     ) -> dict[str, IrisSample]:
-        seconds = max(1, min(600, round(self.capture_timeout_s)))
-        camera.start_capture(subtype, quality=self.quality_mode, seconds=seconds)
+        started = time.monotonic()
         try:
+            camera.start_capture(subtype, quality=self.quality_mode, seconds=self.capture_seconds)
             try:
                 camera.wait_for_result(self.capture_timeout_s, poll=self.poll_s)
                 qualities = camera.result_quality()
@@ -164,8 +164,10 @@ class IddkIrisCapturer:
                     raise
                 log.info("iris capture of %s: %s", ", ".join(eyes), exc)
                 return {}
+            finally:
+                _clear_quietly(camera)
         finally:
-            _clear_quietly(camera)
+            self.device_seconds += time.monotonic() - started
         samples: dict[str, IrisSample] = {}
         for side, image in images.items():
             eye = f"{side}-eye" if side != "unknown" else eyes[0]

@@ -34,6 +34,7 @@ from edge.agent.capture import (
     IrisCapturer,
     KeepBest,
     Resolution,
+    ShownCapture,
     WorkflowResult,
 )
 from edge.agent.errors import AgentError
@@ -261,10 +262,10 @@ class StationAgent:
         checks: dict[str, Check] = {
             "outbox": outbox_check(self.settings.outbox_path, trial_outbox(layout)),
             "broker": self._check_broker,
-            "fingerprint sensor": self._check_fingerprint,
+            "fingerprint sensor": self._probe_fingerprint,
         }
         if self.settings.sensors.iris is not None:
-            checks["iris camera"] = self._check_iris
+            checks["iris camera"] = self._probe_iris
         if self.controller is not None:
             checks["station controller"] = self._check_controller
         return after_start(layout, checks, max_check_s=cfg.health_check_s).ready
@@ -273,10 +274,10 @@ class StationAgent:
         if self.uplink is None or not self.uplink.stats.connected:
             raise AgentError(f"not connected to the broker ({self.settings.uplink.broker_url})")
 
-    def _check_fingerprint(self) -> None:
+    def _probe_fingerprint(self) -> None:
         self.fingerprint_sensor().probe()
 
-    def _check_iris(self) -> None:
+    def _probe_iris(self) -> None:
         capturer = self.iris_capturer()
         if isinstance(capturer, CameraIrisCapturer):
             capturer.camera.device_info()
@@ -365,6 +366,7 @@ class StationAgent:
             device=cfg.device,
             call_timeout_s=cfg.timeout_s,
             capture_timeout_s=cfg.capture_timeout_s,
+            capture_seconds=cfg.capture_seconds,
             reconnect_s=cfg.reconnect_s,
             quality_mode=QualityMode[cfg.quality_mode.upper().replace("-", "_")],
         )
@@ -406,9 +408,18 @@ class StationAgent:
             except AgentError:
                 pass
             except (IrisCameraError, IddkError) as exc:
-                self._drop_iris()
-                self.sensors.set("iris", "error", str(exc))
-                self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
+                if isinstance(exc, IddkError) and exc.device_lost:
+                    # Unplugged: no fault of the station; the next look scans for it again.
+                    if isinstance(self.irises, IddkIrisCapturer):
+                        self.irises.close()
+                    self.sensors.set("iris", "missing", str(exc))
+                else:
+                    self._drop_iris()
+                    self.sensors.set("iris", "error", str(exc))
+                    self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
+        self._check_fingerprint()
+
+    def _check_fingerprint(self) -> None:
         try:
             self.fingerprint_sensor().probe()
         except AgentError:
@@ -482,6 +493,23 @@ class StationAgent:
         source: str = "operator",
     ) -> WorkflowResult:
         """Run the capture plan, then seal and save durably (only then is it "saved")."""
+        result = self.capture(
+            application, console, operator_id=operator_id, declared=declared, source=source
+        )
+        self.save(result)
+        return result
+
+    def capture(
+        self,
+        application: Application,
+        console: Console,
+        *,
+        operator_id: str | None = None,
+        declared: dict[str, Declared] | None = None,
+        source: str = "operator",
+        on_capture: Callable[[ShownCapture], None] | None = None,
+    ) -> WorkflowResult:
+        """Run the capture plan (nothing is saved: a screen may review it first, then ``save``)."""
         if self.controller is not None and self.controller.locked:
             raise AgentError(
                 "this station is locked because its enclosure was opened (tamper): capture is "
@@ -495,10 +523,14 @@ class StationAgent:
         if policy.eyes and not all(f"{e}-eye" in (declared or {}) for e in policy.eyes):
             irises = self.iris_capturer()
         workflow = EnrolmentWorkflow(
-            policy, _PanelConsole(console, self._panel), fingers=fingers, irises=irises
+            policy,
+            _PanelConsole(console, self._panel),
+            fingers=fingers,
+            irises=irises,
+            on_capture=on_capture,
         )
         try:
-            result = workflow.run(
+            return workflow.run(
                 application,
                 operator_id=operator_id or self.settings.station.operator_id,
                 declared=declared,
@@ -516,6 +548,9 @@ class StationAgent:
             self.sensors.set("iris", "error", str(exc))
             self._report("sensor-fault", "error", sensor="iris", error=str(exc))
             raise
+
+    def save(self, result: WorkflowResult) -> OutboxEntry:
+        """Seal the enrolment and store it durably in the outbox (returns once it is on disk)."""
         if self._outbox is None:
             raise AgentError("the agent is not running: enrolments are saved by run()'s thread")
         entry = self._builder.save(self._outbox, result.enrolment)
@@ -523,12 +558,12 @@ class StationAgent:
         self._panel("ready")
         log.info(
             "saved enrolment %s as packet %s (seq %d, %d bytes)",
-            application.application_number,
+            result.enrolment.application.application_number,
             entry.packet_id,
             entry.seq,
             entry.size,
         )
-        return result
+        return entry
 
     # -- the process ---------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ class FingerprintSensorSettings(Section):
 
 
 _SERIAL_ONLY = ("port", "baudrate")
-_IDDK_ONLY = ("library", "device", "reconnect_s", "quality_mode")
+_IDDK_ONLY = ("library", "device", "capture_seconds", "reconnect_s", "quality_mode")
 
 
 class IrisCameraSettings(Section):
@@ -67,6 +67,11 @@ class IrisCameraSettings(Section):
     )
     device: str | None = Field(
         default=None, description="iddk: part of the device descriptor, to pick one camera"
+    )
+    capture_seconds: Annotated[int, Field(ge=1, le=60)] = Field(
+        default=3,
+        description="iddk: seconds the camera captures once it sees an eye (time-based; it "
+        "keeps the best frame)",
     )
     reconnect_s: Annotated[float, Field(ge=0, le=300)] = Field(
         default=10.0, description="iddk: how long to look for a camera that was unplugged"
@@ -181,6 +186,19 @@ class AutopilotSettings(Section):
     )
 
 
+class KioskSettings(Section):
+    """The kiosk UI (edge/agent/kiosk): served on 127.0.0.1 only, for Chromium in kiosk mode."""
+
+    enabled: bool = False
+    """`ewp agent run` serves the kiosk too (as `ewp agent kiosk` does)"""
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8470
+    """the kiosk's port on 127.0.0.1 (never another address)"""
+    idle_logout_s: Annotated[float, Field(ge=10, le=3600)] = 300.0
+    """the operator is logged out after this long without a touch (never mid-capture)"""
+    language: Literal["th", "en"] = "th"
+    """the staff's language until they switch; the applicant's follows the nationality"""
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """the agent log's level (stderr)"""
@@ -214,6 +232,7 @@ class AgentSettings(Section):
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     upload: UploadSchedule = Field(default_factory=UploadSchedule)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
     updates: UpdatesSettings = Field(default_factory=UpdatesSettings)
 

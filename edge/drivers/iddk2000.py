@@ -26,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures
 import ctypes
 import logging
+import queue
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +36,8 @@ from typing import Any, ClassVar
 
 from edge.drivers.iddk2000_defs import (
     CALL_TIMED_OUT,
+    CAPTURE_ABORTED,
+    CAPTURE_TIMED_OUT,
     HIRICAMM,
     IDDKCAPTUREPROC,
     LIBRARY_NOT_LOADED,
@@ -68,6 +71,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+_Job = concurrent.futures.Future[int]
 
 OK = 0
 RIGHT_UNQUALIFIED = 0x3007
@@ -121,9 +126,24 @@ class IddkLibrary:
                 function.argtypes = argtypes
         except (OSError, AttributeError) as exc:
             raise IddkError(LIBRARY_NOT_LOADED, detail=f"{path}: {exc}") from exc
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="iddk")
-        self._overrun: concurrent.futures.Future[int] | None = None
+        # A daemon thread of our own (not a ThreadPoolExecutor, whose thread is joined at
+        # exit): a call hung in the vendor's code must not keep the agent from exiting.
+        self._jobs: queue.SimpleQueue[tuple[Callable[..., int], tuple[Any, ...], _Job]] = (
+            queue.SimpleQueue()
+        )
+        self._worker = threading.Thread(target=self._work, name="iddk", daemon=True)
+        self._worker.start()
+        self._overrun: _Job | None = None
         self._lock = threading.Lock()
+
+    def _work(self) -> None:
+        while True:
+            function, args, job = self._jobs.get()
+            if job.set_running_or_notify_cancel():
+                try:
+                    job.set_result(function(*args))
+                except BaseException as exc:  # ctypes raises ArgumentError for a bad argument
+                    job.set_exception(exc)
 
     @classmethod
     def load(cls, path: str | Path = "libIddk2000.so") -> IddkLibrary:
@@ -146,7 +166,8 @@ class IddkLibrary:
                 except concurrent.futures.TimeoutError:
                     raise IddkError(LIBRARY_WEDGED, call=name) from None
                 self._overrun = None
-            future = self._worker.submit(function, *args)
+            future: _Job = concurrent.futures.Future()
+            self._jobs.put((function, args, future))
             try:
                 return future.result(timeout)
             except concurrent.futures.TimeoutError:
@@ -327,10 +348,12 @@ class IddkCamera:
             if state == CaptureStatus.COMPLETE:
                 return state
             if state == CaptureStatus.ABORT:
-                raise IddkError(0x3003, call="Iddk_GetCaptureStatus", detail="capture aborted")
+                raise IddkError(CAPTURE_ABORTED, call="Iddk_GetCaptureStatus")
             if time.monotonic() >= deadline:
                 self.stop()
-                raise IddkError(0x3005, call="Iddk_GetCaptureStatus", detail=f"after {timeout:g} s")
+                raise IddkError(
+                    CAPTURE_TIMED_OUT, call="Iddk_GetCaptureStatus", detail=f"{timeout:g} s"
+                )
             time.sleep(poll)
 
     def stop(self) -> None:

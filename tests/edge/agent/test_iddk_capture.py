@@ -167,11 +167,17 @@ def test_a_monocular_camera_captures_each_eye_in_turn(
 ) -> None:
     eyes.binocular(False)
     with_one = IddkIrisCapturer(fake_iddk_library)
+    shown: list[Guidance] = []
     try:
-        samples = with_one.capture(["right-eye", "left-eye"], lambda g: None)
+        samples = with_one.capture(["right-eye", "left-eye"], shown.append)
     finally:
         with_one.close()
     assert set(samples) == {"right-eye", "left-eye"}
+    assert [(g.key, g.params["eye"]) for g in shown] == [
+        ("iris-one-eye", "right-eye"),
+        ("iris-one-eye", "left-eye"),
+    ]
+    assert render("iris-one-eye", "th", **shown[0].params) == "ถือกล้องไว้ที่ตาขวา"
     assert samples["left-eye"].pixels == render_eye(LEFT)
     assert eyes.calls("Iddk_StartCapture") == 2
 

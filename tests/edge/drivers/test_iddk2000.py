@@ -8,6 +8,8 @@ each ctypes struct's size (and the fields that padding would move) equals C's si
 from __future__ import annotations
 
 import ctypes
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,7 +134,7 @@ def test_stop_aborts_and_clear_returns_to_idle(camera: IddkCamera, fake_iddk: Fa
     assert camera.status() == CaptureStatus.ABORT
     with pytest.raises(IddkError) as aborted:
         camera.wait_for_result(1.0)
-    assert aborted.value.retryable
+    assert aborted.value.name == "EWP_CAPTURE_ABORTED" and aborted.value.retryable
     camera.clear()
     assert camera.status() == CaptureStatus.IDLE
 
@@ -144,7 +146,7 @@ def test_a_capture_that_runs_out_of_time_is_stopped(
     camera.start_capture(EyeSubtype.BOTH)
     with pytest.raises(IddkError) as caught:
         camera.wait_for_result(0.1)
-    assert caught.value.name == "IDDK_SE_NO_FRAME_AVAILABLE"
+    assert caught.value.name == "EWP_CAPTURE_TIMED_OUT" and caught.value.retryable
     assert fake_iddk.calls("Iddk_StopCapture") == 1
     assert camera.status() == CaptureStatus.ABORT
 
@@ -365,3 +367,45 @@ def test_the_image_struct_is_read_from_c_memory() -> None:
     pixels = (ctypes.c_ubyte * 4)(1, 2, 3, 4)
     image = IddkImage(1, 2, 2, 2, ctypes.cast(pixels, ctypes.POINTER(ctypes.c_ubyte)), 4)
     assert ctypes.string_at(image.imageData, image.imageDataLen) == b"\x01\x02\x03\x04"
+
+
+def test_every_call_the_binding_declares_reaches_the_library(
+    library: IddkLibrary, fake_iddk: FakeIddk
+) -> None:
+    """A tour of the binding: each declared IDDK function is called at least once for real."""
+    from edge.drivers.iddk2000 import _SIGNATURES
+
+    library.sdk_version()
+    with IddkCamera.open(library) as camera:
+        camera.led(LedId.BLUE, True)
+        camera.start_capture(EyeSubtype.BOTH)
+        camera.wait_for_result(2.0)
+        camera.result_quality()
+        camera.result_images()
+        camera.result_iso_image(EyeSubtype.LEFT)
+        camera.clear()
+        camera.start_capture(EyeSubtype.RIGHT)
+        camera.stop()
+        camera.clear()
+    unreached = [name for name in _SIGNATURES if fake_iddk.calls(name) < 1]
+    assert unreached == []
+    assert fake_iddk.open_handles() == 0
+
+
+def test_a_call_hung_for_good_does_not_keep_the_process_from_exiting(
+    fake_iddk_library: Path,
+) -> None:
+    script = f"""
+from edge.drivers.iddk2000 import IddkError, IddkLibrary
+from simulators.fake_iddk2000 import FakeIddk
+FakeIddk({str(fake_iddk_library)!r}).delay("Iddk_GetSdkVersion", 60_000)
+try:
+    IddkLibrary.load({str(fake_iddk_library)!r}).sdk_version(timeout=0.1)
+except IddkError as exc:
+    print(exc.name)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=20, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "EWP_CALL_TIMED_OUT"
