@@ -86,7 +86,7 @@ class FleetContext:
         with self.sessions() as session:
             row = record_update_status(session, station_id, payload, now=self.ops.clock())
             session.commit()
-        if row is not None:
+        if row is not None and row.offer == "cleared":  # a final state: a decision may follow
             self.rollouts.wake()
 
     def _active_alerts(self) -> dict[tuple[str, str], int]:
