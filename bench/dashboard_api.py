@@ -58,6 +58,7 @@ from fleet.broker.dynsec import DynsecAdmin
 from fleet.store.db import make_engine, migrate, session_factory
 from fleet.store.models import Packet, Station, utcnow
 from fleet.store.ops_models import HealthSample, StationLiveness
+from mqtt_session import BrokerAddress
 from protocol import topics
 from protocol.reference_data import provinces
 
@@ -157,7 +158,9 @@ def bench_account(stack: FleetStack) -> str:
         "priority": 0,
         "allow": True,
     }
-    admin = DynsecAdmin(b.host, b.port, b.admin_username, b.admin_password.read("broker admin"))
+    admin = DynsecAdmin(
+        BrokerAddress(b.host, b.port), b.admin_username, b.admin_password.read("broker admin")
+    )
     with admin.connect():
         admin.execute(
             {"command": "createRole", "rolename": BENCH_ACCOUNT, "acls": [acl]},

@@ -24,7 +24,7 @@ from fleet.bootstrap import init_fleet, write_fleet_broker_config
 from fleet.broker.mosquitto import MosquittoProcess, free_port
 from fleet.context import FleetContext
 from fleet.ingest import BrokerLogin, retire_sessions
-from fleet.service import start_ingest_workers, start_ops_jobs
+from fleet.service import start_ingest_workers, start_ops_jobs, start_rollout_engine
 from fleet.settings import FleetSettings
 from protocol.keys import CentralPrivateKey
 
@@ -145,6 +145,7 @@ class FleetStack:
         self._workers = workers
         self._threads = start_ingest_workers(self.context, workers, self._stop)
         self._threads.append(start_ops_jobs(self.context, self._stop))
+        self._threads.append(start_rollout_engine(self.context, self._stop))
         config = uvicorn.Config(
             create_app(self.context),
             host="127.0.0.1",

@@ -15,6 +15,10 @@ class UnknownStationError(FleetError):
     pass
 
 
+class StationOfflineError(FleetError):
+    """What needs the station online now (personal data is not left queued at the broker)."""
+
+
 class ClaimRefusedError(FleetError):
     """A provisioning claim that cannot be honoured (bad, used or expired token, bad proof)."""
 

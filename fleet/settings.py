@@ -16,6 +16,7 @@ from sqlalchemy.exc import ArgumentError
 
 from fleet.ops_settings import AlertSettings, HealthSettings, StatusPageSettings
 from fleet.secret_ref import PLACEHOLDERS, SecretRef
+from fleet.updates.plan import RolloutSettings
 
 __all__ = ["PLACEHOLDERS", "FleetSettings", "SecretRef"]
 
@@ -40,13 +41,10 @@ class ServiceSettings(Section):
         description="SQLAlchemy URL of a PostgreSQL or SQLite store; default: SQLite in data_dir",
     )
     admin_token: SecretRef = Field(description="bearer token for admin API calls")
-    max_request_bytes: Annotated[int, Field(ge=64 * 1024, le=1 << 30)] = Field(
-        default=8 << 20, description="the largest request body from a caller with credentials"
-    )
-    max_anonymous_request_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = Field(
-        default=64 << 10,
-        description="the largest request body without credentials (status page, logins, claim)",
-    )
+    max_request_bytes: Annotated[int, Field(ge=64 * 1024, le=1 << 30)] = 8 << 20
+    """the largest request body from a caller with credentials (larger: 413 before reading)"""
+    max_anonymous_request_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 << 10
+    """the largest request body without credentials: status page, logins, provisioning claim"""
 
     @field_validator("database_url")
     @classmethod
@@ -103,13 +101,19 @@ class IngestSettings(Section):
     all of it)"""
     duplicate_receipt_interval_s: Annotated[float, Field(ge=0)] = 5.0
     """a station resending a stored packet gets its receipt again at most this often"""
-    stale_chunk_hours: Annotated[float, Field(gt=0)] = 72.0
+    stale_chunk_hours: Annotated[float, Field(gt=0, le=72)] = 6.0
     """chunks of a packet never completed are dropped after this long (the station sends it
-    again)"""
+    again from its first chunk when its receipt does not come: at most every 30 minutes)"""
 
 
 class CentralSettings(Section):
     public_key_file: Path = Field(description="the central system's HPKE public key (JSON)")
+    previous_public_key_files: list[Path] = Field(
+        default_factory=list,
+        max_length=4,
+        description="central public keys replaced by a rotation whose packets are still "
+        "accepted (stations not yet given the new key); remove one once every station has it",
+    )
 
 
 class ProvisioningSettings(Section):
@@ -166,6 +170,19 @@ class LogSettings(Section):
     """the fleet log's level"""
 
 
+class UpdateSettings(Section):
+    repository: Path | None = Field(
+        default=None,
+        description="the TUF release repository (metadata/, targets/), served at /updates/",
+    )
+    keys: Path | None = Field(
+        default=None, description="the online signing keys (targets, snapshot, timestamp)"
+    )
+    timestamp_refresh_s: Annotated[float, Field(gt=0, le=86400)] = Field(
+        default=600.0, description="how often the timestamp's expiry is checked and re-signed"
+    )
+
+
 class FleetSettings(Section):
     service: ServiceSettings
     broker: BrokerSettings
@@ -179,6 +196,8 @@ class FleetSettings(Section):
     health: HealthSettings = Field(default_factory=HealthSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
+    rollouts: RolloutSettings = Field(default_factory=RolloutSettings)
+    updates: UpdateSettings = Field(default_factory=UpdateSettings)
 
     @property
     def database_url(self) -> str:

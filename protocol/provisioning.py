@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from typing import Literal
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from pydantic import BaseModel, ConfigDict, Field
 
 CLAIM_PATH = "/api/v1/provisioning/claim"
@@ -53,3 +55,32 @@ class ClaimResponse(BaseModel):
     fleet_url: str
     mqtt: MqttAccess
     central_public_key: dict[str, str]
+
+
+# -- the fleet's CA, pinned by the station ---------------------------------------------------
+
+PIN_SEPARATOR = "."
+FINGERPRINT_HEX_LEN = 64
+
+
+def ca_fingerprint(pem: bytes) -> str:
+    """SHA-256 of the CA certificate's DER encoding, lower-case hex (what a claim token pins)."""
+    return x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA256()).hex()
+
+
+def pinned_token(secret: str, fingerprint: str | None) -> str:
+    """The claim token an admin hands to the station: the one-time secret, and the fleet CA's
+    fingerprint after a dot when the fleet has one (``token_urlsafe`` never contains a dot)."""
+    if fingerprint is None:
+        return secret
+    return f"{secret}{PIN_SEPARATOR}{fingerprint}"
+
+
+def token_pin(token: str) -> str | None:
+    """The CA fingerprint a claim token carries, or None. A malformed pin is an error."""
+    if PIN_SEPARATOR not in token:
+        return None
+    pin = token.rsplit(PIN_SEPARATOR, 1)[1].lower()
+    if len(pin) != FINGERPRINT_HEX_LEN or any(c not in "0123456789abcdef" for c in pin):
+        raise ValueError("the claim token's CA fingerprint is malformed: copy the whole token")
+    return pin

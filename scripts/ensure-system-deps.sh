@@ -32,7 +32,9 @@ case "$(uname -m)" in
 esac
 # Debian's chromium, driven by Playwright (never a browser downloaded by `playwright install`).
 # gcc and libc6-dev: the suite compiles the fake IDDK 2000 library (simulators/fake_iddk2000.c).
-[ "$testing" -eq 1 ] && set -- "$@" chromium fonts-thai-tlwg gcc libc6-dev
+# fonts-noto-core: the kiosk's fonts (Thai, Burmese, Khmer, Lao, Vietnamese), for its browser tests
+# and glyph-coverage test; a station with the kiosk screen installs it too (docs/kiosk.md).
+[ "$testing" -eq 1 ] && set -- "$@" chromium fonts-thai-tlwg fonts-noto-core gcc libc6-dev
 for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

@@ -14,12 +14,28 @@ import pytest
 
 from ewp.local_fleet import FleetStack, start_fleet_stack
 from ewp.local_postgres import PostgresCluster
-from fleet.broker.mosquitto import BrokerAccounts, MosquittoProcess, free_port, write_broker_config
+from fleet.broker.mosquitto import (
+    BrokerAccounts,
+    MosquittoProcess,
+    TlsListener,
+    free_port,
+    write_broker_config,
+)
 from fleet.store.db import make_engine, migrate
+from fleet.tls import TlsFiles, create_fleet_tls
+from mqtt_session import BrokerAddress
 from simulators.fake_iddk2000 import FakeIddk
 
 BACKENDS = ("sqlite", "postgresql")
 TEMPLATE_DB = "ewp_template"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the gettext catalogs whose .mo is missing or older than its .po (as `make
+    catalogs` does), so a bare `pytest` after a pull reads the catalogs in the tree."""
+    from ewp.catalogs import compile_all
+
+    compile_all()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -100,30 +116,65 @@ class Broker:
     accounts: BrokerAccounts
     process: MosquittoProcess
     directory: Path
+    tls_port: int
+    tls_files: TlsFiles
 
     @property
     def url(self) -> str:
+        """The plaintext listener (loopback only), as the fleet's own processes use it."""
         return f"mqtt://{self.host}:{self.port}"
 
+    @property
+    def address(self) -> BrokerAddress:
+        return BrokerAddress.from_url(self.url)
 
-def start_broker(directory: Path) -> Broker:
+    @property
+    def tls_url(self) -> str:
+        """The TLS listener, as stations use it (certificate for localhost and 127.0.0.1)."""
+        return f"mqtts://localhost:{self.tls_port}"
+
+    @property
+    def ca_file(self) -> Path:
+        return self.tls_files.ca_file
+
+
+def make_test_tls(directory: Path) -> TlsFiles:
+    """A throwaway fleet CA and a server certificate for this machine's loopback names."""
+    return create_fleet_tls(directory, ["localhost", "127.0.0.1"])
+
+
+def start_broker(directory: Path, tls_files: TlsFiles | None = None) -> Broker:
     accounts = BrokerAccounts(
         admin_username="ewp-broker-admin",
         admin_password=secrets.token_urlsafe(24),
         service_username="ewp-fleet",
         service_password=secrets.token_urlsafe(24),
     )
-    host, port = "127.0.0.1", free_port()
-    conf = write_broker_config(directory, host=host, port=port, accounts=accounts)
+    host, port, tls_port = "127.0.0.1", free_port(), free_port()
+    tls_files = tls_files or make_test_tls(directory / "tls")
+    conf = write_broker_config(
+        directory,
+        host=host,
+        port=port,
+        accounts=accounts,
+        tls=TlsListener("127.0.0.1", tls_port, tls_files),
+    )
     process = MosquittoProcess(conf, host, port)
     process.start()
-    return Broker(host, port, accounts, process, directory)
+    return Broker(host, port, accounts, process, directory, tls_port, tls_files)
+
+
+@pytest.fixture(scope="session")
+def test_tls(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    """One test CA and server certificate per test session (per xdist worker)."""
+    return make_test_tls(tmp_path_factory.mktemp("tls"))
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    """A fresh Mosquitto on a free port, its own config, auth and dynamic-security ACLs on."""
-    handle = start_broker(tmp_path / "broker")
+def broker(tmp_path: Path, test_tls: TlsFiles) -> Iterator[Broker]:
+    """A fresh Mosquitto on free ports, its own config, auth and dynamic-security ACLs on:
+    a plaintext listener on 127.0.0.1 and a TLS listener with the test CA's certificate."""
+    handle = start_broker(tmp_path / "broker", test_tls)
     try:
         yield handle
     finally:

@@ -11,11 +11,13 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # package -> top-level packages it must never import
 FORBIDDEN = {
-    "protocol": {"edge", "fleet", "simulators", "ewp"},
+    "mqtt_session": {"protocol", "edge", "fleet", "simulators", "ewp"},
+    "protocol": {"mqtt_session", "edge", "fleet", "simulators", "ewp"},
     "edge": {"fleet", "simulators", "ewp"},
     "fleet": {"edge", "simulators", "ewp"},
-    "simulators": {"edge", "fleet", "ewp"},
+    "simulators": {"mqtt_session", "edge", "fleet", "ewp"},
 }
+PRODUCT_PACKAGES = ("ewp", "mqtt_session", "protocol", "edge", "fleet", "simulators")
 
 
 def _imported_top_levels(path: Path) -> set[str]:
@@ -46,3 +48,16 @@ def test_firmware_touches_machine_only_in_hal() -> None:
         assert "machine" not in _imported_top_levels(path), (
             f"{path.relative_to(ROOT)} imports machine; only hal_*.py may"
         )
+
+
+def test_only_the_session_library_imports_paho() -> None:
+    """One MQTT session library: TLS, reconnects and sessions are set up in one place.
+    (Tests and bench/ may keep raw paho where they play an adversary or a baseline.)"""
+    offenders = []
+    for package in PRODUCT_PACKAGES:
+        if package == "mqtt_session":
+            continue
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if "paho" in _imported_top_levels(path):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert not offenders, f"import mqtt_session instead of paho in: {offenders}"

@@ -77,6 +77,18 @@ class KeepBest:
 Resolution = KeepBest | Declared
 
 
+@dataclass(frozen=True)
+class ShownCapture:
+    """One capture as a screen may show it (8-bit grey pixels, in memory only) with its score."""
+
+    position: str
+    attempt: int
+    quality: int
+    width: int
+    height: int
+    pixels: bytes
+
+
 class Console(Protocol):
     """The operator's side of the workflow (terminal, kiosk, autopilot, test script)."""
 
@@ -241,12 +253,14 @@ class EnrolmentWorkflow:
         fingers: FingerCapturer | None,
         irises: IrisCapturer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_capture: Callable[[ShownCapture], None] | None = None,
     ) -> None:
         self.policy = policy
         self.console = console
         self.fingers = fingers
         self.irises = irises
         self._clock = clock
+        self._on_capture = on_capture or (lambda shown: None)
 
     def run(
         self,
@@ -342,6 +356,12 @@ class EnrolmentWorkflow:
                     )
                     self.fingers.lift(guide)
                     continue
+            image = sample.image  # shown (with its score) while the finger is lifted
+            self._on_capture(
+                ShownCapture(
+                    position, attempt, sample.quality.score, image.width, image.height, image.pixels
+                )
+            )
             self.fingers.lift(guide)
             if best is None or sample.quality.score > best.quality.score:
                 best = sample
@@ -431,6 +451,16 @@ class EnrolmentWorkflow:
                 if sample is None:
                     guide(Guidance("iris-not-found", "retry", {"eye": eye, "advice": "look-again"}))
                     continue
+                self._on_capture(
+                    ShownCapture(
+                        eye,
+                        attempt,
+                        sample.quality.score,
+                        sample.width,
+                        sample.height,
+                        sample.pixels,
+                    )
+                )
                 if eye not in best or sample.quality.score > best[eye].quality.score:
                     best[eye] = sample
                 if sample.quality.score >= threshold:

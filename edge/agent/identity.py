@@ -4,6 +4,8 @@ Written once by provisioning into ``{data_dir}/identity/`` (mode 0700, files 060
 
 - ``station.key``   the Ed25519 private key, PKCS#8 PEM, generated on the station
 - ``station.json``  station id, kind, fleet URL, broker credentials, the central public key
+- ``fleet-ca.pem``  the fleet's CA certificate, pinned at provisioning by the fingerprint in the
+  claim token; the broker's TLS certificate is verified against it
 - ``station.key.next``  a new key made for a rotation, until the fleet activates it
   (edge/agent/rotation.py)
 """
@@ -11,7 +13,6 @@ Written once by provisioning into ``{data_dir}/identity/`` (mode 0700, files 060
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,10 +22,12 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from edge.agent.errors import NotProvisionedError
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey, load_station_private_key
+from protocol.private_files import write_private
 
 KEY_FILE = "station.key"
 NEXT_KEY_FILE = "station.key.next"
 STATION_FILE = "station.json"
+FLEET_CA_FILE = "fleet-ca.pem"
 
 
 class MqttCredentials(BaseModel):
@@ -60,6 +63,7 @@ class StationIdentity:
     signing_key: ed25519.Ed25519PrivateKey
     mqtt: MqttCredentials
     central_key: CentralPublicKey
+    fleet_ca_file: Path | None = None  # the pinned fleet CA, when provisioned over TLS
 
     @classmethod
     def load(cls, identity_dir: Path) -> StationIdentity:
@@ -86,6 +90,7 @@ class StationIdentity:
             signing_key=key,
             mqtt=record.mqtt,
             central_key=central,
+            fleet_ca_file=ca if (ca := identity_dir / FLEET_CA_FILE).is_file() else None,
         )
 
 
@@ -95,22 +100,5 @@ def load_station_record(identity_dir: Path) -> StationRecord:
 
 def save_station_record(identity_dir: Path, record: StationRecord) -> None:
     identity_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = identity_dir / STATION_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, (json.dumps(record.model_dump(), indent=2) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    sync_directory(identity_dir)
-
-
-def sync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    data = (json.dumps(record.model_dump(), indent=2) + "\n").encode()
+    write_private(identity_dir / STATION_FILE, data)

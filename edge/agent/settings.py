@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from protocol.bounds import MAX_CHUNK_SIZE
 from protocol.station_config import CapturePolicy, UploadSchedule
 
 
@@ -120,9 +121,15 @@ class ControllerSettings(Section):
 class UplinkSettings(Section):
     broker_url: str | None = Field(
         default=None,
-        description="override the broker address received at provisioning: mqtt://host:port",
+        description="override the broker address received at provisioning: mqtts://host:port "
+        "(mqtt:// only for a broker on this machine or in tests)",
     )
-    chunk_size: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
+    ca_file: Path | None = Field(
+        default=None,
+        description="CA certificate (PEM) the broker's TLS certificate is checked against; "
+        "default: the fleet CA pinned at provisioning",
+    )
+    chunk_size: Annotated[int, Field(ge=1024, le=MAX_CHUNK_SIZE)] = 64 * 1024
     """bytes of a sealed packet per MQTT message"""
     max_inflight: Annotated[int, Field(ge=1, le=256)] = 16
     """chunks sent ahead of the broker's acknowledgements"""
@@ -179,11 +186,41 @@ class AutopilotSettings(Section):
     )
 
 
+class KioskSettings(Section):
+    """The kiosk UI (edge/agent/kiosk): served on 127.0.0.1 only, for Chromium in kiosk mode."""
+
+    enabled: bool = False
+    """`ewp agent run` serves the kiosk too (as `ewp agent kiosk` does)"""
+    port: Annotated[int, Field(ge=1024, le=65535)] = 8470
+    """the kiosk's port on 127.0.0.1 (never another address)"""
+    idle_logout_s: Annotated[float, Field(ge=10, le=3600)] = 300.0
+    """the operator is logged out after this long without a touch (never mid-capture)"""
+    language: Literal["th", "en"] = "th"
+    """the staff's language until they switch; the applicant's follows the nationality"""
+
+
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     """the agent log's level (stderr)"""
     wire: bool = False
     """log every frame on the sensor, controller and MQTT links (ewp.wire loggers)"""
+
+
+class UpdatesSettings(Section):
+    """Software updates (docs/updates.md); off unless ``root`` and ``repository_url`` are set."""
+
+    root: Path | None = Field(
+        default=None, description="where releases are installed side by side, e.g. /opt/ewp"
+    )
+    repository_url: str | None = Field(
+        default=None, description="the fleet's release repository, e.g. https://fleet/updates"
+    )
+    max_download_kbps: Annotated[float, Field(ge=0)] = Field(
+        default=0.0, description="bandwidth cap of update downloads (kilobits/s); 0: no cap"
+    )
+    health_check_s: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=120.0, description="how long a new version may take to pass its health check"
+    )
 
 
 class AgentSettings(Section):
@@ -195,7 +232,9 @@ class AgentSettings(Section):
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     upload: UploadSchedule = Field(default_factory=UploadSchedule)
     autopilot: AutopilotSettings = Field(default_factory=AutopilotSettings)
+    kiosk: KioskSettings = Field(default_factory=KioskSettings)
     log: LogSettings = Field(default_factory=LogSettings)
+    updates: UpdatesSettings = Field(default_factory=UpdatesSettings)
 
     @property
     def identity_dir(self) -> Path:

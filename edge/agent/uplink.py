@@ -1,7 +1,9 @@
 """The uplink: sealed packets from the outbox to the fleet over MQTT v5, resumably.
 
-One thread owns the MQTT client (paho-mqtt 2, driven with ``client.loop()`` from this thread,
-so callbacks run here and need no locks) and its own outbox connection.
+One thread owns the MQTT session (``mqtt_session``, driven with ``step()`` from this thread, so
+handlers and hooks run here and need no locks) and its own outbox connection. The broker is
+reached over TLS (``mqtts://``), its certificate checked against the fleet CA pinned at
+provisioning.
 
 - Packets go oldest first, split into chunks, each a QoS 1 message. At most ``max_inflight``
   chunks wait for the broker's PUBACK at a time.
@@ -11,8 +13,8 @@ so callbacks run here and need no locks) and its own outbox connection.
 - A packet is done only when the fleet's receipt arrives. With no receipt within
   ``receipt_timeout_s`` (growing with each attempt) the packet is sent again from its first
   chunk; the fleet acknowledges a resent packet again and stores it once.
-- Reconnects back off exponentially with full jitter, so a fleet of stations does not stampede a
-  restarted broker.
+- Reconnects back off exponentially with full jitter (the session library), so a fleet of
+  stations does not stampede a restarted broker.
 - A retained ``status`` message says online; the broker publishes the retained ``offline`` last
   will if the station vanishes.
 """
@@ -21,23 +23,32 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from urllib.parse import urlsplit
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
-
+from edge.agent.errors import AgentError
 from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox
 from edge.agent.settings import UplinkSettings
 from edge.agent.upload_windows import UploadWindows
+from mqtt_session import (
+    Backoff,
+    BrokerAddress,
+    Credentials,
+    MqttSession,
+    Refusal,
+    SessionError,
+    SessionHooks,
+    SessionOptions,
+    Subscription,
+    TlsOptions,
+    Will,
+)
+from mqtt_session import (
+    Message as MqttMessage,
+)
 from protocol import topics
 from protocol.chunks import chunk_count, split_packet
 from protocol.commands import sign_response
@@ -142,15 +153,13 @@ class Uplink:
         self._windows_open = True
         self._clock = clock
         self.stats = LinkStats()
-        self.host, self.port, tls = _broker_address(settings.broker_url, identity)
+        self.address = broker_address(settings, identity)
+        self.host, self.port = self.address.host, self.address.port
         self._station = identity.station_id
         self._uploads: dict[str, _Upload] = {}
         self._inflight: dict[int, tuple[str, int]] = {}
         self._held: set[str] = set()  # refused for good by the fleet: keep, don't resend now
         self._connected = False
-        self._socket_open = False
-        self._reconnect_attempt = 0
-        self._next_connect_at = 0.0
         self._next_heartbeat_at = 0.0
         self._next_housekeeping_at = 0.0
         self._heartbeats_sent = 0
@@ -166,131 +175,97 @@ class Uplink:
         self.on_login_with_next_password: Callable[[], None] | None = None
         self._using_next_password = False
         self._next_password_refused = False
-        self._client = self._make_client(tls)
+        self._session = self._make_session()
 
-    # -- MQTT client ---------------------------------------------------------------------------
+    # -- MQTT session --------------------------------------------------------------------------
 
-    def _make_client(self, tls: bool) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=self.identity.mqtt.client_id,
-            protocol=mqtt.MQTTv5,
-        )
-        client.username_pw_set(self.identity.mqtt.username, self.identity.mqtt.password)
-        if tls:
-            client.tls_set()
-        client.max_inflight_messages_set(self.settings.max_inflight + 8)
-        client.max_queued_messages_set(0)
+    def _make_session(self) -> MqttSession:
         will = StationStatus(
             station_id=self._station, state="offline", reason="last will"
         ).to_payload()
-        client.will_set(topics.STATUS.for_station(self._station), will, qos=1, retain=True)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
-        client.on_message = self._on_message
-        return client
+        downs = [spec for spec in topics.ALL_TOPICS if spec.direction is topics.Direction.DOWN]
+        return MqttSession(
+            self.address,
+            SessionOptions(
+                client_id=self.identity.mqtt.client_id,
+                session_expiry_s=self.settings.session_expiry_s,
+                clean_start=False,
+                keepalive_s=self.settings.keepalive_s,
+                backoff=Backoff(
+                    self.settings.reconnect_min_s,
+                    max(self.settings.reconnect_min_s, self.settings.reconnect_max_s),
+                ),
+                max_inflight=self.settings.max_inflight + 8,
+                will=Will(topics.STATUS.for_station(self._station), will, qos=1, retain=True),
+            ),
+            # Sent again on every connect, so a broker that lost our session restores it.
+            [
+                Subscription(spec.for_station(self._station), spec.qos, self._on_message)
+                for spec in downs
+            ],
+            SessionHooks(
+                credentials=self._credentials,
+                on_connected=self._on_connect,
+                on_refused=self._on_refused,
+                on_disconnected=self._on_disconnect,
+                on_published=self._on_publish,
+            ),
+            clock=self._clock,
+        )
 
-    def _connect(self) -> None:
+    def _credentials(self) -> Credentials:
+        """Asked before every connect: with a new password waiting, log in with it first, and
+        alternate with the current one on refusals."""
         mqtt_login = self.identity.mqtt
         self._using_next_password = (
             mqtt_login.next_password is not None and not self._next_password_refused
         )
-        password = mqtt_login.next_password if self._using_next_password else mqtt_login.password
-        self._client.username_pw_set(mqtt_login.username, password)
-        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        props.SessionExpiryInterval = self.settings.session_expiry_s
-        try:
-            self._client.connect(
-                self.host,
-                self.port,
-                keepalive=self.settings.keepalive_s,
-                clean_start=False,
-                properties=props,
+        password = mqtt_login.password
+        if self._using_next_password and mqtt_login.next_password is not None:
+            password = mqtt_login.next_password
+        return Credentials(mqtt_login.username, password)
+
+    def _on_refused(self, refusal: Refusal) -> None:
+        if self.identity.mqtt.next_password is not None:
+            # Alternate between the new and the current password until one works.
+            self._next_password_refused = self._using_next_password
+        if refusal.not_authorised and not self._not_authorised_logged:
+            log.error(
+                "the broker refused this station's credentials (%s): the station may have "
+                "been revoked; contact the fleet admin",
+                refusal.text,
             )
-            self._socket_open = True
-        except OSError as exc:
-            self._schedule_reconnect(f"cannot reach the broker at {self.host}:{self.port}: {exc}")
+            self._not_authorised_logged = True
+        self.stats.last_error = f"broker refused the connection: {refusal.text}"
 
-    def _schedule_reconnect(self, why: str) -> None:
-        self.stats.last_error = why
-        self._reconnect_attempt += 1
-        ceiling = min(
-            self.settings.reconnect_max_s,
-            self.settings.reconnect_min_s * 2 ** min(self._reconnect_attempt, 20),
-        )
-        delay = random.uniform(self.settings.reconnect_min_s, max(ceiling, 0.001))
-        self._next_connect_at = self._clock() + delay
-        log.info("uplink offline (%s); next try in %.1f s", why, delay)
-
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        if reason_code.is_failure:
-            if self.identity.mqtt.next_password is not None:
-                # Alternate between the new and the current password until one works.
-                self._next_password_refused = self._using_next_password
-            if reason_code.value in (0x86, 0x87, 0x8C) and not self._not_authorised_logged:
-                log.error(
-                    "the broker refused this station's credentials (%s): the station may have "
-                    "been revoked; contact the fleet admin",
-                    reason_code,
-                )
-                self._not_authorised_logged = True
-            self._schedule_reconnect(f"broker refused the connection: {reason_code}")
-            return
+    def _on_connect(self, session_present: bool) -> None:
         self._connected = True
         self._not_authorised_logged = False
         self._next_password_refused = False
         if self._using_next_password and self.on_login_with_next_password is not None:
             self.on_login_with_next_password()
-        self._reconnect_attempt = 0
         self.stats.connected = True
         self.stats.connects += 1
         self.stats.last_error = None
-        log.info(
-            "uplink connected to %s:%d (session %s)",
-            self.host,
-            self.port,
-            "resumed" if flags.session_present else "new",
-        )
-        # Subscribe on every connect, so a broker that lost our session restores it.
-        for spec in topics.ALL_TOPICS:
-            if spec.direction is topics.Direction.DOWN:
-                client.subscribe(spec.for_station(self._station), qos=spec.qos)
         status = StationStatus(
             station_id=self._station,
             state="online",
             at=utc_timestamp(),
             software_version=self._software_version,
         )
-        client.publish(
+        self._session.publish(
             topics.STATUS.for_station(self._station), status.to_payload(), qos=1, retain=True
         )
         self._next_heartbeat_at = self._clock()
         for periodic in self.periodic:
             periodic.next_at = min(periodic.next_at, self._clock() + 2.0)
 
-    def _on_disconnect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.DisconnectFlags,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        was_connected = self._connected
-        self._connected = False
-        self._socket_open = False
-        self.stats.connected = False
-        if was_connected:
+    def _on_disconnect(self, why: str) -> None:
+        if self._connected:
             self.stats.disconnects += 1
-        self._schedule_reconnect(f"disconnected: {reason_code}")
+        self._connected = False
+        self.stats.connected = False
+        self.stats.last_error = why
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -302,21 +277,7 @@ class Uplink:
         self.shutdown()
 
     def step(self, timeout: float = 0.05) -> None:
-        now = self._clock()
-        if not self._socket_open and now >= self._next_connect_at:
-            self._connect()
-        if self._socket_open:
-            rc = self._client.loop(timeout=timeout)
-            if rc != mqtt.MQTT_ERR_SUCCESS and self._socket_open:
-                # paho reports a lost link here when the socket dies before a DISCONNECT.
-                self._socket_open = False
-                if self._connected:
-                    self._connected = False
-                    self.stats.connected = False
-                    self.stats.disconnects += 1
-                self._schedule_reconnect(f"connection lost ({mqtt.error_string(rc)})")
-        else:
-            time.sleep(timeout)
+        self._session.step(timeout)
         now = self._clock()
         if self._connected:
             self._pump()
@@ -341,15 +302,12 @@ class Uplink:
                 software_version=self._software_version,
                 reason="clean shutdown",
             )
-            info = self._client.publish(
+            goodbye = self._session.publish(
                 topics.STATUS.for_station(self._station), status.to_payload(), qos=1, retain=True
             )
-            deadline = self._clock() + 2.0
-            while not info.is_published() and self._clock() < deadline and self._socket_open:
-                self._client.loop(timeout=0.05)
-            self._client.disconnect()
+            self._session.flush(goodbye, 2.0)
+        self._session.close()
         self._connected = False
-        self._socket_open = False
         self.stats.connected = False
 
     # -- sending packets -----------------------------------------------------------------------
@@ -386,13 +344,13 @@ class Uplink:
                 split_packet(upload.packet, self.settings.chunk_size, start=upload.next_index)
             )
             payload = chunk.to_bytes()
-            info = self._client.publish(
+            publication = self._session.publish(
                 topics.packet_topic(self._station, upload.packet_id), payload, qos=1
             )
-            if info.rc != mqtt.MQTT_ERR_SUCCESS:
-                log.debug("publish deferred: %s", mqtt.error_string(info.rc))
+            if not publication.queued:
+                log.debug("publish deferred (not connected or in-flight window full)")
                 return
-            self._inflight[info.mid] = (upload.packet_id, chunk.index)
+            self._inflight[publication.mid] = (upload.packet_id, chunk.index)
             upload.next_index += 1
             self.stats.chunks_sent += 1
             self.stats.bytes_sent += len(payload)
@@ -439,14 +397,7 @@ class Uplink:
                 return upload
         return None
 
-    def _on_publish(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        mid: int,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
+    def _on_publish(self, mid: int, refused: str | None) -> None:
         where = self._inflight.pop(mid, None)
         if where is None:
             return  # status, heartbeat or event
@@ -454,10 +405,10 @@ class Uplink:
         upload = self._uploads.get(packet_id)
         if upload is None:
             return
-        if reason_code.is_failure:
+        if refused is not None:
             # The broker refused the chunk (e.g. not authorised): start this packet over later.
-            log.error("broker refused chunk %d of packet %s: %s", index, packet_id, reason_code)
-            self.stats.last_error = f"broker refused a chunk: {reason_code}"
+            log.error("broker refused chunk %d of packet %s: %s", index, packet_id, refused)
+            self.stats.last_error = f"broker refused a chunk: {refused}"
             self._restart_upload(upload, reset_outbox=True)
             return
         upload.acked.add(index)
@@ -505,7 +456,7 @@ class Uplink:
 
     # -- messages from the fleet ---------------------------------------------------------------
 
-    def _on_message(self, client: mqtt.Client, userdata: object, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, message: MqttMessage) -> None:
         try:
             _, suffix = topics.parse_station_topic(message.topic)
         except ValueError:
@@ -602,7 +553,7 @@ class Uplink:
             ),
             self.identity.signing_key,
         )
-        self._client.publish(
+        self._session.publish(
             topics.RESPONSES.for_station(self._station), response.to_payload(), qos=1
         )
 
@@ -610,7 +561,7 @@ class Uplink:
 
     def _send_heartbeat(self) -> None:
         heartbeat = self._make_heartbeat(self.stats)
-        self._client.publish(
+        self._session.publish(
             topics.HEARTBEAT.for_station(self._station),
             heartbeat.to_payload(),
             qos=topics.HEARTBEAT.qos,
@@ -636,7 +587,7 @@ class Uplink:
         with self._events_lock:
             events, self._events = self._events, []
         for event in events:
-            self._client.publish(
+            self._session.publish(
                 topics.EVENTS.for_station(self._station), event.to_payload(), qos=1
             )
 
@@ -658,7 +609,7 @@ class Uplink:
         with self._events_lock:
             outgoing, self._outgoing = self._outgoing, []
         for spec, message in outgoing:
-            self._client.publish(
+            self._session.publish(
                 spec.for_station(self._station), message.to_payload(), qos=spec.qos
             )
 
@@ -676,9 +627,17 @@ def _pong(command: Command) -> tuple[str, dict[str, Scalar]]:
     return "ok", {"pong": utc_timestamp()}
 
 
-def _broker_address(override: str | None, identity: StationIdentity) -> tuple[str, int, bool]:
-    if override is None:
-        return identity.mqtt.host, identity.mqtt.port, identity.mqtt.tls
-    parts = urlsplit(override)
-    tls = parts.scheme == "mqtts"
-    return parts.hostname or "127.0.0.1", parts.port or (8883 if tls else 1883), tls
+def broker_address(settings: UplinkSettings, identity: StationIdentity) -> BrokerAddress:
+    """Where the uplink connects: the settings' override or what provisioning gave, over TLS
+    checked against the settings' CA file or the fleet CA pinned at provisioning."""
+    ca_file = settings.ca_file or identity.fleet_ca_file
+    try:
+        if settings.broker_url is not None:
+            url = settings.broker_url
+        else:
+            scheme = "mqtts" if identity.mqtt.tls else "mqtt"
+            url = f"{scheme}://{identity.mqtt.host}:{identity.mqtt.port}"
+        tls = TlsOptions(ca_file=ca_file) if url.startswith("mqtts://") else None
+        return BrokerAddress.from_url(url, tls)
+    except SessionError as exc:
+        raise AgentError(f"uplink: {exc}") from exc

@@ -15,6 +15,7 @@ from fleet.api import (
     provisioning,
     public_status,
     reconciliation,
+    rollouts,
     station_health,
     stations,
     tokens,
@@ -26,6 +27,7 @@ from fleet.api.schemas import errors
 from fleet.context import FleetContext
 from fleet.version import software_version
 from fleet.web import pages as dashboard
+from fleet.web import rollout_pages
 
 API_PREFIX = "/api/v1"
 
@@ -57,6 +59,7 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(alerts.router)
     api.include_router(configuration.router)
     api.include_router(reconciliation.router)
+    api.include_router(rollouts.router)
     api.include_router(central.router)
     api.include_router(public_status.router)
     api.include_router(auth.router)
@@ -64,7 +67,13 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(tokens.router)
     app.include_router(api)
     app.include_router(public_status.page_router)  # /status: the applicants' page
+    app.include_router(rollout_pages.router)  # /ui/rollouts...
     dashboard.install(app)  # / and /ui/...: the dashboard (fleet/web)
+    if context.settings.updates.repository is not None:
+        from fleet.updates.serve import repository_app
+
+        # the stations' updater reads metadata and targets here (Range requests resume)
+        app.mount("/updates", repository_app(context.settings.updates.repository))
     _add_metrics(app, context)
     return app
 

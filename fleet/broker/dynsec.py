@@ -13,11 +13,16 @@ import threading
 import uuid
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.reasoncodes import ReasonCode
-
 from fleet.errors import BrokerAdminError
+from mqtt_session import (
+    BrokerAddress,
+    Credentials,
+    Message,
+    MqttSession,
+    SessionError,
+    SessionOptions,
+    Subscription,
+)
 from protocol.topics import acl_for_station, validate_station_id
 
 log = logging.getLogger(__name__)
@@ -35,54 +40,45 @@ class DynsecAdmin:
 
     def __init__(
         self,
-        host: str,
-        port: int,
+        address: BrokerAddress,
         username: str,
         password: str,
         *,
-        tls: bool = False,
         timeout: float = 10.0,
     ) -> None:
-        self.host = host
-        self.port = port
+        self.address = address
         self.timeout = timeout
         self._lock = threading.Lock()
-        self._ready = threading.Event()
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"ewp-dynsec-{uuid.uuid4().hex[:8]}",
-            protocol=mqtt.MQTTv5,
+        # Ready (and commands sent) only once the response subscription is acknowledged.
+        self._session = MqttSession(
+            address,
+            SessionOptions(
+                client_id=f"ewp-dynsec-{uuid.uuid4().hex[:8]}",
+                credentials=Credentials(username, password),
+                clean_start=True,
+                session_expiry_s=0,
+            ),
+            [Subscription(RESPONSE_TOPIC, 1, self._on_response)],
         )
-        self._client.username_pw_set(username, password)
-        if tls:
-            self._client.tls_set()
-        self._client.on_connect = self._on_connect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.on_message = self._on_message
-        self._connect_error: str | None = None
 
     def connect(self) -> DynsecAdmin:
-        if self._ready.is_set():
+        if self._session.ready.is_set():
             return self
         try:
-            self._client.connect(self.host, self.port, keepalive=30)
-        except OSError as exc:
-            raise BrokerAdminError(
-                f"cannot reach the broker at {self.host}:{self.port} to manage credentials: {exc}"
-            ) from exc
-        self._client.loop_start()
-        if not self._ready.wait(self.timeout):
-            self.close()
-            raise BrokerAdminError(
-                self._connect_error
-                or f"the broker at {self.host}:{self.port} did not accept the admin login"
-            )
+            self._session.connect_wait(self.timeout)
+        except SessionError as exc:
+            if self._session.refusal is not None:
+                raise BrokerAdminError(
+                    f"the broker refused the dynamic-security admin login "
+                    f"({self._session.refusal.text}): check broker.admin_password in the fleet "
+                    "settings"
+                ) from exc
+            raise BrokerAdminError(f"cannot manage broker credentials: {exc}") from exc
         return self
 
     def close(self) -> None:
-        self._client.disconnect()
-        self._client.loop_stop()
+        self._session.close()
 
     def __enter__(self) -> DynsecAdmin:
         return self.connect()
@@ -90,29 +86,9 @@ class DynsecAdmin:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _on_connect(
-        self,
-        client: mqtt.Client,
-        userdata: object,
-        flags: mqtt.ConnectFlags,
-        reason_code: ReasonCode,
-        properties: object,
-    ) -> None:
-        if reason_code.is_failure:
-            self._connect_error = (
-                f"the broker refused the dynamic-security admin login ({reason_code}): check "
-                "broker.admin_password in the fleet settings"
-            )
-            return
-        # The subscription must be in place before the first command: wait for its SUBACK.
-        client.subscribe(RESPONSE_TOPIC, qos=1)
-
-    def _on_subscribe(self, *args: object) -> None:
-        self._ready.set()
-
-    def _on_message(self, client: mqtt.Client, userdata: object, msg: mqtt.MQTTMessage) -> None:
+    def _on_response(self, message: Message) -> None:
         try:
-            responses = json.loads(msg.payload)["responses"]
+            responses = json.loads(message.payload)["responses"]
         except (ValueError, KeyError, TypeError):
             log.warning("unreadable dynamic-security response ignored")
             return
@@ -133,7 +109,14 @@ class DynsecAdmin:
                 self._waiting[correlation] = (done, box)
                 try:
                     payload = {"commands": [{**command, "correlationData": correlation}]}
-                    self._client.publish(CONTROL_TOPIC, json.dumps(payload), qos=1)
+                    try:
+                        self._session.publish_and_wait(
+                            CONTROL_TOPIC, json.dumps(payload), qos=1, timeout=self.timeout
+                        )
+                    except SessionError as exc:
+                        raise BrokerAdminError(
+                            f"{command['command']} not sent to the broker: {exc}"
+                        ) from exc
                     if not done.wait(self.timeout):
                         raise BrokerAdminError(
                             f"the broker did not answer {command['command']} within "

@@ -5,6 +5,13 @@ plugin, so the fleet can add, rotate and revoke station credentials while it run
 client is disconnected at once). Mosquitto 2.0 has no ``%u`` substitution in dynamic-security
 ACLs, so every station gets its own role, generated from protocol/topics.py.
 
+Listeners: stations connect over TLS (8883 by default, the fleet CA's server certificate); the
+plaintext listener is bound to the loopback address for the fleet's own processes on the same
+host. Limits: no message larger than the largest legitimate one (a chunk of the largest size
+with the longest header), no retained messages except where the protocol uses them (the
+stations' ``status``; the fleet's ``config`` and ``update``; refused by the ACL elsewhere), and
+bounded in-flight and queued messages per client.
+
 The initial ``dynamic-security.json`` holds two clients: the admin that manages the plugin (and
 nothing else) and the fleet service, which reads every station's up topics and writes their
 down topics. Passwords are hashed the way the plugin stores them (PBKDF2-HMAC-SHA512).
@@ -29,6 +36,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fleet.errors import BrokerNotFoundError, FleetError
+from fleet.tls import TlsFiles
+from protocol.chunks import MAX_CHUNK_MESSAGE_SIZE
 from protocol.topics import AclEntry, acl_for_fleet
 
 log = logging.getLogger(__name__)
@@ -42,6 +51,25 @@ DYNSEC_PLUGIN_GLOBS = (
     "/usr/local/lib/mosquitto_dynamic_security.so",
     "/usr/local/lib/*/mosquitto_dynamic_security.so",
 )
+
+
+# Per client: QoS 1 messages on the wire at once, and what the broker queues for a client that
+# is offline or slow (a van out of coverage for a week gets receipts, commands, configuration;
+# more than this is dropped and the fleet sends again what matters).
+MAX_INFLIGHT_MESSAGES = 64
+MAX_QUEUED_MESSAGES = 10_000
+MAX_QUEUED_BYTES = 256 * 1024 * 1024
+# Room above the largest payload for the topic and properties of a PUBLISH packet.
+PACKET_OVERHEAD = 1024
+
+
+@dataclass(frozen=True)
+class TlsListener:
+    """The broker's TLS listener for stations: address, port and certificate files."""
+
+    host: str
+    port: int
+    files: TlsFiles
 
 
 @dataclass(frozen=True)
@@ -132,10 +160,12 @@ def write_broker_config(
     host: str,
     port: int,
     accounts: BrokerAccounts,
+    tls: TlsListener | None = None,
     persistence: bool = True,
 ) -> Path:
     """Write mosquitto.conf (always) and dynamic-security.json (only if absent: it holds the
-    station clients the fleet created). Returns the path of mosquitto.conf."""
+    station clients the fleet created). ``host``/``port`` is the plaintext listener, meant for
+    the loopback address; ``tls`` the stations' listener. Returns the path of mosquitto.conf."""
     directory.mkdir(parents=True, exist_ok=True)
     dynsec = directory / DYNSEC_FILE
     if not dynsec.exists():
@@ -147,13 +177,26 @@ def write_broker_config(
         "per_listener_settings false",
         "allow_anonymous false",
         f"listener {port} {host}",
+    ]
+    if tls is not None:
+        lines += [
+            f"listener {tls.port} {tls.host}",
+            f"cafile {tls.files.ca_file}",
+            f"certfile {tls.files.cert_file}",
+            f"keyfile {tls.files.key_file}",
+            "tls_version tlsv1.2",
+        ]
+    lines += [
         f"plugin {find_dynsec_plugin()}",
         f"plugin_opt_config_file {dynsec}",
         f"persistence {'true' if persistence else 'false'}",
         f"persistence_location {directory}/",
         "autosave_interval 30",
-        "max_queued_messages 10000",
-        "max_inflight_messages 64",
+        f"message_size_limit {MAX_CHUNK_MESSAGE_SIZE}",
+        f"max_packet_size {MAX_CHUNK_MESSAGE_SIZE + PACKET_OVERHEAD}",
+        f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
+        f"max_queued_messages {MAX_QUEUED_MESSAGES}",
+        f"max_queued_bytes {MAX_QUEUED_BYTES}",
         "log_dest stderr",
         "log_type error",
         "log_type warning",

@@ -120,8 +120,10 @@ def set_login_csrf(response: Response, token: str, *, secure: bool) -> None:
     )
 
 
-def login_csrf_ok(request: Request, form: dict[str, str]) -> bool:
-    """The form's token matches the cookie, and the request comes from this site's pages."""
+def login_csrf_ok(request: Request, form: dict[str, str], public_url: str) -> bool:
+    """The form's token matches the cookie, and the request comes from this site's pages: an
+    ``Origin``, when sent, names the host asked for or the service's public URL (a reverse
+    proxy may pass another ``Host``)."""
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     field = form.get(CSRF_FIELD, "")
     if not cookie or not hmac.compare_digest(cookie.encode(), field.encode()):
@@ -129,7 +131,8 @@ def login_csrf_ok(request: Request, form: dict[str, str]) -> bool:
     origin = request.headers.get("origin")
     if origin is None:
         return True
-    return origin != "null" and urlsplit(origin).netloc == request.headers.get("host", "")
+    ours = {request.headers.get("host", ""), urlsplit(public_url).netloc}
+    return origin != "null" and urlsplit(origin).netloc in ours
 
 
 def login_url(next_url: str) -> str:

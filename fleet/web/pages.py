@@ -255,7 +255,7 @@ def login(
     """The API's login (same lock-out, audit and cookies), then on to the page asked for."""
     next_url = safe_next(form.get("next"))
     username = form.get("username", "").strip()
-    if not login_csrf_ok(request, form):
+    if not login_csrf_ok(request, form, context.settings.service.public_url):
         security.warning("login form for %r without a valid login CSRF token", username[:64])
         return _login_form(
             request,

@@ -71,7 +71,7 @@ def _wait(condition: object, timeout: float = 5.0) -> None:
 
 def _admin(broker: Broker) -> DynsecAdmin:
     a = broker.accounts
-    return DynsecAdmin(broker.host, broker.port, a.admin_username, a.admin_password).connect()
+    return DynsecAdmin(broker.address, a.admin_username, a.admin_password).connect()
 
 
 def test_anonymous_and_wrong_passwords_are_refused(broker: Broker) -> None:
@@ -138,4 +138,4 @@ def test_admin_errors_are_clear(broker: Broker) -> None:
     with _admin(broker) as admin, pytest.raises(BrokerAdminError, match="disableClient"):
         admin.disable_station("never-created")
     with pytest.raises(BrokerAdminError, match="refused the dynamic-security admin login"):
-        DynsecAdmin(broker.host, broker.port, "ewp-broker-admin", "wrong", timeout=2).connect()
+        DynsecAdmin(broker.address, "ewp-broker-admin", "wrong", timeout=2).connect()

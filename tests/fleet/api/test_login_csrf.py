@@ -46,6 +46,19 @@ def test_a_login_from_the_page_passes_and_another_origin_does_not(role_fleet: Ro
         assert client.get("/ui/").status_code == 200
 
 
+def test_behind_a_proxy_the_public_url_is_this_site(role_fleet: RoleFleet) -> None:
+    """A reverse proxy may pass its own Host; the browser's Origin is then the public URL."""
+    public = role_fleet.stack.settings.service.public_url.rstrip("/")
+    with role_fleet.anonymous() as client:
+        token = login_form_token(client)
+        answer = client.post(
+            "/ui/login",
+            data={**FORM, "csrf_token": token},
+            headers={"origin": public, "host": "backend.internal:8080"},
+        )
+        assert answer.status_code == 303, answer.text
+
+
 def test_the_login_token_cookie_is_strict_and_http_only(role_fleet: RoleFleet) -> None:
     with role_fleet.anonymous() as client:
         page = client.get("/ui/login")

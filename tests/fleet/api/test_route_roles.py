@@ -96,6 +96,15 @@ ROUTES: dict[tuple[str, str], Role | str | None] = {
     ("POST", "/api/v1/central/packets/{packet_id}/processed"): CENTRAL,
     ("POST", "/api/v1/central/application-status"): CENTRAL,
     ("GET", "/api/v1/central/application-status/{application_number}"): CENTRAL,
+    # Software rollouts.
+    ("GET", "/api/v1/rollouts"): VIEWER,
+    ("POST", "/api/v1/rollouts"): RELEASE,
+    ("GET", "/api/v1/rollouts/{rollout_id}"): VIEWER,
+    ("POST", "/api/v1/rollouts/{rollout_id}/pause"): RELEASE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/resume"): RELEASE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/cancel"): RELEASE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/approve"): RELEASE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/rollback"): RELEASE,
     # The applicants' status page and its JSON twin: public, rate-limited.
     ("GET", "/status"): PUBLIC,
     ("POST", "/status"): PUBLIC,
@@ -122,8 +131,11 @@ WEB_ROUTES: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/ui/config/{scope}/{target}"): VIEWER,
     ("POST", "/ui/config/{scope}/{target}"): RELEASE,
     ("POST", "/ui/config/tag/{tag}/members"): RELEASE,
+    ("GET", "/ui/rollouts"): VIEWER,
+    ("GET", "/ui/rollouts/{rollout_id}"): VIEWER,
+    ("POST", "/ui/rollouts/{rollout_id}/{action}"): RELEASE,
 }
-WEB_PATH_VALUES = {"choice": "en", "scope": "tag", "target": "vans"}
+WEB_PATH_VALUES = {"choice": "en", "scope": "tag", "target": "vans", "action": "pause"}
 WEB_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/ui/login"): {"username": "user-viewer", "password": PASSWORD},
     ("POST", "/ui/alerts/{alert_id}/acknowledge"): {"note": "seen"},
@@ -141,6 +153,7 @@ PATH_VALUES = {
     "alert_id": "999999",
     "tag": "vans",
     "application_number": "WP-NONE-1",
+    "rollout_id": "zz-no-such-rollout",
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/provisioning/claim"): {
@@ -168,6 +181,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/config/tags/{tag}"): {"retention_days": 20},
     ("PUT", "/api/v1/config/tags/{tag}/members"): {"stations": []},
     ("PUT", "/api/v1/config/stations/{station_id}"): {"retention_days": 10},
+    ("POST", "/api/v1/rollouts"): {
+        "component": "agent",
+        "version": "1.5.0",
+        "target": "agent/ewp-agent-1.5.0.tar",
+        "selector": {"stations": ["zz-no-such-station"]},
+    },
+    ("POST", "/api/v1/rollouts/{rollout_id}/rollback"): {},
     ("POST", "/api/v1/central/application-status"): {
         "application_number": "WP-NONE-1",
         "status": "received",
