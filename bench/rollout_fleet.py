@@ -51,6 +51,7 @@ from fleet.updates.status_ingest import record_update_status
 from mqtt_session import BrokerAddress
 from protocol import topics
 from protocol.envelope import utc_timestamp
+from protocol.keys import CentralPrivateKey
 from protocol.updates import UpdateOffer
 from simulators.station_updates import SimulatedStationUpdater
 from tests.fleet.updates.station_links import StationLink, wait_for
@@ -177,7 +178,11 @@ def run(root: Path) -> None:
             publisher=lambda: publisher,
             read_sessions=session_factory(read_only_engine(engine)),
         )
-        ingest = Ingest(sessions, PacketFiles(root / "packets"))
+        ingest = Ingest(
+            sessions,
+            PacketFiles(root / "packets"),
+            central_keys=[CentralPrivateKey.generate("X25519").public_key()],  # no packets here
+        )
 
         def on_status(station_id: str, payload: bytes) -> None:
             with sessions() as session:

@@ -238,8 +238,8 @@ class KioskStation:
             {
                 "station": {"data_dir": self.data_dir, "operator_id": OPERATOR_ID},
                 "sensors": {
-                    "fingerprint": {"port": fingerprint.url, "timeout_s": 2.0},
-                    **({"iris": {"port": iris.url}} if iris is not None else {}),
+                    "fingerprint": {"port": fingerprint.url, "timeout_s": 5.0},
+                    **({"iris": {"port": iris.url, "timeout_s": 5.0}} if iris is not None else {}),
                 },
                 "uplink": {"broker_url": self.broker_url, "heartbeat_interval_s": 5},
                 "capture": {"fingers": list(self.fingers), "eyes": list(self.eyes)},

@@ -98,6 +98,9 @@ class FleetContext:
         """Open (and migrate) the store and read every secret: fail now, not at first use."""
         try:
             central_key = CentralPublicKey.load(settings.central.public_key_file)
+            previous_keys = [
+                CentralPublicKey.load(path) for path in settings.central.previous_public_key_files
+            ]
         except KeyFileError as exc:
             raise FleetError(
                 f"central public key: {exc}; get it from the central system "
@@ -118,6 +121,7 @@ class FleetContext:
         ingest = Ingest(
             sessions,
             files,
+            central_keys=[central_key, *previous_keys],
             duplicate_receipt_interval_s=settings.ingest.duplicate_receipt_interval_s,
             metrics=metrics,
             key_grace=timedelta(hours=settings.rotation.key_grace_hours),

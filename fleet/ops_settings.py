@@ -24,6 +24,7 @@ RuleName = Literal[
     "sensor-fault",
     "tamper",
     "reconciliation-gap",
+    "station-misbehaving",
 ]
 RULES: tuple[RuleName, ...] = (
     "station-offline",
@@ -33,6 +34,7 @@ RULES: tuple[RuleName, ...] = (
     "sensor-fault",
     "tamper",
     "reconciliation-gap",
+    "station-misbehaving",
 )
 
 

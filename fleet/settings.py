@@ -101,13 +101,19 @@ class IngestSettings(Section):
     all of it)"""
     duplicate_receipt_interval_s: Annotated[float, Field(ge=0)] = 5.0
     """a station resending a stored packet gets its receipt again at most this often"""
-    stale_chunk_hours: Annotated[float, Field(gt=0)] = 72.0
+    stale_chunk_hours: Annotated[float, Field(gt=0, le=72)] = 6.0
     """chunks of a packet never completed are dropped after this long (the station sends it
-    again)"""
+    again from its first chunk when its receipt does not come: at most every 30 minutes)"""
 
 
 class CentralSettings(Section):
     public_key_file: Path = Field(description="the central system's HPKE public key (JSON)")
+    previous_public_key_files: list[Path] = Field(
+        default_factory=list,
+        max_length=4,
+        description="central public keys replaced by a rotation whose packets are still "
+        "accepted (stations not yet given the new key); remove one once every station has it",
+    )
 
 
 class ProvisioningSettings(Section):

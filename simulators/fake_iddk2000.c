@@ -17,154 +17,16 @@
  *     mid-capture, no qualified frame, the right or left frame unqualified, and a delay
  *     added to any call (a camera that hangs).
  *
- * The FakeIddk_* functions are the test's control panel; they are not part of the IDDK API.
- * Build: gcc -shared -fPIC -O2 -o libIddk2000.so fake_iddk2000.c
+ * The FakeIddk_* functions (fake_iddk2000_panel.c) are the test's control panel; they are not
+ * part of the IDDK API. Types and state: fake_iddk2000.h.
+ * Build: gcc -shared -fPIC -O2 -o libIddk2000.so fake_iddk2000.c fake_iddk2000_panel.c -lm
  */
-#include <stddef.h>
-#include <stdio.h>
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 #include <math.h>
+#include <time.h>
 
-/* ---- the API's types (IddkBase.h, Iddk2000Defs.h) ---------------------------------- */
+#include "fake_iddk2000.h"
 
-typedef void *HIRICAMM;
-typedef int IddkResult;              /* an enum in the header: int-sized */
-typedef int IddkCaptureStatus;
-typedef int IddkCaptureMode;
-typedef int IddkQualityMode;
-typedef int IddkCaptureOperationMode;
-typedef int IddkEyeSubtype;
-typedef int IddkImageKind;
-typedef int IddkImageFormat;
-typedef int IddkIsoRevision;
-typedef int IddkLedId;
-
-enum {
-    R_OK = 0, R_FAILED = 1, R_DEVICE_NOT_FOUND = 2, R_DEVICE_NOT_OPEN = 4,
-    R_DEVICE_ALREADY_OPEN = 5, R_DEVICE_IO_FAILED = 8, R_DEVICE_IO_TIMEOUT = 9,
-    R_UNSUPPORTED_IMAGE_FORMAT = 11, R_INVALID_HANDLE = 14, R_INVALID_PARAMETER = 15,
-    R_WRONG_EYE_SUBTYPE = 22, R_DEV_BUSY = 0x1000 + 11,
-    R_SE_NOT_INIT = 0x3000 + 1, R_SE_NO_FRAME_AVAILABLE = 0x3000 + 5,
-    R_SE_NO_QUALIFIED_FRAME = 0x3000 + 6, R_SE_RIGHT_FRAME_UNQUALIFIED = 0x3000 + 7,
-    R_SE_LEFT_FRAME_UNQUALIFIED = 0x3000 + 8,
-};
-enum { S_IDLE = 0, S_READY = 1, S_CAPTURING = 2, S_COMPLETE = 3, S_ABORT = 5 };
-enum { EYE_UNKNOWN = 0, EYE_RIGHT = 1, EYE_LEFT = 2, EYE_BOTH = 3 };
-enum { FORMAT_MONO_RAW = 0x02 };
-enum { KIND_K1 = 0x01, KIND_K2 = 0x02 };
-enum { ISO_2005 = 1, ISO_2011 = 2 };
-
-typedef struct {
-    int commStd;
-    unsigned char enableLog;
-    unsigned int uartBaudrate;
-    int uartFlowcontrol;
-    unsigned char resetOnOpenDevice;
-} IddkConfig;
-
-typedef struct {
-    int dataSize;
-    unsigned char *data;
-} IddkDataBuffer;
-
-typedef struct {
-    unsigned char imageKind;
-    unsigned char imageFormat;
-    int imageWidth;
-    int imageHeight;
-    unsigned char *imageData;
-    int imageDataLen;
-} IddkImage;
-
-typedef struct {
-    unsigned char totalScore;
-    unsigned char usableArea;
-} IddkIrisQuality;
-
-typedef struct {
-    char productName[64];
-    unsigned char isBinocular;
-    char serialNumber[17];
-    unsigned int propertyFlag;
-    unsigned int kernelVersion;
-    unsigned int kernelRevision;
-    unsigned int deviceFeatures;
-} IddkDeviceInfo;
-
-typedef void (*IDDKCAPTUREPROC)(void *, IddkImage *, int, IddkCaptureStatus *, IddkResult *);
-
-/* ---- the simulated camera --------------------------------------------------------- */
-
-#define WIDTH 640
-#define HEIGHT 480
-#define PIXELS (WIDTH * HEIGHT)
-#define SLOTS 2 /* 0 right eye, 1 left eye (the order of the SDK's result arrays) */
-
-enum {
-    FAULT_NONE = 0,
-    FAULT_DEVICE_NOT_FOUND = 1,       /* sticky: scans and opens find nothing */
-    FAULT_IO_TIMEOUT_MID_CAPTURE = 2, /* once: the status poll during CAPTURING times out */
-    FAULT_NO_QUALIFIED_FRAME = 3,     /* once: the next result has no qualified frame */
-    FAULT_RIGHT_UNQUALIFIED = 4,      /* once */
-    FAULT_LEFT_UNQUALIFIED = 5,       /* once */
-    FAULT_UNPLUG_MID_CAPTURE = 6,     /* once: the camera is pulled out while CAPTURING */
-};
-
-typedef struct {
-    unsigned magic;
-    unsigned generation;
-} Handle;
-
-typedef struct {
-    int present;
-    unsigned char total;
-    unsigned char usable;
-    unsigned char *pixels; /* NULL: drawn here */
-} Eye;
-
-#define CALLS 20
-static const char *CALL_NAMES[CALLS] = {
-    "Iddk_GetSdkVersion", "Iddk_ScanDevices", "Iddk_OpenDevice", "Iddk_CloseDevice",
-    "Iddk_GetDeviceInfo", "Iddk_InitCamera", "Iddk_DeinitCamera", "Iddk_StartCapture",
-    "Iddk_StopCapture", "Iddk_ClearCapture", "Iddk_GetCaptureStatus", "Iddk_GetResultImage",
-    "Iddk_GetResultQuality", "Iddk_GetResultIsoImage", "Iddk_ControlLed", "Iddk_OperateCapture",
-    NULL, NULL, NULL, NULL,
-};
-
-static struct {
-    int plugged;
-    unsigned generation;
-    int binocular;
-    int ready_ms, capture_ms;
-    int sticky_not_found;
-    int once_fault;
-    Handle *handle;
-    int initialised;
-    int status;
-    double started_ms, capturing_ms, complete_ms;
-    int requested[SLOTS];
-    int quality_mode;
-    int frame[SLOTS], qualified[SLOTS];
-    int result_fault;
-    int last_error; /* what a capture that aborted by itself ran into */
-    Eye eyes[SLOTS];
-    unsigned char drawn[SLOTS][PIXELS];
-    int drawn_ok[SLOTS];
-    IddkImage images[SLOTS];
-    unsigned char copies[SLOTS][PIXELS];
-    IddkIrisQuality qualities[SLOTS];
-    unsigned char *iso;
-    long calls[CALLS];
-    int delay_ms[CALLS];
-    double capture_seconds;
-    long captures;
-    int leds[16];
-    char desc[64];
-    const char *descs[1];
-} S;
+State S;
 
 static double now_ms(void)
 {
@@ -180,49 +42,14 @@ static void sleep_ms(int ms)
     }
 }
 
-static void enter(int index)
+void fake_enter(int index)
 {
     S.calls[index]++;
     if (S.delay_ms[index] > 0)
         sleep_ms(S.delay_ms[index]);
 }
 
-/* A process that cannot reach the control panel (`ewp sensor iris ... --backend iddk` run
- * by a test) sets the camera up through the environment:
- *   FAKE_IDDK_PLUGGED=0|1  FAKE_IDDK_BINOCULAR=0|1  FAKE_IDDK_TIMING=ready_ms,capture_ms
- *   FAKE_IDDK_RIGHT=present,total,usable  FAKE_IDDK_LEFT=...  FAKE_IDDK_FAULT=n (FAULT_*) */
-static void from_environment(void)
-{
-    const char *v;
-    int a, b, c;
-    if ((v = getenv("FAKE_IDDK_PLUGGED")) != NULL)
-        S.plugged = atoi(v) ? 1 : 0;
-    if ((v = getenv("FAKE_IDDK_BINOCULAR")) != NULL)
-        S.binocular = atoi(v) ? 1 : 0;
-    if ((v = getenv("FAKE_IDDK_TIMING")) != NULL && sscanf(v, "%d,%d", &a, &b) == 2 && a >= 0 &&
-        b >= 0) {
-        S.ready_ms = a;
-        S.capture_ms = b;
-    }
-    const char *names[SLOTS] = {"FAKE_IDDK_RIGHT", "FAKE_IDDK_LEFT"};
-    for (int i = 0; i < SLOTS; i++) {
-        if ((v = getenv(names[i])) != NULL && sscanf(v, "%d,%d,%d", &a, &b, &c) == 3 &&
-            b >= 0 && b <= 100 && c >= 0 && c <= 100) {
-            S.eyes[i].present = a ? 1 : 0;
-            S.eyes[i].total = (unsigned char)b;
-            S.eyes[i].usable = (unsigned char)c;
-        }
-    }
-    if ((v = getenv("FAKE_IDDK_FAULT")) != NULL) {
-        a = atoi(v);
-        if (a == FAULT_DEVICE_NOT_FOUND)
-            S.sticky_not_found = 1;
-        else if (a > FAULT_DEVICE_NOT_FOUND && a <= FAULT_UNPLUG_MID_CAPTURE)
-            S.once_fault = a;
-    }
-}
-
-static void defaults(void)
+void fake_defaults(void)
 {
     for (int i = 0; i < SLOTS; i++)
         free(S.eyes[i].pixels);
@@ -241,15 +68,15 @@ static void defaults(void)
     }
     strcpy(S.desc, "IriShield-USB-FAKE:0001");
     S.descs[0] = S.desc;
-    from_environment();
+    fake_from_environment();
 }
 
 static int ready;
-static void ensure_defaults(void)
+void fake_ensure_defaults(void)
 {
     if (!ready) {
         ready = 1;
-        defaults();
+        fake_defaults();
     }
 }
 
@@ -277,7 +104,7 @@ static void draw_eye(int slot)
     S.drawn_ok[slot] = 1;
 }
 
-static const unsigned char *eye_pixels(int slot)
+const unsigned char *fake_eye_pixels(int slot)
 {
     if (S.eyes[slot].pixels)
         return S.eyes[slot].pixels;
@@ -311,7 +138,7 @@ static void finish_capture(double at)
 }
 
 /* Move the state machine to where the clock says it is. */
-static void advance(void)
+void fake_advance(void)
 {
     double t = now_ms();
     if (S.status == S_READY && t >= S.started_ms + S.ready_ms) {
@@ -322,9 +149,9 @@ static void advance(void)
         finish_capture(S.capturing_ms + S.capture_ms);
 }
 
-static IddkResult check_handle(HIRICAMM h)
+IddkResult fake_check_handle(HIRICAMM h)
 {
-    ensure_defaults();
+    fake_ensure_defaults();
     if (h == NULL || S.handle == NULL || (Handle *)h != S.handle)
         return R_INVALID_HANDLE;
     if (!S.plugged || S.handle->generation != S.generation)
@@ -336,15 +163,15 @@ static IddkResult check_handle(HIRICAMM h)
 
 unsigned int Iddk_GetSdkVersion(void)
 {
-    ensure_defaults();
-    enter(0);
+    fake_ensure_defaults();
+    fake_enter(0);
     return (3u << 16) | (3u << 8) | 1u; /* reads as 3.3.1 */
 }
 
 IddkResult Iddk_ScanDevices(const char ***ppDeviceDescs, int *pnDevicesCount)
 {
-    ensure_defaults();
-    enter(1);
+    fake_ensure_defaults();
+    fake_enter(1);
     if (ppDeviceDescs == NULL || pnDevicesCount == NULL)
         return R_INVALID_PARAMETER;
     *ppDeviceDescs = NULL;
@@ -358,8 +185,8 @@ IddkResult Iddk_ScanDevices(const char ***ppDeviceDescs, int *pnDevicesCount)
 
 IddkResult Iddk_OpenDevice(const char *pDeviceDesc, HIRICAMM *phDevice)
 {
-    ensure_defaults();
-    enter(2);
+    fake_ensure_defaults();
+    fake_enter(2);
     if (pDeviceDesc == NULL || phDevice == NULL)
         return R_INVALID_PARAMETER;
     *phDevice = NULL;
@@ -384,8 +211,8 @@ IddkResult Iddk_OpenDevice(const char *pDeviceDesc, HIRICAMM *phDevice)
 
 IddkResult Iddk_CloseDevice(HIRICAMM hDevice)
 {
-    ensure_defaults();
-    enter(3);
+    fake_ensure_defaults();
+    fake_enter(3);
     if (hDevice == NULL || (Handle *)hDevice != S.handle)
         return R_INVALID_HANDLE;
     free(S.handle);
@@ -397,8 +224,8 @@ IddkResult Iddk_CloseDevice(HIRICAMM hDevice)
 
 IddkResult Iddk_GetDeviceInfo(HIRICAMM hDevice, IddkDeviceInfo *pDeviceInfo)
 {
-    enter(4);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(4);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
     if (pDeviceInfo == NULL)
@@ -416,8 +243,8 @@ IddkResult Iddk_GetDeviceInfo(HIRICAMM hDevice, IddkDeviceInfo *pDeviceInfo)
 
 IddkResult Iddk_InitCamera(HIRICAMM hDevice, int *pnImageWidth, int *pnImageHeight)
 {
-    enter(5);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(5);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
     S.initialised = 1;
@@ -431,8 +258,8 @@ IddkResult Iddk_InitCamera(HIRICAMM hDevice, int *pnImageWidth, int *pnImageHeig
 
 IddkResult Iddk_DeinitCamera(HIRICAMM hDevice)
 {
-    enter(6);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(6);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
     S.initialised = 0;
@@ -448,8 +275,8 @@ IddkResult Iddk_StartCapture(HIRICAMM hDevice, IddkCaptureMode captureMode, int 
     (void)bAutoLeds;
     (void)captureProc; /* progress callbacks are not simulated: callers poll the status */
     (void)pParam;
-    enter(7);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(7);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
     if (!S.initialised)
@@ -490,17 +317,17 @@ IddkResult Iddk_StartCapture(HIRICAMM hDevice, IddkCaptureMode captureMode, int 
 
 IddkResult Iddk_OperateCapture(HIRICAMM hDevice)
 {
-    enter(15);
-    return check_handle(hDevice);
+    fake_enter(15);
+    return fake_check_handle(hDevice);
 }
 
 IddkResult Iddk_StopCapture(HIRICAMM hDevice)
 {
-    enter(8);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(8);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
-    advance();
+    fake_advance();
     if (S.status == S_READY || S.status == S_CAPTURING)
         S.status = S_ABORT;
     return R_OK;
@@ -509,11 +336,11 @@ IddkResult Iddk_StopCapture(HIRICAMM hDevice)
 IddkResult Iddk_ClearCapture(HIRICAMM hDevice, IddkEyeSubtype eyeSubtype)
 {
     (void)eyeSubtype;
-    enter(9);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(9);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
-    advance();
+    fake_advance();
     if (S.status == S_READY || S.status == S_CAPTURING)
         return R_DEV_BUSY;
     memset(S.frame, 0, sizeof S.frame);
@@ -524,13 +351,13 @@ IddkResult Iddk_ClearCapture(HIRICAMM hDevice, IddkEyeSubtype eyeSubtype)
 
 IddkResult Iddk_GetCaptureStatus(HIRICAMM hDevice, IddkCaptureStatus *pCaptureStatus)
 {
-    enter(10);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(10);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
     if (pCaptureStatus == NULL)
         return R_INVALID_PARAMETER;
-    advance();
+    fake_advance();
     if (S.status == S_CAPTURING && S.once_fault == FAULT_IO_TIMEOUT_MID_CAPTURE) {
         S.once_fault = FAULT_NONE;
         S.status = S_ABORT;
@@ -583,15 +410,15 @@ IddkResult Iddk_GetResultImage(HIRICAMM hDevice, IddkImageKind imageKind,
                                IddkImage **pImages, int *pnMaxEyeSubtypes)
 {
     (void)nCompressionQuality;
-    enter(11);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(11);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
     if (pImages == NULL || pnMaxEyeSubtypes == NULL)
         return R_INVALID_PARAMETER;
     if (imageFormat != FORMAT_MONO_RAW || (imageKind != KIND_K1 && imageKind != KIND_K2))
         return R_UNSUPPORTED_IMAGE_FORMAT;
-    advance();
+    fake_advance();
     *pImages = NULL;
     *pnMaxEyeSubtypes = 0;
     r = result_code();
@@ -607,7 +434,7 @@ IddkResult Iddk_GetResultImage(HIRICAMM hDevice, IddkImageKind imageKind,
         image->imageHeight = HEIGHT;
         if (!S.qualified[slot])
             continue;
-        memcpy(S.copies[index], eye_pixels(slot), PIXELS);
+        memcpy(S.copies[index], fake_eye_pixels(slot), PIXELS);
         image->imageData = S.copies[index];
         image->imageDataLen = PIXELS;
     }
@@ -619,13 +446,13 @@ IddkResult Iddk_GetResultImage(HIRICAMM hDevice, IddkImageKind imageKind,
 IddkResult Iddk_GetResultQuality(HIRICAMM hDevice, IddkIrisQuality **pQualities,
                                  int *pnMaxEyeSubtypes)
 {
-    enter(12);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(12);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
     if (pQualities == NULL || pnMaxEyeSubtypes == NULL)
         return R_INVALID_PARAMETER;
-    advance();
+    fake_advance();
     *pQualities = NULL;
     *pnMaxEyeSubtypes = 0;
     r = result_code();
@@ -641,266 +468,16 @@ IddkResult Iddk_GetResultQuality(HIRICAMM hDevice, IddkIrisQuality **pQualities,
     return R_OK;
 }
 
-static unsigned char *put16(unsigned char *p, unsigned v)
-{
-    p[0] = (unsigned char)(v >> 8);
-    p[1] = (unsigned char)v;
-    return p + 2;
-}
-
-static unsigned char *put32(unsigned char *p, unsigned long v)
-{
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-    return p + 4;
-}
-
-/* An ISO/IEC 19794-6:2011 record of one eye, uncompressed (the camera's own ISO output). */
-IddkResult Iddk_GetResultIsoImage(HIRICAMM hDevice, IddkIsoRevision isoRevision,
-                                  IddkImageFormat imageFormat, IddkImageKind imageKind,
-                                  unsigned char nCompressionQuality, IddkEyeSubtype eyeSubtype,
-                                  IddkDataBuffer *pIsoImage)
-{
-    (void)nCompressionQuality;
-    enter(13);
-    IddkResult r = check_handle(hDevice);
-    if (r != R_OK)
-        return r;
-    if (pIsoImage == NULL)
-        return R_INVALID_PARAMETER;
-    if (isoRevision != ISO_2011 || imageFormat != FORMAT_MONO_RAW ||
-        (imageKind != KIND_K1 && imageKind != KIND_K2))
-        return R_UNSUPPORTED_IMAGE_FORMAT;
-    advance();
-    int slot;
-    if (S.binocular && eyeSubtype == EYE_RIGHT)
-        slot = 0;
-    else if (S.binocular && eyeSubtype == EYE_LEFT)
-        slot = 1;
-    else if (!S.binocular && eyeSubtype != EYE_BOTH)
-        slot = S.requested[1] ? 1 : 0;
-    else
-        return R_WRONG_EYE_SUBTYPE;
-    if (S.status != S_COMPLETE || !S.frame[slot])
-        return R_SE_NO_FRAME_AVAILABLE;
-    if (!S.qualified[slot])
-        return slot == 0 ? R_SE_RIGHT_FRAME_UNQUALIFIED : R_SE_LEFT_FRAME_UNQUALIFIED;
-    unsigned long representation = 4 + 9 + 5 + 1 + 5 + 2 + 1 + 1 + 1 + 1 + 4 + 1 + 2 + 4 + 12 + 4
-                                   + PIXELS;
-    unsigned long total = 16 + representation;
-    free(S.iso);
-    S.iso = malloc(total);
-    if (S.iso == NULL)
-        return R_FAILED;
-    unsigned char *p = S.iso;
-    memcpy(p, "IIR\0" "020\0", 8);
-    p = put32(p + 8, total);
-    p = put16(p, 1);
-    *p++ = 0;                  /* certification flag */
-    *p++ = 1;                  /* eyes represented */
-    p = put32(p, representation);
-    memset(p, 0, 9);           /* capture date and time */
-    p = put16(p, 2026);
-    *p++ = 1;
-    *p++ = 1;
-    p += 5;
-    *p++ = 1;                  /* CMOS/CCD */
-    p = put16(p, 0);           /* device vendor */
-    p = put16(p, 0);           /* device type */
-    *p++ = 1;                  /* one quality block */
-    *p++ = S.eyes[slot].total;
-    p = put16(p, 0);           /* quality vendor: unreported */
-    p = put16(p, 0);
-    p = put16(p, 1);           /* representation number */
-    *p++ = slot == 0 ? 1 : 2;  /* eye label */
-    *p++ = 2;                  /* VGA */
-    *p++ = FORMAT_MONO_RAW;
-    *p++ = 0x45;               /* base orientations, lossless */
-    p = put16(p, WIDTH);
-    p = put16(p, HEIGHT);
-    *p++ = 8;
-    p = put16(p, 0);           /* range */
-    p = put16(p, 0xFFFF);      /* roll angle undefined */
-    p = put16(p, 0xFFFF);      /* roll uncertainty undefined */
-    memset(p, 0, 12);          /* iris centre and diameter: undefined */
-    p += 12;
-    p = put32(p, PIXELS);
-    memcpy(p, eye_pixels(slot), PIXELS);
-    pIsoImage->data = S.iso;
-    pIsoImage->dataSize = (int)total;
-    return R_OK;
-}
-
 IddkResult Iddk_ControlLed(HIRICAMM hDevice, IddkLedId ledId, unsigned char bOn,
                            unsigned int nDuration)
 {
     (void)nDuration;
-    enter(14);
-    IddkResult r = check_handle(hDevice);
+    fake_enter(14);
+    IddkResult r = fake_check_handle(hDevice);
     if (r != R_OK)
         return r;
     if (ledId != 0x03 && ledId != 0x04 && ledId != 0x06 && ledId != 0x0A)
         return R_INVALID_PARAMETER;
     S.leds[ledId] = bOn ? 1 : 0;
     return R_OK;
-}
-
-/* ---- the test's control panel ------------------------------------------------------ */
-
-void FakeIddk_Reset(void)
-{
-    ensure_defaults();
-    defaults();
-}
-
-void FakeIddk_SetPlugged(int plugged)
-{
-    ensure_defaults();
-    if (S.plugged && !plugged)
-        S.generation++; /* whatever was open is gone */
-    S.plugged = plugged ? 1 : 0;
-}
-
-void FakeIddk_SetBinocular(int binocular)
-{
-    ensure_defaults();
-    S.binocular = binocular ? 1 : 0;
-}
-
-void FakeIddk_SetTiming(int ready_ms, int capture_ms)
-{
-    ensure_defaults();
-    S.ready_ms = ready_ms;
-    S.capture_ms = capture_ms;
-}
-
-/* slot 0 right, 1 left; pixels NULL: drawn here; otherwise 640x480 bytes, copied. */
-int FakeIddk_SetEye(int slot, int present, int total, int usable, const unsigned char *pixels,
-                    int length)
-{
-    ensure_defaults();
-    if (slot < 0 || slot >= SLOTS || total < 0 || total > 100 || usable < 0 || usable > 100)
-        return -1;
-    if (pixels != NULL && length != PIXELS)
-        return -1;
-    Eye *eye = &S.eyes[slot];
-    eye->present = present ? 1 : 0;
-    eye->total = (unsigned char)total;
-    eye->usable = (unsigned char)usable;
-    free(eye->pixels);
-    eye->pixels = NULL;
-    if (pixels != NULL) {
-        eye->pixels = malloc(PIXELS);
-        if (eye->pixels == NULL)
-            return -1;
-        memcpy(eye->pixels, pixels, PIXELS);
-    }
-    return 0;
-}
-
-/* 1 device not found (sticky until FakeIddk_Inject(0)), others once: see FAULT_*. */
-int FakeIddk_Inject(int fault)
-{
-    ensure_defaults();
-    if (fault < 0 || fault > FAULT_UNPLUG_MID_CAPTURE)
-        return -1;
-    if (fault == FAULT_NONE) {
-        S.sticky_not_found = 0;
-        S.once_fault = FAULT_NONE;
-    } else if (fault == FAULT_DEVICE_NOT_FOUND) {
-        S.sticky_not_found = 1;
-    } else {
-        S.once_fault = fault;
-    }
-    return 0;
-}
-
-static int call_index(const char *name)
-{
-    for (int i = 0; i < CALLS && CALL_NAMES[i] != NULL; i++)
-        if (strcmp(CALL_NAMES[i], name) == 0)
-            return i;
-    return -1;
-}
-
-int FakeIddk_SetDelay(const char *call, int ms)
-{
-    ensure_defaults();
-    int i = call_index(call);
-    if (i < 0)
-        return -1;
-    S.delay_ms[i] = ms;
-    return 0;
-}
-
-long FakeIddk_Calls(const char *call)
-{
-    ensure_defaults();
-    int i = call_index(call);
-    return i < 0 ? -1 : S.calls[i];
-}
-
-int FakeIddk_Status(void)
-{
-    ensure_defaults();
-    advance();
-    return S.status;
-}
-
-int FakeIddk_OpenHandles(void)
-{
-    ensure_defaults();
-    return S.handle != NULL;
-}
-
-int FakeIddk_Led(int led)
-{
-    ensure_defaults();
-    return led >= 0 && led < 16 ? S.leds[led] : -1;
-}
-
-double FakeIddk_CaptureSeconds(void)
-{
-    ensure_defaults();
-    return S.capture_seconds;
-}
-
-long FakeIddk_Captures(void)
-{
-    ensure_defaults();
-    return S.captures;
-}
-
-long FakeIddk_StructSize(const char *name)
-{
-    if (strcmp(name, "IddkConfig") == 0)
-        return (long)sizeof(IddkConfig);
-    if (strcmp(name, "IddkDataBuffer") == 0)
-        return (long)sizeof(IddkDataBuffer);
-    if (strcmp(name, "IddkImage") == 0)
-        return (long)sizeof(IddkImage);
-    if (strcmp(name, "IddkIrisQuality") == 0)
-        return (long)sizeof(IddkIrisQuality);
-    if (strcmp(name, "IddkDeviceInfo") == 0)
-        return (long)sizeof(IddkDeviceInfo);
-    return -1;
-}
-
-long FakeIddk_FieldOffset(const char *name)
-{
-    if (strcmp(name, "IddkImage.imageData") == 0)
-        return (long)offsetof(IddkImage, imageData);
-    if (strcmp(name, "IddkImage.imageDataLen") == 0)
-        return (long)offsetof(IddkImage, imageDataLen);
-    if (strcmp(name, "IddkDeviceInfo.propertyFlag") == 0)
-        return (long)offsetof(IddkDeviceInfo, propertyFlag);
-    if (strcmp(name, "IddkDeviceInfo.deviceFeatures") == 0)
-        return (long)offsetof(IddkDeviceInfo, deviceFeatures);
-    if (strcmp(name, "IddkConfig.resetOnOpenDevice") == 0)
-        return (long)offsetof(IddkConfig, resetOnOpenDevice);
-    if (strcmp(name, "IddkDataBuffer.data") == 0)
-        return (long)offsetof(IddkDataBuffer, data);
-    return -1;
 }

@@ -1,6 +1,7 @@
 """The fake IDDK 2000 library (``fake_iddk2000.c``): build it, and drive its camera.
 
-``build_fake_iddk(directory)`` compiles the C source with the system compiler (``cc``/``gcc``;
+``build_fake_iddk(directory)`` compiles the C sources (``fake_iddk2000.c``,
+``fake_iddk2000_panel.c``, ``fake_iddk2000.h``) with the system compiler (``cc``/``gcc``;
 ``scripts/ensure-system-deps.sh --test`` installs gcc and libc6-dev when missing) into
 ``libIddk2000.so``, once per source version. :class:`FakeIddk` is the test's hand on the
 simulated camera: plug and unplug it, present eyes with their quality and image (the
@@ -25,7 +26,9 @@ from pathlib import Path
 
 from simulators.synthetic_eyes import HEIGHT, WIDTH, EyeScene, render_eye
 
-SOURCE = Path(__file__).with_name("fake_iddk2000.c")
+HERE = Path(__file__).parent
+SOURCES = (HERE / "fake_iddk2000.c", HERE / "fake_iddk2000_panel.c")
+HEADER = HERE / "fake_iddk2000.h"
 LIBRARY_NAME = "libIddk2000.so"
 SLOTS = {"right": 0, "left": 1}
 
@@ -57,15 +60,18 @@ def _compiler() -> str:
 
 def build_fake_iddk(directory: Path | None = None) -> Path:
     """``libIddk2000.so`` built from ``fake_iddk2000.c`` (reused when the source is unchanged)."""
-    source = SOURCE.read_bytes()
-    tag = hashlib.sha256(source).hexdigest()[:16]
+    digest = hashlib.sha256()
+    for path in (*SOURCES, HEADER):
+        digest.update(path.read_bytes())
+    tag = digest.hexdigest()[:16]
     base = directory or Path(tempfile.gettempdir()) / f"ewp-fake-iddk-{os.getuid()}"
     target = base / tag / LIBRARY_NAME
     if target.exists():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(f".{os.getpid()}.tmp")
-    command = [_compiler(), "-shared", "-fPIC", "-O2", "-Wall", "-o", str(partial), str(SOURCE)]
+    command = [_compiler(), "-shared", "-fPIC", "-O2", "-Wall", "-o", str(partial)]
+    command += [str(source) for source in SOURCES]
     result = subprocess.run([*command, "-lm"], capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise FakeIddkBuildError(f"building the fake IDDK library failed:\n{result.stderr}")

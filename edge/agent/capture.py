@@ -356,13 +356,13 @@ class EnrolmentWorkflow:
                     )
                     self.fingers.lift(guide)
                     continue
-            self.fingers.lift(guide)
-            image = sample.image
+            image = sample.image  # shown (with its score) while the finger is lifted
             self._on_capture(
                 ShownCapture(
                     position, attempt, sample.quality.score, image.width, image.height, image.pixels
                 )
             )
+            self.fingers.lift(guide)
             if best is None or sample.quality.score > best.quality.score:
                 best = sample
             if sample.quality.score >= threshold:

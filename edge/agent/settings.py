@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from protocol.bounds import MAX_CHUNK_SIZE
 from protocol.station_config import CapturePolicy, UploadSchedule
 
 
@@ -128,7 +129,7 @@ class UplinkSettings(Section):
         description="CA certificate (PEM) the broker's TLS certificate is checked against; "
         "default: the fleet CA pinned at provisioning",
     )
-    chunk_size: Annotated[int, Field(ge=1024, le=1024 * 1024)] = 64 * 1024
+    chunk_size: Annotated[int, Field(ge=1024, le=MAX_CHUNK_SIZE)] = 64 * 1024
     """bytes of a sealed packet per MQTT message"""
     max_inflight: Annotated[int, Field(ge=1, le=256)] = 16
     """chunks sent ahead of the broker's acknowledgements"""

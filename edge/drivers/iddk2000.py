@@ -36,6 +36,8 @@ from typing import Any, ClassVar
 
 from edge.drivers.iddk2000_defs import (
     CALL_TIMED_OUT,
+    CAPTURE_ABORTED,
+    CAPTURE_TIMED_OUT,
     HIRICAMM,
     IDDKCAPTUREPROC,
     LIBRARY_NOT_LOADED,
@@ -346,10 +348,12 @@ class IddkCamera:
             if state == CaptureStatus.COMPLETE:
                 return state
             if state == CaptureStatus.ABORT:
-                raise IddkError(0x3003, call="Iddk_GetCaptureStatus", detail="capture aborted")
+                raise IddkError(CAPTURE_ABORTED, call="Iddk_GetCaptureStatus")
             if time.monotonic() >= deadline:
                 self.stop()
-                raise IddkError(0x3005, call="Iddk_GetCaptureStatus", detail=f"after {timeout:g} s")
+                raise IddkError(
+                    CAPTURE_TIMED_OUT, call="Iddk_GetCaptureStatus", detail=f"{timeout:g} s"
+                )
             time.sleep(poll)
 
     def stop(self) -> None:

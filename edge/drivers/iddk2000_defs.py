@@ -142,6 +142,8 @@ IDDKCAPTUREPROC = ctypes.CFUNCTYPE(
 LIBRARY_NOT_LOADED = -1
 CALL_TIMED_OUT = -2
 LIBRARY_WEDGED = -3
+CAPTURE_ABORTED = -4
+CAPTURE_TIMED_OUT = -5
 
 _CHECK_USB = "check the camera's USB cable and run `ewp sensor iris info --backend iddk`"
 _LOOK_AGAIN = "ask the applicant to look at the camera again, eyes wide open"
@@ -337,6 +339,20 @@ IDDK_ERRORS = ErrorTable(
             "EWP_LIBRARY_WEDGED",
             "an earlier IDDK call never returned, so the library cannot be used again",
             "restart the station agent (`systemctl restart ewp-agent`)",
+        ),
+        ErrorCode(
+            CAPTURE_ABORTED,
+            "EWP_CAPTURE_ABORTED",
+            "the camera aborted the capture",
+            _LOOK_AGAIN,
+            retryable=True,
+        ),
+        ErrorCode(
+            CAPTURE_TIMED_OUT,
+            "EWP_CAPTURE_TIMED_OUT",
+            "no result within the capture time; the capture was stopped",
+            _LOOK_AGAIN,
+            retryable=True,
         ),
     ],
     unknown_advice="note the code; check IriTech's IDDK manual or report it",

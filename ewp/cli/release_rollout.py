@@ -14,7 +14,7 @@ import typer
 from ewp.cli.fleet import ConfigOption, _actor, _context
 
 if TYPE_CHECKING:
-    from fleet.updates.rollouts import RolloutView
+    from fleet.updates.rollout_views import RolloutView
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -54,7 +54,7 @@ def create(
     """Start a rollout of a published release."""
     from pydantic import ValidationError
 
-    from fleet.updates import rollouts
+    from fleet.updates import rollout_views, rollouts
     from fleet.updates.plan import RolloutPlan, Selector
 
     try:
@@ -77,7 +77,7 @@ def create(
                 now=context.ops.clock(),
             )
             session.commit()
-            _print(rollouts.view(session, rollout.rollout_id))
+            _print(rollout_views.view(session, rollout.rollout_id))
     finally:
         context.close()
 
@@ -85,12 +85,12 @@ def create(
 @app.command("list")
 def list_(config: ConfigOption) -> None:
     """Rollouts, newest first."""
-    from fleet.updates import rollouts
+    from fleet.updates import rollout_views
 
     context = _context(config)
     try:
         with context.sessions() as session:
-            for r in rollouts.list_rollouts(session):
+            for r in rollout_views.list_rollouts(session):
                 typer.echo(
                     f"{r.rollout_id}  {r.component} {r.version}  {r.state}  "
                     f"{r.created_at:%Y-%m-%d %H:%M}Z  {r.created_by}"
@@ -107,12 +107,12 @@ def show(
 ) -> None:
     """Phases, each station's state, and why a halted rollout stopped."""
     from fleet.api.rollout_schemas import RolloutPublic
-    from fleet.updates import rollouts
+    from fleet.updates import rollout_views
 
     context = _context(config)
     try:
         with context.sessions() as session:
-            view = rollouts.view(session, rollout_id)
+            view = rollout_views.view(session, rollout_id)
             if as_json:
                 typer.echo(RolloutPublic.of(view).model_dump_json(indent=2))
             else:
@@ -191,25 +191,21 @@ def rollback(
     target: Annotated[str | None, typer.Option(help="its TUF target, if no catalogue")] = None,
 ) -> None:
     """Roll the previous version out to every station the rollout offered its release to."""
-    from fleet.updates import rollouts
-    from fleet.updates.rollouts import RolloutConflictError
+    from fleet.updates import rollout_views, rollouts
 
     context = _context(config)
     try:
         with context.sessions() as session:
-            original = rollouts.get(session, rollout_id)
-            back_to = version or rollouts.previous_version(session, rollout_id)
-            if back_to is None:
-                raise RolloutConflictError(
-                    f"rollout {rollout_id}: no station reported what it ran before (--version)"
-                )
-            release = rollouts.resolve_release(
-                context.release_catalog, original.component, back_to, target
-            )
-            back = rollouts.rollback(
-                session, rollout_id, release=release, actor=_actor(), now=context.ops.clock()
+            back = rollouts.roll_back(
+                session,
+                rollout_id,
+                catalog=context.release_catalog,
+                actor=_actor(),
+                now=context.ops.clock(),
+                version=version,
+                target=target,
             )
             session.commit()
-            _print(rollouts.view(session, back.rollout_id))
+            _print(rollout_views.view(session, back.rollout_id))
     finally:
         context.close()

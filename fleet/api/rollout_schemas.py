@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.updates.plan import RolloutPlan, Selector
-from fleet.updates.rollouts import RolloutView
+from fleet.updates.rollout_views import RolloutView
 from protocol.updates import Component, TargetPath, Version
 
 

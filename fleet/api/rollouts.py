@@ -22,7 +22,7 @@ from fleet.api.schemas import errors
 from fleet.context import FleetContext
 from fleet.roles import Principal
 from fleet.store.rollout_models import Rollout
-from fleet.updates import rollouts
+from fleet.updates import rollout_views, rollouts
 from fleet.updates.rollouts import RolloutConflictError, RolloutError, UnknownRolloutError
 
 router = APIRouter(prefix="/rollouts", tags=["rollouts"], responses=errors(401, 403))
@@ -39,7 +39,7 @@ def http_error(exc: RolloutError) -> HTTPException:
 
 def _public(session: Session, rollout_id: str) -> RolloutPublic:
     try:
-        return RolloutPublic.of(rollouts.view(session, rollout_id))
+        return RolloutPublic.of(rollout_views.view(session, rollout_id))
     except RolloutError as exc:
         raise http_error(exc) from None
 
@@ -52,7 +52,8 @@ def list_rollouts(
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> list[RolloutSummary]:
     """Newest first."""
-    return [summary_of(r) for r in rollouts.list_rollouts(session, limit=limit, offset=offset)]
+    found = rollout_views.list_rollouts(session, limit=limit, offset=offset)
+    return [summary_of(r) for r in found]
 
 
 @router.get("/{rollout_id}", responses=errors(404))
@@ -145,22 +146,14 @@ def rollback_rollout(
     """A new rollout of the previous version to every station this one offered its release
     to (downgrade allowed); this one is cancelled first if it is still going."""
     try:
-        original = rollouts.get(session, rollout_id)
-        version = body.version or rollouts.previous_version(session, rollout_id)
-        if version is None:
-            raise RolloutConflictError(
-                f"rollout {rollout_id}: no station reported what it ran before; name the "
-                "version to go back to"
-            )
-        release = rollouts.resolve_release(
-            context.release_catalog, original.component, version, body.target
-        )
-        back = rollouts.rollback(
+        back = rollouts.roll_back(
             session,
             rollout_id,
-            release=release,
+            catalog=context.release_catalog,
             actor=caller.name,
             now=context.ops.clock(),
+            version=body.version,
+            target=body.target,
             timeout_s=body.timeout_s,
         )
         session.commit()

@@ -118,10 +118,13 @@ class RolloutEngine:
             spec = plan.phases[index]
             members = list(
                 session.scalars(
-                    select(RolloutStation).where(
+                    select(RolloutStation)
+                    .where(
                         RolloutStation.rollout_id == rollout.rollout_id,
                         RolloutStation.phase == index,
                     )
+                    .order_by(RolloutStation.station_id)
+                    .with_for_update()  # a report for one of them waits for this decision
                 )
             )
             if phase.state == "pending":
@@ -146,6 +149,9 @@ class RolloutEngine:
                         f"below the success threshold of {spec.success_threshold:.0%}",
                     )
                     return
+                if not members:  # a small fleet leaves a phase empty: nothing to soak
+                    self._phase_passed(session, rollout, plan, phase, spec, now)
+                    continue
                 phase.state, phase.soak_started_at = "soaking", now
                 self._audit(session, rollout, "rollout-soak-start", phase=phase.name,
                             healthy=healthy, soak_s=spec.soak_s)  # fmt: skip

@@ -12,7 +12,6 @@ import json
 import logging
 import secrets
 from collections import Counter
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
@@ -394,81 +393,25 @@ def rollback(
     )
 
 
-# -- views ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class PhaseView:
-    index: int
-    name: str
-    state: str
-    stations: int
-    healthy: int
-    failed: int
-    started_at: datetime | None
-    soak_started_at: datetime | None
-    finished_at: datetime | None
-    approved_by: str | None
-    soak_result: dict[str, object] | None
-    plan: PhasePlan
-
-
-@dataclass(frozen=True)
-class RolloutView:
-    rollout: Rollout
-    selector: Selector
-    plan: RolloutPlan
-    phases: list[PhaseView]
-    stations: list[RolloutStation]
-    counts: dict[str, int]
-
-
-def view(session: Session, rollout_id: str) -> RolloutView:
-    rollout = get(session, rollout_id)
-    plan = RolloutPlan.model_validate_json(rollout.plan)
-    stations = list(
-        session.scalars(
-            select(RolloutStation)
-            .where(RolloutStation.rollout_id == rollout_id)
-            .order_by(RolloutStation.phase, RolloutStation.station_id)
+def roll_back(
+    session: Session,
+    rollout_id: str,
+    *,
+    catalog: ReleaseCatalog | None,
+    actor: str,
+    now: datetime,
+    version: str | None = None,
+    target: str | None = None,
+    timeout_s: float | None = None,
+) -> Rollout:
+    """``rollback`` to ``version``, by default the version most offered stations ran before,
+    resolved through the catalogue (or ``target``)."""
+    original = get(session, rollout_id)
+    back_to = version or previous_version(session, rollout_id)
+    if back_to is None:
+        raise RolloutConflictError(
+            f"rollout {rollout_id}: no station reported what it ran before; name the version "
+            "to go back to"
         )
-    )
-    phases = []
-    for row in session.scalars(
-        select(RolloutPhase)
-        .where(RolloutPhase.rollout_id == rollout_id)
-        .order_by(RolloutPhase.index)
-    ):
-        members = [s for s in stations if s.phase == row.index]
-        phases.append(
-            PhaseView(
-                index=row.index,
-                name=row.name,
-                state=row.state,
-                stations=len(members),
-                healthy=sum(1 for s in members if s.state == "healthy"),
-                failed=sum(1 for s in members if s.state in FAILED_STATES),
-                started_at=row.started_at,
-                soak_started_at=row.soak_started_at,
-                finished_at=row.finished_at,
-                approved_by=row.approved_by,
-                soak_result=json.loads(row.soak_result) if row.soak_result else None,
-                plan=plan.phases[row.index],
-            )
-        )
-    return RolloutView(
-        rollout=rollout,
-        selector=Selector.model_validate_json(rollout.selector),
-        plan=plan,
-        phases=phases,
-        stations=stations,
-        counts=dict(Counter(s.state for s in stations)),
-    )
-
-
-def list_rollouts(session: Session, *, limit: int = 100, offset: int = 0) -> list[Rollout]:
-    return list(
-        session.scalars(
-            select(Rollout).order_by(Rollout.created_at.desc()).limit(limit).offset(offset)
-        )
-    )
+    release = resolve_release(catalog, original.component, back_to, target)
+    return rollback(session, rollout_id, release=release, actor=actor, now=now, timeout_s=timeout_s)

@@ -43,7 +43,8 @@ def record_update_status(
         log.warning("update status from %s ignored: not an active station", station_id)
         return None
     rollout = session.get(Rollout, report.rollout_id)
-    row = session.get(RolloutStation, (report.rollout_id, station_id))
+    # Locked: a report racing the engine's timeout reads what the engine decided.
+    row = session.get(RolloutStation, (report.rollout_id, station_id), with_for_update=True)
     if rollout is None or row is None:
         log.warning(
             "update status from %s for rollout %s ignored: no such rollout targets it",
@@ -56,6 +57,13 @@ def record_update_status(
             f"update status for {report.component} {report.version}, but rollout "
             f"{rollout.rollout_id} installs {rollout.component} {rollout.version}"
         )
+    if row.offered_at is None:
+        log.warning(
+            "update status from %s for rollout %s ignored: it was never offered the release",
+            station_id,
+            rollout.rollout_id,
+        )
+        return None
     if row.state in DONE_STATES:
         if report.state != row.state:
             log.info(

@@ -10,7 +10,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from fleet.api import rollouts as rollouts_api
 from fleet.api.deps import Context, DbSession, ReadSession
-from fleet.updates import rollouts
+from fleet.updates import rollout_views, rollouts
 from fleet.updates.rollouts import RolloutError, UnknownRolloutError
 from fleet.web.access import Lang, PageError, ReleaseManagerPage, ViewerPage
 from fleet.web.i18n import translate
@@ -34,7 +34,7 @@ def rollouts_page(
         "rollouts.html",
         lang,
         caller,
-        rollouts=rollouts.list_rollouts(session, limit=200),
+        rollouts=rollout_views.list_rollouts(session, limit=200),
     )
 
 
@@ -49,7 +49,7 @@ def _rollout_page(
     status_code: int = 200,
 ) -> HTMLResponse:
     try:
-        view = rollouts.view(session, rollout_id)
+        view = rollout_views.view(session, rollout_id)
     except UnknownRolloutError as exc:
         raise PageError(404, "error-not-found", what=str(exc)) from None
     return render(
@@ -97,15 +97,8 @@ def rollout_action(
     target = rollout_id
     try:
         if action == "rollback":
-            original = rollouts.get(session, rollout_id)
-            version = rollouts.previous_version(session, rollout_id)
-            if version is None:
-                raise RolloutError("no station reported what it ran before: use the API or CLI")
-            release = rollouts.resolve_release(
-                context.release_catalog, original.component, version, None
-            )
-            target = rollouts.rollback(
-                session, rollout_id, release=release, actor=who, now=now
+            target = rollouts.roll_back(
+                session, rollout_id, catalog=context.release_catalog, actor=who, now=now
             ).rollout_id
         elif action in ACTIONS:
             ACTIONS[action](session, rollout_id, actor=who, now=now)

@@ -41,8 +41,14 @@ SCENES = {"right": EyeScene(seed=71), "left": EyeScene(seed=72, centre_x=296)}
 CAMERA = {"right": (93, 84), "left": (79, 72)}
 
 
-@pytest.fixture
-def opened(tmp_path: Path, fake_iddk: FakeIddk) -> Iterator[tuple[Path, dict[str, object]]]:
+@pytest.fixture(scope="module")
+def opened(
+    tmp_path_factory: pytest.TempPathFactory, fake_iddk_library: Path
+) -> Iterator[tuple[Path, dict[str, object]]]:
+    """One enrolment for the module's tests (it takes a while: ten paced finger images)."""
+    tmp_path = tmp_path_factory.mktemp("iddk-enrolment")
+    fake_iddk = FakeIddk(fake_iddk_library)
+    fake_iddk.reset()
     fake_iddk.timing(10, 40)
     for side, scene in SCENES.items():
         total, usable = CAMERA[side]
@@ -77,6 +83,8 @@ def opened(tmp_path: Path, fake_iddk: FakeIddk) -> Iterator[tuple[Path, dict[str
             str(tmp_path / "packet.ewp"),
             "--out",
             str(tmp_path / "opened"),
+            "--nist",
+            str(tmp_path / "nist"),
         ],
         capture_output=True,
         text=True,
@@ -101,6 +109,14 @@ def test_ten_fingers_and_two_irises_open_at_central(opened: tuple[Path, dict[str
         "left-eye.iir",
         "right-eye.iir",
     ]
+    # The ANSI/NIST-ITL export carries the camera's figures after ours in each Type-17 IQS
+    # (items: quality, vendor id in hex, algorithm id).
+    (transaction,) = (folder.parent.parent / "nist").glob("*.an2")
+    data = transaction.read_bytes()
+    ids = CAMERA_QUALITY_ALGORITHM_IDS
+    for total, usable in CAMERA.values():
+        assert f"{total}\x1f0000\x1f{ids['camera-total-score']}".encode() in data
+        assert f"{usable}\x1f0000\x1f{ids['camera-usable-area']}".encode() in data
 
 
 @pytest.mark.parametrize(("side", "label"), [("right", EyeLabel.RIGHT), ("left", EyeLabel.LEFT)])

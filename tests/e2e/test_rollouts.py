@@ -6,6 +6,7 @@ back from the API, the CLI and the dashboard in a real Chromium."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ewp.local_fleet import FleetStack, start_fleet_stack, wait_until
-from simulators.station_updates import SimulatedStationUpdater, UpdateBehaviour
+from simulators.station_updates import Regression, SimulatedStationUpdater, UpdateBehaviour
 from tests.ewp.cli.test_fleet_and_central_commands import ewp
 from tests.fleet.updates.station_links import StationLink
 from tests.fleet.web.browser import chromium, screenshot
@@ -139,6 +140,80 @@ def test_a_failing_canary_halts_the_rollout_everywhere_it_is_shown(
         last = json.loads(links[0].offers[-1])
         assert (last["version"], last["allow_downgrade"]) == ("1.0.0", True)
         assert last["target"] == "agent/1.0.0/bundle.tar"
+    finally:
+        for link in links:
+            link.close()
+
+
+def test_a_soak_regression_halts_and_the_dashboard_names_the_measure(
+    stack: FleetStack, tmp_path: Path
+) -> None:
+    """Real time, short soak: the canary runs 1.5.0 and its capture attempts start failing;
+    the stations not updated yet keep working as before."""
+    links: list[StationLink] = []
+    for n in range(1, 4):
+        station_id = f"sk-0{n}"
+        identity = stack.provision_station(station_id, tmp_path / station_id)
+        regression = Regression.FAILURE_RATE if n == 1 else Regression.NONE
+        sim = SimulatedStationUpdater(station_id, regression=regression)
+        link = StationLink(
+            sim,
+            stack.settings.broker.host,
+            stack.settings.broker.port,
+            identity.mqtt.password,
+            username=identity.mqtt.username,
+        )
+        links.append(link.connect())
+    plan = {
+        "phases": [
+            {"name": "canary", "stations": 1, "soak_s": 4},
+            {"name": "rest", "rest": True, "soak_s": 0},
+        ],
+        "soak": {"min_samples": 2},
+    }
+    try:
+        with stack.api() as api:
+            created = api.post(
+                "/api/v1/rollouts",
+                json={"component": "agent", "version": "1.5.0", "selector": {"fleet": True},
+                      "plan": plan},
+            )  # fmt: skip
+            assert created.status_code == 201, created.text
+            rollout_id = created.json()["rollout_id"]
+
+            def state() -> str:
+                return str(api.get(f"/api/v1/rollouts/{rollout_id}").json()["state"])
+
+            deadline = time.monotonic() + 60
+            while state() == "running" and time.monotonic() < deadline:
+                for link in links:  # the stations work and send heartbeats
+                    link.sim.work(2)
+                    link.heartbeat()
+                time.sleep(0.4)
+            shown = api.get(f"/api/v1/rollouts/{rollout_id}").json()
+            api.post(
+                "/api/v1/users", json={"username": "rm", "password": PASSWORD, "role": "viewer"}
+            )
+        assert shown["state"] == "halted", shown
+        assert shown["halt_measure"] == "capture_failure_rate"
+        assert "soak check failed on capture_failure_rate" in shown["halt_reason"]
+        soak = shown["phases"][0]["soak_result"]
+        assert soak["baseline"] == "not-updated" and soak["updated_stations"] == 1
+        assert all(link.received == [] for link in links[1:])
+        with chromium() as browser, browser.new_context(base_url=stack.url) as context:
+            page = context.new_page()
+            page.goto(f"/ui/rollouts/{rollout_id}")
+            page.fill("#username", "rm")
+            page.fill("#password", PASSWORD)
+            page.click("#login")
+            expect(page.locator("#halt-measure")).to_have_attribute(
+                "data-measure", "capture_failure_rate"
+            )
+            expect(page.locator("#halt-measure")).to_contain_text("capture failure rate")
+            regressed = page.locator("tr.soak tr[data-measure=capture_failure_rate] .regressed")
+            expect(regressed).to_have_count(1)
+            expect(page.locator("#rollout-actions")).to_have_count(0)  # a viewer: no buttons
+            screenshot(page, "rollout-soak-regression")
     finally:
         for link in links:
             link.close()

@@ -25,6 +25,12 @@ log = logging.getLogger(__name__)
 HOST = "127.0.0.1"
 
 
+def update_pending(agent: StationAgent) -> bool:
+    """An update offered and not installed yet, or a new version on trial (not confirmed)."""
+    updates = agent.updates
+    return updates is not None and (updates.pending or updates.layout.trial() is not None)
+
+
 class KioskServer:
     """The kiosk for one running agent: ``start()``, read ``unlock_url``, ``stop()``."""
 
@@ -38,11 +44,16 @@ class KioskServer:
                 self.port = s.getsockname()[1]
         self.flow = KioskFlow(agent, idle_logout_s=settings.idle_logout_s)
         self.access = KioskAccess(self.run_dir, HOST, self.port)
-        self.status = StatusReader(agent)
+        self.status = StatusReader(agent, update_pending=lambda: update_pending(agent))
         self.kiosk = Kiosk(self.flow, self.access, self.status, language=settings.language)
         self.app = build_app(self.kiosk)
         config = uvicorn.Config(
-            self.app, host=HOST, port=self.port, log_level="warning", access_log=False
+            self.app,
+            host=HOST,
+            port=self.port,
+            log_level="warning",
+            access_log=False,
+            timeout_graceful_shutdown=1,
         )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None

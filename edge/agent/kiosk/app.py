@@ -10,7 +10,9 @@ served from memory with ``Cache-Control: no-store``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -53,6 +55,8 @@ LANG_COOKIE = "ewp_kiosk_lang"
 MAX_FORM_BYTES = 16 * 1024
 BANGKOK = ZoneInfo("Asia/Bangkok")
 NO_STORE = {"Cache-Control": "no-store"}
+LONG_POLL_S = 10.0
+LONG_POLL_STEP_S = 0.01
 KINDS = ("new", "renewal", "change-employer", "notification")
 WALK_IN_FIELDS = (
     "application_number",
@@ -163,6 +167,7 @@ class Kiosk:
             "job_types": job_types(),
             "provinces": provinces(),
             "kinds": KINDS,
+            "asset_version": self.flow.agent.software_version,
             "status_label": lambda status: status_name(status, lang),
             "operators": self.flow.agent.operators.list() if state.screen == "login" else [],
             "searched": None,
@@ -255,7 +260,12 @@ def build_app(kiosk: Kiosk) -> FastAPI:
                 if request.method == "POST":
                     flow.touch()
             response = cast(Response, await call_next(request))
-        response.headers.setdefault("Cache-Control", "no-store")
+        # Pages and images are never stored. The app's CSS and scripts are named with the
+        # software version (``?v=``), so an update brings new ones; until then they are kept.
+        static = path.startswith("/static/")
+        response.headers.setdefault(
+            "Cache-Control", "max-age=31536000, immutable" if static else "no-store"
+        )
         response.headers["X-Frame-Options"] = "DENY"
         response.headers["Content-Security-Policy"] = (
             "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
@@ -303,8 +313,13 @@ def build_app(kiosk: Kiosk) -> FastAPI:
 
     @app.get("/screen")
     async def screen(request: Request, v: int = -1) -> Response:
-        if flow.snapshot().version == v:
-            return Response(status_code=204)
+        """The screen part once it differs from version ``v``: held open up to LONG_POLL_S so
+        a change (a quality, the next finger) is on screen as soon as it happens."""
+        deadline = time.monotonic() + LONG_POLL_S
+        while flow.version == v:
+            if time.monotonic() > deadline or await request.is_disconnected():
+                return Response(status_code=204)
+            await asyncio.sleep(LONG_POLL_STEP_S)
         return kiosk.page(request, "screen_update.html")
 
     @app.get("/status")

@@ -190,6 +190,11 @@ class KioskFlow:
                 message_params=dict(s.message_params),
             )
 
+    @property
+    def version(self) -> int:
+        """Bumped on every change of the state (a screen polls for it)."""
+        return self._state.version
+
     def changing(self) -> _Change:
         return _Change(self)
 
@@ -393,6 +398,8 @@ class KioskFlow:
         with self._lock:
             best = self._state.shown.get(capture.position)
         if best is not None and best.quality >= capture.quality:
+            with self.changing() as state:
+                state.last_quality = capture.quality
             return
         image = Image.frombytes("L", (capture.width, capture.height), capture.pixels)
         buffer = io.BytesIO()
@@ -400,6 +407,8 @@ class KioskFlow:
         shown = Shown(capture.position, capture.attempt, capture.quality, buffer.getvalue())
         with self.changing() as state:
             state.shown[capture.position] = shown
+            if capture.position == state.position or state.position == "both-eyes":
+                state.last_quality = capture.quality
 
     def answer(self, resolution: Resolution) -> None:
         if self._console is not None and self._state.screen == "resolve":

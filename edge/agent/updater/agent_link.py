@@ -115,6 +115,11 @@ class AgentUpdates:
             return
         self._offers.put(offer)
 
+    @property
+    def pending(self) -> bool:
+        """An offer received and not acted on yet (the kiosk's "update pending" banner)."""
+        return not self._offers.empty()
+
     def flush_reports(self) -> int:
         """Send what the boot counter, rollback or health check left for the fleet."""
         sent = 0

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from edge.agent.updater.errors import DownloadInterrupted, UpdateRefused
+from edge.agent.updater.errors import DownloadInterrupted, DownloadPaused, UpdateRefused
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class Downloader:
                 if not self.may_download():
                     f.flush()
                     os.fsync(f.fileno())
-                    raise DownloadInterrupted("paused: sealed packets are waiting to upload")
+                    raise DownloadPaused("paused: sealed packets are waiting to upload")
             f.flush()
             os.fsync(f.fileno())
 

@@ -16,3 +16,7 @@ class UpdateRefused(UpdaterError):  # noqa: N818 (a refusal, with its reason for
 
 class DownloadInterrupted(UpdaterError):  # noqa: N818
     """The link broke during a download; the ``.part`` file keeps what arrived."""
+
+
+class DownloadPaused(DownloadInterrupted):
+    """The download stepped aside for sealed packets or a closed upload window."""

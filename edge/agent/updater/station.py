@@ -23,7 +23,12 @@ from tuf.api.metadata import TargetFile
 
 from edge.agent.updater.delta import DeltaError, apply_delta
 from edge.agent.updater.download import Downloader
-from edge.agent.updater.errors import DownloadInterrupted, UpdateRefused, UpdaterError
+from edge.agent.updater.errors import (
+    DownloadInterrupted,
+    DownloadPaused,
+    UpdateRefused,
+    UpdaterError,
+)
 from edge.agent.updater.layout import Layout
 from edge.agent.updater.tuf_client import TrustedRepository, custom
 from protocol.envelope import utc_timestamp
@@ -206,12 +211,16 @@ class StationUpdater:
                 progress(done, total)
 
         self._send(offer, "downloading", bytes_total=info.length)
-        for attempt in range(1, self.max_attempts + 1):
+        attempt = 0
+        while True:
             try:
                 self.downloader.progress = report
                 self.downloader.fetch(repo.url(info), part, info.length)
                 break
+            except DownloadPaused:
+                continue  # packets first: the next fetch waits for its turn, then resumes
             except DownloadInterrupted as exc:
+                attempt += 1
                 log.info("download of %s interrupted (%s); attempt %d", info.path, exc, attempt)
                 if attempt == self.max_attempts:
                     raise

@@ -134,7 +134,7 @@ def test_stop_aborts_and_clear_returns_to_idle(camera: IddkCamera, fake_iddk: Fa
     assert camera.status() == CaptureStatus.ABORT
     with pytest.raises(IddkError) as aborted:
         camera.wait_for_result(1.0)
-    assert aborted.value.retryable
+    assert aborted.value.name == "EWP_CAPTURE_ABORTED" and aborted.value.retryable
     camera.clear()
     assert camera.status() == CaptureStatus.IDLE
 
@@ -146,7 +146,7 @@ def test_a_capture_that_runs_out_of_time_is_stopped(
     camera.start_capture(EyeSubtype.BOTH)
     with pytest.raises(IddkError) as caught:
         camera.wait_for_result(0.1)
-    assert caught.value.name == "IDDK_SE_NO_FRAME_AVAILABLE"
+    assert caught.value.name == "EWP_CAPTURE_TIMED_OUT" and caught.value.retryable
     assert fake_iddk.calls("Iddk_StopCapture") == 1
     assert camera.status() == CaptureStatus.ABORT
 

@@ -254,3 +254,35 @@ def test_stations_offered_after_a_pause_keep_their_full_timeout(rollout_rig: Rol
     rig.ops.clock.advance(seconds=301)
     rig.engine.tick()
     assert rig.states(rollout_id)["st-01"] == "timed-out"
+
+
+def test_phases_a_small_fleet_leaves_empty_pass_without_a_soak(rollout_rig: RolloutRig) -> None:
+    rig = rollout_rig
+    rig.station("st-01")
+    plan = RolloutPlan(
+        phases=[
+            PhasePlan(name="canary", stations=1, soak_s=0),
+            PhasePlan(name="early", percent=10, soak_s=3600),
+            PhasePlan(name="rest", rest=True, soak_s=3600),
+        ]
+    )
+    rollout_id = rig.create(plan)
+    rig.tick_until(lambda: rig.rollout(rollout_id).state == "completed", "completion")
+    assert rig.states(rollout_id) == {"st-01": "healthy"}
+
+
+def test_a_report_from_a_station_not_offered_yet_changes_nothing(rollout_rig: RolloutRig) -> None:
+    """A station of a later phase (buggy, or hostile) reports `healthy` for the rollout before
+    its phase started: ignored, the phase still waits its turn."""
+    rig = rollout_rig
+    rig.station("st-01", behaviour=UpdateBehaviour.SILENT)
+    eager = rig.station("st-02")
+    rollout_id = rig.create(THREE_PHASES)
+    rig.tick_until(lambda: rig.states(rollout_id)["st-01"] == "offered", "the canary offered")
+    forged = {"rollout_id": rollout_id, "component": "agent", "version": "1.5.0"}
+    for payload in eager.sim._install(forged):
+        assert eager._client is not None
+        eager._client.publish("ewp/v1/stations/st-02/update-status", payload, qos=1)
+    wait_for(lambda: rig.reports >= 6, what="the reports ingested")
+    rig.engine.tick()
+    assert rig.states(rollout_id)["st-02"] == "pending"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,10 +10,8 @@ from playwright.sync_api import Browser
 
 from ewp.local_fleet import FleetStack, start_fleet_stack
 from simulators.network import NetworkSimulator
-from tests.edge.agent.kiosk.rig import KioskRig, kiosk_station
+from tests.edge.agent.kiosk.rig import STATION_NUMBERS, KioskRig, kiosk_station
 from tests.fleet.web.browser import chromium
-
-STATION_NUMBERS = itertools.count(70)
 
 
 @pytest.fixture(scope="module")

@@ -10,6 +10,7 @@ presses are poor (a retry), when to pull the cable, when to hesitate.
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
 from collections.abc import Iterator
@@ -38,6 +39,7 @@ from simulators.iris import (
 from simulators.network import FaultyLink, NetworkSimulator
 
 PIN = OPERATOR_PIN
+STATION_NUMBERS = itertools.count(70)  # each rig of a test module's fleet: its own station id
 FINGERS = ["right-index", "right-middle", "left-index"]
 
 
@@ -92,7 +94,7 @@ def kiosk_station(
                 "station": {"data_dir": data_dir},
                 "sensors": {
                     "fingerprint": {"port": fingerprint.url, "timeout_s": 3.0},
-                    "iris": {"port": iris.url},
+                    "iris": {"port": iris.url, "timeout_s": 5.0},
                 },
                 "controller": {
                     "port": endpoint.url,

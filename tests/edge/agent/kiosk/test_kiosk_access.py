@@ -9,12 +9,16 @@ import time
 
 import httpx
 
+from edge.agent.application_status import ApplicationStatusStore
 from edge.agent.kiosk.access import COOKIE, CSRF_HEADER
 from edge.agent.kiosk.status import BACKLOG_OLD_S, StatusReader
 from edge.agent.outbox import Outbox
 from edge.agent.packet_builder import PacketBuilder
+from ewp.kiosk_demo import OPERATOR_ID
+from ewp.local_fleet import wait_until
+from protocol.ops_messages import ApplicationStatus
 from tests.edge.agent.helpers import make_enrolment
-from tests.edge.agent.kiosk.rig import KioskRig
+from tests.edge.agent.kiosk.rig import PIN, KioskRig
 
 
 def unlocked(rig: KioskRig) -> tuple[httpx.Client, str]:
@@ -77,3 +81,25 @@ def test_banners_for_an_old_backlog_and_a_pending_update(rig: KioskRig) -> None:
     reader.close()
     later.close()
     rig.link.restore()
+
+
+def test_status_of_an_earlier_application(rig: KioskRig) -> None:
+    """A status central sent to this station, found by application number on the home screen."""
+    with ApplicationStatusStore(rig.data_dir) as store:
+        store.record(
+            ApplicationStatus(
+                station_id=rig.agent.identity.station_id,
+                application_number="WP-CT-70-000123",
+                status="card-ready",
+                at="2026-12-01T03:00:00Z",
+            )
+        )
+    client, csrf = unlocked(rig)
+    client.post("/lang", data={"lang": "en", "csrf": csrf})
+    client.post("/login", data={"operator_id": OPERATOR_ID, "pin": PIN, "csrf": csrf})
+    wait_until(lambda: 'data-screen="home"' in client.get("/").text, message="logged in")
+    page = client.post("/status-search", data={"number": "wp-ct-70-000123", "csrf": csrf}).text
+    assert "WP-CT-70-000123: card ready (2026-12-01 10:00)" in page, "in Bangkok time"
+    page = client.post("/status-search", data={"number": "WP-NOPE-1", "csrf": csrf}).text
+    assert "No status for WP-NOPE-1 has reached this station yet." in page
+    client.close()

@@ -17,8 +17,9 @@ from playwright.sync_api import Browser, CDPSession, Page, expect
 
 from edge.agent.i18n import APPLICANT_LANGUAGES
 from edge.agent.outbox import Outbox
-from ewp.local_fleet import wait_until
-from tests.edge.agent.kiosk.rig import PIN, KioskRig
+from ewp.local_fleet import FleetStack, wait_until
+from simulators.network import NetworkSimulator
+from tests.edge.agent.kiosk.rig import PIN, STATION_NUMBERS, KioskRig, kiosk_station
 from tests.fleet.web.browser import screenshot
 
 SMALL = {"width": 800, "height": 480}
@@ -29,6 +30,28 @@ def open_kiosk(browser: Browser, rig: KioskRig, viewport: dict[str, int] = SMALL
     page = context.new_page()
     page.goto(rig.unlock_url())
     return page
+
+
+def assert_touchable(page: Page) -> None:
+    """Every control at least 48 px each way, and nothing wider than the screen."""
+    problems = page.evaluate(
+        """() => {
+        const out = [];
+        const controls = 'button, a.button, select, label.tile, '
+            + 'input:not([type=hidden]):not([type=radio])';
+        for (const el of document.querySelectorAll(controls)) {
+            const r = el.getBoundingClientRect();
+            if (r.width === 0 && r.height === 0) continue;
+            if (r.height < 48 || r.width < 48)
+                out.push(`${el.tagName} ${el.id || el.name || el.textContent.trim()}: `
+                    + `${Math.round(r.width)}x${Math.round(r.height)}`);
+        }
+        const wide = document.documentElement.scrollWidth;
+        if (wide > window.innerWidth) out.push(`page ${wide} px wide`);
+        return out;
+    }"""
+    )
+    assert not problems, problems
 
 
 def log_in(page: Page) -> None:
@@ -43,7 +66,9 @@ def test_login_walk_in_capture_review_submit(browser: Browser, rig: KioskRig) ->
     page = open_kiosk(browser, rig)
     expect(page.locator("#screen")).to_have_attribute("data-screen", "login")
     screenshot(page, "kiosk-login-800x480")
+    assert_touchable(page)
     log_in(page)
+    assert_touchable(page)
     expect(page.locator("#link")).to_contain_text("Online", timeout=20_000)
 
     # A walk-in application: a short passport number is refused, then corrected.
@@ -61,6 +86,7 @@ def test_login_walk_in_capture_review_submit(browser: Browser, rig: KioskRig) ->
     page.locator("#walk-in-continue").click()
     expect(page.locator("#problem-passport_number")).to_be_visible()
     screenshot(page, "kiosk-walk-in-error-800x480")
+    assert_touchable(page)
     page.fill("input[name=passport_number]", "MA1234567")
     page.locator("#walk-in-continue").click()
 
@@ -70,6 +96,7 @@ def test_login_walk_in_capture_review_submit(browser: Browser, rig: KioskRig) ->
     page.locator("#declare-left-index select").select_option("amputated")
     page.locator("#declare-left-index button").click()
     expect(page.locator("#declare-left-index .declared")).to_be_visible()
+    assert_touchable(page)
 
     # The first press of the right middle finger is poor: one retry.
     rig.hands.poor["right-middle"] = 1
@@ -77,8 +104,10 @@ def test_login_walk_in_capture_review_submit(browser: Browser, rig: KioskRig) ->
     expect(page.locator("#prompt")).to_have_attribute("data-key", "place-finger", timeout=10_000)
     expect(page.locator("#prompt")).to_contain_text("ညာလက်")
     screenshot(page, "kiosk-capture-my-800x480")
+    assert_touchable(page)
     expect(page.locator("#screen")).to_have_attribute("data-screen", "review", timeout=60_000)
     screenshot(page, "kiosk-review-800x480")
+    assert_touchable(page)
     for position in ("right-index", "right-middle", "left-eye", "right-eye"):
         image = page.locator(f"#review-{position} img")
         expect(image).to_be_visible()
@@ -201,6 +230,7 @@ def test_thai_english_and_burmese_screens(
     screenshot(page, f"kiosk-capture-{staff}-{applicant}-800x480")
     page.set_viewport_size({"width": 1280, "height": 800})
     screenshot(page, f"kiosk-capture-{staff}-{applicant}-1280x800")
+    assert_touchable(page)
     rig.hands.hold_at = None
     expect(page.locator("#screen")).to_have_attribute("data-screen", "review", timeout=60_000)
 
@@ -257,3 +287,14 @@ def test_every_applicant_language_renders_without_tofu(browser: Browser, rig: Ki
     root = cdp.send("DOM.getDocument", {"depth": -1})["root"]["nodeId"]
     first = cdp.send("DOM.querySelector", {"nodeId": root, "selector": "#prompts li"})["nodeId"]
     assert uncovered(cdp, first, "ok \u0378", cmaps)[0] == {"\u0378"}
+
+
+def test_an_idle_operator_is_logged_out(
+    browser: Browser, fleet: FleetStack, netsim: NetworkSimulator, tmp_path: Path
+) -> None:
+    name = f"ct-{next(STATION_NUMBERS)}"
+    with kiosk_station(fleet, netsim, tmp_path, station_id=name, idle_logout_s=10) as rig:
+        page = open_kiosk(browser, rig)
+        log_in(page)
+        expect(page.locator("#screen")).to_have_attribute("data-screen", "login", timeout=30_000)
+        expect(page.locator("#message")).to_contain_text("Logged out after")

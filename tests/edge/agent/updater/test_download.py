@@ -83,3 +83,25 @@ def test_a_corrupted_delta_falls_back_to_the_full_bundle(world: World) -> None:
     assert world.layout.installed_version() == "1.1.0"
     bundle = world.layout.release_dir("1.1.0") / "bundle.tar"
     assert bundle.read_bytes() == world.repo.target_file(published.target).read_bytes()
+
+
+def test_a_download_paused_for_sealed_packets_resumes_without_counting_an_attempt(
+    world: World,
+) -> None:
+    published = world.publish("1.1.0", blob=BLOB)
+    state = {"done": 0, "paused": 0}
+
+    def may_download() -> bool:  # packets arrive once the download is half way, then go
+        if state["done"] > published.length // 2 and state["paused"] < 5:
+            state["paused"] += 1
+            return False
+        return True
+
+    def progress(done: int, total: int) -> None:
+        state["done"] = done
+
+    downloader = Downloader(may_download=may_download, progress=progress, poll_s=0.01)
+    outcome = world.updater(downloader, max_attempts=1).handle(world.offer("1.1.0"))
+    assert outcome.restart, world.reports[-1]
+    assert len(downloader.stats.resumed_from) == 1  # one pause mid-way, resumed by Range
+    assert downloader.stats.bytes_transferred <= published.length * 1.02
