@@ -4,6 +4,7 @@ fleet service in-process (HTTP on a free port, ingest workers), and provisioned 
 from __future__ import annotations
 
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -23,7 +24,7 @@ from fleet.bootstrap import init_fleet, write_fleet_broker_config
 from fleet.broker.mosquitto import MosquittoProcess, free_port
 from fleet.context import FleetContext
 from fleet.ingest import BrokerLogin, retire_sessions
-from fleet.service import start_ingest_workers, start_ops_jobs
+from fleet.service import https_files, start_ingest_workers, start_ops_jobs
 from fleet.settings import FleetSettings
 from protocol.keys import CentralPrivateKey
 
@@ -101,16 +102,31 @@ class FleetStack:
     def admin_token(self) -> str:
         return self.settings.service.admin_token.read("admin token")
 
+    @property
+    def ca_file(self) -> Path:
+        """The fleet CA (stations check the broker's TLS certificate, and HTTPS, against it)."""
+        files = self.settings.broker.tls_files
+        assert files is not None
+        return files.ca_file
+
+    @property
+    def tls_url(self) -> str:
+        """The broker's TLS listener, as stations reach it."""
+        return f"mqtts://127.0.0.1:{self.settings.broker.tls_port}"
+
     def api(self) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, headers={"authorization": f"Bearer {self.admin_token}"}, timeout=30
+            base_url=self.url,
+            headers={"authorization": f"Bearer {self.admin_token}"},
+            timeout=30,
+            verify=ssl.create_default_context(cafile=self.ca_file),
         )
 
     @property
     def service_login(self) -> BrokerLogin:
         b = self.settings.broker
         password = b.service_password.read("broker service password")
-        return BrokerLogin(b.host, b.port, b.service_username, password)
+        return BrokerLogin(b.host, b.port, b.service_username, password, b.tls, b.ca_file)
 
     def start_service(self, workers: int = 1) -> None:
         self.context = FleetContext.create(self.settings)
@@ -124,6 +140,8 @@ class FleetStack:
             port=self.settings.service.listen_port,
             log_config=None,
             access_log=False,
+            ssl_certfile=https_files(self.settings)[0],
+            ssl_keyfile=https_files(self.settings)[1],
         )
         self._server = uvicorn.Server(config)
         thread = threading.Thread(target=self._server.run, daemon=True)
@@ -168,7 +186,13 @@ class FleetStack:
         self, station_id: str, data_dir: Path, kind: str = "center"
     ) -> StationIdentity:
         token = self.add_station(station_id, kind)
-        provision(data_dir / "identity", self.url, token, software_version="test")
+        provision(
+            data_dir / "identity",
+            self.url,
+            token,
+            software_version="test",
+            insecure_for_testing=self.url.startswith("http://"),
+        )
         return StationIdentity.load(data_dir / "identity")
 
     def stop(self) -> None:
@@ -183,12 +207,16 @@ def start_fleet_stack(
     serve: bool = True,
     database_url: str | None = None,
     extra_settings: str = "",
+    https: bool = False,
 ) -> FleetStack:
     """Broker and (``serve``) the fleet service; the store is SQLite in ``root`` unless
     ``database_url`` names another (a PostgreSQL database of ewp/local_postgres.py).
-    ``extra_settings``: TOML appended to the generated settings (e.g. an alert webhook)."""
+    ``extra_settings``: TOML appended to the generated settings (e.g. an alert webhook).
+
+    The broker always has its TLS listener (stations provisioned here use ``mqtts://``, the
+    fleet CA pinned); the service serves HTTPS with ``https``, else plain HTTP on loopback."""
     central = CentralPrivateKey.generate()
-    broker_port, http_port = free_port(), free_port()
+    broker_port, http_port, tls_port = free_port(), free_port(), free_port()
     text = init_fleet(
         root / "fleet",
         central_key=central.public_key(),
@@ -196,6 +224,10 @@ def start_fleet_stack(
         broker_port=broker_port,
         ingest_workers=workers,
         database_url=database_url,
+        tls=True,
+        https=https,
+        broker_tls_port=tls_port,
+        broker_tls_listen_host="127.0.0.1",
     )
     text += extra_settings
     settings_path = root / "fleet.toml"
@@ -204,8 +236,9 @@ def start_fleet_stack(
     conf = write_fleet_broker_config(settings)
     broker = MosquittoProcess(conf, "127.0.0.1", broker_port)
     broker.start()
+    scheme = "https" if https else "http"
     stack = FleetStack(
-        root, settings, settings_path, broker, central, url=f"http://127.0.0.1:{http_port}"
+        root, settings, settings_path, broker, central, url=f"{scheme}://127.0.0.1:{http_port}"
     )
     if serve:
         stack.start_service(workers)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from fleet.ops_settings import AlertSettings, HealthSettings, StatusPageSettings
 from fleet.secret_ref import PLACEHOLDERS, SecretRef
+from fleet.tls import TlsFiles
 
 __all__ = ["PLACEHOLDERS", "FleetSettings", "SecretRef"]
 
@@ -36,6 +37,18 @@ class ServiceSettings(Section):
         description="SQLAlchemy URL of a PostgreSQL or SQLite store; default: SQLite in data_dir",
     )
     admin_token: SecretRef = Field(description="bearer token for admin API calls")
+    tls_cert_file: Path | None = Field(
+        default=None,
+        description="serve HTTPS directly with this certificate (PEM; e.g. the fleet CA's server "
+        "certificate); leave unset behind a TLS reverse proxy",
+    )
+    tls_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServiceSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -70,12 +83,41 @@ class BrokerSettings(Section):
     station_host: str | None = Field(
         default=None, description="broker host as stations see it (default: host)"
     )
-    station_port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    tls: bool = False
+    station_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        default=None, description="broker port as stations see it (default: tls_port with TLS)"
+    )
+    tls: bool = Field(
+        default=False,
+        description="the fleet's own processes reach the broker over TLS (host:port is then a "
+        "TLS listener, e.g. on another host); default: the loopback plaintext listener",
+    )
+    tls_listen_host: str = Field(
+        default="0.0.0.0",  # noqa: S104 (stations reach it from everywhere; TLS and a login)
+        description="address of the stations' TLS listener",
+    )
+    tls_port: Annotated[int, Field(ge=1, le=65535)] = 8883
+    ca_file: Path | None = Field(
+        default=None, description="the fleet CA certificate (PEM) stations pin"
+    )
+    cert_file: Path | None = Field(default=None, description="the broker's server certificate")
+    key_file: Path | None = Field(default=None, description="its private key")
     admin_username: str = "ewp-broker-admin"
     admin_password: SecretRef
     service_username: str = "ewp-fleet"
     service_password: SecretRef
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> BrokerSettings:
+        given = [f is not None for f in (self.ca_file, self.cert_file, self.key_file)]
+        if any(given) and not all(given):
+            raise ValueError("ca_file, cert_file and key_file go together")
+        return self
+
+    @property
+    def tls_files(self) -> TlsFiles | None:
+        if self.ca_file is None or self.cert_file is None or self.key_file is None:
+            return None
+        return TlsFiles(self.ca_file, self.cert_file, self.key_file)
 
 
 class IngestSettings(Section):
