@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ewp-installed
 DEMO_ARGS ?=
 
-.PHONY: setup system-deps test-deps test lint typecheck pytest demo bench clean
+.PHONY: setup system-deps test-deps catalogs test lint typecheck pytest demo bench clean
 
 system-deps:
 	@scripts/ensure-system-deps.sh
@@ -23,7 +23,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[station,fleet,sim,dev]'
 	@touch $@
 
-setup: system-deps $(STAMP)
+# The gettext catalogs: .po (what translators edit, committed) -> .mo (build output, decision 0065).
+catalogs: $(STAMP)
+	@$(BIN)/python -m ewp.catalogs
+
+setup: system-deps $(STAMP) catalogs
 
 lint: setup
 	$(BIN)/ruff check .

@@ -33,6 +33,8 @@ from rich.table import Table
 
 from edge.agent.identity import StationIdentity
 from edge.agent.provisioning import provision
+from ewp.kiosk_demo import KioskStation
+from ewp.local_fleet import central_token
 from fleet.bootstrap import init_fleet, write_fleet_broker_config
 from fleet.broker.mosquitto import MosquittoProcess, free_port
 from fleet.central import open_and_check
@@ -71,6 +73,7 @@ class DemoOptions:
     workdir: Path | None = None
     keep: bool = False
     seed: int = 7
+    kiosk: bool = False  # one more station serving its kiosk, driven by an autopilot
 
 
 @dataclass
@@ -106,6 +109,8 @@ class DemoResult:
     dashboard_url: str = ""
     dashboard_user: str = ""
     dashboard_password: str = ""  # a throwaway demo fleet's admin, shown at the end
+    kiosk_url: str = ""
+    kiosk_saved: str = ""  # what the kiosk said when its applicant was saved
 
     @property
     def ok(self) -> bool:
@@ -150,6 +155,7 @@ class Demo:
         self.tls_port = 0
         self.ca_file = Path()
         self.dashboard_password = ""
+        self.kiosk: KioskStation | None = None
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -351,6 +357,42 @@ class Demo:
             ]
         )
 
+    def start_kiosk(self) -> None:
+        """`--kiosk`: one more station, serving its kiosk from this process (ewp/kiosk_demo.py)."""
+        station_id = KioskStation.station_id
+        with self.api() as api:
+            response = api.post(
+                "/api/v1/stations", json={"station_id": station_id, "kind": "center"}
+            )
+            response.raise_for_status()
+            api.patch(f"/api/v1/stations/{station_id}", json={"province": "TH-10"})
+            data_dir = self.root / "stations" / station_id
+            provision(
+                data_dir / "identity",
+                self.fleet_url,
+                response.json()["claim_token"],
+                software_version="demo",
+            )
+        self.kiosk = KioskStation(
+            data_dir, f"mqtt://127.0.0.1:{self.broker_port}", self.o.fingers, self.o.eyes
+        )
+        self.kiosk.start()
+        self.console.print(
+            f"kiosk of {station_id}: {self.kiosk.url} — open {self.kiosk.unlock_url()} "
+            "(a one-time link; the next one is in "
+            f"{data_dir / 'kiosk' / 'unlock-url'}); an autopilot enrols one applicant there now"
+        )
+        self.kiosk.drive()
+
+    def _data_dirs(self) -> list[Path]:
+        """Every station's data directory, the kiosk's too (what they created is counted)."""
+        kiosk = [self.kiosk.data_dir] if self.kiosk is not None else []
+        return [s.data_dir for s in self.stations] + kiosk
+
+    @property
+    def expected(self) -> int:
+        return len(self.stations) * self.o.enrolments_per_station + (1 if self.kiosk else 0)
+
     def start_agents(self, progress: Progress) -> None:
         task = progress.add_task("starting station agents", total=len(self.stations))
         for station in self.stations:
@@ -385,8 +427,8 @@ class Demo:
 
     def outbox_counts(self) -> tuple[int, int]:
         created = acked = 0
-        for station in self.stations:
-            path = station.data_dir / "outbox.sqlite"
+        for data_dir in self._data_dirs():
+            path = data_dir / "outbox.sqlite"
             if not path.exists():
                 continue
             try:
@@ -414,7 +456,7 @@ class Demo:
         return [s for s in self.stations if s.link is not None][:cut]
 
     def run_fleet(self, progress: Progress, start: float) -> int:
-        expected = self.o.stations * self.o.enrolments_per_station
+        expected = self.expected
         to_cut = self.links_to_cut()
         created_task = progress.add_task("packets created at stations", total=expected)
         received_task = progress.add_task("packets stored at the fleet", total=expected)
@@ -465,8 +507,8 @@ class Demo:
     def check(self, links_cut: int, elapsed: float) -> DemoResult:
         created: dict[str, str] = {}
         problems: list[str] = []
-        for station in self.stations:
-            with contextlib.closing(sqlite3.connect(station.data_dir / "outbox.sqlite")) as db:
+        for data_dir in self._data_dirs():
+            with contextlib.closing(sqlite3.connect(data_dir / "outbox.sqlite")) as db:
                 created.update(db.execute("SELECT packet_id, sha256 FROM packets").fetchall())
         stored: list[dict[str, object]] = []
         with self.api() as api:
@@ -482,9 +524,15 @@ class Demo:
             attempts: dict[str, list[int]] = {"finger": [], "iris": []}
             exceptions = 0
             sizes: list[int] = []
-            public_keys = {s.station_id: _station_public_key(s) for s in self.stations}
+            public_keys = {s.station_id: _station_public_key(s.data_dir) for s in self.stations}
+            if self.kiosk is not None:
+                public_keys[self.kiosk.station_id] = _station_public_key(self.kiosk.data_dir)
+            # Only the central role fetches envelopes (decision 0040): the demo acts as central.
+            central = {"authorization": f"Bearer {central_token(api)}"}
             for row in stored:
-                envelope = api.get(f"/api/v1/packets/{row['packet_id']}/envelope").content
+                envelope = api.get(
+                    f"/api/v1/packets/{row['packet_id']}/envelope", headers=central
+                ).content
                 sizes.append(len(envelope))
                 try:
                     packet = SealedPacket.from_bytes(envelope)
@@ -504,9 +552,11 @@ class Demo:
         unknown = sorted(set(fleet_hashes) - set(created))
         if unknown:
             problems.append(f"{len(unknown)} packets at the fleet that no station created")
+        if self.kiosk is not None and not self.kiosk.saved:
+            problems.append(f"the kiosk's applicant was not saved: {self.kiosk.error or 'timeout'}")
         return DemoResult(
-            stations=len(self.stations),
-            expected=len(self.stations) * self.o.enrolments_per_station,
+            stations=len(self._data_dirs()),
+            expected=self.expected,
             packets_created=len(created),
             packets_received=len(set(ids)),
             lost=len(lost),
@@ -528,6 +578,8 @@ class Demo:
             dashboard_url=f"{self.fleet_url}/ui/",
             dashboard_user=DEMO_ADMIN,
             dashboard_password=self.dashboard_password,
+            kiosk_url=self.kiosk.url if self.kiosk else "",
+            kiosk_saved=self.kiosk.saved if self.kiosk else "",
         )
 
     # -- stop ----------------------------------------------------------------------------------
@@ -574,9 +626,9 @@ def _demo_province(n: int, mobile: bool) -> str:
     return codes[(n * 29) % len(codes)]
 
 
-def _station_public_key(station: Station) -> ed25519.Ed25519PublicKey:
+def _station_public_key(data_dir: Path) -> ed25519.Ed25519PublicKey:
     """The key the station registered (read from its own identity, as a cross-check)."""
-    return StationIdentity.load(station.data_dir / "identity").signing_key.public_key()
+    return StationIdentity.load(data_dir / "identity").signing_key.public_key()
 
 
 def render(result: DemoResult, console: Console) -> None:
@@ -614,6 +666,8 @@ def render(result: DemoResult, console: Console) -> None:
         )
     verdict = "[green]every packet arrived exactly once[/green]" if result.ok else "[red]FAILED"
     console.print(f"{verdict}  fleet: {result.fleet_url}")
+    if result.kiosk_url:
+        console.print(f"kiosk: {result.kiosk_url} — {result.kiosk_saved or 'nothing saved'}")
     if result.dashboard_url:
         console.print(
             f"dashboard: {result.dashboard_url}  log in as {result.dashboard_user} "
@@ -652,6 +706,8 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
                     assert station.link is not None
                     station.link.cut()  # these vans start out of coverage
             demo.start_agents(progress)
+            if options.kiosk:
+                demo.start_kiosk()
             links_cut = demo.run_fleet(progress, run_started)
         demo.stop_stations()
         result = demo.check(links_cut, time.monotonic() - started)
@@ -672,6 +728,8 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
                     time.sleep(1)
         return result
     finally:
+        if demo.kiosk is not None:
+            demo.kiosk.stop()
         demo.stop_stations()
         demo.stop_fleet()
         if not succeeded:

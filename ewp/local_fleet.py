@@ -3,6 +3,7 @@ fleet service in-process (HTTP on a free port, ingest workers), and provisioned 
 
 from __future__ import annotations
 
+import secrets
 import signal
 import ssl
 import subprocess
@@ -24,7 +25,7 @@ from fleet.bootstrap import init_fleet, write_fleet_broker_config
 from fleet.broker.mosquitto import MosquittoProcess, free_port
 from fleet.context import FleetContext
 from fleet.ingest import BrokerLogin, retire_sessions
-from fleet.service import https_files, start_ingest_workers, start_ops_jobs
+from fleet.service import https_files, start_ingest_workers, start_ops_jobs, start_rollout_engine
 from fleet.settings import FleetSettings
 from protocol.keys import CentralPrivateKey
 
@@ -84,6 +85,20 @@ class IngestProcess:
             self.kill()
 
 
+def central_token(admin: httpx.Client, username: str = "central") -> str:
+    """Through an admin's client: a user with the central role (made if missing, with a random
+    password nobody keeps) and a new API token for it."""
+    created = admin.post(
+        "/api/v1/users",
+        json={"username": username, "password": secrets.token_urlsafe(24), "role": "central"},
+    )
+    if created.status_code not in (201, 409):
+        created.raise_for_status()
+    token = admin.post("/api/v1/tokens", json={"name": "central system", "username": username})
+    token.raise_for_status()
+    return str(token.json()["token"])
+
+
 @dataclass
 class FleetStack:
     root: Path
@@ -97,6 +112,7 @@ class FleetStack:
     _threads: list[threading.Thread] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _workers: int = 0
+    _central_token: str = ""
 
     @property
     def admin_token(self) -> str:
@@ -122,6 +138,18 @@ class FleetStack:
             verify=ssl.create_default_context(cafile=self.ca_file),
         )
 
+    def central_api(self) -> httpx.Client:
+        """A client with the central role (a ``central`` user and its token, made once)."""
+        if not self._central_token:
+            with self.api() as api:
+                self._central_token = central_token(api)
+        return httpx.Client(
+            base_url=self.url,
+            headers={"authorization": f"Bearer {self._central_token}"},
+            timeout=30,
+            verify=ssl.create_default_context(cafile=self.ca_file),
+        )
+
     @property
     def service_login(self) -> BrokerLogin:
         b = self.settings.broker
@@ -134,6 +162,7 @@ class FleetStack:
         self._workers = workers
         self._threads = start_ingest_workers(self.context, workers, self._stop)
         self._threads.append(start_ops_jobs(self.context, self._stop))
+        self._threads.append(start_rollout_engine(self.context, self._stop))
         config = uvicorn.Config(
             create_app(self.context),
             host="127.0.0.1",

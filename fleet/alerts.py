@@ -19,7 +19,9 @@ Rules and their defaults (``[alerts]`` in the fleet settings):
   last heartbeat;
 - tamper: the enclosure was opened (latched in the heartbeat, or a tamper event not cleared);
 - reconciliation-gap: a packet the station created is neither at the fleet nor waiting at
-  the station.
+  the station;
+- station-misbehaving: raised by ingest, not by a rule here (fleet/ingest/flags.py): the
+  station sent messages that were quarantined, or ran over a budget (it stays raised).
 """
 
 from __future__ import annotations
@@ -60,8 +62,9 @@ SEVERITY: dict[RuleName, str] = {
     "sensor-fault": "error",
     "tamper": "critical",
     "reconciliation-gap": "critical",
+    "station-misbehaving": "critical",
 }
-AUDITED_RULES: frozenset[str] = frozenset({"tamper", "reconciliation-gap"})
+AUDITED_RULES: frozenset[str] = frozenset({"tamper", "reconciliation-gap", "station-misbehaving"})
 
 
 @dataclass(frozen=True)

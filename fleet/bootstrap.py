@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from fleet.tls import (
     create_fleet_tls,
 )
 from protocol.keys import CentralPublicKey
+from protocol.private_files import make_private, write_private
 
 SECRET_NAMES = ("admin-token", "broker-admin-password", "broker-service-password")
 
@@ -50,11 +50,10 @@ class FleetLayout:
 
 def _write_secret(path: Path) -> None:
     if path.exists():
-        return  # keep existing secrets: re-running init must not lock anyone out
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(secrets.token_urlsafe(32) + "\n")
+        # Keep existing secrets (re-running init must not lock anyone out), owner-only.
+        make_private(path)
+        return
+    write_private(path, (secrets.token_urlsafe(32) + "\n").encode())
 
 
 def init_fleet(

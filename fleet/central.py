@@ -7,10 +7,17 @@ The fleet never holds the central private key; this is the code the central e-Wo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
-from protocol.enrolment import ContentError, EnrolmentManifest, read_archive
+from protocol.enrolment import (
+    MANIFEST_NAME,
+    ContentError,
+    EnrolmentManifest,
+    check_record_name,
+    read_archive,
+)
 from protocol.envelope import SealedPacket, open_packet
 from protocol.keys import CentralPrivateKey
 
@@ -70,3 +77,28 @@ def open_and_check(
                 f"signed header's {outside!r}"
             )
     return OpenedPacket(packet, manifest, files, signature_checked=station_key is not None)
+
+
+def extract(opened: OpenedPacket, out: Path) -> Path:
+    """Write the packet's records and manifest under ``out/<packet id>/``; returns that folder.
+
+    Every record name is checked again (protocol/enrolment.py), and every path resolved: one
+    that would land outside ``out`` (a traversal name, a symbolic link planted in ``out``) is
+    refused before anything of the packet is written."""
+    root = out.resolve()
+    folder = (root / opened.packet.packet_id).resolve()
+    targets: dict[Path, bytes] = {}
+    for name, data in opened.files.items():
+        check_record_name(name)
+        targets[(folder / name).resolve()] = data
+    manifest = opened.manifest.model_dump_json(indent=1).encode("utf-8")
+    targets[(folder / MANIFEST_NAME).resolve()] = manifest
+    for path in targets:
+        if not path.is_relative_to(folder) or not folder.is_relative_to(root):
+            raise ContentError(
+                f"packet {opened.packet.packet_id}: {path} would be written outside {out}"
+            )
+    for path, data in targets.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return folder

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from fleet import audit
 from fleet.broker.publisher import FleetPublisher
-from fleet.errors import FleetError, UnknownStationError
+from fleet.errors import FleetError, StationOfflineError, UnknownStationError
 from fleet.store.locking import locked
 from fleet.store.models import Station, StationCommand, utcnow
 from protocol import topics
@@ -212,10 +212,20 @@ def send_preregistration_batch(
     valid_for: timedelta,
     actor: str,
 ) -> PreregistrationBatch:
-    """Publish applications to a station (QoS 1: queued at the broker while it is offline)."""
+    """Publish applications to a station that is online now (QoS 0, decision 0042).
+
+    Personal data must not wait at the broker for a station out of coverage: Mosquitto would
+    keep a queued QoS 1 message in its persistence file. At QoS 0 the broker delivers to a
+    connected session or drops it; the station confirms with a ``preregistrations-received``
+    event, and an offline station is refused here so the sender knows to try again later."""
     station = session.get(Station, station_id)
     if station is None or station.state != "active":
         raise UnknownStationError(f"no active station {station_id}")
+    if not station.online:
+        raise StationOfflineError(
+            f"station {station_id} is offline: pre-registrations are sent only to a station "
+            "online now (they are never left waiting at the broker); send them when it is back"
+        )
     now = datetime.now(UTC)
     batch = PreregistrationBatch(
         batch_id=uuid.uuid4().hex,
@@ -231,5 +241,6 @@ def send_preregistration_batch(
         detail={"batch_id": batch.batch_id, "applications": len(applications)},
     )
     session.commit()
-    publisher.publish(topics.PREREGISTRATIONS.for_station(station_id), batch.to_payload(), qos=1)
+    spec = topics.PREREGISTRATIONS
+    publisher.publish(spec.for_station(station_id), batch.to_payload(), qos=spec.qos)
     return batch

@@ -8,12 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts
+from fleet import alerts, audit
 from fleet.access.sessions import SessionPolicy
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.broker.publisher import FleetPublisher
@@ -26,6 +27,9 @@ from fleet.packet_files import PacketFiles
 from fleet.provisioning import BrokerEndpoint
 from fleet.settings import FleetSettings
 from fleet.store.db import make_engine, migrate, read_only_engine, session_factory
+from fleet.updates.engine import RolloutEngine
+from fleet.updates.release import ReleaseCatalog, RepositoryCatalog
+from fleet.updates.status_ingest import record_update_status
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey
 from protocol.provisioning import ca_fingerprint, pinned_token
@@ -49,6 +53,9 @@ class FleetContext:
     _publisher: FleetPublisher | None = field(default=None, repr=False)
     _connect_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     ops: FleetOps = field(init=False, repr=False)
+    rollouts: RolloutEngine = field(init=False, repr=False)
+    # The published releases (fleet/updates/catalog.py); None: releases are named by target.
+    release_catalog: ReleaseCatalog | None = field(default=None, repr=False)
     _views: dict[str, FleetView[Any]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -62,7 +69,26 @@ class FleetContext:
             ).inc(),
         )
         self.ingest.ops = self.ops
+        if self.release_catalog is None and self.settings.updates.repository is not None:
+            self.release_catalog = RepositoryCatalog(self.settings.updates.repository)
+        # Rollouts: the engine ticks in its own thread (fleet/service.py); reports wake it.
+        self.rollouts = RolloutEngine(
+            self.sessions,
+            self.settings.rollouts,
+            clock=self.ops.clock,
+            publisher=self.publisher,
+            catalog=self.release_catalog,
+            read_sessions=self.read_sessions,
+        )
+        self.ingest.on_update_status = self._on_update_status
         self.metrics.set_alert_source(self._active_alerts)
+
+    def _on_update_status(self, station_id: str, payload: bytes) -> None:
+        with self.sessions() as session:
+            row = record_update_status(session, station_id, payload, now=self.ops.clock())
+            session.commit()
+        if row is not None:
+            self.rollouts.wake()
 
     def _active_alerts(self) -> dict[tuple[str, str], int]:
         with self.sessions() as session:
@@ -73,6 +99,9 @@ class FleetContext:
         """Open (and migrate) the store and read every secret: fail now, not at first use."""
         try:
             central_key = CentralPublicKey.load(settings.central.public_key_file)
+            previous_keys = [
+                CentralPublicKey.load(path) for path in settings.central.previous_public_key_files
+            ]
         except KeyFileError as exc:
             raise FleetError(
                 f"central public key: {exc}; get it from the central system "
@@ -87,12 +116,13 @@ class FleetContext:
         settings.service.data_dir.mkdir(parents=True, exist_ok=True)
         engine = make_engine(settings.database_url)
         migrate(engine)
-        sessions = session_factory(engine)
+        sessions = _keyed_sessions(engine, settings)
         files = PacketFiles(settings.packet_dir)
         metrics = FleetMetrics(sessions)
         ingest = Ingest(
             sessions,
             files,
+            central_keys=[central_key, *previous_keys],
             duplicate_receipt_interval_s=settings.ingest.duplicate_receipt_interval_s,
             metrics=metrics,
             key_grace=timedelta(hours=settings.rotation.key_grace_hours),
@@ -100,6 +130,10 @@ class FleetContext:
         context = cls(settings, engine, sessions, files, central_key, admin_token, ingest, metrics)
         ingest.set_station_password = context.set_station_password
         return context
+
+    @property
+    def audit_key_path(self) -> Path:
+        return audit_key_path(self.settings)
 
     def view(self, name: str, build: Callable[[Session, datetime], T]) -> FleetView[T]:
         """The fleet-wide view ``name`` of this process (fleet/fleet_view.py), made on first use."""
@@ -194,3 +228,36 @@ class FleetContext:
             if read_engine is not self.engine:
                 read_engine.dispose()
         self.engine.dispose()
+
+
+def audit_key_path(settings: FleetSettings) -> Path:
+    """``secrets/audit-key`` in the data directory, beside the other secrets."""
+    return settings.service.data_dir / "secrets" / audit.AUDIT_KEY_FILE
+
+
+def _keyed_sessions(engine: Engine, settings: FleetSettings) -> sessionmaker[Session]:
+    """Sessions that key the audit chain (fleet/audit.py). A fleet without an audit key gets one
+    now, and the first keyed entry says so: every entry after it must be keyed."""
+    path = audit_key_path(settings)
+    try:
+        key, created = audit.ensure_key(path)
+    except (OSError, ValueError) as exc:
+        raise FleetError(f"audit key {path}: {exc}") from exc
+    sessions = session_factory(engine, {audit.AUDIT_KEY: key})
+    if created:
+        log.warning(
+            "created the audit key %s: keep it with the other secrets, copy it to every host "
+            "that runs `ewp fleet ingest`, and back it up (without it the audit log cannot be "
+            "verified)",
+            path,
+        )
+        with sessions() as session:
+            audit.record(
+                session,
+                actor="fleet",
+                action="audit.key-created",
+                target=str(path),
+                detail={"note": "entries from here on are keyed with this file's key"},
+            )
+            session.commit()
+    return sessions

@@ -15,6 +15,10 @@ class UnknownStationError(FleetError):
     pass
 
 
+class StationOfflineError(FleetError):
+    """What needs the station online now (personal data is not left queued at the broker)."""
+
+
 class ClaimRefusedError(FleetError):
     """A provisioning claim that cannot be honoured (bad, used or expired token, bad proof)."""
 
@@ -45,6 +49,10 @@ class LastAdminError(AccessError):
 
 class RoleTooHighError(AccessError):
     """A token or user may not get more than its creator has."""
+
+
+class TokenMintingError(AccessError):
+    """An API token asked to create another token."""
 
 
 class LoginRefusedError(AccessError):

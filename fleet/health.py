@@ -54,6 +54,7 @@ MAX_ROLLUP_WINDOW = timedelta(days=1)  # per call: bounded memory however far be
 def sample_of(station_id: str, heartbeat: Heartbeat, at: datetime) -> HealthSample:
     queue, disk, env = heartbeat.queue, heartbeat.disk, heartbeat.environment
     sensors = {s.kind: s.state for s in heartbeat.sensors}
+    captures = heartbeat.captures
     return HealthSample(
         station_id=station_id,
         at=at,
@@ -72,6 +73,11 @@ def sample_of(station_id: str, heartbeat: Heartbeat, at: datetime) -> HealthSamp
         longitude=env.longitude if env else None,
         sensors_faulty=sum(1 for state in sensors.values() if state in FAULTY_SENSOR_STATES),
         sensors=json.dumps(sensors, sort_keys=True),
+        enrolments_completed=captures.enrolments_completed if captures else None,
+        attempts_ok=captures.attempts_ok if captures else None,
+        attempts_failed=captures.attempts_failed if captures else None,
+        sensor_errors=captures.sensor_errors if captures else None,
+        agent_starts=heartbeat.agent_starts,
     )
 
 

@@ -47,6 +47,12 @@ class FleetMetrics:
         self.rejections = Counter(
             "ewp_ingest_rejections", "messages refused, by reason", ["reason"], registry=r
         )
+        self.quarantined = Counter(
+            "ewp_ingest_quarantined",
+            "messages that could not be handled, kept in the quarantine, by reason",
+            ["reason"],
+            registry=r,
+        )
         self.receipts = Counter(
             "ewp_receipts_sent", "receipts published to stations, by status", ["status"], registry=r
         )

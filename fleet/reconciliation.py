@@ -29,6 +29,8 @@ from sqlalchemy.orm import Session
 from fleet.store.locking import locked
 from fleet.store.models import Packet, Station
 from fleet.store.ops_models import ReconciliationDayRow, ReconciliationState
+from protocol.bounds import MAX_REPORT_SEQS, MAX_SEQ_AHEAD
+from protocol.errors import MessageError
 from protocol.ops_messages import (
     ReconciliationReport,
     expand_ranges,
@@ -68,6 +70,7 @@ def record_report(
         )
     )
     state = session.get(ReconciliationState, station_id)
+    _check_within_reach(report, max(received, default=0), state)
     high_water = max(report.last_seq, state.high_water_seq if state else 0)
     days = sorted(_days(report), key=lambda d: d.day)
     present_sorted = sorted(seq for d in days for seq in d.seqs)
@@ -138,6 +141,25 @@ def record_report(
             format_ranges(seq_ranges(lost_all)),
         )
     return state
+
+
+def _check_within_reach(
+    report: ReconciliationReport, stored_last: int, state: ReconciliationState | None
+) -> None:
+    """Refuse numbers the station could not have created (protocol/bounds.py): a ``last_seq``
+    far above what the fleet stored, or far below what it reported before; either would make
+    the comparison expand millions of numbers."""
+    if report.last_seq > stored_last + MAX_SEQ_AHEAD:
+        raise MessageError(
+            f"reconciliation report: last_seq {report.last_seq} is more than {MAX_SEQ_AHEAD} "
+            f"above the highest packet stored ({stored_last})"
+        )
+    previous = state.high_water_seq if state else 0
+    if previous - report.last_seq > MAX_REPORT_SEQS:
+        raise MessageError(
+            f"reconciliation report: last_seq {report.last_seq} is more than {MAX_REPORT_SEQS} "
+            f"below the highest reported before ({previous})"
+        )
 
 
 def lost_days(session: Session, station_id: str) -> list[str]:

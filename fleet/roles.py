@@ -1,4 +1,9 @@
-"""Who may do what at the fleet: four roles, each including the ones below it."""
+"""Who may do what at the fleet: four roles on a ladder, each including the ones below it, and
+the central e-WorkPermit system's role beside the ladder.
+
+``central`` is held by the central system's account only: it lists and fetches the sealed
+packets, marks them processed and posts application decisions. No other role (admin included)
+may do that, and ``central`` may do nothing else (decision 0040)."""
 
 from __future__ import annotations
 
@@ -12,10 +17,21 @@ class Role(IntEnum):
     OPERATOR = 2  # acknowledges alerts, sends commands to stations
     RELEASE_MANAGER = 3  # configuration and software rollouts
     ADMIN = 4  # users, stations (add, revoke, rotate), everything else
+    CENTRAL = 10  # the central system: its packet queue and application decisions, nothing else
 
     @property
     def label(self) -> str:
         return self.name.lower().replace("_", "-")
+
+    @property
+    def on_ladder(self) -> bool:
+        return self is not Role.CENTRAL
+
+    def covers(self, needed: Role) -> bool:
+        """Whether this role may do what ``needed`` may: up the ladder, or exactly central."""
+        if not (self.on_ladder and needed.on_ladder):
+            return self is needed
+        return self >= needed
 
     @classmethod
     def parse(cls, text: str) -> Role:
@@ -38,4 +54,4 @@ class Principal:
     token_id: int | None = None  # the API token, when ``via == "api-token"``
 
     def may(self, needed: Role) -> bool:
-        return self.role >= needed
+        return self.role.covers(needed)

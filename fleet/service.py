@@ -16,6 +16,7 @@ from fleet.context import FleetContext
 from fleet.errors import FleetError
 from fleet.ingest import IngestWorker
 from fleet.settings import FleetSettings
+from fleet.updates.serve import TimestampRefresher
 from fleet.web.pages import warm_fleet_views
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,15 @@ def start_ops_jobs(context: FleetContext, stop: threading.Event) -> threading.Th
     return thread
 
 
+def start_rollout_engine(context: FleetContext, stop: threading.Event) -> threading.Thread:
+    """The rollout engine (fleet/updates/engine.py): offers, timeouts, soak checks, phases."""
+    thread = threading.Thread(
+        target=context.rollouts.run, args=(stop,), name="rollouts", daemon=True
+    )
+    thread.start()
+    return thread
+
+
 def _sweep_stale_chunks(context: FleetContext, stop: threading.Event) -> None:
     older_than = timedelta(hours=context.settings.ingest.stale_chunk_hours)
     while not stop.wait(STALE_CHUNK_SWEEP_S):
@@ -78,7 +88,9 @@ def serve(context: FleetContext) -> None:
     workers = start_ingest_workers(context, settings.ingest.workers, stop)
     threading.Thread(target=_sweep_stale_chunks, args=(context, stop), daemon=True).start()
     jobs = start_ops_jobs(context, stop)
+    rollouts = start_rollout_engine(context, stop)
     threading.Thread(target=warm_fleet_views, args=(context,), daemon=True).start()
+    refresher = _start_timestamp_refresher(context)
     config = uvicorn.Config(
         create_app(context),
         host=settings.service.listen_host,
@@ -102,9 +114,28 @@ def serve(context: FleetContext) -> None:
         server.run()
     finally:
         stop.set()
-        for thread in [*workers, jobs]:
+        if refresher is not None:
+            refresher.stop()
+        for thread in [*workers, jobs, rollouts]:
             thread.join(timeout=5)
         context.close()
+
+
+def _start_timestamp_refresher(context: FleetContext) -> TimestampRefresher | None:
+    """Keep the release repository's short-lived timestamp fresh (docs/updates.md)."""
+    updates = context.settings.updates
+    if updates.repository is None or updates.keys is None:
+        return None
+    from fleet.updates.repository import FileRepository
+
+    if not (updates.repository / "metadata" / "timestamp.json").exists():
+        log.warning("release repository %s has nothing published yet", updates.repository)
+        return None
+    refresher = TimestampRefresher(
+        FileRepository(updates.repository, updates.keys), updates.timestamp_refresh_s
+    )
+    refresher.start()
+    return refresher
 
 
 def run_ingest_only(context: FleetContext, workers: int, process: str) -> None:

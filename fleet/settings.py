@@ -17,38 +17,47 @@ from sqlalchemy.exc import ArgumentError
 from fleet.ops_settings import AlertSettings, HealthSettings, StatusPageSettings
 from fleet.secret_ref import PLACEHOLDERS, SecretRef
 from fleet.tls import TlsFiles
+from fleet.updates.plan import RolloutSettings
 
 __all__ = ["PLACEHOLDERS", "FleetSettings", "SecretRef"]
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A docstring under a field is its description (docs/settings.md is generated from them).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ServiceSettings(Section):
     listen_host: str = "127.0.0.1"
+    """the HTTP API and dashboard's listen address"""
     listen_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    """the HTTP API and dashboard's port (0: any free port)"""
     public_url: str = Field(
         default="http://127.0.0.1:8080", description="how stations reach this service"
     )
     data_dir: Path
+    """packets, secrets, the SQLite store and the broker's files live here"""
     database_url: str | None = Field(
         default=None,
         description="SQLAlchemy URL of a PostgreSQL or SQLite store; default: SQLite in data_dir",
     )
     admin_token: SecretRef = Field(description="bearer token for admin API calls")
-    tls_cert_file: Path | None = Field(
-        default=None,
-        description="serve HTTPS directly with this certificate (PEM; e.g. the fleet CA's server "
-        "certificate); leave unset behind a TLS reverse proxy",
-    )
+    tls_cert_file: Path | None = None
+    """serve HTTPS with this certificate (PEM, issued by the fleet CA); unset behind a TLS
+    reverse proxy"""
     tls_key_file: Path | None = None
+    """its private key (PEM)"""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> ServiceSettings:
         if (self.tls_cert_file is None) != (self.tls_key_file is None):
             raise ValueError("tls_cert_file and tls_key_file go together")
         return self
+
+    max_request_bytes: Annotated[int, Field(ge=64 * 1024, le=1 << 30)] = 8 << 20
+    """the largest request body from a caller with credentials (larger: 413 before reading)"""
+    max_anonymous_request_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 << 10
+    """the largest request body without credentials: status page, logins, provisioning claim"""
 
     @field_validator("database_url")
     @classmethod
@@ -79,32 +88,35 @@ def check_database_url(url: str) -> None:
 
 class BrokerSettings(Section):
     host: str = "127.0.0.1"
+    """where the fleet's own processes reach Mosquitto"""
     port: Annotated[int, Field(ge=1, le=65535)] = 1883
+    """the broker port the fleet's own processes use"""
     station_host: str | None = Field(
         default=None, description="broker host as stations see it (default: host)"
     )
-    station_port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
-        default=None, description="broker port as stations see it (default: tls_port with TLS)"
-    )
-    tls: bool = Field(
-        default=False,
-        description="the fleet's own processes reach the broker over TLS (host:port is then a "
-        "TLS listener, e.g. on another host); default: the loopback plaintext listener",
-    )
-    tls_listen_host: str = Field(
-        default="0.0.0.0",  # noqa: S104 (stations reach it from everywhere; TLS and a login)
-        description="address of the stations' TLS listener",
-    )
+    station_port: Annotated[int, Field(ge=1, le=65535)] | None = None
+    """broker port as stations see it (default: tls_port with TLS files, else port)"""
+    tls: bool = False
+    """the fleet's own processes reach the broker over TLS (host:port is then a TLS listener,
+    e.g. on another host, checked against ca_file); default: the loopback plaintext listener"""
+    tls_listen_host: str = "0.0.0.0"  # noqa: S104 (stations reach it from everywhere)
+    """address of the stations' TLS listener"""
     tls_port: Annotated[int, Field(ge=1, le=65535)] = 8883
-    ca_file: Path | None = Field(
-        default=None, description="the fleet CA certificate (PEM) stations pin"
-    )
-    cert_file: Path | None = Field(default=None, description="the broker's server certificate")
-    key_file: Path | None = Field(default=None, description="its private key")
+    """port of the stations' TLS listener"""
+    ca_file: Path | None = None
+    """the fleet CA certificate (PEM); stations pin its fingerprint (from the claim token)"""
+    cert_file: Path | None = None
+    """the broker's server certificate (PEM), issued by that CA"""
+    key_file: Path | None = None
+    """its private key (PEM)"""
     admin_username: str = "ewp-broker-admin"
+    """the dynamic-security admin client (manages station accounts and ACLs)"""
     admin_password: SecretRef
+    """its password"""
     service_username: str = "ewp-fleet"
+    """the client the fleet's ingest and commands use"""
     service_password: SecretRef
+    """its password"""
 
     @model_validator(mode="after")
     def _tls_files(self) -> BrokerSettings:
@@ -122,16 +134,28 @@ class BrokerSettings(Section):
 
 class IngestSettings(Section):
     workers: Annotated[int, Field(ge=0, le=64)] = 1
+    """ingest workers in `ewp fleet serve` (one per core; 0 when `ewp fleet ingest` processes do
+    all of it)"""
     duplicate_receipt_interval_s: Annotated[float, Field(ge=0)] = 5.0
-    stale_chunk_hours: Annotated[float, Field(gt=0)] = 72.0
+    """a station resending a stored packet gets its receipt again at most this often"""
+    stale_chunk_hours: Annotated[float, Field(gt=0, le=72)] = 6.0
+    """chunks of a packet never completed are dropped after this long (the station sends it
+    again from its first chunk when its receipt does not come: at most every 30 minutes)"""
 
 
 class CentralSettings(Section):
     public_key_file: Path = Field(description="the central system's HPKE public key (JSON)")
+    previous_public_key_files: list[Path] = Field(
+        default_factory=list,
+        max_length=4,
+        description="central public keys replaced by a rotation whose packets are still "
+        "accepted (stations not yet given the new key); remove one once every station has it",
+    )
 
 
 class ProvisioningSettings(Section):
     claim_token_ttl_hours: Annotated[float, Field(gt=0, le=24 * 90)] = 168.0
+    """how long a station's one-time claim token stays valid"""
 
 
 class AccessSettings(Section):
@@ -154,9 +178,13 @@ class AccessSettings(Section):
         default=20, description="failed logins from one client address before it is locked"
     )
     login_failure_window_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    """failed logins are counted over this window"""
     login_lockout_minutes: Annotated[float, Field(gt=0, le=24 * 60)] = 15.0
+    """how long a locked username or address stays locked"""
     token_default_days: Annotated[int, Field(ge=1, le=3650)] = 90
+    """an API token's lifetime when none is asked for"""
     token_max_days: Annotated[int, Field(ge=1, le=3650)] = 365
+    """the longest lifetime an API token may be given"""
 
 
 class MetricsSettings(Section):
@@ -176,6 +204,20 @@ class RotationSettings(Section):
 
 class LogSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    """the fleet log's level"""
+
+
+class UpdateSettings(Section):
+    repository: Path | None = Field(
+        default=None,
+        description="the TUF release repository (metadata/, targets/), served at /updates/",
+    )
+    keys: Path | None = Field(
+        default=None, description="the online signing keys (targets, snapshot, timestamp)"
+    )
+    timestamp_refresh_s: Annotated[float, Field(gt=0, le=86400)] = Field(
+        default=600.0, description="how often the timestamp's expiry is checked and re-signed"
+    )
 
 
 class FleetSettings(Section):
@@ -191,6 +233,8 @@ class FleetSettings(Section):
     health: HealthSettings = Field(default_factory=HealthSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     status_page: StatusPageSettings = Field(default_factory=StatusPageSettings)
+    rollouts: RolloutSettings = Field(default_factory=RolloutSettings)
+    updates: UpdateSettings = Field(default_factory=UpdateSettings)
 
     @property
     def database_url(self) -> str:

@@ -23,11 +23,10 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from protocol.bounds import CHUNK_OVERHEAD, MAX_CHUNK_SIZE, MAX_CHUNKS
 from protocol.envelope import (
     FORMAT_VERSION,
     MAGIC,
-    MAX_HEADER_LEN,
-    SIGNATURE_LEN,
     PacketHeader,
     SealedPacket,
     parse_signed_header,
@@ -36,12 +35,10 @@ from protocol.errors import ChunkError, EnvelopeError
 
 CHUNK_MAGIC = b"EWPC"
 DEFAULT_CHUNK_SIZE = 64 * 1024
-MAX_CHUNK_SIZE = 1024 * 1024
-MAX_CHUNKS = 65536
 # The largest chunk message: magic, version, header length, the longest header, its signature,
 # index/count/offset and the largest data. Nothing legitimate on the broker is larger, so the
 # broker's message size limit is this (fleet/broker/mosquitto.py).
-MAX_CHUNK_MESSAGE_SIZE = 4 + 1 + 2 + MAX_HEADER_LEN + SIGNATURE_LEN + 12 + MAX_CHUNK_SIZE
+MAX_CHUNK_MESSAGE_SIZE = CHUNK_OVERHEAD + MAX_CHUNK_SIZE
 _TAIL = struct.Struct(">III")
 
 

@@ -31,7 +31,14 @@ from protocol.reference_data import job_types, nationalities, province_by_name, 
 ENROLMENT_FORMAT = "ewp-enrolment/1"
 MANIFEST_NAME = "manifest.json"
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-_SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9._/-]{0,127}$")
+# A record's name in the archive, and the path it is extracted to under the packet's folder:
+# at most one folder and a file name, each starting with a letter or digit, dots only between
+# parts of the file name (so never ``..``, never a leading ``/`` or ``.``), 128 characters at
+# most. Checked when a packet is built, when its content is read, and again on extraction.
+RECORD_NAME_LEN = 128
+RECORD_NAME_RE = re.compile(
+    r"^(?:[a-z0-9][a-z0-9_-]*/)?[a-z0-9][a-z0-9_-]*(?:\.[a-z0-9][a-z0-9_-]*)*$"
+)
 MAX_ARCHIVE_MEMBERS = 64
 MAX_MEMBER_SIZE = 16 * 1024 * 1024
 MIN_WORKING_AGE = 15
@@ -152,7 +159,17 @@ class Application(Strict):
 
 
 class BiometricRecord(Strict):
-    name: Annotated[str, StringConstraints(pattern=_SAFE_NAME.pattern)]
+    name: Annotated[
+        str, StringConstraints(max_length=RECORD_NAME_LEN, pattern=RECORD_NAME_RE.pattern)
+    ]
+
+    @field_validator("name")
+    @classmethod
+    def _not_the_manifest(cls, value: str) -> str:
+        if value == MANIFEST_NAME:
+            raise ValueError(f"a record may not be called {MANIFEST_NAME}")
+        return value
+
     modality: Literal["finger", "iris"]
     kind: Literal["image", "template"]
     format: str = Field(min_length=1, max_length=64)
@@ -188,6 +205,16 @@ class EnrolmentManifest(Strict):
     exceptions: list[BiometricException] = Field(default_factory=list)
 
 
+def check_record_name(name: str) -> None:
+    """Raise ContentError unless ``name`` follows ``RECORD_NAME_RE`` (and is not the
+    manifest's name)."""
+    if len(name) > RECORD_NAME_LEN or not RECORD_NAME_RE.fullmatch(name) or name == MANIFEST_NAME:
+        raise ContentError(
+            f"record name {name[:200]!r} is not allowed: lower-case letters, digits, '-' and "
+            "'_', at most one folder, dots only within the file name"
+        )
+
+
 def record_for(name: str, data: bytes, **fields: str | int | None) -> BiometricRecord:
     """A manifest entry for the file ``name`` holding ``data`` (hash and size filled in)."""
     return BiometricRecord.model_validate(
@@ -198,6 +225,8 @@ def record_for(name: str, data: bytes, **fields: str | int | None) -> BiometricR
 def build_archive(manifest: EnrolmentManifest, files: dict[str, bytes]) -> bytes:
     """The plaintext to seal: ``manifest.json`` first, then the record files, deterministic."""
     listed = {r.name: r for r in manifest.records}
+    for name in files:
+        check_record_name(name)
     if set(listed) != set(files):
         raise ContentError(
             f"manifest records {sorted(listed)} do not match the files {sorted(files)}"
@@ -244,6 +273,8 @@ def read_archive(data: bytes) -> tuple[EnrolmentManifest, dict[str, bytes]]:
             where = ".".join(str(p) for p in first["loc"])
             raise ContentError(f"invalid manifest: {where}: {first['msg']}") from None
         names = [i.filename for i in infos[1:]]
+        for name in names:
+            check_record_name(name)
         listed = [r.name for r in manifest.records]
         if sorted(names) != sorted(listed):
             raise ContentError(f"archive files {sorted(names)} differ from manifest {listed}")

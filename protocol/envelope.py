@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import hpke
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from protocol.bounds import MAX_SEQ
 from protocol.errors import DecryptionError, EnvelopeError, SignatureError
 from protocol.keys import CentralPrivateKey, CentralPublicKey, station_key_id
 from protocol.topics import STATION_ID_RE
@@ -60,7 +61,9 @@ class PacketHeader(BaseModel):
     v: Literal[1] = 1
     station_id: StationId
     packet_id: PacketId
-    seq: int = Field(ge=1, description="the station's own packet counter, for reconciliation")
+    seq: int = Field(
+        ge=1, le=MAX_SEQ, description="the station's own packet counter, for reconciliation"
+    )
     created_at: str = Field(pattern=r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
     content_type: str = Field(min_length=1, max_length=100)
     kem: Literal["MLKEM768_X25519", "X25519"]

@@ -29,6 +29,7 @@ from cryptography.hazmat.primitives import hpke, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, mlkem, x25519
 
 from protocol.errors import KeyFileError
+from protocol.private_files import write_private
 
 KemName = Literal["MLKEM768_X25519", "X25519"]
 DEFAULT_KEM: KemName = "MLKEM768_X25519"
@@ -234,13 +235,5 @@ def _read_json(path: Path, what: str) -> object:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a secret: created 0600, written and fsync'd before it is renamed into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    """Write a secret: a unique O_EXCL temporary file, 0600, fsync'd, renamed into place."""
+    write_private(path, data)

@@ -10,13 +10,29 @@ from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from protocol.bounds import (
+    MAX_DETAIL_ITEMS,
+    MAX_LINK_COUNTERS,
+    MAX_SENSORS,
+    NO_NUL,
+    Count,
+    EventKind,
+    FiniteFloat,
+    FirmwareVersion,
+    Int64,
+    SeqOrZero,
+    ShortText,
+    SoftwareVersion,
+    StationScalar,
+    StatusReason,
+)
 from protocol.enrolment import Application
 from protocol.errors import MessageError
 from protocol.topics import STATION_ID_RE
 
 StationId = Annotated[str, StringConstraints(pattern=STATION_ID_RE.pattern)]
 PacketId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
-Timestamp = Annotated[str, StringConstraints(max_length=40)]
+Timestamp = Annotated[str, StringConstraints(max_length=40, pattern=NO_NUL)]
 
 
 class Message(BaseModel):
@@ -48,42 +64,42 @@ class StationStatus(Message):
     station_id: StationId
     state: Literal["online", "offline"]
     at: Timestamp | None = None
-    software_version: str | None = None
-    reason: str | None = None  # "clean shutdown" / "last will"
+    software_version: SoftwareVersion | None = None
+    reason: StatusReason | None = None  # "clean shutdown" / "last will"
 
 
 class QueueHealth(Message):
-    pending: int = Field(ge=0, description="sealed packets not yet acknowledged by the fleet")
-    sending: int = Field(ge=0)
-    acked: int = Field(ge=0, description="acknowledged, kept until the retention period ends")
-    pending_bytes: int = Field(ge=0)
-    oldest_pending_age_s: float | None = Field(default=None, ge=0)
-    created_total: int = Field(ge=0, description="packets this station ever created")
-    last_seq: int = Field(ge=0, description="highest packet sequence number created")
+    pending: Count = Field(description="sealed packets not yet acknowledged by the fleet")
+    sending: Count
+    acked: Count = Field(description="acknowledged, kept until the retention period ends")
+    pending_bytes: Count
+    oldest_pending_age_s: FiniteFloat | None = Field(default=None, ge=0)
+    created_total: Count = Field(description="packets this station ever created")
+    last_seq: SeqOrZero = Field(description="highest packet sequence number created")
 
 
 class DiskHealth(Message):
-    free_bytes: int = Field(ge=0)
-    total_bytes: int = Field(ge=0)
+    free_bytes: Count
+    total_bytes: Count
 
 
 SensorState = Literal["ok", "missing", "error", "unknown"]
 
 
 class SensorHealth(Message):
-    kind: str
+    kind: ShortText
     state: SensorState
-    detail: str | None = None
+    detail: ShortText | None = None
 
 
 class Environment(Message):
     """What the station controller board reports: climate, power, position, tamper."""
 
     controller: Literal["ok", "missing", "error"]
-    controller_firmware: str | None = None
-    temperature_c: float | None = None
-    humidity_pct: float | None = None
-    battery_v: float | None = None
+    controller_firmware: FirmwareVersion | None = None
+    temperature_c: FiniteFloat | None = None
+    humidity_pct: FiniteFloat | None = None
+    battery_v: FiniteFloat | None = None
     external_power: bool | None = None
     tamper_latched: bool = False
     latitude: float | None = Field(default=None, ge=-90, le=90)
@@ -94,7 +110,7 @@ class Environment(Message):
 class AppliedConfigRef(Message):
     """Which desired configuration the station runs (version 0: its local settings only)."""
 
-    version: int = Field(ge=0)
+    version: Count
     sha256: Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
 
 
@@ -114,23 +130,24 @@ class Heartbeat(Message):
     v: Literal[1] = 1
     station_id: StationId
     at: Timestamp
-    seq: int = Field(ge=0, description="heartbeat counter since the agent started")
-    uptime_s: float = Field(ge=0)
-    software_version: str
+    seq: Count = Field(description="heartbeat counter since the agent started")
+    uptime_s: FiniteFloat = Field(ge=0)
+    software_version: SoftwareVersion
     queue: QueueHealth
     disk: DiskHealth
-    sensors: list[SensorHealth] = Field(default_factory=list)
-    link: dict[str, float | int] = Field(
+    sensors: list[SensorHealth] = Field(default_factory=list, max_length=MAX_SENSORS)
+    link: dict[ShortText, Int64 | FiniteFloat] = Field(
         default_factory=dict,
+        max_length=MAX_LINK_COUNTERS,
         description="uplink counters: reconnects, chunks_sent, bytes_sent, receipt_timeouts",
     )
     environment: Environment | None = Field(
         default=None, description="from the station controller board, when one is fitted"
     )
-    cpu_temperature_c: float | None = Field(
+    cpu_temperature_c: FiniteFloat | None = Field(
         default=None, description="the Pi's SoC temperature (thermal zone 0), when readable"
     )
-    interval_s: float | None = Field(
+    interval_s: FiniteFloat | None = Field(
         default=None,
         gt=0,
         description="seconds until the next heartbeat: the fleet's missed-heartbeat timeout "
@@ -168,9 +185,11 @@ class StationEvent(Message):
     v: Literal[1] = 1
     station_id: StationId
     at: Timestamp
-    kind: str = Field(min_length=1, max_length=64)
+    kind: EventKind
     severity: Literal["info", "warning", "error", "critical"] = "info"
-    detail: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
+    detail: dict[ShortText, StationScalar] = Field(
+        default_factory=dict, max_length=MAX_DETAIL_ITEMS
+    )
 
 
 CommandKind = Literal[
@@ -202,9 +221,11 @@ class CommandResponse(Message):
     command_id: PacketId
     station_id: StationId
     status: Literal["ok", "refused", "error", "unknown-command"]
-    detail: dict[str, Scalar] = Field(default_factory=dict)
+    detail: dict[ShortText, StationScalar] = Field(
+        default_factory=dict, max_length=MAX_DETAIL_ITEMS
+    )
     answered_at: Timestamp
-    signature: str = Field(default="", description="base64 Ed25519 signature")
+    signature: str = Field(default="", max_length=100, description="base64 Ed25519 signature")
 
 
 class PreregistrationBatch(Message):

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
+from protocol.bounds import Count, LongText, Seq, SeqOrZero, check_seq_span
 from protocol.messages import Message, PacketId, StationId, Timestamp
 from protocol.station_config import StationConfig
 
@@ -21,7 +22,7 @@ BangkokDay = Annotated[str, StringConstraints(pattern=r"^\d{4}-\d\d-\d\d$")]
 ApplicationNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9-]{4,32}$")]
 
 # Sequence numbers as inclusive [first, last] ranges, ascending, not touching: [[1, 5], [7, 7]].
-SeqRange = tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]]
+SeqRange = tuple[Seq, Seq]
 MAX_RANGES = 10_000
 
 
@@ -85,11 +86,11 @@ class ConfigApplied(Message):
 
     v: Literal[1] = 1
     station_id: StationId
-    version: int = Field(ge=0, description="the version it runs (0: its local settings)")
+    version: Count = Field(description="the version it runs (0: its local settings)")
     sha256: Sha256Hex
     status: Literal["applied", "refused"]
-    desired_version: int | None = Field(default=None, ge=1, description="the version received")
-    error: str | None = Field(default=None, max_length=2000)
+    desired_version: Count | None = Field(default=None, ge=1, description="the version received")
+    error: LongText | None = None
     applied_at: Timestamp
 
 
@@ -100,7 +101,7 @@ class ReconciliationDay(Message):
     """What the station created on one day (Asia/Bangkok), from its outbox."""
 
     day: BangkokDay
-    created: int = Field(ge=0)
+    created: Count
     seqs: list[SeqRange] = Field(description="sequence numbers created that day")
     pending: list[SeqRange] = Field(
         default_factory=list, description="of those, not yet acknowledged by the fleet"
@@ -123,8 +124,8 @@ class ReconciliationReport(Message):
     v: Literal[1] = 1
     station_id: StationId
     at: Timestamp
-    last_seq: int = Field(ge=0)
-    created_total: int = Field(ge=0)
+    last_seq: SeqOrZero
+    created_total: Count
     days: list[ReconciliationDay] = Field(max_length=20_000)
     missing: list[SeqRange] = Field(default_factory=list)
 
@@ -132,6 +133,16 @@ class ReconciliationReport(Message):
     @classmethod
     def _valid_ranges(cls, value: list[tuple[int, int]]) -> list[tuple[int, int]]:
         return _check_ranges(value)
+
+    @model_validator(mode="after")
+    def _bounded_span(self) -> ReconciliationReport:
+        """All ranges together stay small enough to expand (protocol/bounds.py)."""
+        total = count_ranges(self.missing)
+        for day in self.days:
+            total += count_ranges(day.seqs) + count_ranges(day.pending)
+            check_seq_span(total)
+        check_seq_span(total)
+        return self
 
 
 # -- application status ------------------------------------------------------------------------

@@ -40,7 +40,8 @@ _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # A docstring under a field is its description (docs/settings.md is generated from them).
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 def _both_eyes() -> list[Eye]:
@@ -51,12 +52,20 @@ class CapturePolicy(Section):
     """Which biometrics an enrolment needs and how good they must be (0-100 scales)."""
 
     fingers: list[FingerPosition] = Field(default_factory=lambda: list(ALL_FINGERS))
+    """the fingers an enrolment captures, in order"""
     eyes: list[Eye] = Field(default_factory=lambda: _both_eyes())
+    """the eyes an enrolment captures (empty: no iris)"""
     finger_quality_min: Annotated[int, Field(ge=0, le=100)] = 40
+    """the lowest ewp-fq-1 score accepted for a finger"""
     iris_quality_min: Annotated[int, Field(ge=0, le=100)] = 60
+    """the lowest ewp-iq-1 score accepted for an eye"""
     attempts: Annotated[int, Field(ge=1, le=10)] = 3
+    """captures tried per finger or eye before the best one is kept or an exception recorded"""
     finger_timeout_s: Annotated[float, Field(gt=0, le=300)] = 20.0
+    """how long to wait for a finger on the sensor"""
     duplicate_check: bool = True
+    """check each finger against the applicant's earlier fingers (a finger presented twice is
+    refused)"""
 
     @field_validator("fingers", "eyes")
     @classmethod
@@ -76,7 +85,9 @@ class UploadWindow(Section):
     """A daily window (Asia/Bangkok local time) in which packets may upload; may cross midnight."""
 
     start: str
+    """when uploads may start, HH:MM"""
     end: str
+    """when uploads stop, HH:MM (before start: the window crosses midnight)"""
 
     @field_validator("start", "end")
     @classmethod
@@ -91,13 +102,16 @@ class UploadSchedule(Section):
 
     windows: list[UploadWindow] = Field(default_factory=list)
     timezone: Literal["Asia/Bangkok"] = "Asia/Bangkok"
+    """the windows' time zone"""
 
 
 class StationConfig(Section):
     capture: CapturePolicy = Field(default_factory=CapturePolicy)
     upload: UploadSchedule = Field(default_factory=UploadSchedule)
     heartbeat_interval_s: Annotated[float, Field(ge=1, le=3600)] = 30.0
+    """how often stations report their health"""
     retention_days: Annotated[float, Field(ge=0)] = 30.0
+    """how long stations keep packets the fleet acknowledged"""
 
 
 def canonical_config(config: StationConfig) -> bytes:

@@ -128,13 +128,17 @@ APPLICATION_STATUS = TopicSpec(
     "the central system's decision on an application enrolled at this station",
 )
 
+# QoS 0 on purpose: personal data. The broker queues nothing at QoS 0 for an offline session,
+# so a batch never waits in Mosquitto's persistence file; the fleet sends only to a station that
+# is online, and the station confirms with a `preregistrations-received` event (decision 0042).
 PREREGISTRATIONS = TopicSpec(
     "preregistrations",
     Direction.DOWN,
-    1,
+    0,
     False,
     "PreregistrationBatch",
-    "applications submitted online, for offline lookup during a trip",
+    "applications submitted online, for offline lookup during a trip; sent only while the "
+    "station is online, never queued at the broker",
 )
 
 UPDATE_STATUS = TopicSpec(

@@ -2,8 +2,9 @@
 # Install the Debian packages ewp needs when they are missing: Python's venv module, the
 # Mosquitto broker, and a C toolchain where a wheel is missing. With --test also what only
 # `make test` needs: the PostgreSQL server (the store tests run on it too, in a throwaway
-# cluster started with initdb), and Chromium with a Thai font for the dashboard's browser
-# tests and their screenshots. Safe to run again: it does nothing when everything is present.
+# cluster started with initdb), Chromium with a Thai font for the dashboard's browser
+# tests and their screenshots, and gcc for the fake iris camera library the tests build.
+# Safe to run again: it does nothing when everything is present.
 set -euo pipefail
 
 testing=0
@@ -30,7 +31,10 @@ case "$(uname -m)" in
     *) set -- "$@" build-essential python3-dev ;;
 esac
 # Debian's chromium, driven by Playwright (never a browser downloaded by `playwright install`).
-[ "$testing" -eq 1 ] && set -- "$@" chromium fonts-thai-tlwg
+# gcc and libc6-dev: the suite compiles the fake IDDK 2000 library (simulators/fake_iddk2000.c).
+# fonts-noto-core: the kiosk's fonts (Thai, Burmese, Khmer, Lao, Vietnamese), for its browser tests
+# and glyph-coverage test; a station with the kiosk screen installs it too (docs/kiosk.md).
+[ "$testing" -eq 1 ] && set -- "$@" chromium fonts-thai-tlwg fonts-noto-core gcc libc6-dev
 for pkg in "$@"; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done

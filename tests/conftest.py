@@ -24,9 +24,18 @@ from fleet.broker.mosquitto import (
 from fleet.store.db import make_engine, migrate
 from fleet.tls import TlsFiles, create_fleet_tls
 from mqtt_session import BrokerAddress
+from simulators.fake_iddk2000 import FakeIddk
 
 BACKENDS = ("sqlite", "postgresql")
 TEMPLATE_DB = "ewp_template"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Compile the gettext catalogs whose .mo is missing or older than its .po (as `make
+    catalogs` does), so a bare `pytest` after a pull reads the catalogs in the tree."""
+    from ewp.catalogs import compile_all
+
+    compile_all()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -180,3 +189,20 @@ def fleet_stack(tmp_path: Path) -> Iterator[FleetStack]:
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def fake_iddk_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fake libIddk2000.so, compiled from simulators/fake_iddk2000.c with the system cc."""
+    from simulators.fake_iddk2000 import build_fake_iddk
+
+    return build_fake_iddk(tmp_path_factory.mktemp("fake-iddk"))
+
+
+@pytest.fixture
+def fake_iddk(fake_iddk_library: Path) -> Iterator[FakeIddk]:
+    """The fake camera, reset: plugged, binocular, both eyes good, fast timing."""
+    fake = FakeIddk(fake_iddk_library)
+    fake.reset()
+    yield fake
+    fake.reset()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from protocol.envelope import utc_timestamp
 from protocol.errors import MessageError
 from protocol.messages import AppliedConfigRef, parse_message
 from protocol.ops_messages import ConfigApplied, DesiredConfig
+from protocol.private_files import write_private
 from protocol.station_config import StationConfig, config_sha256
 
 log = logging.getLogger(__name__)
@@ -154,21 +154,12 @@ class AppliedConfig:
         )
 
     def _store(self, running: RunningConfig) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = self.path.with_suffix(".tmp")
         data = {
             "version": running.version,
             "sha256": running.sha256,
             "applied_at": running.applied_at,
             "config": running.config.model_dump(mode="json"),
         }
-        with open(temporary, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, sort_keys=True)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, self.path)
-        fd = os.open(self.path.parent, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        # A unique temporary file, renamed into place (not a fixed ".tmp" name).
+        text = json.dumps(data, indent=2, sort_keys=True)
+        write_private(self.path, text.encode("utf-8"), mode=0o644)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import math
+from dataclasses import dataclass
 from datetime import datetime
 
 import wsq  # noqa: F401  (registers the WSQ codec with Pillow)
@@ -131,6 +132,31 @@ def _iris_box(quality: IrisQuality | None) -> IrisBox:
     )
 
 
+@dataclass(frozen=True)
+class CameraQuality:
+    """The iris camera's own quality of an eye image (IriShield: total score, usable area).
+
+    Written as two more quality blocks after ours, under the camera vendor's id
+    (``vendor_id``; 0 "unreported" until the vendor's IBIA organisation id is configured) and
+    the algorithm ids of ``CAMERA_QUALITY_ALGORITHM_IDS``.
+    """
+
+    total_score: int
+    usable_area: int
+    vendor_id: int = 0
+
+    def blocks(self) -> tuple[QualityBlock, ...]:
+        ids = CAMERA_QUALITY_ALGORITHM_IDS
+        return (
+            QualityBlock(self.total_score, self.vendor_id, ids["camera-total-score"]),
+            QualityBlock(self.usable_area, self.vendor_id, ids["camera-usable-area"]),
+        )
+
+
+# The camera's figures in the ISO quality blocks: "TS" total score, "UA" usable area.
+CAMERA_QUALITY_ALGORITHM_IDS = {"camera-total-score": 0x5453, "camera-usable-area": 0x5541}
+
+
 def iris_record(
     pixels: bytes,
     width: int,
@@ -142,11 +168,17 @@ def iris_record(
     attempts: int = 1,
     device_vendor: int = 0,
     device_type: int = 0,
+    camera_quality: CameraQuality | None = None,
 ) -> CapturedRecord:
-    """The packet record of one eye (``right-eye`` / ``left-eye``): an ISO 19794-6 record."""
+    """The packet record of one eye (``right-eye`` / ``left-eye``): an ISO 19794-6 record,
+    with our quality block first and the camera's own after it when given."""
     if eye not in EYE_POSITIONS:
         raise ValueError(f"unknown eye {eye!r}; expected one of {sorted(EYE_POSITIONS)}")
-    blocks = () if quality is None else (QualityBlock.ours(quality.score, quality.algorithm),)
+    blocks: tuple[QualityBlock, ...] = ()
+    if quality is not None:
+        blocks = (QualityBlock.ours(quality.score, quality.algorithm),)
+    if camera_quality is not None:
+        blocks += camera_quality.blocks()
     record = IrisImageRecord(
         (
             IrisImage(

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal, Protocol
 
-from edge.agent.biometric_records import finger_record, iris_record
+from edge.agent.biometric_records import CameraQuality, finger_record, iris_record
 from edge.agent.packet_builder import CapturedRecord, Enrolment
 from edge.agent.quality.finger_quality import FingerQuality, finger_quality
 from edge.agent.quality.iris_quality import IrisQuality, iris_quality
@@ -38,6 +38,7 @@ from edge.drivers.fingerprint_r30x import (
     RetryCaptureError,
 )
 from edge.drivers.iris_camera import IrisCamera, IrisImage, IrisRetryCaptureError
+from edge.drivers.iris_camera import IrisQuality as CameraReport
 from protocol.enrolment import Application, BiometricException
 from protocol.envelope import utc_timestamp
 from protocol.station_config import CapturePolicy
@@ -76,6 +77,18 @@ class KeepBest:
 Resolution = KeepBest | Declared
 
 
+@dataclass(frozen=True)
+class ShownCapture:
+    """One capture as a screen may show it (8-bit grey pixels, in memory only) with its score."""
+
+    position: str
+    attempt: int
+    quality: int
+    width: int
+    height: int
+    pixels: bytes
+
+
 class Console(Protocol):
     """The operator's side of the workflow (terminal, kiosk, autopilot, test script)."""
 
@@ -100,7 +113,8 @@ class IrisSample:
     width: int
     height: int
     quality: IrisQuality
-    camera_quality: int | None = None
+    camera_quality: int | None = None  # the camera's own total score, 0-100
+    camera_usable_area: int | None = None  # the camera's own usable iris area, 0-100
 
 
 class IrisCapturer(Protocol):
@@ -189,12 +203,12 @@ class CameraIrisCapturer:
                 log.info("iris capture of %s: %s", ", ".join(eyes), exc)
                 return {}
             found = {eye.value for eye in status.eyes_found}
-            images: dict[str, tuple[IrisImage, int | None]] = {}
+            images: dict[str, tuple[IrisImage, CameraReport]] = {}
             for side in sides:
                 if side not in found:
                     continue
                 image = self.camera.result_image(side, unqualified=True)
-                camera_score = self.camera.result_quality(side).total_score
+                camera_score = self.camera.result_quality(side)
                 images[f"{side}-eye"] = (image, camera_score)
             self.camera.clear()
         finally:
@@ -206,7 +220,8 @@ class CameraIrisCapturer:
                 image.width,
                 image.height,
                 iris_quality(image.pixels, image.width, image.height),
-                camera_score,
+                camera_score.total_score,
+                camera_score.usable_area,
             )
             for eye, (image, camera_score) in images.items()
         }
@@ -238,12 +253,14 @@ class EnrolmentWorkflow:
         fingers: FingerCapturer | None,
         irises: IrisCapturer | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        on_capture: Callable[[ShownCapture], None] | None = None,
     ) -> None:
         self.policy = policy
         self.console = console
         self.fingers = fingers
         self.irises = irises
         self._clock = clock
+        self._on_capture = on_capture or (lambda shown: None)
 
     def run(
         self,
@@ -339,6 +356,12 @@ class EnrolmentWorkflow:
                     )
                     self.fingers.lift(guide)
                     continue
+            image = sample.image  # shown (with its score) while the finger is lifted
+            self._on_capture(
+                ShownCapture(
+                    position, attempt, sample.quality.score, image.width, image.height, image.pixels
+                )
+            )
             self.fingers.lift(guide)
             if best is None or sample.quality.score > best.quality.score:
                 best = sample
@@ -428,6 +451,16 @@ class EnrolmentWorkflow:
                 if sample is None:
                     guide(Guidance("iris-not-found", "retry", {"eye": eye, "advice": "look-again"}))
                     continue
+                self._on_capture(
+                    ShownCapture(
+                        eye,
+                        attempt,
+                        sample.quality.score,
+                        sample.width,
+                        sample.height,
+                        sample.pixels,
+                    )
+                )
                 if eye not in best or sample.quality.score > best[eye].quality.score:
                     best[eye] = sample
                 if sample.quality.score >= threshold:
@@ -475,6 +508,7 @@ class EnrolmentWorkflow:
                     captured_at=now,
                     quality=sample.quality,
                     attempts=used.get(eye, 1),
+                    camera_quality=_camera_quality(sample),
                 )
             )
         return records
@@ -485,6 +519,12 @@ class EnrolmentWorkflow:
         return BiometricException.model_validate(
             {"modality": modality, "position": position, "reason": why.reason, "note": why.note}
         )
+
+
+def _camera_quality(sample: IrisSample) -> CameraQuality | None:
+    if sample.camera_quality is None or sample.camera_usable_area is None:
+        return None
+    return CameraQuality(sample.camera_quality, sample.camera_usable_area)
 
 
 def _weakest(components: dict[str, float], default: str) -> str:

@@ -13,7 +13,6 @@ Written once by provisioning into ``{data_dir}/identity/`` (mode 0700, files 060
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from edge.agent.errors import NotProvisionedError
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey, load_station_private_key
+from protocol.private_files import write_private
 
 KEY_FILE = "station.key"
 NEXT_KEY_FILE = "station.key.next"
@@ -100,22 +100,5 @@ def load_station_record(identity_dir: Path) -> StationRecord:
 
 def save_station_record(identity_dir: Path, record: StationRecord) -> None:
     identity_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    path = identity_dir / STATION_FILE
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, (json.dumps(record.model_dump(), indent=2) + "\n").encode())
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    sync_directory(identity_dir)
-
-
-def sync_directory(directory: Path) -> None:
-    """Make a rename in ``directory`` durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    data = (json.dumps(record.model_dump(), indent=2) + "\n").encode()
+    write_private(identity_dir / STATION_FILE, data)

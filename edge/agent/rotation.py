@@ -30,7 +30,6 @@ from edge.agent.identity import (
     StationIdentity,
     load_station_record,
     save_station_record,
-    sync_directory,
 )
 from protocol.errors import KeyFileError
 from protocol.keys import (
@@ -40,6 +39,7 @@ from protocol.keys import (
     station_key_id,
 )
 from protocol.messages import Command, Scalar
+from protocol.private_files import sync_directory
 from protocol.rotation import rotation_message
 
 log = logging.getLogger(__name__)

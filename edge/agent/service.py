@@ -13,8 +13,10 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 
 import serial
 
@@ -32,21 +34,28 @@ from edge.agent.capture import (
     IrisCapturer,
     KeepBest,
     Resolution,
+    ShownCapture,
     WorkflowResult,
 )
 from edge.agent.errors import AgentError
 from edge.agent.health import HealthReporter, SensorBoard
+from edge.agent.iddk_capture import IddkIrisCapturer
 from edge.agent.identity import StationIdentity
 from edge.agent.operators import OperatorRegistry
 from edge.agent.outbox import Outbox, OutboxEntry, OutboxStats
 from edge.agent.packet_builder import PacketBuilder
 from edge.agent.preregistered import PreregisteredCache
 from edge.agent.rotation import StationRotation
-from edge.agent.settings import AgentSettings
+from edge.agent.settings import AgentSettings, ControllerSettings
 from edge.agent.station_controller import PanelState, StationController
+from edge.agent.updater.agent_link import AgentUpdates, trial_outbox
+from edge.agent.updater.health import Check, outbox_check
+from edge.agent.updater.layout import Layout
+from edge.agent.updater.startup import EXIT_ROLLED_BACK, after_start, notify
 from edge.agent.uplink import Uplink
 from edge.drivers.controller import ControllerError, TamperClearRefusedError
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
+from edge.drivers.iddk2000 import IddkError, QualityMode
 from edge.drivers.iris_camera import IrisCamera, IrisCameraError
 from protocol import topics
 from protocol.enrolment import Application
@@ -58,6 +67,7 @@ from protocol.station_config import CapturePolicy
 log = logging.getLogger(__name__)
 
 SENSOR_CHECK_INTERVAL_S = 30.0
+WATCHDOG_PING_S = 10.0  # deploy/systemd/ewp-agent.service has WatchdogSec=60
 AMPUTATION_RATE = 0.1  # autopilot: share of applicants with one finger declared amputated
 PANEL_FOR_LEVEL = {"capturing": "capturing", "good": "good", "retry": "retry", "error": "error"}
 
@@ -121,13 +131,36 @@ class StationAgent:
         self.preregistered = PreregisteredCache(settings.station.data_dir / "preregistered.sqlite")
         self.operators = OperatorRegistry(settings.station.data_dir / "operators.sqlite")
         self.last_saved: OutboxEntry | None = None
+        self.updates: AgentUpdates | None = None
+        self.restart_requested = False  # a new version is installed: exit so systemd restarts
+        self.exit_code = 0  # EXIT_ROLLED_BACK after a failed health check
+        self._run_stop: threading.Event | None = None
+        # Copies a firmware directory to the board on a port, returns the version it then
+        # reports (`ewp agent run` hands in ewp.firmware_bundle's deploy).
+        self.firmware_deployer: Callable[[str, Path], str] | None = None
         self._rng = random.Random(f"{settings.autopilot.seed}:{self.identity.station_id}")
         if settings.controller is not None:
-            self.controller = StationController(
-                settings.controller,
-                report_event=self._report,
-                link_up=lambda: self.uplink is not None and self.uplink.stats.connected,
-            )
+            self.controller = self._new_controller(settings.controller)
+
+    def _new_controller(self, settings: ControllerSettings) -> StationController:
+        return StationController(
+            settings,
+            report_event=self._report,
+            link_up=lambda: self.uplink is not None and self.uplink.stats.connected,
+        )
+
+    def deploy_firmware(self, directory: Path) -> str:
+        """A firmware update: the controller link steps aside while the board is flashed."""
+        cfg = self.settings.controller
+        if cfg is None or self.firmware_deployer is None:
+            raise AgentError("no station controller configured, or no firmware deployer")
+        if self.controller is not None:
+            self.controller.stop()
+        try:
+            return self.firmware_deployer(cfg.port, directory)
+        finally:
+            self.controller = self._new_controller(cfg)
+            self.controller.start()
 
     def _open_outbox(self) -> Outbox:
         o = self.settings.outbox
@@ -181,12 +214,79 @@ class StationAgent:
             }
         )
         self.uplink.on_login_with_next_password = rotation.promote_password
+        self._attach_updates(self.uplink)
         self._uplink_ready.set()
         try:
             self.uplink.run(stop)
         finally:
             statuses.close()
             outbox.close()
+
+    def _attach_updates(self, uplink: Uplink) -> None:
+        cfg = self.settings.updates
+        if cfg.root is None or cfg.repository_url is None:
+            return
+
+        def link_idle() -> bool:
+            windows = uplink.upload_windows
+            return uplink.stats.connected and (windows is None or windows.is_open())
+
+        self.updates = AgentUpdates(
+            station_id=self.identity.station_id,
+            layout=Layout(cfg.root),
+            repository_url=cfg.repository_url,
+            outbox_path=self.settings.outbox_path,
+            send=uplink.send,
+            link_idle=link_idle,
+            connected=lambda: uplink.stats.connected,
+            request_restart=self._restart_into_new_version,
+            max_download_kbps=cfg.max_download_kbps,
+            deploy_firmware=self.deploy_firmware if self.settings.controller else None,
+        )
+        uplink.message_handlers[topics.UPDATE.suffix] = self.updates.on_offer
+        self.updates.start()
+
+    def _restart_into_new_version(self) -> None:
+        self.restart_requested = True
+        if self._run_stop is not None:
+            self._run_stop.set()
+
+    def confirm_health(self) -> bool:
+        """After a start: READY=1 for systemd, but for a version on trial only once the health
+        check passed (docs/updates.md); False: it failed and the previous version is back."""
+        cfg = self.settings.updates
+        if cfg.root is None:
+            notify("READY=1")
+            return True
+        layout = Layout(cfg.root)
+        checks: dict[str, Check] = {
+            "outbox": outbox_check(self.settings.outbox_path, trial_outbox(layout)),
+            "broker": self._check_broker,
+            "fingerprint sensor": self._probe_fingerprint,
+        }
+        if self.settings.sensors.iris is not None:
+            checks["iris camera"] = self._probe_iris
+        if self.controller is not None:
+            checks["station controller"] = self._check_controller
+        return after_start(layout, checks, max_check_s=cfg.health_check_s).ready
+
+    def _check_broker(self) -> None:
+        if self.uplink is None or not self.uplink.stats.connected:
+            raise AgentError(f"not connected to the broker ({self.settings.uplink.broker_url})")
+
+    def _probe_fingerprint(self) -> None:
+        self.fingerprint_sensor().probe()
+
+    def _probe_iris(self) -> None:
+        capturer = self.iris_capturer()
+        if isinstance(capturer, CameraIrisCapturer):
+            capturer.camera.device_info()
+        elif isinstance(capturer, IddkIrisCapturer):
+            capturer.info()
+
+    def _check_controller(self) -> None:
+        if self.controller is None or not self.controller.connected:
+            raise AgentError("the station controller does not answer")
 
     def _adopt_identity(self, identity: StationIdentity) -> None:
         """A rotated key or password: sign and log in with it from now on."""
@@ -240,6 +340,9 @@ class StationAgent:
             return None
         if self.irises is not None:
             return self.irises
+        if cfg.backend == "iddk":
+            return self._iddk_capturer()
+        assert cfg.port is not None  # the settings insist on it for ewp-serial
         try:
             self._iris_port = serial.serial_for_url(cfg.port, baudrate=cfg.baudrate, timeout=0.05)
             camera = IrisCamera(self._iris_port, timeout=cfg.timeout_s)
@@ -254,7 +357,37 @@ class StationAgent:
         self.sensors.set("iris", "ok")
         return self.irises
 
+    def _iddk_capturer(self) -> IddkIrisCapturer:
+        """The IDDK backend: the library must load now; the camera may come later."""
+        cfg = self.settings.sensors.iris
+        assert cfg is not None
+        capturer = IddkIrisCapturer(
+            cfg.library,
+            device=cfg.device,
+            call_timeout_s=cfg.timeout_s,
+            capture_timeout_s=cfg.capture_timeout_s,
+            capture_seconds=cfg.capture_seconds,
+            reconnect_s=cfg.reconnect_s,
+            quality_mode=QualityMode[cfg.quality_mode.upper().replace("-", "_")],
+        )
+        try:
+            capturer.open()
+        except IddkError as exc:
+            self.sensors.set("iris", "missing", str(exc))
+            if not exc.device_lost:
+                raise AgentError(
+                    f"iris camera (IDDK, {cfg.library}): {exc}; run "
+                    f"`ewp sensor iris info --backend iddk --library {cfg.library}`"
+                ) from exc
+            log.warning("iris camera not plugged in yet: %s", exc)
+        else:
+            self.sensors.set("iris", "ok")
+        self.irises = capturer
+        return capturer
+
     def _drop_iris(self) -> None:
+        if isinstance(self.irises, IddkIrisCapturer):
+            self.irises.close()
         if self._iris_port is not None:
             try:
                 self._iris_port.close()
@@ -269,12 +402,24 @@ class StationAgent:
                 capturer = self.iris_capturer()
                 if isinstance(capturer, CameraIrisCapturer):
                     capturer.camera.device_info()
+                elif isinstance(capturer, IddkIrisCapturer):
+                    capturer.info()
+                    self.sensors.set("iris", "ok")
             except AgentError:
                 pass
-            except IrisCameraError as exc:
-                self._drop_iris()
-                self.sensors.set("iris", "error", str(exc))
-                self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
+            except (IrisCameraError, IddkError) as exc:
+                if isinstance(exc, IddkError) and exc.device_lost:
+                    # Unplugged: no fault of the station; the next look scans for it again.
+                    if isinstance(self.irises, IddkIrisCapturer):
+                        self.irises.close()
+                    self.sensors.set("iris", "missing", str(exc))
+                else:
+                    self._drop_iris()
+                    self.sensors.set("iris", "error", str(exc))
+                    self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
+        self._check_fingerprint()
+
+    def _check_fingerprint(self) -> None:
         try:
             self.fingerprint_sensor().probe()
         except AgentError:
@@ -348,6 +493,23 @@ class StationAgent:
         source: str = "operator",
     ) -> WorkflowResult:
         """Run the capture plan, then seal and save durably (only then is it "saved")."""
+        result = self.capture(
+            application, console, operator_id=operator_id, declared=declared, source=source
+        )
+        self.save(result)
+        return result
+
+    def capture(
+        self,
+        application: Application,
+        console: Console,
+        *,
+        operator_id: str | None = None,
+        declared: dict[str, Declared] | None = None,
+        source: str = "operator",
+        on_capture: Callable[[ShownCapture], None] | None = None,
+    ) -> WorkflowResult:
+        """Run the capture plan (nothing is saved: a screen may review it first, then ``save``)."""
         if self.controller is not None and self.controller.locked:
             raise AgentError(
                 "this station is locked because its enclosure was opened (tamper): capture is "
@@ -361,10 +523,14 @@ class StationAgent:
         if policy.eyes and not all(f"{e}-eye" in (declared or {}) for e in policy.eyes):
             irises = self.iris_capturer()
         workflow = EnrolmentWorkflow(
-            policy, _PanelConsole(console, self._panel), fingers=fingers, irises=irises
+            policy,
+            _PanelConsole(console, self._panel),
+            fingers=fingers,
+            irises=irises,
+            on_capture=on_capture,
         )
         try:
-            result = workflow.run(
+            return workflow.run(
                 application,
                 operator_id=operator_id or self.settings.station.operator_id,
                 declared=declared,
@@ -376,12 +542,15 @@ class StationAgent:
             self.sensors.set("fingerprint", "error", str(exc))
             self._report("sensor-fault", "error", sensor="fingerprint", error=str(exc))
             raise
-        except IrisCameraError as exc:
+        except (IrisCameraError, IddkError) as exc:
             self._panel("error")
             self._drop_iris()
             self.sensors.set("iris", "error", str(exc))
             self._report("sensor-fault", "error", sensor="iris", error=str(exc))
             raise
+
+    def save(self, result: WorkflowResult) -> OutboxEntry:
+        """Seal the enrolment and store it durably in the outbox (returns once it is on disk)."""
         if self._outbox is None:
             raise AgentError("the agent is not running: enrolments are saved by run()'s thread")
         entry = self._builder.save(self._outbox, result.enrolment)
@@ -389,12 +558,12 @@ class StationAgent:
         self._panel("ready")
         log.info(
             "saved enrolment %s as packet %s (seq %d, %d bytes)",
-            application.application_number,
+            result.enrolment.application.application_number,
             entry.packet_id,
             entry.seq,
             entry.size,
         )
-        return result
+        return entry
 
     # -- the process ---------------------------------------------------------------------------
 
@@ -414,6 +583,8 @@ class StationAgent:
         self._outbox = self._open_outbox()
 
     def stop(self) -> None:
+        if self.updates is not None:
+            self.updates.stop()
         self._stop.set()
         if self._uplink_thread is not None:
             self._uplink_thread.join(timeout=15)
@@ -434,9 +605,14 @@ class StationAgent:
 
     def run(self, stop: threading.Event) -> None:
         """`ewp agent run`: background work, the autopilot if enabled, sensor health checks."""
+        self._run_stop = stop
         self.start()
         assert self._outbox is not None
         try:
+            if not self.confirm_health():
+                self.restart_requested = True  # rolled back: systemd starts the previous version
+                self.exit_code = EXIT_ROLLED_BACK
+                return
             autopilot = self.settings.autopilot
             created = self._outbox.stats().created_total
             remaining = None if autopilot.enrolments is None else autopilot.enrolments - created
@@ -449,9 +625,13 @@ class StationAgent:
                     enrol=lambda application: self._autopilot_enrol(application),
                     first_number=created + 1,
                 ).run(stop)
+            next_check = 0.0
             while not stop.is_set():
-                self.check_sensor()
-                stop.wait(SENSOR_CHECK_INTERVAL_S)
+                notify("WATCHDOG=1")
+                if time.monotonic() >= next_check:
+                    self.check_sensor()
+                    next_check = time.monotonic() + SENSOR_CHECK_INTERVAL_S
+                stop.wait(WATCHDOG_PING_S)
         finally:
             self.stop()
 

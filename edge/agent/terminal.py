@@ -104,9 +104,7 @@ class TerminalEnrolment:
                     sensor,
                     operator_id,
                     pin,
-                    prompt=lambda m: self.console.guide(
-                        Guidance("login-finger" if "place" in m else "lift-finger")
-                    ),
+                    prompt=lambda m: self.console.guide(Guidance(login_prompt_key(m))),
                 )
             except OperatorError as exc:
                 self.out.print(f"[red]{exc}[/red]")
@@ -268,6 +266,11 @@ class TerminalEnrolment:
             acked=stats.acked,
             age="-" if age is None else _duration(age),
         )
+
+
+def login_prompt_key(message: str) -> str:
+    """The message key for what OperatorRegistry.login asks of the operator's finger."""
+    return "login-finger" if "place" in message else "lift-finger"
 
 
 def _problem(exc: Exception) -> str:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import typer
 
 from ewp import __version__
-from ewp.cli import agent, central, demo, enrol, firmware, fleet, sensor, sim
+from ewp.cli import agent, central, demo, enrol, firmware, fleet, release, sensor, sim
 from ewp.cli.errors import run_with_friendly_errors
 
 app = typer.Typer(
@@ -25,6 +25,7 @@ app.add_typer(central.app, name="central", help="The central system's side: keys
 app.add_typer(sensor.app, name="sensor", help="Talk to a biometric sensor directly.")
 app.add_typer(sim.app, name="sim", help="Simulated devices and networks for tests and demos.")
 app.add_typer(firmware.app, name="firmware", help="Station controller firmware: build, deploy.")
+app.add_typer(release.app, name="release", help="Signed releases: keys, bundles, the repository.")
 app.command(name="demo")(demo.demo)
 app.command(name="enrol")(enrol.enrol)
 

@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ewp.cli import agent_updates
+
 if TYPE_CHECKING:
     from edge.agent.settings import AgentSettings
 
@@ -74,6 +76,13 @@ def provision(
     )
 
 
+def _deploy_firmware(port: str, directory: Path) -> str:
+    """A verified firmware release onto the board (`ewp firmware deploy`'s path)."""
+    from ewp.firmware_bundle import Bundle, deploy_bundle
+
+    return deploy_bundle(port, Bundle.load(directory)).firmware_version
+
+
 @app.command()
 def run(config: ConfigOption) -> None:
     """Run the station agent until SIGTERM or Ctrl-C."""
@@ -81,14 +90,55 @@ def run(config: ConfigOption) -> None:
     from ewp import __version__, log
 
     settings = _settings(config)
+    if settings.kiosk.enabled:
+        _serve_kiosk(settings, None)
+        return
     log.configure(settings.log.level, wire=settings.log.wire)
     agent = StationAgent(settings, software_version=__version__)
+    agent.firmware_deployer = _deploy_firmware
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         agent.run(stop)
     except KeyboardInterrupt:
         stop.set()
+    if agent.restart_requested:  # a new version installed, or rolled back: systemd restarts us
+        raise typer.Exit(agent.exit_code)
+
+
+@app.command()
+def kiosk(
+    config: ConfigOption,
+    port: Annotated[
+        int | None, typer.Option(help="port on 127.0.0.1 (default: [kiosk] port, 8470)")
+    ] = None,
+) -> None:
+    """Run the station agent with its kiosk UI on 127.0.0.1; print the one-time URL.
+
+    The URL (also in {data_dir}/kiosk/unlock-url) opens the kiosk in Chromium once:
+    `chromium --kiosk "$(cat /var/lib/ewp/kiosk/unlock-url)"` (docs/kiosk.md).
+    """
+    _serve_kiosk(_settings(config), port)
+
+
+def _serve_kiosk(settings: AgentSettings, port: int | None) -> None:
+    from edge.agent.kiosk import KioskServer
+    from edge.agent.service import StationAgent
+    from ewp import __version__, log
+
+    log.configure(settings.log.level, wire=settings.log.wire)
+    agent = StationAgent(settings, software_version=__version__)
+    server = KioskServer(agent, port=port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server.start()
+    typer.echo(server.unlock_url)
+    try:
+        stop.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
 
 
 @app.command()
@@ -160,6 +210,7 @@ def _age(seconds: int) -> str:
 
 operator_app = typer.Typer(no_args_is_help=True, help="Operators: PIN and a finger on the module.")
 app.add_typer(operator_app, name="operator")
+app.add_typer(agent_updates.app, name="updates", help="Set the station up for updates; status.")
 
 
 @operator_app.command("add")

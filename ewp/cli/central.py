@@ -67,7 +67,7 @@ def open_packets(
     """
     from sqlalchemy import select
 
-    from fleet.central import open_and_check
+    from fleet.central import extract, open_and_check
     from fleet.context import FleetContext
     from fleet.store.admin_models import StationKey
     from fleet.store.models import Packet, Station
@@ -112,17 +112,13 @@ def open_packets(
             try:
                 verify = decode_station_public_key(station_key) if station_key else None
                 opened = open_and_check(sealed, central, verify)
+                if out is not None:
+                    extract(opened, out)  # every path checked to stay inside --out
             except ProtocolError as exc:
                 error = exc
             else:
                 ok += 1
                 typer.echo(json.dumps({"ok": True, **opened.summary()}, ensure_ascii=False))
-                if out is not None:
-                    target = out / opened.packet.packet_id
-                    for record_name, data in opened.files.items():
-                        (target / record_name).parent.mkdir(parents=True, exist_ok=True)
-                        (target / record_name).write_bytes(data)
-                    (target / "manifest.json").write_text(opened.manifest.model_dump_json(indent=1))
                 if nist is not None:
                     from fleet.nist_export import export_transaction
 

@@ -32,6 +32,13 @@ def demo(
     as_json: Annotated[
         bool, typer.Option("--json", help="one JSON object on the last line")
     ] = False,
+    kiosk: Annotated[
+        bool,
+        typer.Option(
+            help="one more station serves its kiosk UI (address printed); an autopilot enrols "
+            "one applicant through it"
+        ),
+    ] = False,
     hold: Annotated[
         bool | None,
         typer.Option(help="keep the fleet running after the summary (default: on a terminal)"),
@@ -60,6 +67,7 @@ def demo(
         timeout_s=timeout,
         workdir=workdir,
         keep=keep,
+        kiosk=kiosk,
     )
     if hold is None:
         hold = sys.stdout.isatty() and not as_json

@@ -27,9 +27,11 @@ def _known_error_types() -> tuple[type[BaseException], ...]:
         ("edge.drivers.fingerprint_r30x", "FingerprintError"),
         ("edge.drivers.iris_frames", "IrisCameraError"),
         ("edge.drivers.controller", "ControllerError"),
+        ("edge.drivers.device_errors", "DeviceError"),
         ("edge.agent.errors", "AgentError"),
         ("fleet.errors", "FleetError"),
         ("simulators.errors", "SimulatorError"),
+        ("simulators.fake_iddk2000", "FakeIddkBuildError"),
     ]
     for module_name, attr in candidates:
         module = sys.modules.get(module_name)

@@ -29,7 +29,8 @@ fingerprint_app = typer.Typer(
 app.add_typer(fingerprint_app, name="fingerprint")
 iris_app = typer.Typer(
     no_args_is_help=True,
-    help="An IriShield-style USB iris camera (the ewp iris protocol over USB CDC serial).",
+    help="An IriShield-style USB iris camera: the ewp iris protocol over USB CDC serial, or "
+    "IriTech's IDDK 2000 library (--backend iddk).",
 )
 app.add_typer(iris_app, name="iris")
 
@@ -242,12 +243,35 @@ IrisTimeout = Annotated[
     float, typer.Option("--timeout", help="Seconds to wait for each answer of the camera.")
 ]
 IrisPort = Annotated[
-    str,
+    str | None,
     typer.Option(
         "--port",
-        help="Serial port or URL: /dev/ttyACM0, socket://127.0.0.1:7101, a simulator's pty.",
+        help="ewp-serial: serial port or URL: /dev/ttyACM0, socket://127.0.0.1:7101, a pty.",
     ),
 ]
+Backend = Annotated[
+    str,
+    typer.Option("--backend", help="ewp-serial (the ewp iris protocol) or iddk (IriTech's SDK)."),
+]
+Library = Annotated[
+    str,
+    typer.Option("--library", help="iddk: path of libIddk2000.so (a bare name: the loader's)."),
+]
+Device = Annotated[
+    str | None,
+    typer.Option("--device", help="iddk: part of the device descriptor, to pick one camera."),
+]
+
+
+def _serial_port(backend: str, port: str | None) -> str | None:
+    """The port for ewp-serial; None when the backend is iddk."""
+    if backend == "iddk":
+        return None
+    if backend != "ewp-serial":
+        raise typer.BadParameter("ewp-serial or iddk", param_hint="--backend")
+    if not port:
+        raise typer.BadParameter("the ewp-serial backend needs --port", param_hint="--port")
+    return port
 
 
 @contextlib.contextmanager
@@ -277,8 +301,22 @@ def iris_list(
 
 
 @iris_app.command("info")
-def iris_info(port: IrisPort, timeout: IrisTimeout = 2.0, wire_log: WireLog = False) -> None:
+def iris_info(
+    port: IrisPort = None,
+    timeout: IrisTimeout = 2.0,
+    wire_log: WireLog = False,
+    backend: Backend = "ewp-serial",
+    library: Library = "libIddk2000.so",
+    device: Device = None,
+) -> None:
     """Initialise the camera; print what it is and its state."""
+    serial_port = _serial_port(backend, port)
+    if serial_port is None:
+        from ewp.cli import sensor_iddk
+
+        _emit(sensor_iddk.info(library, device, max(timeout, 5.0)))
+        return
+    port = serial_port
     with _iris_camera(port, timeout, wire_log) as camera:
         info = camera.device_info()
         status = camera.status()
@@ -303,7 +341,7 @@ def iris_info(port: IrisPort, timeout: IrisTimeout = 2.0, wire_log: WireLog = Fa
 
 @iris_app.command("capture")
 def iris_capture(
-    port: IrisPort,
+    port: IrisPort = None,
     eye: Annotated[
         str, typer.Option("--eye", help="left, right or both.", case_sensitive=False)
     ] = "both",
@@ -325,22 +363,46 @@ def iris_capture(
     ] = False,
     timeout: IrisTimeout = 2.0,
     wire_log: WireLog = False,
+    backend: Backend = "ewp-serial",
+    library: Library = "libIddk2000.so",
+    device: Device = None,
 ) -> None:
     """Capture one or both irises: JSON with the camera's quality scores per eye.
 
     Exit code 0 when every eye qualified, 1 when the capture completed but an eye did not (a
-    result: the JSON says which, the images are still written), 2 on an error.
+    result: the JSON says which; the ewp-serial backend still writes its images), 2 on an
+    error.
     """
     from edge.drivers.iris_camera import CaptureState, Eye, ResultCode, error_for_code
 
+    serial_port = _serial_port(backend, port)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+    if serial_port is None:
+        from ewp.cli import sensor_iddk
+
+        console = _console()
+        found, ok = sensor_iddk.capture(
+            library,
+            device,
+            eye=eye.lower(),
+            quality=quality,
+            wait=wait,
+            timeout=max(timeout, 5.0),
+            out=out,
+            say=console.print,
+        )
+        _emit(found)
+        if not ok:
+            raise typer.Exit(1)
+        return
+    port = serial_port
     try:
         chosen = Eye.parse(eye)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--eye") from None
     if transfer not in ("png", "raw"):
         raise typer.BadParameter("png or raw", param_hint="--transfer")
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     console = _console()
     shown: list[str] = []
 

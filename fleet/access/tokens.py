@@ -13,12 +13,35 @@ from sqlalchemy.orm import Session
 
 from fleet import audit
 from fleet.access.sessions import LAST_SEEN_EVERY, secret_hash
-from fleet.errors import AccessError, RoleTooHighError
+from fleet.errors import AccessError, RoleTooHighError, TokenMintingError
 from fleet.roles import Principal, Role
 from fleet.store.admin_models import ApiToken, User
 from fleet.store.models import utcnow
 
 TOKEN_PREFIX = "ewp_"  # noqa: S105 (a prefix, not a secret)
+
+
+def may_grant(creator: Role, owner: Role, role: Role) -> bool:
+    """A token's role is within its owner's, and within its creator's unless an admin creates
+    it (an admin sets up the central system's tokens without holding the central role)."""
+    return owner.covers(role) and (creator is Role.ADMIN or creator.covers(role))
+
+
+def default_role(creator: Role, owner: Role) -> Role:
+    """A new token's role when none is asked for: the owner's, or the creator's if lower."""
+    if may_grant(creator, owner, owner) or not owner.on_ladder or not creator.on_ladder:
+        return owner
+    return min(owner, creator)
+
+
+def effective_role(token_role: Role, user_role: Role) -> Role | None:
+    """What a token may do now: its role, lowered with its owner's (a demoted user's tokens are
+    demoted); ``None`` when the owner's role no longer covers it at all (off the ladder)."""
+    if user_role.covers(token_role):
+        return token_role
+    if token_role.on_ladder and user_role.on_ladder:
+        return user_role
+    return None
 
 
 def create_token(
@@ -31,11 +54,19 @@ def create_token(
     creator: Principal,
     max_days: int,
 ) -> tuple[ApiToken, str]:
-    """A new token for ``owner``; returns the row and the token (its only appearance)."""
+    """A new token for ``owner``; returns the row and the token (its only appearance).
+
+    Only a person (a web session, the command line) or the bootstrap token creates tokens: an
+    API token cannot mint more (a leaked token must not outlive its own revocation)."""
+    if creator.via == "api-token":
+        raise TokenMintingError(
+            "an API token cannot create tokens: log in (web session) or use `ewp fleet token "
+            "create` on the fleet host"
+        )
     if creator.user_id != owner.id and not creator.may(Role.ADMIN):
         raise RoleTooHighError("only an admin may create tokens for another user")
     owner_role = Role.parse(owner.role)
-    if role > owner_role or role > creator.role:
+    if not may_grant(creator.role, owner_role, role):
         raise RoleTooHighError(
             f"a token's role cannot exceed its owner's ({owner_role.label}) or its creator's "
             f"({creator.role.label})"
@@ -82,7 +113,9 @@ def resolve(session: Session, secret: str, now: datetime | None = None) -> Princ
     if row.last_used_at is None or now - row.last_used_at >= LAST_SEEN_EVERY:
         row.last_used_at = now
         session.commit()
-    role = min(Role.parse(row.role), Role.parse(user.role))
+    role = effective_role(Role.parse(row.role), Role.parse(user.role))
+    if role is None:
+        return None
     return Principal(user.username, role, via="api-token", user_id=user.id, token_id=row.id)
 
 

@@ -1,18 +1,19 @@
-"""Users of the fleet service and their roles (viewer < operator < release manager < admin)."""
+"""Users of the fleet service and their roles (viewer < operator < release manager < admin, and
+central beside them)."""
 
 from __future__ import annotations
 
 import logging
 import re
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from fleet import audit
 from fleet.access.passwords import hash_password
 from fleet.errors import AccessError, LastAdminError, UnknownUserError, UserExistsError
 from fleet.roles import Role
-from fleet.store.admin_models import User, WebSession
+from fleet.store.admin_models import ApiToken, User, WebSession
 from fleet.store.models import utcnow
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,17 @@ def end_sessions(session: Session, user_id: int) -> int:
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 
+def revoke_tokens(session: Session, user_id: int) -> int:
+    """Revoke every live API token of a user (their password changed: whoever held the old
+    one may have made tokens with it)."""
+    result = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def update_user(
     session: Session,
     username: str,
@@ -95,11 +107,12 @@ def update_user(
     display_name: str | None = None,
     password: str | None = None,
 ) -> User:
-    """Change a user; a role change, disabling or a new password ends their web sessions."""
+    """Change a user; a role change, disabling or a new password ends their web sessions, and a
+    new password also revokes their API tokens."""
     user = get_user(session, username)
     detail: audit.Detail = {}
     if role is not None and role.label != user.role:
-        if role < Role.ADMIN:
+        if role is not Role.ADMIN:
             _keep_an_admin(session, user)
         detail["role"] = role.label
         detail["previous_role"] = user.role
@@ -116,6 +129,7 @@ def update_user(
         user.password_hash = hash_password(password)
         user.password_changed_at = utcnow()
         detail["password"] = "changed"  # noqa: S105 (an audit note, not a password)
+        detail["tokens_revoked"] = revoke_tokens(session, user.id)
     if not detail:
         return user
     if {"role", "disabled", "password"} & detail.keys():

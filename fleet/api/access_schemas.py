@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.store.admin_models import ApiToken, User
 
-RoleName = Literal["viewer", "operator", "release-manager", "admin"]
+RoleName = Literal["viewer", "operator", "release-manager", "admin", "central"]
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
 
 

@@ -15,16 +15,19 @@ from fleet.api import (
     provisioning,
     public_status,
     reconciliation,
+    rollouts,
     station_health,
     stations,
     tokens,
     users,
 )
+from fleet.api.body_limit import BodyLimit
 from fleet.api.deps import Viewer
 from fleet.api.schemas import errors
 from fleet.context import FleetContext
 from fleet.version import software_version
 from fleet.web import pages as dashboard
+from fleet.web import rollout_pages
 
 API_PREFIX = "/api/v1"
 
@@ -40,6 +43,12 @@ def create_app(context: FleetContext) -> FastAPI:
         redoc_url=None,
     )
     app.state.context = context
+    service = context.settings.service
+    app.add_middleware(
+        BodyLimit,
+        anonymous=service.max_anonymous_request_bytes,
+        signed_in=service.max_request_bytes,
+    )
     # Any route may answer 400 to a body that is not JSON at all.
     api = APIRouter(prefix=API_PREFIX, responses=errors(400))
     api.include_router(overview.router)
@@ -50,6 +59,7 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(alerts.router)
     api.include_router(configuration.router)
     api.include_router(reconciliation.router)
+    api.include_router(rollouts.router)
     api.include_router(central.router)
     api.include_router(public_status.router)
     api.include_router(auth.router)
@@ -57,7 +67,13 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(tokens.router)
     app.include_router(api)
     app.include_router(public_status.page_router)  # /status: the applicants' page
+    app.include_router(rollout_pages.router)  # /ui/rollouts...
     dashboard.install(app)  # / and /ui/...: the dashboard (fleet/web)
+    if context.settings.updates.repository is not None:
+        from fleet.updates.serve import repository_app
+
+        # the stations' updater reads metadata and targets here (Range requests resume)
+        app.mount("/updates", repository_app(context.settings.updates.repository))
     _add_metrics(app, context)
     return app
 

@@ -9,7 +9,7 @@ from fleet.access import users
 from fleet.access.passwords import verify_password
 from fleet.access.sessions import CSRF_COOKIE, SESSION_COOKIE
 from fleet.api.access_schemas import LoginRequest, LoginResult, Me, PasswordChange, UserPublic
-from fleet.api.deps import Context, DbSession, Viewer, client_address
+from fleet.api.deps import Context, DbSession, SignedIn, client_address
 from fleet.api.schemas import errors
 from fleet.errors import AccessError, LockedOutError, LoginRefusedError
 from fleet.store.admin_models import User
@@ -67,7 +67,7 @@ def login(
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403))
-def logout(caller: Viewer, session: DbSession, response: Response) -> None:
+def logout(caller: SignedIn, session: DbSession, response: Response) -> None:
     """End this web session (with a bearer token there is nothing to end)."""
     if caller.session_hash is not None:
         web_sessions.logout(session, caller.session_hash, actor=caller.name)
@@ -76,7 +76,7 @@ def logout(caller: Viewer, session: DbSession, response: Response) -> None:
 
 
 @router.get("/me", response_model=Me, responses=errors(401))
-def me(caller: Viewer, session: DbSession) -> Me:
+def me(caller: SignedIn, session: DbSession) -> Me:
     user = session.get(User, caller.user_id) if caller.user_id is not None else None
     return Me(
         name=caller.name,
@@ -88,9 +88,10 @@ def me(caller: Viewer, session: DbSession) -> Me:
 
 @router.post("/password", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 422))
 def change_password(
-    body: PasswordChange, caller: Viewer, session: DbSession, response: Response
+    body: PasswordChange, caller: SignedIn, session: DbSession, response: Response
 ) -> None:
-    """Change your own password (ends all your web sessions, this one included)."""
+    """Change your own password (ends all your web sessions, this one included, and revokes
+    all your API tokens)."""
     user = session.get(User, caller.user_id) if caller.user_id is not None else None
     if user is None:
         raise HTTPException(

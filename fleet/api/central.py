@@ -1,8 +1,9 @@
 """/api/v1/central: the central e-WorkPermit system takes the sealed packets, marks them
 processed, and posts application status (sent on to the station that enrolled the applicant).
 
-The central system calls with the operator role (a user or API token given that role); every
-change it makes is audited.
+Only the central system calls here: a user with the ``central`` role and its API tokens (no
+other role, admin included, may list, fetch, mark processed or post decisions: decision 0040);
+every change it makes is audited.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet import application_status, audit
-from fleet.api.deps import Context, DbSession, Operator
+from fleet.api.deps import Central, Context, DbSession
 from fleet.api.ops_schemas import (
     ApplicationStatusPost,
     ApplicationStatusPublic,
@@ -39,7 +40,7 @@ def _packet(session: Session, packet_id: str) -> Packet:
 @router.get("/packets", response_model=list[PacketPublic])
 def list_packets(
     session: DbSession,
-    caller: Operator,
+    caller: Central,
     state: Literal["received", "processed", "all"] = "received",
     station_id: str | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
@@ -55,7 +56,7 @@ def list_packets(
 
 
 @router.get("/packets/{packet_id}", response_model=PacketPublic)
-def get_packet(packet_id: str, session: DbSession, caller: Operator) -> PacketPublic:
+def get_packet(packet_id: str, session: DbSession, caller: Central) -> PacketPublic:
     return PacketPublic.of(_packet(session, packet_id))
 
 
@@ -64,9 +65,7 @@ def get_packet(packet_id: str, session: DbSession, caller: Operator) -> PacketPu
     response_class=Response,
     responses={200: {"content": {"application/vnd.ewp.sealed-packet": {}}}},
 )
-def get_envelope(
-    packet_id: str, session: DbSession, context: Context, caller: Operator
-) -> Response:
+def get_envelope(packet_id: str, session: DbSession, context: Context, caller: Central) -> Response:
     """The sealed envelope as the station signed it; only the central key opens it."""
     packet = _packet(session, packet_id)
     data = context.files.path(packet.path).read_bytes()
@@ -74,7 +73,7 @@ def get_envelope(
 
 
 @router.post("/packets/{packet_id}/processed", response_model=PacketPublic)
-def mark_processed(packet_id: str, session: DbSession, caller: Operator) -> PacketPublic:
+def mark_processed(packet_id: str, session: DbSession, caller: Central) -> PacketPublic:
     """The central system has the packet: received -> processed (audited; again: no change)."""
     packet = _packet(session, packet_id)
     if packet.state != "processed":
@@ -115,7 +114,7 @@ def _public(session: Session, record: ApplicationRecord) -> ApplicationStatusPub
 
 @router.post("/application-status", response_model=ApplicationStatusPublic)
 def post_application_status(
-    body: ApplicationStatusPost, session: DbSession, context: Context, caller: Operator
+    body: ApplicationStatusPost, session: DbSession, context: Context, caller: Central
 ) -> ApplicationStatusPublic:
     """Record a decision and send it to the station that enrolled the applicant (QoS 1; a
     station out of coverage gets it when it reconnects). Posting the same status again
@@ -149,7 +148,7 @@ def post_application_status(
 
 @router.get("/application-status/{application_number}", response_model=ApplicationStatusPublic)
 def get_application_status(
-    application_number: str, session: DbSession, caller: Operator
+    application_number: str, session: DbSession, caller: Central
 ) -> ApplicationStatusPublic:
     record = session.get(ApplicationRecord, application_number)
     if record is None:

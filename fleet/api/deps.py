@@ -8,8 +8,9 @@
 2. The ``ewp_session`` cookie of a web login. Requests that change something (any method but
    GET, HEAD and OPTIONS) must then carry the session's CSRF token in ``X-CSRF-Token``.
 
-``require_role(Role)`` and the parameter types ``Viewer``, ``Operator``, ``ReleaseManager`` and
-``AdminUser`` check the caller's role (viewer < operator < release manager < admin).
+``require_role(Role)`` and the parameter types ``Viewer``, ``Operator``, ``ReleaseManager``,
+``AdminUser`` and ``Central`` check the caller's role (viewer < operator < release manager <
+admin; central beside them, held only by the central system).
 """
 
 from __future__ import annotations
@@ -149,9 +150,14 @@ def require_role(needed: Role) -> Callable[[Principal], Principal]:
     return check
 
 
+# Any authenticated caller, whatever its role: your own session, password and tokens.
+SignedIn = CurrentPrincipal
+
 # Use as a route or router dependency, or as a parameter type to get the caller.
 Viewer = Annotated[Principal, Depends(require_role(Role.VIEWER))]
 Operator = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
 ReleaseManager = Annotated[Principal, Depends(require_role(Role.RELEASE_MANAGER))]
+# The central system's account only (no other role, admin included: decision 0040).
+Central = Annotated[Principal, Depends(require_role(Role.CENTRAL))]
 AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 Admin = Depends(require_role(Role.ADMIN))

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, HTTPException, Query, Response, status
 from sqlalchemy import select
 
-from fleet.api.deps import Context, DbSession, Operator, Viewer
+from fleet.api.deps import Central, Context, DbSession, Viewer
 from fleet.api.schemas import PacketPublic, errors
 from fleet.store.models import Packet
 
@@ -56,11 +56,9 @@ def get_packet(packet_id: str, caller: Viewer, session: DbSession) -> PacketPubl
         **errors(401, 403, 404),
     },
 )
-def get_envelope(
-    packet_id: str, caller: Operator, session: DbSession, context: Context
-) -> Response:
+def get_envelope(packet_id: str, caller: Central, session: DbSession, context: Context) -> Response:
     """The sealed envelope as the station signed it (only the central system can open it).
-    Operators and up: it is a bulk copy of sealed biometric data, even if unreadable here."""
+    The central role only: it is a bulk copy of sealed biometric data, even if unreadable here."""
     packet = session.get(Packet, packet_id)
     if packet is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no packet {packet_id}")

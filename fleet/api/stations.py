@@ -34,6 +34,7 @@ from fleet.errors import (
     RegistryError,
     RotationError,
     StationExistsError,
+    StationOfflineError,
     UnknownStationError,
 )
 from fleet.store.models import Station, StationCommand
@@ -282,7 +283,7 @@ def get_command(
     "/stations/{station_id}/preregistrations",
     response_model=PreregistrationsSent,
     status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(401, 403, 404, 502),
+    responses=errors(401, 403, 404, 409, 502),
 )
 def send_preregistrations(
     station_id: str,
@@ -293,7 +294,9 @@ def send_preregistrations(
 ) -> PreregistrationsSent:
     """Send applications submitted online to the station that will enrol them (offline lookup).
 
-    The fleet passes them on and keeps no copy; the station keeps them encrypted.
+    Only to a station online now (409 otherwise): personal data is never left queued at the
+    broker for an offline station. The fleet passes them on and keeps no copy; the station keeps
+    them encrypted and confirms with a ``preregistrations-received`` event.
     """
     try:
         batch = send_preregistration_batch(
@@ -306,6 +309,8 @@ def send_preregistrations(
         )
     except UnknownStationError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    except StationOfflineError as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except BrokerAdminError as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
     return PreregistrationsSent(

@@ -6,9 +6,9 @@ from fastapi import APIRouter, HTTPException, status
 
 from fleet.access import tokens, users
 from fleet.api.access_schemas import TokenCreate, TokenCreated, TokenPublic
-from fleet.api.deps import Context, DbSession, Viewer
+from fleet.api.deps import Context, DbSession, SignedIn
 from fleet.api.schemas import errors
-from fleet.errors import AccessError, RoleTooHighError, UnknownUserError
+from fleet.errors import AccessError, RoleTooHighError, TokenMintingError, UnknownUserError
 from fleet.roles import Role
 from fleet.store.admin_models import ApiToken, User
 
@@ -21,7 +21,7 @@ def _owner_name(session: DbSession, token: ApiToken) -> str:
 
 
 @router.get("", response_model=list[TokenPublic], responses=errors(401))
-def list_tokens(caller: Viewer, session: DbSession) -> list[TokenPublic]:
+def list_tokens(caller: SignedIn, session: DbSession) -> list[TokenPublic]:
     """Your tokens (an admin sees everyone's). The tokens themselves are never shown again."""
     return [
         TokenPublic.of(t, _owner_name(session, t)) for t in tokens.visible_tokens(session, caller)
@@ -35,10 +35,11 @@ def list_tokens(caller: Viewer, session: DbSession) -> list[TokenPublic]:
     responses=errors(401, 403, 404, 422),
 )
 def create_token(
-    body: TokenCreate, caller: Viewer, session: DbSession, context: Context
+    body: TokenCreate, caller: SignedIn, session: DbSession, context: Context
 ) -> TokenCreated:
     """A token for yourself, or (admins) for another user; its role is at most the owner's and
-    yours. The answer holds the token: it is shown only this once."""
+    yours. Only a web session or the bootstrap token may ask: an API token cannot create
+    tokens (403). The answer holds the token: it is shown only this once."""
     try:
         if body.username is not None:
             owner = users.get_user(session, body.username)
@@ -52,7 +53,7 @@ def create_token(
         role = (
             Role.parse(body.role)
             if body.role is not None
-            else min(Role.parse(owner.role), caller.role)
+            else tokens.default_role(caller.role, Role.parse(owner.role))
         )
         access = context.settings.access
         row, secret = tokens.create_token(
@@ -66,7 +67,7 @@ def create_token(
         )
     except UnknownUserError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except RoleTooHighError as exc:
+    except (RoleTooHighError, TokenMintingError) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     except AccessError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
@@ -75,7 +76,7 @@ def create_token(
 
 
 @router.post("/{token_id}/revoke", response_model=TokenPublic, responses=errors(401, 404))
-def revoke_token(token_id: int, caller: Viewer, session: DbSession) -> TokenPublic:
+def revoke_token(token_id: int, caller: SignedIn, session: DbSession) -> TokenPublic:
     """Revoke one of your tokens (admins: anyone's); it stops working at once."""
     row = session.get(ApiToken, token_id)
     if row is None or (row.user_id != caller.user_id and not caller.may(Role.ADMIN)):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sqlite3
 import time
@@ -14,6 +15,8 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+from protocol.private_files import PRIVATE_MODE, make_private
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -25,6 +28,8 @@ def make_engine(database_url: str, *, read_only: bool = False) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            if not read_only:
+                _owner_only(Path(url.database))
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
         @event.listens_for(engine, "connect")
@@ -54,6 +59,16 @@ def make_engine(database_url: str, *, read_only: bool = False) -> Engine:
         return engine
     engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     return engine.execution_options(postgresql_readonly=True) if read_only else engine
+
+
+def _owner_only(database: Path) -> None:
+    """The store holds password hashes, sessions, personal-data hashes and the audit log: it is
+    created 0600 (SQLite gives its -wal and -shm files the database's mode), and a store made
+    with looser modes by an earlier version is taken down to 0600."""
+    make_private(database)
+    for suffix in ("-wal", "-shm", "-journal"):
+        with contextlib.suppress(FileNotFoundError):
+            database.with_name(database.name + suffix).chmod(PRIVATE_MODE)
 
 
 def _wal(cursor: sqlite3.Cursor) -> None:
@@ -119,5 +134,6 @@ def relax_durability(session: Session) -> None:
         session.execute(text("SET LOCAL synchronous_commit = off"))
 
 
-def session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def session_factory(engine: Engine, info: dict[str, object] | None = None) -> sessionmaker[Session]:
+    """Sessions of ``engine``; ``info`` is given to each (the audit key: fleet/audit.py)."""
+    return sessionmaker(engine, expire_on_commit=False, info=info)

@@ -21,7 +21,10 @@ configuration, reconciliation), alerts before the audit head, and the audit head
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import inspect, text
@@ -30,6 +33,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
+TRANSIENT_ATTEMPTS = 5
 
 # PostgreSQL SQLSTATEs that mean "nothing was done: run the transaction again".
 TRANSIENT_SQLSTATES = frozenset(
@@ -120,3 +125,21 @@ def is_transient(error: BaseException) -> bool:
         return True
     message = str(original).lower()
     return "database is locked" in message or "deadlock detected" in message
+
+
+def run_again_if_transient(
+    what: str, work: Callable[[], T], *, attempts: int = TRANSIENT_ATTEMPTS
+) -> T:
+    """``work()``, run again (after a short random pause) when the database broke its
+    transaction off (a deadlock the server broke, a serialisation failure, a busy SQLite):
+    it was rolled back whole, so running it again is safe. ``work`` must be one transaction, or
+    several that are each safe to run again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except DBAPIError as exc:
+            if not is_transient(exc) or attempt == attempts:
+                raise
+            log.info("%s run again (%s)", what, exc.orig)
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")

@@ -131,7 +131,7 @@ class PacketChunk(Base):
     packet_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
     idx: Mapped[int] = mapped_column(Integer, primary_key=True)
-    station_id: Mapped[str] = mapped_column(String(63))
+    station_id: Mapped[str] = mapped_column(String(63), index=True)
     count: Mapped[int] = mapped_column(Integer)
     offset: Mapped[int] = mapped_column(BigInteger)
     header: Mapped[bytes] = mapped_column(LargeBinary)
@@ -151,6 +151,23 @@ class Rejection(Base):
     packet_id: Mapped[str | None] = mapped_column(String(64))
     reason: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text)
+
+
+class QuarantinedMessage(Base):
+    """A message from a station that could not be handled (fleet/ingest/quarantine.py): kept
+    here with why, acknowledged to the broker, never handled again."""
+
+    __tablename__ = "quarantine"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime, default=utcnow, index=True)
+    station_id: Mapped[str] = mapped_column(String(63), index=True)  # as the topic claimed
+    topic: Mapped[str] = mapped_column(String(300))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    excerpt: Mapped[bytes] = mapped_column(LargeBinary)  # the first bytes, for a diagnosis
 
 
 class StationEventRow(Base):

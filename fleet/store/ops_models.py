@@ -39,6 +39,13 @@ class HealthSample(Base):
     longitude: Mapped[float | None] = mapped_column(Float)
     sensors_faulty: Mapped[int] = mapped_column(Integer, default=0)
     sensors: Mapped[str] = mapped_column(Text, default="{}")  # {"fingerprint": "ok", ...}
+    # The heartbeat's counters, for a rollout's soak check (fleet/updates/soak.py); since the
+    # agent started (``agent_starts``: ever), so a fall means a restart.
+    enrolments_completed: Mapped[int | None] = mapped_column(BigInteger)
+    attempts_ok: Mapped[int | None] = mapped_column(BigInteger)
+    attempts_failed: Mapped[int | None] = mapped_column(BigInteger)
+    sensor_errors: Mapped[int | None] = mapped_column(BigInteger)
+    agent_starts: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_health_samples_station_at", "station_id", "at"),

@@ -8,16 +8,24 @@ token, in the ``X-CSRF-Token`` header (htmx adds it to every request from ``hx-h
 the page's body) or in a ``csrf_token`` form field (plain forms); it is checked against the
 hash stored with the session, exactly as the API checks it. A role too low for a route is a
 403 page: the pages hide what a role cannot use, and the server refuses it all the same.
+
+The login form has no session yet, so it carries a token of its own (login CSRF: a page of
+another site must not log a browser into someone else's account). The login page sets it in
+the ``ewp_login_csrf`` cookie (HttpOnly, SameSite=Strict, path ``/ui/login``) and in the form;
+a login is taken only when both are there and equal, and when an ``Origin`` header, if the
+browser sent one, names this site.
 """
 
 from __future__ import annotations
 
+import hmac
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
-from urllib.parse import parse_qs, quote
+from urllib.parse import parse_qs, quote, urlsplit
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from fleet.access import sessions as web_sessions
 from fleet.access.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
@@ -29,6 +37,8 @@ LANG_COOKIE = "ewp_lang"
 POLL_HEADER = "X-Ewp-Poll"  # sent by a page refreshing itself (htmx polling)
 CSRF_FIELD = "csrf_token"
 MAX_FORM_BYTES = 256 * 1024  # a configuration layer is a few KB
+LOGIN_CSRF_COOKIE = "ewp_login_csrf"
+LOGIN_CSRF_AGE_S = 3600
 
 
 class LoginRequiredError(Exception):
@@ -92,6 +102,39 @@ def safe_next(target: str | None) -> str:
     return "/ui/"
 
 
+def login_csrf_token(request: Request) -> str:
+    """The login form's token: the browser's current one, or a new one."""
+    current = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return current if 32 <= len(current) <= 64 else secrets.token_urlsafe(32)
+
+
+def set_login_csrf(response: Response, token: str, *, secure: bool) -> None:
+    response.set_cookie(
+        LOGIN_CSRF_COOKIE,
+        token,
+        max_age=LOGIN_CSRF_AGE_S,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path="/ui/login",
+    )
+
+
+def login_csrf_ok(request: Request, form: dict[str, str], public_url: str) -> bool:
+    """The form's token matches the cookie, and the request comes from this site's pages: an
+    ``Origin``, when sent, names the host asked for or the service's public URL (a reverse
+    proxy may pass another ``Host``)."""
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    field = form.get(CSRF_FIELD, "")
+    if not cookie or not hmac.compare_digest(cookie.encode(), field.encode()):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    ours = {request.headers.get("host", ""), urlsplit(public_url).netloc}
+    return origin != "null" and urlsplit(origin).netloc in ours
+
+
 def login_url(next_url: str) -> str:
     return f"/ui/login?next={quote(safe_next(next_url), safe='/')}"
 
@@ -136,6 +179,7 @@ def require(needed: Role) -> Callable[[WebCaller], WebCaller]:
     return check
 
 
+SignedInPage = Annotated[WebCaller, Depends(web_caller)]  # any role, central included
 ViewerPage = Annotated[WebCaller, Depends(require(Role.VIEWER))]
 OperatorPage = Annotated[WebCaller, Depends(require(Role.OPERATOR))]
 ReleaseManagerPage = Annotated[WebCaller, Depends(require(Role.RELEASE_MANAGER))]

@@ -45,22 +45,28 @@ from fleet.web import charts, thailand_map
 from fleet.web.access import (
     CSRF_FIELD,
     LANG_COOKIE,
+    LOGIN_CSRF_COOKIE,
     Form,
     Lang,
     LoginRequiredError,
     OperatorPage,
     PageError,
     ReleaseManagerPage,
+    SignedInPage,
     ViewerPage,
     WebCaller,
     language,
+    login_csrf_ok,
+    login_csrf_token,
     login_url,
     safe_next,
+    set_login_csrf,
 )
 from fleet.web.i18n import Language, Translator, duration, label, size, translate
 from protocol.reference_data import provinces
 
 log = logging.getLogger(__name__)
+security = logging.getLogger("ewp.security")
 
 HERE = Path(__file__).parent
 BANGKOK = ZoneInfo("Asia/Bangkok")
@@ -202,19 +208,44 @@ def root() -> RedirectResponse:
 
 @router.get("/ui/login")
 def login_page(
-    request: Request, lang: Lang, next: str = "/ui/", ended: bool = False, out: bool = False
+    request: Request,
+    lang: Lang,
+    context: Context,
+    next: str = "/ui/",
+    ended: bool = False,
+    out: bool = False,
 ) -> HTMLResponse:
     notice = "session-ended" if ended else "logged-out" if out else None
-    return render(
+    return _login_form(request, lang, context, next_url=safe_next(next), notice=notice)
+
+
+def _login_form(
+    request: Request,
+    lang: Language,
+    context: FleetContext,
+    *,
+    next_url: str,
+    notice: str | None = None,
+    problem: str | None = None,
+    username: str = "",
+    status_code: int = 200,
+) -> HTMLResponse:
+    """The login page with its own CSRF token, in the form and in a cookie."""
+    token = login_csrf_token(request)
+    answer = render(
         request,
         "login.html",
         lang,
         None,
-        next=safe_next(next),
+        status_code=status_code,
+        next=next_url,
         notice=notice,
-        problem=None,
-        username="",
+        problem=problem,
+        username=username,
+        login_csrf=token,
     )
+    set_login_csrf(answer, token, secure=context.settings.secure_cookies)
+    return answer
 
 
 @router.post("/ui/login")
@@ -224,30 +255,40 @@ def login(
     """The API's login (same lock-out, audit and cookies), then on to the page asked for."""
     next_url = safe_next(form.get("next"))
     username = form.get("username", "").strip()
+    if not login_csrf_ok(request, form, context.settings.service.public_url):
+        security.warning("login form for %r without a valid login CSRF token", username[:64])
+        return _login_form(
+            request,
+            lang,
+            context,
+            next_url=next_url,
+            problem=translate("error-csrf", lang),
+            status_code=403,
+        )
     answer = RedirectResponse(next_url, status_code=status.HTTP_303_SEE_OTHER)
+    answer.delete_cookie(LOGIN_CSRF_COOKIE, path="/ui/login")
     try:
         body = LoginRequest(username=username, password=form.get("password", ""))
         auth_api.login(body, request, answer, session, context)
     except (ValidationError, HTTPException) as exc:
         locked = isinstance(exc, HTTPException) and exc.status_code == 429
         retry = (exc.headers or {}).get("Retry-After", "") if isinstance(exc, HTTPException) else ""
-        problem = translate("login-locked", lang, seconds=retry) if locked else None
-        return render(
+        return _login_form(
             request,
-            "login.html",
             lang,
-            None,
-            status_code=429 if locked else 401,
-            next=next_url,
-            notice=None,
-            problem=problem or translate("login-failed", lang),
+            context,
+            next_url=next_url,
+            problem=translate("login-locked", lang, seconds=retry)
+            if locked
+            else translate("login-failed", lang),
             username=username,
+            status_code=429 if locked else 401,
         )
     return answer
 
 
 @router.post("/ui/logout")
-def logout(caller: ViewerPage, session: DbSession) -> Response:
+def logout(caller: SignedInPage, session: DbSession) -> Response:
     answer = RedirectResponse("/ui/login?out=1", status_code=status.HTTP_303_SEE_OTHER)
     auth_api.logout(caller.principal, session, answer)
     return answer

@@ -213,7 +213,7 @@ def test_application_status_reaches_the_station_that_enrolled_the_applicant(
     builder = builder_for(identity)
     with Outbox(data_dir / "outbox.sqlite", min_free_bytes=0) as outbox:
         saved = builder.save(outbox, make_enrolment(1, image_size=4096))
-    with fleet_stack.api() as api, running_agent(data_dir):
+    with fleet_stack.central_api() as api, running_agent(data_dir):
         wait_until(
             lambda: len(api.get("/api/v1/central/packets").json()) == 1, message="packet stored"
         )

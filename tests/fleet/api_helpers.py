@@ -20,9 +20,8 @@ from fleet.ops import FleetOps
 from fleet.packet_files import PacketFiles
 from fleet.roles import Principal, Role
 from fleet.store.db import make_engine, migrate, session_factory
-from protocol.keys import CentralPrivateKey
 from tests.fleet.conftest import OpsRig
-from tests.fleet.ops_helpers import FakeClock, fleet_settings
+from tests.fleet.ops_helpers import CENTRAL, FakeClock, fleet_settings
 
 ADMIN_TOKEN = "api-test-admin-token-0123456789"
 ROLES = ("viewer", "operator", "release-manager", "admin")
@@ -63,13 +62,13 @@ def api_rig(
     sessions: sessionmaker[Session] = session_factory(engine)
     files = PacketFiles(settings.packet_dir)
     metrics = FleetMetrics(sessions)
-    ingest = Ingest(sessions, files, metrics=metrics)
+    ingest = Ingest(sessions, files, central_keys=[CENTRAL.public_key()], metrics=metrics)
     context = FleetContext(
         settings,
         engine,
         sessions,
         files,
-        CentralPrivateKey.generate("X25519").public_key(),
+        CENTRAL.public_key(),
         ADMIN_TOKEN,
         ingest,
         metrics,

@@ -15,7 +15,7 @@ from fleet.packet_files import PacketFiles
 from fleet.settings import FleetSettings
 from fleet.store.db import make_engine, migrate, session_factory
 from protocol.messages import Heartbeat, StationEvent, StationStatus
-from tests.fleet.ops_helpers import FakeClock, add_station, fleet_settings
+from tests.fleet.ops_helpers import CENTRAL, FakeClock, add_station, fleet_settings
 
 
 @dataclass
@@ -54,7 +54,9 @@ def make_rig(tmp_path: Path, database_url: str, extra_settings: str = "") -> Ite
     clock = FakeClock()
     settings = fleet_settings(tmp_path, extra_settings, database_url)
     ops = FleetOps(sessions, settings, clock=clock)
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    ingest = Ingest(
+        sessions, PacketFiles(tmp_path / "packets"), central_keys=[CENTRAL.public_key()]
+    )
     ingest.ops = ops
     try:
         yield OpsRig(sessions, clock, settings, ops, ingest)

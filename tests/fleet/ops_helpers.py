@@ -12,7 +12,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from fleet.settings import FleetSettings
 from fleet.store.models import Station
 from protocol.envelope import utc_timestamp
+from protocol.keys import CentralPrivateKey
 from protocol.messages import Heartbeat
+
+# The central key test packets are sealed to (ingest accepts it).
+CENTRAL = CentralPrivateKey.generate("X25519")
 
 # A Monday, 10:00 in Bangkok (03:00 UTC): within default service hours.
 MONDAY_10_BANGKOK = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 
@@ -18,6 +19,7 @@ from fleet.errors import (
     LockedOutError,
     LoginRefusedError,
     RoleTooHighError,
+    TokenMintingError,
 )
 from fleet.roles import Principal, Role
 from fleet.store.admin_models import User
@@ -206,3 +208,73 @@ def test_api_tokens_role_cap_expiry_revocation_and_last_use(
         tokens.revoke(session, row, actor="ops")
         assert tokens.resolve(session, secret) is None
         assert "token.revoke" in actions(session)
+
+
+def test_central_stands_beside_the_ladder() -> None:
+    central = Principal("central", Role.CENTRAL)
+    assert central.may(Role.CENTRAL)
+    assert not any(central.may(r) for r in Role if r is not Role.CENTRAL)
+    assert not any(Principal("x", r).may(Role.CENTRAL) for r in Role if r is not Role.CENTRAL)
+    assert Role.parse("central") is Role.CENTRAL and Role.CENTRAL.label == "central"
+
+
+def test_central_tokens_are_made_by_an_admin_and_only_for_a_central_user(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        add(session, "admin1", Role.ADMIN)
+        system = add(session, "central", Role.CENTRAL)
+        ops = add(session, "ops", Role.OPERATOR)
+        assert tokens.default_role(Role.ADMIN, Role.CENTRAL) is Role.CENTRAL
+        _, secret = tokens.create_token(
+            session,
+            owner=system,
+            name="c",
+            role=Role.CENTRAL,
+            days=1,
+            creator=BOOTSTRAP,
+            max_days=9,
+        )
+        found = tokens.resolve(session, secret)
+        assert found is not None and found.role is Role.CENTRAL
+        for owner, role in ((ops, Role.CENTRAL), (system, Role.VIEWER), (system, Role.ADMIN)):
+            with pytest.raises(RoleTooHighError):
+                tokens.create_token(
+                    session, owner=owner, name="x", role=role, days=1, creator=BOOTSTRAP, max_days=9
+                )
+        # A central user moved onto the ladder: their central token no longer works at all.
+        users.update_user(session, "central", actor="test", role=Role.ADMIN)
+        assert tokens.resolve(session, secret) is None
+        # The last admin cannot be moved off the ladder to central either.
+        users.update_user(session, "admin1", actor="test", role=Role.VIEWER)
+        with pytest.raises(LastAdminError):
+            users.update_user(session, "central", actor="test", role=Role.CENTRAL)
+
+
+def test_a_new_password_revokes_the_users_tokens_and_tokens_mint_none(
+    sessions: sessionmaker[Session],
+) -> None:
+    with sessions() as session:
+        add(session, "admin1", Role.ADMIN)
+        ops = add(session, "ops", Role.OPERATOR)
+        other = add(session, "other", Role.OPERATOR)
+        me = Principal("ops", Role.OPERATOR, via="session", user_id=ops.id)
+        _, mine = tokens.create_token(
+            session, owner=ops, name="a", role=Role.OPERATOR, days=1, creator=me, max_days=9
+        )
+        _, theirs = tokens.create_token(
+            session, owner=other, name="b", role=Role.VIEWER, days=1, creator=BOOTSTRAP, max_days=9
+        )
+        as_token = tokens.resolve(session, mine)
+        assert as_token is not None and as_token.via == "api-token"
+        with pytest.raises(TokenMintingError):
+            tokens.create_token(
+                session, owner=ops, name="c", role=Role.VIEWER, days=1, creator=as_token, max_days=9
+            )
+        users.update_user(session, "ops", actor="test", password="a brand new passphrase")
+        assert tokens.resolve(session, mine) is None, "the old password's tokens are revoked"
+        assert tokens.resolve(session, theirs) is not None, "another user's tokens stay"
+        entry = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "user.update").order_by(AuditEntry.id)
+        ).all()[-1]
+        assert json.loads(entry.detail)["tokens_revoked"] == 1

@@ -17,9 +17,8 @@ from fleet.store.db import make_engine, session_factory
 from fleet.store.models import AuditEntry, Packet, PacketChunk, Rejection, Station
 from protocol.chunks import split_packet
 from protocol.envelope import SealedPacket, seal_packet
-from protocol.keys import CentralPrivateKey, encode_station_public_key, station_key_id
-
-CENTRAL = CentralPrivateKey.generate("X25519")
+from protocol.keys import encode_station_public_key, station_key_id
+from tests.fleet.ops_helpers import CENTRAL
 
 
 @pytest.fixture
@@ -81,7 +80,9 @@ def test_chunks_in_any_order_store_once_and_resend_is_a_duplicate(
     key = ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-01", key)
     files = PacketFiles(tmp_path / "packets")
-    ingest = Ingest(sessions, files, duplicate_receipt_interval_s=0)
+    ingest = Ingest(
+        sessions, files, central_keys=[CENTRAL.public_key()], duplicate_receipt_interval_s=0
+    )
     sealed = packet("ct-01", key)
     chunks = [c.to_bytes() for c in split_packet(sealed, 4096)]
     random.Random(1).shuffle(chunks)
@@ -104,7 +105,9 @@ def test_bad_signature_is_refused_logged_and_changes_nothing(
 ) -> None:
     key, impostor = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-02", key)
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    ingest = Ingest(
+        sessions, PacketFiles(tmp_path / "packets"), central_keys=[CENTRAL.public_key()]
+    )
     forged = packet("ct-02", impostor)
     receipts = [ingest.handle_chunk("ct-02", c.to_bytes()) for c in split_packet(forged, 8192)]
     assert {r.status for r in receipts if r} == {"rejected"}
@@ -122,7 +125,9 @@ def test_unregistered_and_revoked_stations_are_refused(
 ) -> None:
     key = ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-03", key, state="revoked")
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    ingest = Ingest(
+        sessions, PacketFiles(tmp_path / "packets"), central_keys=[CENTRAL.public_key()]
+    )
     for station in ("ct-03", "ct-99"):
         for chunk in split_packet(packet(station, key), 65536):
             assert ingest.handle_chunk(station, chunk.to_bytes()) is None
@@ -136,7 +141,9 @@ def test_header_naming_another_station_is_refused(
     key = ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-04", key)
     register(sessions, "ct-05", key)
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    ingest = Ingest(
+        sessions, PacketFiles(tmp_path / "packets"), central_keys=[CENTRAL.public_key()]
+    )
     chunk = next(split_packet(packet("ct-05", key), 65536))
     receipt = ingest.handle_chunk("ct-04", chunk.to_bytes())
     assert receipt is not None and receipt.status == "rejected"
@@ -148,7 +155,9 @@ def test_same_packet_id_with_other_content_is_a_conflict(
 ) -> None:
     key = ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-06", key)
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    ingest = Ingest(
+        sessions, PacketFiles(tmp_path / "packets"), central_keys=[CENTRAL.public_key()]
+    )
     first = packet("ct-06", key, seq=1, packet_id="aa" * 16)
     other = packet("ct-06", key, seq=2, packet_id="aa" * 16)
     for c in split_packet(first, 65536):
@@ -164,7 +173,9 @@ def test_same_packet_id_with_other_content_is_a_conflict(
 def test_malformed_chunks_are_refused(
     sessions: sessionmaker[Session], tmp_path: Path, garbage: bytes
 ) -> None:
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    ingest = Ingest(
+        sessions, PacketFiles(tmp_path / "packets"), central_keys=[CENTRAL.public_key()]
+    )
     assert ingest.handle_chunk("ct-07", garbage) is None
     assert counts(sessions) == (0, 0, 1)
 
@@ -174,7 +185,9 @@ def test_corrupted_chunk_data_asks_for_a_resend_then_the_resend_is_stored(
 ) -> None:
     key = ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-08", key)
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    ingest = Ingest(
+        sessions, PacketFiles(tmp_path / "packets"), central_keys=[CENTRAL.public_key()]
+    )
     sealed = packet("ct-08", key, size=20_000)
     good = list(split_packet(sealed, 8192))
     bad = good[1]
@@ -204,7 +217,9 @@ def test_chunks_taken_together_store_every_packet_once(
     for station, key in keys.items():
         register(sessions, station, key)
     files = PacketFiles(tmp_path / "packets")
-    ingest = Ingest(sessions, files, duplicate_receipt_interval_s=0)
+    ingest = Ingest(
+        sessions, files, central_keys=[CENTRAL.public_key()], duplicate_receipt_interval_s=0
+    )
     sealed = [
         packet(station, key, seq=n, size=1000 + 3000 * n, packet_id=f"{index:03x}{n:029x}")
         for index, (station, key) in enumerate(keys.items())
@@ -245,7 +260,12 @@ def test_a_batch_answers_each_chunk_as_if_it_came_alone(
     key, impostor = ed25519.Ed25519PrivateKey.generate(), ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-20", key)
     register(sessions, "ct-21", key, state="revoked")
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"), duplicate_receipt_interval_s=0)
+    ingest = Ingest(
+        sessions,
+        PacketFiles(tmp_path / "packets"),
+        central_keys=[CENTRAL.public_key()],
+        duplicate_receipt_interval_s=0,
+    )
     good = packet("ct-20", key, seq=1, size=10_000)
     already = packet("ct-20", key, seq=2, size=3_000)
     for chunk in split_packet(already, 4096):
@@ -296,7 +316,9 @@ def test_every_chunk_stored_but_never_assembled_is_assembled_by_a_resend(
     not be ignored as chunks already held, forever."""
     key = ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-30", key)
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"))
+    ingest = Ingest(
+        sessions, PacketFiles(tmp_path / "packets"), central_keys=[CENTRAL.public_key()]
+    )
     sealed = packet("ct-30", key, size=12_000)
     chunks = list(split_packet(sealed, 4096))
     with sessions() as session:  # what the dead worker left behind

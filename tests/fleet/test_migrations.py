@@ -13,7 +13,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, inspect, text
 
-import fleet.store.ops_models  # noqa: F401  (every table on Base)
+import fleet.store.ops_models
+import fleet.store.rollout_models  # noqa: F401
 from fleet.store.db import alembic_config, make_engine, migrate
 from fleet.store.models import Base
 from tests.conftest import BACKENDS, Postgres

@@ -37,7 +37,7 @@ from protocol.chunks import split_packet
 from protocol.messages import StationStatus
 from tests.fleet.conftest import OpsRig, make_rig
 from tests.fleet.ops_helpers import MONDAY_10_BANGKOK, heartbeat
-from tests.fleet.test_ingest import packet, register
+from tests.fleet.test_ingest import CENTRAL, packet, register
 
 THREADS = 8
 
@@ -113,7 +113,12 @@ def test_chunks_from_many_workers_store_each_packet_once(
     chunk left behind."""
     key = ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-01", key)
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"), duplicate_receipt_interval_s=0)
+    ingest = Ingest(
+        sessions,
+        PacketFiles(tmp_path / "packets"),
+        central_keys=[CENTRAL.public_key()],
+        duplicate_receipt_interval_s=0,
+    )
     sealed = [packet("ct-01", key, seq=n, size=20_000) for n in range(1, 13)]
     chunks = [c.to_bytes() for p in sealed for c in split_packet(p, 4096)] * 2
     random.Random(7).shuffle(chunks)
@@ -135,7 +140,12 @@ def test_batches_from_many_workers_store_each_packet_once(
     leaves no file behind."""
     key = ed25519.Ed25519PrivateKey.generate()
     register(sessions, "ct-01", key)
-    ingest = Ingest(sessions, PacketFiles(tmp_path / "packets"), duplicate_receipt_interval_s=0)
+    ingest = Ingest(
+        sessions,
+        PacketFiles(tmp_path / "packets"),
+        central_keys=[CENTRAL.public_key()],
+        duplicate_receipt_interval_s=0,
+    )
     sealed = [packet("ct-01", key, seq=n, size=6_000 + 2_000 * n) for n in range(1, 25)]
     chunks = [("ct-01", c.to_bytes()) for p in sealed for c in split_packet(p, 4096)] * 2
     random.Random(8).shuffle(chunks)
@@ -190,8 +200,12 @@ def test_a_resent_chunk_landing_just_after_assembly_is_not_left_behind(
         key = ed25519.Ed25519PrivateKey.generate()
         register(plain, "ct-02", key)
         files = PacketFiles(tmp_path / "packets")
-        worker_a = Ingest(plain, files, duplicate_receipt_interval_s=0)
-        worker_b = Ingest(pausing, files, duplicate_receipt_interval_s=0)
+        worker_a = Ingest(
+            plain, files, central_keys=[CENTRAL.public_key()], duplicate_receipt_interval_s=0
+        )
+        worker_b = Ingest(
+            pausing, files, central_keys=[CENTRAL.public_key()], duplicate_receipt_interval_s=0
+        )
         sealed = packet("ct-02", key, seq=1, size=10_000)
         first, second, last = (c.to_bytes() for c in split_packet(sealed, 4096))
         assert worker_a.handle_chunk("ct-02", first) is None

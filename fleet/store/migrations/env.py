@@ -6,7 +6,8 @@ from alembic import context
 from sqlalchemy import create_engine
 
 import fleet.store.admin_models
-import fleet.store.ops_models  # noqa: F401  (registers the operations tables on Base)
+import fleet.store.ops_models
+import fleet.store.rollout_models  # noqa: F401  (registers the operations and rollout tables)
 from fleet.store.models import Base
 
 config = context.config

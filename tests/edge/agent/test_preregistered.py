@@ -13,6 +13,8 @@ from edge.agent.preregistered import CacheLockedError, PreregisteredCache
 from edge.agent.service import StationAgent
 from edge.agent.settings import AgentSettings
 from ewp.local_fleet import FleetStack, wait_until
+from protocol import topics
+from protocol.messages import PreregistrationBatch
 
 
 def apps(n: int) -> list[object]:
@@ -94,3 +96,63 @@ def test_the_fleet_sends_a_batch_to_the_station(fleet_stack: FleetStack, tmp_pat
     finally:
         stop.set()
         thread.join(20)
+
+
+def test_personal_data_goes_only_to_an_online_station_and_never_into_the_brokers_file(
+    fleet_stack: FleetStack, tmp_path: Path
+) -> None:
+    """Decision 0042: a batch reaches a connected station, an offline one is refused, and even a
+    QoS 1 publish on the topic is not queued for the offline session (it subscribes at QoS 0),
+    so no passport number lands in Mosquitto's persistence file — while a QoS 1 message on
+    another topic of the same session is, which shows the file would have shown it."""
+    fleet_stack.provision_station("mu-06", tmp_path / "st", kind="mobile")
+    settings = AgentSettings.model_validate(
+        {
+            "station": {"data_dir": tmp_path / "st"},
+            "sensors": {"fingerprint": {"port": "socket://127.0.0.1:9"}},
+            "uplink": {"heartbeat_interval_s": 1},
+        }
+    )
+    agent = StationAgent(settings, software_version="test")
+    agent.preregistered.grant("somchai", "482913")
+    stop = threading.Event()
+    thread = threading.Thread(target=agent.run, args=(stop,))
+    batch_of_four = [a.model_dump(mode="json") for a in apps(4)]  # type: ignore[attr-defined]
+    first, later = batch_of_four[:2], batch_of_four[2:]
+    with fleet_stack.api() as api:
+
+        def online() -> bool:
+            return bool(api.get("/api/v1/stations/mu-06").json()["online"])
+
+        thread.start()
+        try:
+            wait_until(online, message="the fleet sees the station online")
+            sent = api.post("/api/v1/stations/mu-06/preregistrations", json={"applications": first})
+            assert sent.status_code == 202, sent.text
+            wait_until(lambda: len(agent.preregistered.numbers()) == 2, message="delivered")
+        finally:
+            stop.set()
+            thread.join(20)
+        wait_until(lambda: not online(), message="the fleet sees the station offline")
+        refused = api.post("/api/v1/stations/mu-06/preregistrations", json={"applications": later})
+        assert refused.status_code == 409 and "offline" in refused.json()["detail"]
+    # Straight onto the topics, past the API's check, while the station's session is offline.
+    assert fleet_stack.context is not None
+    publisher = fleet_stack.context.publisher()
+    batch = PreregistrationBatch.model_validate(
+        {
+            "batch_id": "f" * 32,
+            "issued_at": "2026-12-01T00:00:00Z",
+            "expires_at": "2026-12-31T00:00:00Z",
+            "applications": later,
+        }
+    )
+    publisher.publish(topics.PREREGISTRATIONS.for_station("mu-06"), batch.to_payload(), qos=1)
+    marker = b"queued-for-the-offline-session-" + b"7" * 16
+    publisher.publish(topics.APPLICATION_STATUS.for_station("mu-06"), marker, qos=1)
+    fleet_stack.broker.stop()  # SIGTERM: Mosquitto writes its persistence file
+    saved = (fleet_stack.settings.service.data_dir / "broker" / "mosquitto.db").read_bytes()
+    assert marker in saved, "the session's QoS 1 queue is in the file (the check can fail)"
+    for application in first + later:
+        passport = application["applicant"]["passport_number"].encode()
+        assert passport not in saved

@@ -10,7 +10,9 @@ from edge.agent.settings import AgentSettings
 from ewp.local_fleet import FleetStack, wait_until
 from protocol.enrolment import read_archive
 from protocol.envelope import open_packet
+from simulators.fake_iddk2000 import FakeIddk
 from simulators.fingerprint import SensorConfig, start_fingerprint_simulator
+from simulators.synthetic_eyes import EyeScene
 
 
 def settings_for(data_dir: Path, port: str, **autopilot: object) -> AgentSettings:
@@ -46,7 +48,8 @@ def test_autopilot_enrols_and_the_fleet_opens_what_was_captured(
     assert fleet_stack.context is not None
     packets = fleet_stack.api().get("/api/v1/packets").json()
     assert len(packets) == 2
-    envelope = fleet_stack.api().get(f"/api/v1/packets/{packets[0]['packet_id']}/envelope")
+    with fleet_stack.central_api() as central:
+        envelope = central.get(f"/api/v1/packets/{packets[0]['packet_id']}/envelope")
     from protocol.envelope import SealedPacket
 
     manifest, files = read_archive(
@@ -132,3 +135,58 @@ def test_the_agent_rotates_its_key_and_broker_password_on_the_fleets_request(
         stop.set()
         thread.join(20)
         api.close()
+
+
+def test_an_iddk_iris_camera_health_hot_plug_and_an_enrolment_with_irises(
+    fleet_stack: FleetStack, tmp_path: Path, fake_iddk: FakeIddk
+) -> None:
+    """[sensors.iris] backend = "iddk": missing while unplugged (not a fault), ok once plugged
+    in, and the autopilot's enrolments carry both irises to the fleet."""
+    fleet_stack.provision_station("ct-23", tmp_path / "st")
+    fake_iddk.timing(5, 20)
+    fake_iddk.eye("right", total=90, usable=80, scene=EyeScene(seed=5))
+    fake_iddk.eye("left", total=85, usable=75, scene=EyeScene(seed=6, centre_x=300))
+    fake_iddk.unplug()
+    with start_fingerprint_simulator(SensorConfig(mode="auto", seed=2)) as sim:
+        base = settings_for(tmp_path / "st", sim.url, enabled=True, enrolments=1, interval_s=0)
+        settings = AgentSettings.model_validate(
+            base.model_dump()
+            | {
+                "sensors": {
+                    "fingerprint": base.sensors.fingerprint.model_dump(),
+                    "iris": {"backend": "iddk", "library": str(fake_iddk.path)},
+                },
+                "capture": base.capture.model_dump() | {"eyes": ["left", "right"]},
+            }
+        )
+        agent = StationAgent(settings, software_version="test")
+        agent.check_sensor()
+        states = {s.kind: s for s in agent.sensors.snapshot()}
+        assert states["iris"].state == "missing" and "no iris camera found" in states["iris"].detail
+        fake_iddk.plug()
+        agent.check_sensor()
+        assert {s.kind: s.state for s in agent.sensors.snapshot()}["iris"] == "ok"
+        stop = threading.Event()
+        thread = threading.Thread(target=agent.run, args=(stop,))
+        thread.start()
+        try:
+            wait_until(
+                lambda: agent.uplink is not None and agent.uplink.stats.receipts >= 1,
+                timeout=60,
+                message="a receipt",
+            )
+        finally:
+            stop.set()
+            thread.join(20)
+    assert fake_iddk.open_handles() == 0  # the agent closed the camera when it stopped
+    (packet,) = fleet_stack.api().get("/api/v1/packets").json()
+    with fleet_stack.central_api() as central:
+        envelope = central.get(f"/api/v1/packets/{packet['packet_id']}/envelope")
+    from protocol.envelope import SealedPacket
+
+    manifest, files = read_archive(
+        open_packet(SealedPacket.from_bytes(envelope.content), fleet_stack.central)
+    )
+    irises = {r.position: r for r in manifest.records if r.modality == "iris"}
+    assert set(irises) == {"left-eye", "right-eye"}
+    assert all(files[r.name][:4] == b"IIR\x00" for r in irises.values())

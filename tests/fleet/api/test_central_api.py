@@ -33,7 +33,7 @@ def audit_actions(rig: ApiRig, action: str) -> list[tuple[str, str]]:
 def test_central_takes_packets_and_marks_them_processed(tmp_path: Path, database_url: str) -> None:
     with api_rig(tmp_path, database_url=database_url) as rig:
         first, second = store_packets(rig, "ct-01", 2)
-        with rig.client("operator") as central:
+        with rig.client("central") as central:
             waiting = central.get("/api/v1/central/packets").json()
             assert [p["seq"] for p in waiting] == [1, 2]
             envelope = central.get(f"/api/v1/central/packets/{first.packet_id}/envelope")
@@ -48,7 +48,7 @@ def test_central_takes_packets_and_marks_them_processed(tmp_path: Path, database
                 central.post("/api/v1/central/packets/" + "0" * 32 + "/processed").status_code
                 == 404
             )
-        assert audit_actions(rig, "packet.processed") == [("test-operator", first.packet_id)]
+        assert audit_actions(rig, "packet.processed") == [("test-central", first.packet_id)]
         assert second.packet_id  # still waiting for central
 
 
@@ -61,7 +61,7 @@ def test_application_status_is_recorded_with_its_history(tmp_path: Path, databas
             "packet_id": sealed.packet_id,
             "passport_number": "MM1234567",
         }
-        with rig.client("operator") as central:
+        with rig.client("central") as central:
             r = central.post("/api/v1/central/application-status", json=first)
             assert r.status_code == 200, r.text
             body = r.json()

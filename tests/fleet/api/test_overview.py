@@ -10,14 +10,19 @@ from fleet.ingest import Ingest
 from fleet.packet_files import PacketFiles
 from protocol.chunks import split_packet
 from tests.fleet.api_helpers import api_rig
-from tests.fleet.test_ingest import packet, register
+from tests.fleet.test_ingest import CENTRAL, packet, register
 
 
 def test_summary_counts_everything_and_pages_the_stations(
     tmp_path: Path, database_url: str
 ) -> None:
     with api_rig(tmp_path, database_url=database_url) as rig:
-        ingest = Ingest(rig.sessions, PacketFiles(tmp_path / "p"), duplicate_receipt_interval_s=0)
+        ingest = Ingest(
+            rig.sessions,
+            PacketFiles(tmp_path / "p"),
+            central_keys=[CENTRAL.public_key()],
+            duplicate_receipt_interval_s=0,
+        )
         sizes = resends = 0
         for n in range(6):
             key = ed25519.Ed25519PrivateKey.generate()

@@ -13,7 +13,7 @@ PASSPORT = "MM1234567"
 
 def registered(rig: ApiRig) -> None:
     (sealed,) = store_packets(rig, "mu-01", 1)
-    with rig.client("operator") as central:
+    with rig.client("central") as central:
         for status, reason in (("received", None), ("rejected", "documents incomplete")):
             central.post(
                 "/api/v1/central/application-status",

@@ -1,8 +1,11 @@
 """Every API route against every role: 401 without or with bad credentials, 403 below the
-route's minimum role, through at or above it. A route missing from ROUTES fails the build."""
+route's minimum role, through at or above it. The central role stands beside the ladder: only
+it passes the central routes, and it passes nothing else but the caller's own session, password
+and tokens. A route missing from ROUTES fails the build."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,10 +18,17 @@ from tests.fleet.api.conftest import PASSWORD, RoleFleet
 
 PUBLIC = None
 VIEWER, OPERATOR, ADMIN = Role.VIEWER, Role.OPERATOR, Role.ADMIN
-RELEASE = Role.RELEASE_MANAGER
+RELEASE, CENTRAL = Role.RELEASE_MANAGER, Role.CENTRAL
+SIGNED_IN = "signed-in"  # any authenticated caller, whatever its role
+NO_API_TOKEN = "no-api-token"  # a web session or the bootstrap token, never an API token
+
+
+def _allowed(role: Role, needed: Role | str) -> bool:
+    return needed == SIGNED_IN or (isinstance(needed, Role) and role.covers(needed))
+
 
 # (method, path) -> the minimum role (None: public), and a request that passes validation.
-ROUTES: dict[tuple[str, str], Role | None] = {
+ROUTES: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/api/v1/openapi.json"): PUBLIC,
     ("GET", "/api/v1/docs"): PUBLIC,
     ("GET", "/api/v1/docs/oauth2-redirect"): PUBLIC,
@@ -26,9 +36,9 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("POST", "/api/v1/provisioning/claim"): PUBLIC,  # the claim token is the credential
     ("GET", "/api/v1/provisioning/ca.pem"): PUBLIC,  # the fleet CA certificate stations pin
     ("POST", "/api/v1/auth/login"): PUBLIC,
-    ("POST", "/api/v1/auth/logout"): VIEWER,
-    ("GET", "/api/v1/auth/me"): VIEWER,
-    ("POST", "/api/v1/auth/password"): VIEWER,
+    ("POST", "/api/v1/auth/logout"): SIGNED_IN,
+    ("GET", "/api/v1/auth/me"): SIGNED_IN,
+    ("POST", "/api/v1/auth/password"): SIGNED_IN,
     ("GET", "/api/v1/summary"): VIEWER,
     ("GET", "/api/v1/rejections"): VIEWER,
     ("GET", "/api/v1/provinces"): VIEWER,
@@ -44,14 +54,14 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/stations/{station_id}/commands/{command_id}"): VIEWER,
     ("GET", "/api/v1/packets"): VIEWER,
     ("GET", "/api/v1/packets/{packet_id}"): VIEWER,
-    ("GET", "/api/v1/packets/{packet_id}/envelope"): OPERATOR,
+    ("GET", "/api/v1/packets/{packet_id}/envelope"): CENTRAL,
     ("GET", "/api/v1/users"): ADMIN,
     ("POST", "/api/v1/users"): ADMIN,
     ("GET", "/api/v1/users/{username}"): ADMIN,
     ("PATCH", "/api/v1/users/{username}"): ADMIN,
-    ("GET", "/api/v1/tokens"): VIEWER,
-    ("POST", "/api/v1/tokens"): VIEWER,
-    ("POST", "/api/v1/tokens/{token_id}/revoke"): VIEWER,
+    ("GET", "/api/v1/tokens"): SIGNED_IN,
+    ("POST", "/api/v1/tokens"): NO_API_TOKEN,  # tokens cannot mint tokens
+    ("POST", "/api/v1/tokens/{token_id}/revoke"): SIGNED_IN,
     ("GET", "/metrics"): VIEWER,
     ("POST", "/api/v1/stations/{station_id}/preregistrations"): OPERATOR,
     # Operations (health, alerts, configuration, reconciliation, central hand-off).
@@ -81,12 +91,21 @@ ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/config/history"): VIEWER,
     ("GET", "/api/v1/reconciliation"): VIEWER,
     ("GET", "/api/v1/stations/{station_id}/reconciliation"): VIEWER,
-    ("GET", "/api/v1/central/packets"): OPERATOR,
-    ("GET", "/api/v1/central/packets/{packet_id}"): OPERATOR,
-    ("GET", "/api/v1/central/packets/{packet_id}/envelope"): OPERATOR,
-    ("POST", "/api/v1/central/packets/{packet_id}/processed"): OPERATOR,
-    ("POST", "/api/v1/central/application-status"): OPERATOR,
-    ("GET", "/api/v1/central/application-status/{application_number}"): OPERATOR,
+    ("GET", "/api/v1/central/packets"): CENTRAL,
+    ("GET", "/api/v1/central/packets/{packet_id}"): CENTRAL,
+    ("GET", "/api/v1/central/packets/{packet_id}/envelope"): CENTRAL,
+    ("POST", "/api/v1/central/packets/{packet_id}/processed"): CENTRAL,
+    ("POST", "/api/v1/central/application-status"): CENTRAL,
+    ("GET", "/api/v1/central/application-status/{application_number}"): CENTRAL,
+    # Software rollouts.
+    ("GET", "/api/v1/rollouts"): VIEWER,
+    ("POST", "/api/v1/rollouts"): RELEASE,
+    ("GET", "/api/v1/rollouts/{rollout_id}"): VIEWER,
+    ("POST", "/api/v1/rollouts/{rollout_id}/pause"): RELEASE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/resume"): RELEASE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/cancel"): RELEASE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/approve"): RELEASE,
+    ("POST", "/api/v1/rollouts/{rollout_id}/rollback"): RELEASE,
     # The applicants' status page and its JSON twin: public, rate-limited.
     ("GET", "/status"): PUBLIC,
     ("POST", "/status"): PUBLIC,
@@ -96,12 +115,12 @@ ROUTES: dict[tuple[str, str], Role | None] = {
 # The dashboard (fleet/web): pages for browsers, authenticated by the web session only. Without
 # one a page redirects to the login page (303); below the minimum role it is a 403 page; a
 # change (POST) also needs the session's CSRF token.
-WEB_ROUTES: dict[tuple[str, str], Role | None] = {
+WEB_ROUTES: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/"): PUBLIC,  # redirects to /ui/
     ("GET", "/ui/login"): PUBLIC,
     ("POST", "/ui/login"): PUBLIC,
     ("GET", "/ui/lang/{choice}"): PUBLIC,
-    ("POST", "/ui/logout"): VIEWER,
+    ("POST", "/ui/logout"): SIGNED_IN,
     ("GET", "/ui/"): VIEWER,
     ("GET", "/ui/stations/{station_id}"): VIEWER,
     ("GET", "/ui/alerts"): VIEWER,
@@ -113,8 +132,11 @@ WEB_ROUTES: dict[tuple[str, str], Role | None] = {
     ("GET", "/ui/config/{scope}/{target}"): VIEWER,
     ("POST", "/ui/config/{scope}/{target}"): RELEASE,
     ("POST", "/ui/config/tag/{tag}/members"): RELEASE,
+    ("GET", "/ui/rollouts"): VIEWER,
+    ("GET", "/ui/rollouts/{rollout_id}"): VIEWER,
+    ("POST", "/ui/rollouts/{rollout_id}/{action}"): RELEASE,
 }
-WEB_PATH_VALUES = {"choice": "en", "scope": "tag", "target": "vans"}
+WEB_PATH_VALUES = {"choice": "en", "scope": "tag", "target": "vans", "action": "pause"}
 WEB_FORMS: dict[tuple[str, str], dict[str, str]] = {
     ("POST", "/ui/login"): {"username": "user-viewer", "password": PASSWORD},
     ("POST", "/ui/alerts/{alert_id}/acknowledge"): {"note": "seen"},
@@ -132,6 +154,7 @@ PATH_VALUES = {
     "alert_id": "999999",
     "tag": "vans",
     "application_number": "WP-NONE-1",
+    "rollout_id": "zz-no-such-rollout",
 }
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/provisioning/claim"): {
@@ -159,6 +182,13 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/config/tags/{tag}"): {"retention_days": 20},
     ("PUT", "/api/v1/config/tags/{tag}/members"): {"stations": []},
     ("PUT", "/api/v1/config/stations/{station_id}"): {"retention_days": 10},
+    ("POST", "/api/v1/rollouts"): {
+        "component": "agent",
+        "version": "1.5.0",
+        "target": "agent/ewp-agent-1.5.0.tar",
+        "selector": {"stations": ["zz-no-such-station"]},
+    },
+    ("POST", "/api/v1/rollouts/{rollout_id}/rollback"): {},
     ("POST", "/api/v1/central/application-status"): {
         "application_number": "WP-NONE-1",
         "status": "received",
@@ -231,7 +261,7 @@ def test_role_below_the_minimum_is_403_and_at_or_above_passes(
     assert needed is not None
     with role_fleet.as_role(role) as client:
         status = _request(client, *key).status_code
-    if role < needed:
+    if not _allowed(role, needed):
         assert status == 403, f"{role.label} got {status}"
     else:
         assert status not in (401, 403), f"{role.label} was refused ({status})"
@@ -255,9 +285,19 @@ def test_the_bootstrap_token_is_admin(role_fleet: RoleFleet) -> None:
         assert api.get("/api/v1/users").status_code == 200
 
 
+def login_form_token(client: Any) -> str:
+    """What a browser gets from the login page: the form's CSRF token (and its cookie)."""
+    page = client.get("/ui/login")
+    found = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert found is not None, "the login page has no CSRF field"
+    return found.group(1)
+
+
 def _web_request(client: Any, method: str, path: str, csrf: str | None = None) -> Any:
     url = path.format(**{**PATH_VALUES, **WEB_PATH_VALUES})
     form = dict(WEB_FORMS.get((method, path), {}))
+    if (method, path) == ("POST", "/ui/login"):
+        form["csrf_token"] = login_form_token(client)
     if csrf is not None:
         form["csrf_token"] = csrf
     if method == "GET":
@@ -307,13 +347,13 @@ def test_a_dashboard_route_refuses_roles_below_its_minimum_and_changes_need_csrf
     for role in Role:
         fresh = key == ("POST", "/ui/logout")  # it ends the session: not the shared one
         client, csrf = role_fleet.login(f"user-{role.label}") if fresh else browser_sessions[role]
-        if key[0] == "POST" and role >= needed:
+        if key[0] == "POST" and _allowed(role, needed):
             assert _web_request(client, *key).status_code == 403  # no CSRF token
             assert _web_request(client, *key, csrf="forged").status_code == 403
         status = _web_request(client, *key, csrf=csrf).status_code
         if fresh:
             client.close()
-        if role < needed:
+        if not _allowed(role, needed):
             assert status == 403, f"{role.label} got {status}"
         else:
             assert status not in (401, 403), f"{role.label} was refused ({status})"

@@ -361,7 +361,7 @@ def test_the_dashboard_in_thai(dashboard: Dashboard) -> None:
 
 
 def test_an_applicant_checks_a_status_in_english_and_thai(dashboard: Dashboard) -> None:
-    with dashboard.api() as api:
+    with dashboard.stack.central_api() as api:
         posted = api.post(
             "/api/v1/central/application-status",
             json={

@@ -8,40 +8,54 @@ import string
 from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
 
 from fleet.web import i18n
 
 WEB = Path(i18n.__file__).parent
 
 
+def load(language: str) -> Catalog:
+    with (i18n.LOCALE_DIR / language / "LC_MESSAGES" / f"{i18n.DOMAIN}.po").open("rb") as f:
+        return read_po(f)
+
+
+CATALOGS = {language: load(language) for language in i18n.LANGUAGES}
+
+
+def entries(catalog: Catalog) -> dict[tuple[str | None, str], str]:
+    return {(m.context, str(m.id)): str(m.string) for m in catalog if m.id}
+
+
 def placeholders(text: str) -> set[str]:
     return {name for _, name, _, _ in string.Formatter().parse(text) if name}
 
 
-@pytest.mark.parametrize("key", sorted(i18n.MESSAGES))
-def test_every_message_has_both_languages_with_the_same_placeholders(key: str) -> None:
-    message = i18n.MESSAGES[key]
-    assert set(message) == set(i18n.LANGUAGES)
-    assert all(message[lang].strip() for lang in i18n.LANGUAGES)
-    if placeholders(message["en"]) or placeholders(message["th"]):
-        assert placeholders(message["en"]) == placeholders(message["th"])
-
-
-def test_every_label_has_both_languages() -> None:
-    for kind, values in i18n.LABELS.items():
-        for value, text in values.items():
-            assert set(text) == set(i18n.LANGUAGES), f"{kind}/{value}"
+def test_every_message_has_both_languages_with_the_same_placeholders() -> None:
+    th, en = entries(CATALOGS["th"]), entries(CATALOGS["en"])
+    assert len(en) > 200
+    assert th.keys() == en.keys(), sorted(th.keys() ^ en.keys())
+    for key, english in en.items():
+        assert english.strip() and th[key].strip(), key
+        assert placeholders(english) == placeholders(th[key]), key
 
 
 def test_every_key_the_pages_use_exists() -> None:
     used: set[str] = set()
-    for path in [*WEB.glob("templates/*.html"), WEB / "pages.py", WEB / "access.py"]:
+    for path in [*WEB.glob("templates/*.html"), *WEB.glob("*pages.py"), WEB / "access.py"]:
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9-]+)["']\s*[,)]""", text))
         used |= set(re.findall(r'translate\(\s*"([a-z0-9-]+)"\s*[,)]', text))
         used |= set(re.findall(r'PageError\(\s*\d+,\s*"([a-z0-9-]+)"', text))
     assert used, "the scan found no keys: has the calling convention changed?"
-    assert not used - i18n.MESSAGES.keys(), sorted(used - i18n.MESSAGES.keys())
+    known = {key for context, key in entries(CATALOGS["en"]) if context is None}
+    assert not used - known, sorted(used - known)
+
+
+def test_a_missing_key_is_an_error_not_a_silent_key_on_screen() -> None:
+    with pytest.raises(KeyError):
+        i18n.translate("no-such-message", "th")
 
 
 def test_values_from_the_api_are_shown_in_the_readers_language() -> None:

@@ -1,0 +1,136 @@
+"""Device errors as tables: one error type per device, carrying the device's own code.
+
+A device (or its vendor library) answers with numeric result codes. Rather than one class per
+code, a driver declares an :class:`ErrorTable` — code, the vendor's name for it, what it means,
+what the operator can do about it, and two flags the caller branches on — and one subclass of
+:class:`DeviceError` bound to that table::
+
+    IDDK_ERRORS = ErrorTable("iris camera (IDDK)", [
+        ErrorCode(0x3006, "IDDK_SE_NO_QUALIFIED_FRAME", "no frame was good enough",
+                  "ask the applicant to look at the camera again", retryable=True),
+        ...
+    ])
+
+    class IddkError(DeviceError):
+        table = IDDK_ERRORS
+
+    raise IddkError(0x3006, call="Iddk_GetResultImage")
+
+The message a person reads is built from the table: ``iris camera (IDDK): no frame was good
+enough (IDDK_SE_NO_QUALIFIED_FRAME, 0x3006, in Iddk_GetResultImage): ask the applicant to look
+at the camera again``. Callers decide on flags, never on message text:
+
+* ``retryable``: the same operation may succeed if simply tried again (the applicant moved, a
+  frame was not good enough);
+* ``device_lost``: the device is gone or its handle is dead (unplugged, I/O failure): close
+  it and find it again before the next try.
+
+A code missing from the table still raises the device's error type, with the table's advice
+for unknown codes, so a new firmware's code never escapes as something else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import ClassVar
+
+__all__ = ["DeviceError", "ErrorCode", "ErrorTable"]
+
+
+@dataclass(frozen=True)
+class ErrorCode:
+    """One row of a device's error table."""
+
+    code: int
+    name: str
+    message: str
+    advice: str
+    retryable: bool = False
+    device_lost: bool = False
+
+
+class ErrorTable:
+    """The codes one device can answer with, looked up by number."""
+
+    def __init__(
+        self,
+        device: str,
+        rows: Iterable[ErrorCode],
+        *,
+        unknown_advice: str = "note the code and report it to the station's support",
+    ) -> None:
+        self.device = device
+        self.unknown_advice = unknown_advice
+        self._rows: dict[int, ErrorCode] = {}
+        for row in rows:
+            if row.code in self._rows:
+                raise ValueError(f"{device}: error code {row.code:#x} is in the table twice")
+            self._rows[row.code] = row
+
+    def __getitem__(self, code: int) -> ErrorCode:
+        """The row of ``code``; an unknown code gets a row saying so (never a KeyError)."""
+        row = self._rows.get(code)
+        if row is not None:
+            return row
+        return ErrorCode(code, f"code {code:#x}", "unknown result code", self.unknown_advice)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._rows
+
+    def __iter__(self) -> Iterator[ErrorCode]:
+        return iter(self._rows.values())
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def by_name(self, name: str) -> ErrorCode:
+        for row in self._rows.values():
+            if row.name == name:
+                return row
+        raise KeyError(name)
+
+
+class DeviceError(Exception):
+    """A device's error: its code, looked up in the subclass's ``table``.
+
+    Subclasses set ``table``; ``call`` names what was being done (a library function, a
+    command) and ``detail`` adds what only the caller knows (a path, a device name).
+    """
+
+    table: ClassVar[ErrorTable]
+
+    def __init__(self, code: int, *, call: str = "", detail: str = "") -> None:
+        self.code = code
+        self.call = call
+        self.detail = detail
+        super().__init__(self._text())
+
+    @property
+    def row(self) -> ErrorCode:
+        return self.table[self.code]
+
+    @property
+    def name(self) -> str:
+        return self.row.name
+
+    @property
+    def advice(self) -> str:
+        return self.row.advice
+
+    @property
+    def retryable(self) -> bool:
+        return self.row.retryable
+
+    @property
+    def device_lost(self) -> bool:
+        return self.row.device_lost
+
+    def _text(self) -> str:
+        row = self.row
+        where = f", in {self.call}" if self.call else ""
+        code = f"{self.code:#06x}" if self.code >= 0 else str(self.code)
+        detail = f" [{self.detail}]" if self.detail else ""
+        return (
+            f"{self.table.device}: {row.message}{detail} ({row.name}, {code}{where}): {row.advice}"
+        )
