@@ -188,7 +188,7 @@ def run(root: Path) -> None:
             with sessions() as session:
                 row = record_update_status(session, station_id, payload, now=utcnow())
                 session.commit()
-            if row is not None:
+            if row is not None and row.offer == "cleared":  # as the fleet context does
                 rollout_engine.wake()
 
         ingest.on_update_status = on_status

@@ -17,6 +17,7 @@ import secrets
 import shutil
 import signal
 import sqlite3
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -159,6 +160,8 @@ class Demo:
         self.fleet_url = ""
         self.admin_token = ""
         self.broker_port = 0
+        self.tls_port = 0
+        self.ca_file = Path()
         self.dashboard_password = ""
         self.kiosk: KioskStation | None = None
         self.rollout: RolloutDemo | None = None
@@ -176,14 +179,21 @@ class Demo:
         )
 
     def start_fleet(self) -> None:
-        self.broker_port, http_port = free_port(), free_port()
-        self.fleet_url = f"http://127.0.0.1:{http_port}"
+        self.broker_port, http_port, self.tls_port = free_port(), free_port(), free_port()
+        # TLS on every hop, as in the field: the fleet serves HTTPS with the certificate of
+        # its private CA, stations pin that CA through their claim tokens and reach the
+        # broker's TLS listener; the plaintext listener is the fleet's own, on loopback.
+        self.fleet_url = f"https://127.0.0.1:{http_port}"
         settings_text = init_fleet(
             self.root / "fleet-data",
             central_key=self.central.public_key(),
             listen_port=http_port,
             broker_port=self.broker_port,
             ingest_workers=2,
+            tls=True,
+            https=True,
+            broker_tls_port=self.tls_port,
+            broker_tls_listen_host="127.0.0.1",
         )
         if self.rollout is not None:
             settings_text += self.rollout.fleet_settings()
@@ -194,6 +204,8 @@ class Demo:
 
         settings = load_settings(FleetSettings, config)
         self.admin_token = settings.service.admin_token.read("admin token")
+        assert settings.broker.ca_file is not None
+        self.ca_file = settings.broker.ca_file
         conf = write_fleet_broker_config(settings)
         self.broker = MosquittoProcess(
             conf, "127.0.0.1", self.broker_port, log_path=self.logs / "mosquitto.log"
@@ -205,7 +217,8 @@ class Demo:
         deadline = time.monotonic() + 60
         while True:
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.fleet_url}/api/v1/health", timeout=1).status_code == 200:
+                health = httpx.get(f"{self.fleet_url}/api/v1/health", timeout=1, verify=self._tls())
+                if health.status_code == 200:
                     break
             if self.fleet_proc.poll() is not None or time.monotonic() > deadline:
                 raise FleetError(f"the fleet service did not start; see {self.logs}/fleet.log")
@@ -266,9 +279,13 @@ class Demo:
         irises = self._start_simulators("iris") if self.o.eyes else None
         return fingerprints, irises
 
+    def _tls(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.ca_file)
+
     def api(self) -> httpx.Client:
         return httpx.Client(
             base_url=self.fleet_url,
+            verify=self._tls(),
             timeout=30,
             headers={"authorization": f"Bearer {self.admin_token}"},
         )
@@ -299,12 +316,10 @@ class Demo:
                     software_version="demo",
                 )
                 station = Station(station_id, kind, data_dir, data_dir / "agent.toml")
-                broker_url = f"mqtt://127.0.0.1:{self.broker_port}"
+                broker_url = f"mqtts://127.0.0.1:{self.tls_port}"
                 if mobile:
-                    station.link = self.net.add_link(
-                        ("127.0.0.1", self.broker_port), name=station_id
-                    )
-                    broker_url = f"mqtt://{station.link.address}"
+                    station.link = self.net.add_link(("127.0.0.1", self.tls_port), name=station_id)
+                    broker_url = f"mqtts://{station.link.address}"
                 station.broker_url = broker_url
                 station.config.write_text(
                     self._agent_config(
@@ -747,6 +762,8 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
             demo.keep_live()
             console.print(
                 f"fleet service still running: open {result.dashboard_url} in a browser "
+                f"(HTTPS with the demo fleet's own CA: accept the warning, or trust "
+                f"{demo.ca_file}) "
                 f"({result.dashboard_user} / {result.dashboard_password}; API admin token in "
                 f"{demo.root}/fleet-data/secrets/admin-token). The stations keep running and "
                 "enrol someone now and then; Ctrl-C stops"

@@ -57,7 +57,7 @@ def add_operator(agent: StationAgent, sensor_url: str, sensor: SimulatedFingerpr
     port = serial.serial_for_url(sensor_url, timeout=0.05)
     try:
         agent.operators.add(
-            FingerprintSensor(port, timeout=1.0),
+            FingerprintSensor(port, timeout=5.0),
             OPERATOR_ID,
             OPERATOR_NAME,
             OPERATOR_PIN,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -24,7 +25,7 @@ from fleet.bootstrap import init_fleet, write_fleet_broker_config
 from fleet.broker.mosquitto import MosquittoProcess, free_port
 from fleet.context import FleetContext
 from fleet.ingest import BrokerLogin, retire_sessions
-from fleet.service import start_ingest_workers, start_ops_jobs, start_rollout_engine
+from fleet.service import https_files, start_ingest_workers, start_ops_jobs, start_rollout_engine
 from fleet.settings import FleetSettings
 from protocol.keys import CentralPrivateKey
 
@@ -117,9 +118,24 @@ class FleetStack:
     def admin_token(self) -> str:
         return self.settings.service.admin_token.read("admin token")
 
+    @property
+    def ca_file(self) -> Path:
+        """The fleet CA (stations check the broker's TLS certificate, and HTTPS, against it)."""
+        files = self.settings.broker.tls_files
+        assert files is not None
+        return files.ca_file
+
+    @property
+    def tls_url(self) -> str:
+        """The broker's TLS listener, as stations reach it."""
+        return f"mqtts://127.0.0.1:{self.settings.broker.tls_port}"
+
     def api(self) -> httpx.Client:
         return httpx.Client(
-            base_url=self.url, headers={"authorization": f"Bearer {self.admin_token}"}, timeout=30
+            base_url=self.url,
+            headers={"authorization": f"Bearer {self.admin_token}"},
+            timeout=30,
+            verify=ssl.create_default_context(cafile=self.ca_file),
         )
 
     def central_api(self) -> httpx.Client:
@@ -131,13 +147,14 @@ class FleetStack:
             base_url=self.url,
             headers={"authorization": f"Bearer {self._central_token}"},
             timeout=30,
+            verify=ssl.create_default_context(cafile=self.ca_file),
         )
 
     @property
     def service_login(self) -> BrokerLogin:
         b = self.settings.broker
         password = b.service_password.read("broker service password")
-        return BrokerLogin(b.host, b.port, b.service_username, password)
+        return BrokerLogin(b.host, b.port, b.service_username, password, b.tls, b.ca_file)
 
     def start_service(self, workers: int = 1) -> None:
         self.context = FleetContext.create(self.settings)
@@ -152,6 +169,8 @@ class FleetStack:
             port=self.settings.service.listen_port,
             log_config=None,
             access_log=False,
+            ssl_certfile=https_files(self.settings)[0],
+            ssl_keyfile=https_files(self.settings)[1],
         )
         self._server = uvicorn.Server(config)
         thread = threading.Thread(target=self._server.run, daemon=True)
@@ -196,7 +215,13 @@ class FleetStack:
         self, station_id: str, data_dir: Path, kind: str = "center"
     ) -> StationIdentity:
         token = self.add_station(station_id, kind)
-        provision(data_dir / "identity", self.url, token, software_version="test")
+        provision(
+            data_dir / "identity",
+            self.url,
+            token,
+            software_version="test",
+            insecure_for_testing=self.url.startswith("http://"),
+        )
         return StationIdentity.load(data_dir / "identity")
 
     def stop(self) -> None:
@@ -211,12 +236,16 @@ def start_fleet_stack(
     serve: bool = True,
     database_url: str | None = None,
     extra_settings: str = "",
+    https: bool = False,
 ) -> FleetStack:
     """Broker and (``serve``) the fleet service; the store is SQLite in ``root`` unless
     ``database_url`` names another (a PostgreSQL database of ewp/local_postgres.py).
-    ``extra_settings``: TOML appended to the generated settings (e.g. an alert webhook)."""
+    ``extra_settings``: TOML appended to the generated settings (e.g. an alert webhook).
+
+    The broker always has its TLS listener (stations provisioned here use ``mqtts://``, the
+    fleet CA pinned); the service serves HTTPS with ``https``, else plain HTTP on loopback."""
     central = CentralPrivateKey.generate()
-    broker_port, http_port = free_port(), free_port()
+    broker_port, http_port, tls_port = free_port(), free_port(), free_port()
     text = init_fleet(
         root / "fleet",
         central_key=central.public_key(),
@@ -224,6 +253,10 @@ def start_fleet_stack(
         broker_port=broker_port,
         ingest_workers=workers,
         database_url=database_url,
+        tls=True,
+        https=https,
+        broker_tls_port=tls_port,
+        broker_tls_listen_host="127.0.0.1",
     )
     text += extra_settings
     settings_path = root / "fleet.toml"
@@ -232,8 +265,9 @@ def start_fleet_stack(
     conf = write_fleet_broker_config(settings)
     broker = MosquittoProcess(conf, "127.0.0.1", broker_port)
     broker.start()
+    scheme = "https" if https else "http"
     stack = FleetStack(
-        root, settings, settings_path, broker, central, url=f"http://127.0.0.1:{http_port}"
+        root, settings, settings_path, broker, central, url=f"{scheme}://127.0.0.1:{http_port}"
     )
     if serve:
         stack.start_service(workers)

@@ -32,6 +32,7 @@ from fleet.updates.release import ReleaseCatalog, RepositoryCatalog
 from fleet.updates.status_ingest import record_update_status
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey
+from protocol.provisioning import ca_fingerprint, pinned_token
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ class FleetContext:
         with self.sessions() as session:
             row = record_update_status(session, station_id, payload, now=self.ops.clock())
             session.commit()
-        if row is not None:
+        if row is not None and row.offer == "cleared":  # a final state: a decision may follow
             self.rollouts.wake()
 
     def _active_alerts(self) -> dict[tuple[str, str], int]:
@@ -156,8 +157,23 @@ class FleetContext:
 
     @property
     def broker_for_stations(self) -> BrokerEndpoint:
+        """Stations use the TLS listener when the fleet has certificates (the plaintext one
+        is on the loopback address, for the fleet's own processes)."""
         b = self.settings.broker
+        if b.tls_files is not None:
+            return BrokerEndpoint(b.station_host or b.host, b.station_port or b.tls_port, True)
         return BrokerEndpoint(b.station_host or b.host, b.station_port or b.port, b.tls)
+
+    @cached_property
+    def ca_certificate(self) -> bytes | None:
+        """The fleet CA certificate (PEM) stations pin, if the fleet has TLS set up."""
+        files = self.settings.broker.tls_files
+        return files.ca_file.read_bytes() if files is not None else None
+
+    def claim_token(self, secret: str) -> str:
+        """The token to hand out: the one-time secret, with the fleet CA's fingerprint."""
+        pem = self.ca_certificate
+        return pinned_token(secret, ca_fingerprint(pem) if pem is not None else None)
 
     @cached_property
     def service_login(self) -> BrokerLogin:
@@ -168,6 +184,7 @@ class FleetContext:
             b.service_username,
             b.service_password.read("broker service password"),
             b.tls,
+            b.ca_file,
         )
 
     def broker_admin(self) -> DynsecAdmin:

@@ -15,6 +15,7 @@ from fleet.api.app import create_app
 from fleet.context import FleetContext
 from fleet.errors import FleetError
 from fleet.ingest import IngestWorker
+from fleet.settings import FleetSettings
 from fleet.updates.serve import TimestampRefresher
 from fleet.web.pages import warm_fleet_views
 
@@ -96,10 +97,13 @@ def serve(context: FleetContext) -> None:
         port=settings.service.listen_port,
         log_config=None,
         access_log=False,
+        ssl_certfile=https_files(settings)[0],
+        ssl_keyfile=https_files(settings)[1],
     )
     server = uvicorn.Server(config)
     log.info(
-        "fleet service on http://%s:%d with %d ingest worker(s), broker %s:%d",
+        "fleet service on %s://%s:%d with %d ingest worker(s), broker %s:%d",
+        "https" if settings.service.tls_cert_file else "http",
         settings.service.listen_host,
         settings.service.listen_port,
         len(workers),
@@ -149,3 +153,12 @@ def run_ingest_only(context: FleetContext, workers: int, process: str) -> None:
     for thread in threads:
         thread.join(timeout=5)
     context.close()
+
+
+def https_files(settings: FleetSettings) -> tuple[str | None, str | None]:
+    """uvicorn's certificate and key when the service serves HTTPS itself (not behind a
+    proxy); (None, None) for plain HTTP."""
+    service = settings.service
+    if service.tls_cert_file is None or service.tls_key_file is None:
+        return None, None
+    return str(service.tls_cert_file), str(service.tls_key_file)

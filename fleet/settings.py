@@ -10,12 +10,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from fleet.ops_settings import AlertSettings, HealthSettings, StatusPageSettings
 from fleet.secret_ref import PLACEHOLDERS, SecretRef
+from fleet.tls import TlsFiles
 from fleet.updates.plan import RolloutSettings
 
 __all__ = ["PLACEHOLDERS", "FleetSettings", "SecretRef"]
@@ -41,6 +42,18 @@ class ServiceSettings(Section):
         description="SQLAlchemy URL of a PostgreSQL or SQLite store; default: SQLite in data_dir",
     )
     admin_token: SecretRef = Field(description="bearer token for admin API calls")
+    tls_cert_file: Path | None = None
+    """serve HTTPS with this certificate (PEM, issued by the fleet CA); unset behind a TLS
+    reverse proxy"""
+    tls_key_file: Path | None = None
+    """its private key (PEM)"""
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> ServiceSettings:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("tls_cert_file and tls_key_file go together")
+        return self
+
     max_request_bytes: Annotated[int, Field(ge=64 * 1024, le=1 << 30)] = 8 << 20
     """the largest request body from a caller with credentials (larger: 413 before reading)"""
     max_anonymous_request_bytes: Annotated[int, Field(ge=1024, le=1 << 20)] = 64 << 10
@@ -82,9 +95,20 @@ class BrokerSettings(Section):
         default=None, description="broker host as stations see it (default: host)"
     )
     station_port: Annotated[int, Field(ge=1, le=65535)] | None = None
-    """broker port as stations see it (default: port)"""
+    """broker port as stations see it (default: tls_port with TLS files, else port)"""
     tls: bool = False
-    """stations connect with TLS (mqtts://)"""
+    """the fleet's own processes reach the broker over TLS (host:port is then a TLS listener,
+    e.g. on another host, checked against ca_file); default: the loopback plaintext listener"""
+    tls_listen_host: str = "0.0.0.0"  # noqa: S104 (stations reach it from everywhere)
+    """address of the stations' TLS listener"""
+    tls_port: Annotated[int, Field(ge=1, le=65535)] = 8883
+    """port of the stations' TLS listener"""
+    ca_file: Path | None = None
+    """the fleet CA certificate (PEM); stations pin its fingerprint (from the claim token)"""
+    cert_file: Path | None = None
+    """the broker's server certificate (PEM), issued by that CA"""
+    key_file: Path | None = None
+    """its private key (PEM)"""
     admin_username: str = "ewp-broker-admin"
     """the dynamic-security admin client (manages station accounts and ACLs)"""
     admin_password: SecretRef
@@ -93,6 +117,19 @@ class BrokerSettings(Section):
     """the client the fleet's ingest and commands use"""
     service_password: SecretRef
     """its password"""
+
+    @model_validator(mode="after")
+    def _tls_files(self) -> BrokerSettings:
+        given = [f is not None for f in (self.ca_file, self.cert_file, self.key_file)]
+        if any(given) and not all(given):
+            raise ValueError("ca_file, cert_file and key_file go together")
+        return self
+
+    @property
+    def tls_files(self) -> TlsFiles | None:
+        if self.ca_file is None or self.cert_file is None or self.key_file is None:
+            return None
+        return TlsFiles(self.ca_file, self.cert_file, self.key_file)
 
 
 class IngestSettings(Section):

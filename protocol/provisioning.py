@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives import hashes
 from pydantic import BaseModel, ConfigDict, Field
 
 CLAIM_PATH = "/api/v1/provisioning/claim"
+CA_PATH = "/api/v1/provisioning/ca.pem"
 CLAIM_CONTEXT = b"ewp-claim\x00v1\x00"
 
 
@@ -76,11 +77,14 @@ def pinned_token(secret: str, fingerprint: str | None) -> str:
     return f"{secret}{PIN_SEPARATOR}{fingerprint}"
 
 
-def token_pin(token: str) -> str | None:
-    """The CA fingerprint a claim token carries, or None. A malformed pin is an error."""
+def split_claim_token(token: str) -> tuple[str, str | None]:
+    """(the one-time secret the fleet checks, the CA fingerprint the station pins or None).
+    A malformed pin is an error."""
+    token = token.strip()
     if PIN_SEPARATOR not in token:
-        return None
-    pin = token.rsplit(PIN_SEPARATOR, 1)[1].lower()
+        return token, None
+    secret, pin = token.rsplit(PIN_SEPARATOR, 1)
+    pin = pin.lower()
     if len(pin) != FINGERPRINT_HEX_LEN or any(c not in "0123456789abcdef" for c in pin):
         raise ValueError("the claim token's CA fingerprint is malformed: copy the whole token")
-    return pin
+    return secret, pin

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from edge.agent.outbox import Outbox
 from edge.agent.uplink import LinkStats
+from protocol.bounds import SHORT_TEXT_LEN
 from protocol.envelope import utc_timestamp
 from protocol.messages import (
     AppliedConfigRef,
@@ -40,6 +41,10 @@ class SensorBoard:
         self._states: dict[str, SensorHealth] = {}
 
     def set(self, kind: str, state: str, detail: str | None = None) -> None:
+        """``detail`` longer than a heartbeat carries (a driver's message with its advice) is
+        cut to fit, marked with an ellipsis; the full text is in the agent's log."""
+        if detail is not None and len(detail) > SHORT_TEXT_LEN:
+            detail = detail[: SHORT_TEXT_LEN - 1] + "…"
         with self._lock:
             self._states[kind] = SensorHealth.model_validate(
                 {"kind": kind, "state": state, "detail": detail}

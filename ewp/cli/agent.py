@@ -37,8 +37,16 @@ def provision(
     token: Annotated[str, typer.Option(help="the one-time claim token from the fleet admin")],
     config: ConfigOption,
     force: Annotated[bool, typer.Option(help="replace an existing identity")] = False,
+    insecure_for_testing: Annotated[
+        bool,
+        typer.Option(
+            "--insecure-for-testing",
+            help="allow a plain http:// fleet address (a test bench on one machine only)",
+        ),
+    ] = False,
 ) -> None:
-    """Generate this station's key, claim its identity from the fleet, keep the credentials."""
+    """Generate this station's key, claim its identity from the fleet (https://, the fleet's CA
+    pinned by the token's fingerprint), keep the credentials."""
     from edge.agent.identity import STATION_FILE
     from edge.agent.provisioning import provision as claim
     from ewp import __version__, log
@@ -50,7 +58,13 @@ def provision(
             f"this station is already provisioned ({settings.identity_dir}); use --force to "
             "replace its identity (packets already sealed stay valid)"
         )
-    record = claim(settings.identity_dir, fleet, token, software_version=__version__)
+    record = claim(
+        settings.identity_dir,
+        fleet,
+        token,
+        software_version=__version__,
+        insecure_for_testing=insecure_for_testing,
+    )
     typer.echo(
         json.dumps(
             {

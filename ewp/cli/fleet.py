@@ -57,7 +57,12 @@ def init(
     out: Annotated[Path, typer.Option(help="settings file to write")] = Path("fleet.toml"),
     listen: Annotated[str, typer.Option(help="HTTP listen address")] = "127.0.0.1:8080",
     public_url: Annotated[str | None, typer.Option(help="URL stations use")] = None,
-    broker: Annotated[str, typer.Option(help="broker address (host:port)")] = "127.0.0.1:1883",
+    broker: Annotated[
+        str,
+        typer.Option(
+            help="the broker's plaintext address for the fleet's own processes (loopback)"
+        ),
+    ] = "127.0.0.1:1883",
     database_url: Annotated[
         str | None,
         typer.Option(
@@ -74,10 +79,52 @@ def init(
             "`ewp fleet ingest` processes do all the ingest)",
         ),
     ] = 2,
+    station_broker: Annotated[
+        str | None,
+        typer.Option(help="the broker's TLS address as stations reach it (host[:port])"),
+    ] = None,
+    tls_name: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="a host name or address for the server certificate made here (repeatable; "
+            "the broker, station broker and public URL hosts are always included)"
+        ),
+    ] = None,
+    tls_ca_file: Annotated[
+        Path | None, typer.Option(help="your own CA certificate (PEM) instead of ours")
+    ] = None,
+    tls_cert_file: Annotated[
+        Path | None, typer.Option(help="your own server certificate (PEM), issued by that CA")
+    ] = None,
+    tls_key_file: Annotated[Path | None, typer.Option(help="its private key (PEM)")] = None,
+    https: Annotated[
+        bool,
+        typer.Option(
+            help="serve HTTPS with the server certificate (--no-https: behind a TLS reverse "
+            "proxy, see docs/deployment.md)"
+        ),
+    ] = True,
 ) -> None:
-    """Create a fleet data directory with fresh secrets and write its settings file."""
+    """Create a fleet data directory with fresh secrets, its TLS certificates (a private CA and
+    a server certificate, unless you give yours) and write its settings file."""
     from fleet.bootstrap import init_fleet
+    from fleet.tls import TlsFiles
     from protocol.keys import CentralPublicKey
+
+    own = (tls_ca_file, tls_cert_file, tls_key_file)
+    if any(own) and not all(own):
+        raise typer.BadParameter(
+            "give --tls-ca-file, --tls-cert-file and --tls-key-file together",
+            param_hint="--tls-ca-file",
+        )
+    tls_files = (
+        TlsFiles(tls_ca_file.resolve(), tls_cert_file.resolve(), tls_key_file.resolve())
+        if tls_ca_file and tls_cert_file and tls_key_file
+        else None
+    )
+    station_host, _, station_port = (station_broker or "").rpartition(":")
+    if station_broker and not station_host:
+        station_host, station_port = station_broker, ""
 
     host, _, port = listen.rpartition(":")
     bhost, _, bport = broker.rpartition(":")
@@ -91,11 +138,18 @@ def init(
         broker_port=int(bport),
         database_url=database_url,
         ingest_workers=ingest_workers,
+        station_broker_host=station_host or None,
+        station_broker_port=int(station_port) if station_port else None,
+        tls_files=tls_files,
+        tls_names=tls_name,
+        https=https,
     )
     if out.exists():
         raise typer.BadParameter(f"{out} exists; move it away or choose --out", param_hint="--out")
     out.write_text(text, encoding="utf-8")
-    typer.echo(f"wrote {out}; secrets in {data_dir / 'secrets'}")
+    typer.echo(
+        f"wrote {out}; secrets in {data_dir / 'secrets'}, certificates in {data_dir / 'tls'}"
+    )
     typer.echo(f"next: ewp fleet broker --config {out}   and   ewp fleet serve --config {out}")
 
 
@@ -169,13 +223,15 @@ def station_add(
 
     context = _context(config)
     with context.sessions() as session:
-        token = provisioning.add_station(
-            session,
-            station_id,
-            kind=kind,
-            name=name,
-            ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
-            actor=_actor(),
+        token = context.claim_token(
+            provisioning.add_station(
+                session,
+                station_id,
+                kind=kind,
+                name=name,
+                ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
+                actor=_actor(),
+            )
         )
     hours = context.settings.provisioning.claim_token_ttl_hours
     typer.echo(token)
@@ -195,11 +251,13 @@ def station_reissue(station_id: str, config: ConfigOption) -> None:
     context = _context(config)
     with context.sessions() as session:
         typer.echo(
-            provisioning.reissue_claim(
-                session,
-                station_id,
-                ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
-                actor=_actor(),
+            context.claim_token(
+                provisioning.reissue_claim(
+                    session,
+                    station_id,
+                    ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
+                    actor=_actor(),
+                )
             )
         )
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Response, status
 
 from fleet import provisioning
 from fleet.api.deps import Context, DbSession
 from fleet.api.schemas import errors
 from fleet.errors import BrokerAdminError, ClaimRefusedError
-from protocol.provisioning import ClaimRequest, ClaimResponse
+from protocol.provisioning import CA_PATH, ClaimRequest, ClaimResponse
 
 router = APIRouter(prefix="/provisioning", tags=["provisioning"])
 
@@ -29,3 +29,24 @@ def claim(body: ClaimRequest, session: DbSession, context: Context) -> ClaimResp
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
     except BrokerAdminError as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+
+
+class PemResponse(Response):
+    media_type = "application/x-pem-file"
+
+
+@router.get(
+    CA_PATH.removeprefix("/api/v1/provisioning"),
+    response_class=PemResponse,
+    responses={
+        200: {"content": {"application/x-pem-file": {"schema": {"type": "string"}}}},
+        **errors(404),
+    },
+)
+def ca_certificate(context: Context) -> PemResponse:
+    """The fleet CA certificate (PEM; public). A station checks it against the fingerprint its
+    claim token carries before it trusts anything else from here."""
+    pem = context.ca_certificate
+    if pem is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "this fleet has no TLS set up")
+    return PemResponse(pem)

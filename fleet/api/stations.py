@@ -113,7 +113,7 @@ def add_station(
     body: StationCreate, session: DbSession, context: Context, caller: AdminUser
 ) -> StationCreated:
     try:
-        token = provisioning.add_station(
+        secret = provisioning.add_station(
             session,
             body.station_id,
             kind=body.kind,
@@ -125,6 +125,7 @@ def add_station(
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except ClaimRefusedError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    token = context.claim_token(secret)
     return StationCreated(
         station_id=body.station_id,
         claim_token=token,
@@ -186,11 +187,13 @@ def reissue_claim(
     """A new one-time claim token (new hardware, lost key); the old identity works until the
     new claim replaces it."""
     _station(session, station_id)
-    token = provisioning.reissue_claim(
-        session,
-        station_id,
-        ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
-        actor=caller.name,
+    token = context.claim_token(
+        provisioning.reissue_claim(
+            session,
+            station_id,
+            ttl_hours=context.settings.provisioning.claim_token_ttl_hours,
+            actor=caller.name,
+        )
     )
     return ClaimToken(
         station_id=station_id,

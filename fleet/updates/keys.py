@@ -9,7 +9,6 @@ online keys the fleet signs releases and refreshes the timestamp with.
 from __future__ import annotations
 
 import logging
-import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata, Root
 
 from fleet.updates.errors import UpdateError
+from protocol.private_files import create_private_once
 
 log = logging.getLogger(__name__)
 
@@ -28,9 +28,9 @@ ROOT_LIFETIME = timedelta(days=365)
 
 
 def _write_private(path: Path, signer: CryptoSigner) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(signer.private_bytes)
+    """A new key file, 0600, whole or not at all (protocol/private_files.py); never over one."""
+    if not create_private_once(path, signer.private_bytes):
+        raise FileExistsError(f"{path} exists: a signing key is never overwritten")
 
 
 def load_signer(path: Path) -> CryptoSigner:

@@ -60,7 +60,7 @@ def opened(
             flow = EnrolmentWorkflow(
                 CapturePolicy(),
                 ScriptedApplicant(sim),
-                fingers=FingerCapturer(FingerprintSensor(port, timeout=2.0), timeout_s=5),
+                fingers=FingerCapturer(FingerprintSensor(port, timeout=5.0), timeout_s=10),
                 irises=irises,
             )
             result = flow.run(application(), operator_id="op-9")  # type: ignore[arg-type]

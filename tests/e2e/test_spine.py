@@ -121,10 +121,11 @@ def test_every_packet_arrives_exactly_once_through_cuts_kills_and_broker_restart
                 )
                 # ct-01 uploads through a slow link (25 KB/s) so that a kill lands mid-upload.
                 profile = LinkProfile(bandwidth_bps=25_000) if name == "ct-01" else LinkProfile()
+                # Over the broker's TLS listener, checked against the CA pinned at provisioning.
                 links[name] = netsim.add_link(
-                    ("127.0.0.1", stack.broker.port), profile=profile, name=name
+                    ("127.0.0.1", stack.settings.broker.tls_port), profile=profile, name=name
                 )
-                configs[name] = agent_config(dirs[name], sim.url, f"mqtt://{links[name].address}")
+                configs[name] = agent_config(dirs[name], sim.url, f"mqtts://{links[name].address}")
             links["mu-01"].cut()
             links["mu-02"].cut()  # two vans start out of coverage
             for name in names:
@@ -212,6 +213,7 @@ def test_a_station_cannot_speak_for_another_and_forgeries_change_nothing(
         CallbackAPIVersion.VERSION2, client_id=mine.mqtt.client_id, protocol=mqtt.MQTTv5
     )
     client.username_pw_set(mine.mqtt.username, mine.mqtt.password)
+    client.tls_set(ca_certs=str(fleet_stack.ca_file))
     client.on_publish = lambda c, u, mid, rc, p: acks.__setitem__(mid, rc)
     client.on_subscribe = lambda *a: ready.set()
     client.on_message = lambda c, u, m: receipts.append(json.loads(m.payload))

@@ -12,6 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.errors import BrokerAdminError
 from protocol import topics
+from protocol.chunks import MAX_CHUNK_MESSAGE_SIZE
 from tests.conftest import Broker
 
 
@@ -139,3 +140,39 @@ def test_admin_errors_are_clear(broker: Broker) -> None:
         admin.disable_station("never-created")
     with pytest.raises(BrokerAdminError, match="refused the dynamic-security admin login"):
         DynsecAdmin(broker.address, "ewp-broker-admin", "wrong", timeout=2).connect()
+
+
+def test_a_message_larger_than_the_largest_chunk_never_reaches_the_fleet(broker: Broker) -> None:
+    """message_size_limit is the largest legitimate message (a chunk of the largest size with
+    the longest header): one byte more is dropped by the broker, however the station insists."""
+    with _admin(broker) as admin:
+        admin.create_station("mu-09", "pw-mu-09-long-enough")
+    fleet = Peer(broker, "ewp-fleet", broker.accounts.service_password, "fleet")
+    assert fleet.connected.wait(5)
+    fleet.subscribe_and_wait(topics.shared(topics.PACKET_CHUNKS.filter_all_stations()))
+    station = Peer(broker, "mu-09", "pw-mu-09-long-enough", "mu-09")
+    assert station.connected.wait(5)
+    largest = b"\x01" * MAX_CHUNK_MESSAGE_SIZE
+    topic = topics.packet_topic("mu-09", "cd" * 16)
+    assert not station.publish_and_wait(topic, largest).is_failure  # type: ignore[attr-defined]
+    _wait(lambda: len(fleet.messages) == 1)
+    station.client.publish(topic, largest + b"\x01", qos=1)
+    station.client.publish(topic, b"\x02" * (20 * 1024 * 1024), qos=1)  # the 20 MiB of issue 9
+    station.client.publish(topic, b"after", qos=1)
+    _wait(lambda: len(fleet.messages) >= 2 or station.disconnected.is_set())
+    time.sleep(0.5)
+    assert [len(payload) for _, payload in fleet.messages] in (
+        [MAX_CHUNK_MESSAGE_SIZE],  # the broker dropped the station on the oversized packet
+        [MAX_CHUNK_MESSAGE_SIZE, len(b"after")],  # or refused just the oversized messages
+    )
+    station.close()
+    fleet.close()
+
+
+def test_broker_config_bounds_every_client(broker: Broker) -> None:
+    conf = (broker.directory / "mosquitto.conf").read_text().splitlines()
+    settings = dict(line.split(" ", 1) for line in conf if line and not line.startswith("#"))
+    assert int(settings["message_size_limit"]) == MAX_CHUNK_MESSAGE_SIZE
+    assert int(settings["max_inflight_messages"]) > 0
+    assert int(settings["max_queued_messages"]) > 0
+    assert int(settings["max_queued_bytes"]) > 0

@@ -64,3 +64,21 @@ def test_the_sqlite_store_and_its_wal_are_owner_only(tmp_path: Path, open_umask:
     database.chmod(0o644)
     make_engine(url).dispose()
     assert mode(database) == 0o600
+
+
+def test_release_signing_keys_are_owner_only_and_never_overwritten(
+    tmp_path: Path, open_umask: None
+) -> None:
+    from fleet.updates.keys import init_keys, propose_root_rotation, sign_root
+
+    keys, metadata = tmp_path / "keys", tmp_path / "repo" / "metadata"
+    init_keys(keys, metadata, root_keys=2, threshold=1)
+    sign_root(metadata, keys / "root-1.pem")
+    names = sorted(p.name for p in keys.iterdir())
+    assert names == ["root-1.pem", "root-2.pem", "snapshot.pem", "targets.pem", "timestamp.pem"]
+    assert {mode(keys / name) for name in names} == {0o600}
+    before = (keys / "targets.pem").read_bytes()
+    propose_root_rotation(keys, metadata, "targets")
+    assert mode(keys / "targets.pem") == 0o600 and (keys / "targets.pem").read_bytes() != before
+    assert (keys / "targets.pem.old").read_bytes() == before
+    assert not [p for p in keys.iterdir() if p.name.endswith(".tmp")]

@@ -157,7 +157,13 @@ def test_revoking_an_unclaimed_station_spends_its_claim_token(
     with fleet_stack.api() as api:
         assert api.post("/api/v1/stations/ct-54/revoke").status_code == 200
     with pytest.raises(ProvisioningError, match="unknown or already used claim token"):
-        provision(tmp_path / "identity", fleet_stack.url, token, software_version="test")
+        provision(
+            tmp_path / "identity",
+            fleet_stack.url,
+            token,
+            software_version="test",
+            insecure_for_testing=True,
+        )
 
 
 @pytest.mark.filterwarnings("ignore:Using `httpx` with `starlette.testclient`")

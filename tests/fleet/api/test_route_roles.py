@@ -34,6 +34,7 @@ ROUTES: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/api/v1/docs/oauth2-redirect"): PUBLIC,
     ("GET", "/api/v1/health"): PUBLIC,
     ("POST", "/api/v1/provisioning/claim"): PUBLIC,  # the claim token is the credential
+    ("GET", "/api/v1/provisioning/ca.pem"): PUBLIC,  # the fleet CA certificate stations pin
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): SIGNED_IN,
     ("GET", "/api/v1/auth/me"): SIGNED_IN,
