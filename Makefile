@@ -1,5 +1,6 @@
 # ewp: two commands do everything on a fresh Debian / Raspberry Pi OS machine.
 #   make demo   set up, start broker + fleet + a simulated fleet of stations, show the result
+#   make demo-rollout   the same, and a new agent release rolled out to it in phases
 #   make test   set up, lint, type-check and run the whole test suite
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -8,7 +9,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ewp-installed
 DEMO_ARGS ?=
 
-.PHONY: setup system-deps test-deps catalogs test lint typecheck pytest demo bench clean
+.PHONY: setup system-deps test-deps catalogs test lint typecheck pytest demo demo-rollout bench clean
 
 system-deps:
 	@scripts/ensure-system-deps.sh
@@ -45,6 +46,11 @@ test: lint typecheck pytest
 
 demo: setup
 	$(BIN)/ewp demo $(DEMO_ARGS)
+
+# The demo plus a new agent release rolled out in phases (docs/tools/ewp-demo.md);
+# DEMO_ARGS=--rollout-fail-canary: a broken build that halts at the canary.
+demo-rollout: setup
+	$(BIN)/ewp demo --rollout $(DEMO_ARGS)
 
 bench: setup
 	$(BIN)/python -m bench

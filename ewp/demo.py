@@ -24,6 +24,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ed25519
@@ -33,6 +34,7 @@ from rich.table import Table
 
 from edge.agent.identity import StationIdentity
 from edge.agent.provisioning import provision
+from ewp.demo_rollout import RolloutDemo, RolloutResult, render_rollout
 from ewp.kiosk_demo import KioskStation
 from ewp.local_fleet import central_token
 from fleet.bootstrap import init_fleet, write_fleet_broker_config
@@ -74,6 +76,10 @@ class DemoOptions:
     keep: bool = False
     seed: int = 7
     kiosk: bool = False  # one more station serving its kiosk, driven by an autopilot
+    enrolment_interval_s: float = 1.0  # the autopilot's pause between applicants
+    rollout: bool = False  # roll a new agent release out over `updatable` stations
+    rollout_fail_canary: bool = False  # ... a broken one: the canary rolls back, it halts
+    updatable: int = 6
 
 
 @dataclass
@@ -111,6 +117,7 @@ class DemoResult:
     dashboard_password: str = ""  # a throwaway demo fleet's admin, shown at the end
     kiosk_url: str = ""
     kiosk_saved: str = ""  # what the kiosk said when its applicant was saved
+    rollout: dict[str, Any] | None = None  # `--rollout`: RolloutResult.as_dict()
 
     @property
     def ok(self) -> bool:
@@ -121,6 +128,7 @@ class DemoResult:
             and self.duplicates == 0
             and self.hash_mismatches == 0
             and self.packets_received == self.packets_created == self.opened_by_central
+            and (self.rollout is None or bool(self.rollout["ok"]))
         )
 
 
@@ -156,6 +164,11 @@ class Demo:
         self.ca_file = Path()
         self.dashboard_password = ""
         self.kiosk: KioskStation | None = None
+        self.rollout: RolloutDemo | None = None
+        if options.rollout or options.rollout_fail_canary:
+            self.rollout = RolloutDemo(
+                self.root, broken=options.rollout_fail_canary, updatable=options.updatable
+            )
 
     # -- start ---------------------------------------------------------------------------------
 
@@ -182,6 +195,8 @@ class Demo:
             broker_tls_port=self.tls_port,
             broker_tls_listen_host="127.0.0.1",
         )
+        if self.rollout is not None:
+            settings_text += self.rollout.fleet_settings()
         config = self.root / "fleet.toml"
         config.write_text(settings_text)
         from ewp.cli.settings_loader import load_settings
@@ -324,6 +339,7 @@ class Demo:
         live: bool = False,
     ) -> str:
         fingers = ", ".join(f'"{f}"' for f in self.o.fingers)
+        interval = LIVE_ENROLMENT_INTERVAL_S if live else self.o.enrolment_interval_s
         eyes = ", ".join(f'"{e}"' for e in self.o.eyes)
         # The simulated sensors of the whole fleet share this machine's cores: with dozens of
         # stations they answer more slowly than a real module (under a second), so give them
@@ -351,7 +367,7 @@ class Demo:
                 "enabled = true",
                 # Live: no count, so enrolments go on until the agent is stopped.
                 *([] if live else [f"enrolments = {self.o.enrolments_per_station}"]),
-                f"interval_s = {LIVE_ENROLMENT_INTERVAL_S if live else 1.0:g}",
+                f"interval_s = {interval:g}",
                 f"seed = {self.o.seed}",
                 "",
             ]
@@ -396,9 +412,13 @@ class Demo:
     def start_agents(self, progress: Progress) -> None:
         task = progress.add_task("starting station agents", total=len(self.stations))
         for station in self.stations:
-            station.process = self._spawn(
-                station.station_id, _ewp_command("agent", "run", "--config", str(station.config))
-            )
+            if self.rollout is not None and self.rollout.supervised(station):
+                self.rollout.start_agent(station, self.logs)  # from its release layout
+            else:
+                station.process = self._spawn(
+                    station.station_id,
+                    _ewp_command("agent", "run", "--config", str(station.config)),
+                )
             progress.advance(task)
             time.sleep(0.05)  # spread the start-up load a little
 
@@ -422,6 +442,15 @@ class Demo:
                 station.station_id, _ewp_command("agent", "run", "--config", str(station.config))
             )
             time.sleep(0.05)
+
+    def roll_out(self, progress: Progress) -> RolloutResult | None:
+        """`--rollout`: while the fleet enrols, a new release to the updatable stations."""
+        if self.rollout is None:
+            return None
+        with self.api() as api:
+            return self.rollout.run(
+                api, progress, lambda: self.outbox_counts()[0], self.o.timeout_s
+            )
 
     # -- watch ---------------------------------------------------------------------------------
 
@@ -491,7 +520,9 @@ class Demo:
                 dead = [
                     s.station_id
                     for s in self.stations
-                    if s.process is not None and s.process.poll() is not None
+                    if s.process is not None
+                    and s.process.poll() is not None
+                    and not (self.rollout is not None and self.rollout.supervised(s))
                 ]
                 if dead:
                     raise FleetError(f"station agents exited: {', '.join(dead)}; see {self.logs}")
@@ -585,6 +616,8 @@ class Demo:
     # -- stop ----------------------------------------------------------------------------------
 
     def stop_stations(self) -> None:
+        if self.rollout is not None:
+            self.rollout.stop()  # no more restarts
         for station in self.stations:
             if station.process is not None and station.process.poll() is None:
                 station.process.send_signal(signal.SIGTERM)
@@ -594,6 +627,8 @@ class Demo:
                     station.process.wait(20)
                 except subprocess.TimeoutExpired:
                     station.process.kill()
+        if self.rollout is not None:
+            self.rollout.join()
         for proc in self.sim_procs:
             proc.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -657,6 +692,8 @@ def render(result: DemoResult, console: Console) -> None:
     ):
         table.add_row(name, str(value))
     console.print(table)
+    if result.rollout is not None:
+        render_rollout(result.rollout, console)
     for problem in result.problems:
         console.print(f"[red]problem:[/red] {problem}")
     if result.packets_created < result.expected:
@@ -694,12 +731,18 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
             TimeElapsedColumn(),
         )
         with Progress(*columns, console=console, transient=False) as progress:
+            if demo.rollout is not None:
+                releases = progress.add_task("building the running agent release", total=1)
+                demo.rollout.prepare()
+                progress.advance(releases)
             boot = progress.add_task("starting broker and fleet service", total=2)
             demo.start_fleet()
             progress.advance(boot)
             sensor_urls, iris_urls = demo.start_sensors()
             progress.advance(boot)
             demo.create_stations(sensor_urls, iris_urls, progress)
+            if demo.rollout is not None:
+                demo.rollout.provision(demo.stations, demo.fleet_url)
             run_started = time.monotonic()
             if options.cut_after_s <= 0:
                 for station in demo.links_to_cut():
@@ -708,9 +751,11 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
             demo.start_agents(progress)
             if options.kiosk:
                 demo.start_kiosk()
+            rollout = demo.roll_out(progress)
             links_cut = demo.run_fleet(progress, run_started)
         demo.stop_stations()
         result = demo.check(links_cut, time.monotonic() - started)
+        result.rollout = rollout.as_dict() if rollout is not None else None
         succeeded = result.ok
         render(result, console)
         if hold and result.fleet_url:

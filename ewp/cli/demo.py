@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+ROLLOUT_ENROLMENT_INTERVAL_S = 10.0
+
 
 def demo(
     stations: Annotated[int, typer.Option(min=1, max=500, help="stations in all")] = 48,
@@ -39,6 +41,23 @@ def demo(
             "one applicant through it"
         ),
     ] = False,
+    rollout: Annotated[
+        bool,
+        typer.Option(
+            help="build the next agent release and roll it out in phases over --updatable "
+            "stations while the fleet enrols"
+        ),
+    ] = False,
+    rollout_fail_canary: Annotated[
+        bool,
+        typer.Option(
+            help="the same with a broken build: the canary fails its health check, rolls back "
+            "by itself and the rollout halts"
+        ),
+    ] = False,
+    updatable: Annotated[
+        int, typer.Option(min=1, help="with a rollout: stations run from release layouts")
+    ] = 6,
     hold: Annotated[
         bool | None,
         typer.Option(help="keep the fleet running after the summary (default: on a terminal)"),
@@ -68,6 +87,13 @@ def demo(
         workdir=workdir,
         keep=keep,
         kiosk=kiosk,
+        rollout=rollout,
+        rollout_fail_canary=rollout_fail_canary,
+        updatable=updatable,
+        # With a rollout, the stations keep enrolling while it runs (one applicant every 10 s).
+        enrolment_interval_s=ROLLOUT_ENROLMENT_INTERVAL_S
+        if rollout or rollout_fail_canary
+        else 1.0,
     )
     if hold is None:
         hold = sys.stdout.isatty() and not as_json
