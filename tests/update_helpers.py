@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fleet.tls import TlsFiles
 from fleet.updates.bundle import write_bundle
 from fleet.updates.keys import init_keys, sign_root
 from fleet.updates.publish import Published, publish_release
@@ -87,7 +88,7 @@ def make_wheel(out_dir: Path, name: str, version: str, files: dict[str, bytes]) 
 class RepositoryServer:
     """The fleet's repository app (fleet/updates/serve.py) under uvicorn in a thread."""
 
-    def __init__(self, repo_dir: Path) -> None:
+    def __init__(self, repo_dir: Path, tls: TlsFiles | None = None) -> None:
         import threading
 
         import uvicorn
@@ -96,15 +97,21 @@ class RepositoryServer:
         from fleet.updates.serve import repository_app
 
         self.port = free_port()
+        self.scheme = "http" if tls is None else "https"
         config = uvicorn.Config(
-            repository_app(repo_dir), host="127.0.0.1", port=self.port, log_level="warning"
+            repository_app(repo_dir),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            ssl_certfile=None if tls is None else str(tls.cert_file),
+            ssl_keyfile=None if tls is None else str(tls.key_file),
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def __enter__(self) -> RepositoryServer:
         import time

@@ -50,6 +50,7 @@ class AgentUpdates:
         request_restart: Callable[[], None],
         max_download_kbps: float = 0.0,
         deploy_firmware: Deploy | None = None,
+        ca_file: Path | None = None,
     ) -> None:
         self.station_id = station_id
         self.layout = layout
@@ -63,8 +64,11 @@ class AgentUpdates:
         self._request_restart = request_restart
         self._offers: queue.Queue[UpdateOffer | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self.ca_file = ca_file
         self.downloader = Downloader(
-            rate_limit_bps=max_download_kbps * 1000 / 8, may_download=self.may_download
+            rate_limit_bps=max_download_kbps * 1000 / 8,
+            may_download=self.may_download,
+            ca_file=ca_file,
         )
         self.updater = StationUpdater(
             station_id=station_id,
@@ -88,7 +92,9 @@ class AgentUpdates:
         )
 
     def _repository(self) -> TrustedRepository:
-        return TrustedRepository(self.layout.tuf_dir, self.metadata_url, self.targets_url)
+        return TrustedRepository(
+            self.layout.tuf_dir, self.metadata_url, self.targets_url, ca_file=self.ca_file
+        )
 
     def may_download(self) -> bool:
         """Packets first: no sealed packet waiting, and the uplink free to send."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,14 @@ from edge.agent.updater.errors import DownloadInterrupted, DownloadPaused, Updat
 log = logging.getLogger(__name__)
 
 BLOCK = 64 * 1024
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """What HTTPS to the fleet trusts: the fleet CA pinned at provisioning when there is one
+    (a private CA the system's store does not know), else the system's store."""
+    if ca_file is None:
+        return True
+    return ssl.create_default_context(cafile=str(ca_file))
 
 
 @dataclass
@@ -43,6 +52,7 @@ class Downloader:
     rate_limit_bps: float = 0.0  # bytes per second; 0 = no cap
     may_download: Callable[[], bool] = lambda: True
     timeout_s: float = 30.0
+    ca_file: Path | None = None  # the fleet CA pinned at provisioning (HTTPS to the fleet)
     poll_s: float = 1.0
     progress: Callable[[int, int], None] | None = None  # (bytes on disk, total)
     stats: DownloadStats = field(default_factory=DownloadStats)
@@ -69,7 +79,7 @@ class Downloader:
         self._wait_turn()
         try:
             with (
-                httpx.Client(timeout=self.timeout_s) as client,
+                httpx.Client(timeout=self.timeout_s, verify=tls_context(self.ca_file)) as client,
                 client.stream("GET", url, headers=headers) as response,
             ):
                 if response.status_code == 206 and have:

@@ -10,13 +10,16 @@ fleet admin understands, which attack or mistake it looks like.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
-from tuf.ngclient import Updater, UpdaterConfig
+from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
 
+from edge.agent.updater.download import tls_context
 from edge.agent.updater.errors import DownloadInterrupted, UpdateRefused
 
 log = logging.getLogger(__name__)
@@ -44,10 +47,55 @@ def explain(exc: Exception) -> str:
     return f"refused: the release repository failed verification ({exc})"
 
 
+class PinnedFetcher(FetcherInterface):
+    """ngclient's HTTP, trusting the station's pinned fleet CA (ngclient's own fetcher trusts
+    only the system store, so it could not reach a fleet with a private CA)."""
+
+    def __init__(self, ca_file: Path | None, timeout_s: float = 30.0) -> None:
+        self._client = httpx.Client(
+            verify=tls_context(ca_file),
+            timeout=timeout_s,
+            headers={"User-Agent": "ewp-station"},
+        )
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        try:
+            request = self._client.build_request("GET", url)
+            response = self._client.send(request, stream=True)
+        except httpx.TimeoutException as exc:
+            raise tuf_errors.SlowRetrievalError(str(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise tuf_errors.DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
+        if response.status_code >= 400:
+            response.close()
+            raise tuf_errors.DownloadHTTPError(
+                f"HTTP {response.status_code} for {url}", response.status_code
+            )
+        return self._chunks(response)
+
+    @staticmethod
+    def _chunks(response: httpx.Response) -> Iterator[bytes]:
+        try:
+            yield from response.iter_bytes(64 * 1024)
+        except httpx.TimeoutException as exc:
+            raise tuf_errors.SlowRetrievalError(str(exc)) from exc
+        except httpx.HTTPError as exc:
+            raise tuf_errors.DownloadError(str(exc)) from exc
+        finally:
+            response.close()
+
+
 class TrustedRepository:
     """One view of the repository: ``refresh`` once, then look targets up."""
 
-    def __init__(self, metadata_dir: Path, metadata_url: str, targets_url: str) -> None:
+    def __init__(
+        self,
+        metadata_dir: Path,
+        metadata_url: str,
+        targets_url: str,
+        *,
+        ca_file: Path | None = None,
+    ) -> None:
         if not (metadata_dir / "root.json").exists():
             raise UpdateRefused(
                 f"refused: no trusted root in {metadata_dir}; the station was provisioned "
@@ -60,6 +108,7 @@ class TrustedRepository:
             target_base_url=self.targets_url,
             config=UpdaterConfig(app_user_agent="ewp-station"),
             bootstrap=None,
+            fetcher=PinnedFetcher(ca_file),
         )
         self._refreshed = False
 
