@@ -53,7 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HEALTH_CHECK_S = 15.0  # how long a new version may take to pass its health check
-PHASE_TIMEOUT_S = 180.0  # a station silent this long after its offer counts as failed
+PHASE_TIMEOUT_S = 300.0  # a station silent this long after its offer counts as failed
 FINAL = {"completed", "halted", "cancelled"}
 # The broken build: one default only that build carries (docs/tools/ewp-demo.md).
 BROKEN_FILE = "edge/agent/settings.py"
