@@ -4,12 +4,15 @@ and bundles made of small files."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from fleet.tls import TlsFiles
 from fleet.updates.bundle import write_bundle
 from fleet.updates.keys import init_keys, sign_root
 from fleet.updates.publish import Published, publish_release
 from fleet.updates.repository import Expiry, FileRepository
+
+if TYPE_CHECKING:
+    from fleet.tls import TlsFiles
 
 
 def make_repository(tmp: Path, expiry: Expiry | None = None) -> FileRepository:
@@ -97,14 +100,14 @@ class RepositoryServer:
         from fleet.updates.serve import repository_app
 
         self.port = free_port()
-        self.scheme = "http" if tls is None else "https"
+        self.scheme = "https" if tls is not None else "http"
+        certs = {} if tls is None else {"ssl_certfile": tls.cert_file, "ssl_keyfile": tls.key_file}
         config = uvicorn.Config(
             repository_app(repo_dir),
             host="127.0.0.1",
             port=self.port,
             log_level="warning",
-            ssl_certfile=None if tls is None else str(tls.cert_file),
-            ssl_keyfile=None if tls is None else str(tls.key_file),
+            **certs,  # type: ignore[arg-type]
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)

@@ -24,7 +24,7 @@ from edge.agent.updater.firmware import Deploy, FirmwareUpdater
 from edge.agent.updater.health import outbox_fingerprint
 from edge.agent.updater.layout import Layout
 from edge.agent.updater.station import StationUpdater
-from edge.agent.updater.tuf_client import TrustedRepository
+from edge.agent.updater.tuf_client import TrustedRepository, tls_verify
 from protocol import topics
 from protocol.envelope import utc_timestamp
 from protocol.messages import Message
@@ -64,11 +64,11 @@ class AgentUpdates:
         self._request_restart = request_restart
         self._offers: queue.Queue[UpdateOffer | None] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self.ca_file = ca_file
+        self.verify = tls_verify(ca_file)  # the fleet's HTTPS certificate: the pinned CA
         self.downloader = Downloader(
             rate_limit_bps=max_download_kbps * 1000 / 8,
             may_download=self.may_download,
-            ca_file=ca_file,
+            verify=self.verify,
         )
         self.updater = StationUpdater(
             station_id=station_id,
@@ -93,7 +93,7 @@ class AgentUpdates:
 
     def _repository(self) -> TrustedRepository:
         return TrustedRepository(
-            self.layout.tuf_dir, self.metadata_url, self.targets_url, ca_file=self.ca_file
+            self.layout.tuf_dir, self.metadata_url, self.targets_url, verify=self.verify
         )
 
     def may_download(self) -> bool:

@@ -31,14 +31,6 @@ log = logging.getLogger(__name__)
 BLOCK = 64 * 1024
 
 
-def tls_context(ca_file: Path | None) -> ssl.SSLContext | bool:
-    """What HTTPS to the fleet trusts: the fleet CA pinned at provisioning when there is one
-    (a private CA the system's store does not know), else the system's store."""
-    if ca_file is None:
-        return True
-    return ssl.create_default_context(cafile=str(ca_file))
-
-
 @dataclass
 class DownloadStats:
     bytes_transferred: int = 0  # payload bytes received over the network, all attempts
@@ -52,7 +44,7 @@ class Downloader:
     rate_limit_bps: float = 0.0  # bytes per second; 0 = no cap
     may_download: Callable[[], bool] = lambda: True
     timeout_s: float = 30.0
-    ca_file: Path | None = None  # the fleet CA pinned at provisioning (HTTPS to the fleet)
+    verify: ssl.SSLContext | bool = True  # the fleet's pinned CA (tuf_client.tls_verify)
     poll_s: float = 1.0
     progress: Callable[[int, int], None] | None = None  # (bytes on disk, total)
     stats: DownloadStats = field(default_factory=DownloadStats)
@@ -79,7 +71,7 @@ class Downloader:
         self._wait_turn()
         try:
             with (
-                httpx.Client(timeout=self.timeout_s, verify=tls_context(self.ca_file)) as client,
+                httpx.Client(timeout=self.timeout_s, verify=self.verify) as client,
                 client.stream("GET", url, headers=headers) as response,
             ):
                 if response.status_code == 206 and have:

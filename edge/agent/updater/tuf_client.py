@@ -10,6 +10,7 @@ fleet admin understands, which attack or mistake it looks like.
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,6 @@ from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
 from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
 
-from edge.agent.updater.download import tls_context
 from edge.agent.updater.errors import DownloadInterrupted, UpdateRefused
 
 log = logging.getLogger(__name__)
@@ -47,42 +47,34 @@ def explain(exc: Exception) -> str:
     return f"refused: the release repository failed verification ({exc})"
 
 
-class PinnedFetcher(FetcherInterface):
-    """ngclient's HTTP, trusting the station's pinned fleet CA (ngclient's own fetcher trusts
-    only the system store, so it could not reach a fleet with a private CA)."""
+class HttpsFetcher(FetcherInterface):
+    """ngclient's downloads with httpx, checking the fleet's TLS certificate against the CA
+    the station pinned at provisioning (``verify``), not the system's CAs."""
 
-    def __init__(self, ca_file: Path | None, timeout_s: float = 30.0) -> None:
-        self._client = httpx.Client(
-            verify=tls_context(ca_file),
-            timeout=timeout_s,
-            headers={"User-Agent": "ewp-station"},
-        )
+    def __init__(self, verify: ssl.SSLContext | bool = True, timeout_s: float = 30.0) -> None:
+        self.verify = verify
+        self.timeout_s = timeout_s
 
     def _fetch(self, url: str) -> Iterator[bytes]:
         try:
-            request = self._client.build_request("GET", url)
-            response = self._client.send(request, stream=True)
+            with (
+                httpx.Client(verify=self.verify, timeout=self.timeout_s) as client,
+                client.stream("GET", url, headers={"User-Agent": "ewp-station"}) as response,
+            ):
+                if response.status_code != 200:
+                    raise tuf_errors.DownloadHTTPError(
+                        f"{url}: HTTP {response.status_code}", response.status_code
+                    )
+                yield from response.iter_bytes()
         except httpx.TimeoutException as exc:
-            raise tuf_errors.SlowRetrievalError(str(exc)) from exc
+            raise tuf_errors.SlowRetrievalError(f"{url}: {exc}") from exc
         except httpx.HTTPError as exc:
             raise tuf_errors.DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
-        if response.status_code >= 400:
-            response.close()
-            raise tuf_errors.DownloadHTTPError(
-                f"HTTP {response.status_code} for {url}", response.status_code
-            )
-        return self._chunks(response)
 
-    @staticmethod
-    def _chunks(response: httpx.Response) -> Iterator[bytes]:
-        try:
-            yield from response.iter_bytes(64 * 1024)
-        except httpx.TimeoutException as exc:
-            raise tuf_errors.SlowRetrievalError(str(exc)) from exc
-        except httpx.HTTPError as exc:
-            raise tuf_errors.DownloadError(str(exc)) from exc
-        finally:
-            response.close()
+
+def tls_verify(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """What HTTPS downloads check the fleet's certificate against: the pinned CA if any."""
+    return ssl.create_default_context(cafile=ca_file) if ca_file is not None else True
 
 
 class TrustedRepository:
@@ -94,7 +86,7 @@ class TrustedRepository:
         metadata_url: str,
         targets_url: str,
         *,
-        ca_file: Path | None = None,
+        verify: ssl.SSLContext | bool = True,
     ) -> None:
         if not (metadata_dir / "root.json").exists():
             raise UpdateRefused(
@@ -107,8 +99,8 @@ class TrustedRepository:
             metadata_base_url=metadata_url,
             target_base_url=self.targets_url,
             config=UpdaterConfig(app_user_agent="ewp-station"),
+            fetcher=HttpsFetcher(verify),
             bootstrap=None,
-            fetcher=PinnedFetcher(ca_file),
         )
         self._refreshed = False
 
