@@ -183,7 +183,11 @@ class Demo:
         # TLS on every hop, as in the field: the fleet serves HTTPS with the certificate of
         # its private CA, stations pin that CA through their claim tokens and reach the
         # broker's TLS listener; the plaintext listener is the fleet's own, on loopback.
-        self.fleet_url = f"https://127.0.0.1:{http_port}"
+        # With --rollout the stations' updaters fetch releases from the fleet over HTTP: their
+        # HTTPS client does not trust the fleet CA yet (decision 0031), so the fleet serves
+        # plain HTTP on loopback then; provisioning still pins the CA and uploads use mqtts.
+        self.https = self.rollout is None
+        self.fleet_url = f"{'https' if self.https else 'http'}://127.0.0.1:{http_port}"
         settings_text = init_fleet(
             self.root / "fleet-data",
             central_key=self.central.public_key(),
@@ -191,7 +195,7 @@ class Demo:
             broker_port=self.broker_port,
             ingest_workers=2,
             tls=True,
-            https=True,
+            https=self.https,
             broker_tls_port=self.tls_port,
             broker_tls_listen_host="127.0.0.1",
         )
@@ -314,6 +318,7 @@ class Demo:
                     self.fleet_url,
                     response.json()["claim_token"],
                     software_version="demo",
+                    insecure_for_testing=not self.https,
                 )
                 station = Station(station_id, kind, data_dir, data_dir / "agent.toml")
                 broker_url = f"mqtts://127.0.0.1:{self.tls_port}"
@@ -388,9 +393,10 @@ class Demo:
                 self.fleet_url,
                 response.json()["claim_token"],
                 software_version="demo",
+                insecure_for_testing=not self.https,
             )
         self.kiosk = KioskStation(
-            data_dir, f"mqtt://127.0.0.1:{self.broker_port}", self.o.fingers, self.o.eyes
+            data_dir, f"mqtts://127.0.0.1:{self.tls_port}", self.o.fingers, self.o.eyes
         )
         self.kiosk.start()
         self.console.print(
