@@ -183,10 +183,9 @@ class Demo:
         # TLS on every hop, as in the field: the fleet serves HTTPS with the certificate of
         # its private CA, stations pin that CA through their claim tokens and reach the
         # broker's TLS listener; the plaintext listener is the fleet's own, on loopback.
-        # With --rollout the stations' updaters fetch releases from the fleet over HTTP: their
-        # HTTPS client does not trust the fleet CA yet (decision 0031), so the fleet serves
-        # plain HTTP on loopback then; provisioning still pins the CA and uploads use mqtts.
-        self.https = self.rollout is None
+        # With --rollout the stations' updaters fetch releases over the same HTTPS, checked
+        # against the CA they pinned (edge/agent/updater/tuf_client.py).
+        self.https = True
         self.fleet_url = f"{'https' if self.https else 'http'}://127.0.0.1:{http_port}"
         settings_text = init_fleet(
             self.root / "fleet-data",
