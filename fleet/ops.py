@@ -1,7 +1,8 @@
 """Fleet operations in one place: what ingest hands over (heartbeats, status, events, the
 ``config-applied`` and ``reconciliation`` messages), publishing configuration and application
 statuses, and the periodic jobs (missed-heartbeat check, alert evaluation, webhook delivery,
-health rollups and retention, re-publishing what the broker did not take).
+health rollups and retention, re-publishing what the broker did not take, clearing retained
+messages stations left on their up topics).
 
 Time comes from ``clock`` (aware UTC datetimes), so tests drive it by hand; the job loop only
 uses the monotonic clock to pace itself.
@@ -65,6 +66,9 @@ class FleetOps:
         page = settings.status_page
         # The public status page: lookups per client address.
         self.status_limiter = RateLimiter(page.rate_limit_per_minute, page.rate_limit_burst)
+        # The retained sweeper (fleet/ingest/retained.py), given by the context: it needs
+        # the broker login and the ingest's quarantine.
+        self.sweep_retained: Callable[[], object] | None = None
         self._handlers: dict[str, Callable[[str, bytes], None]] = {
             topics.CONFIG_APPLIED.suffix: self._on_config_applied,
             topics.RECONCILIATION.suffix: self._on_reconciliation,
@@ -261,7 +265,14 @@ class FleetOps:
 
     def jobs(self) -> list[Job]:
         h, a = self.settings.health, self.settings.alerts
+        sweep_s = self.settings.ingest.retained_sweep_interval_s
+        sweeps = (
+            [Job("retained", sweep_s, self.sweep_retained)]
+            if self.sweep_retained is not None and sweep_s > 0
+            else []
+        )
         return [
+            *sweeps,
             Job("liveness", h.check_interval_s, self.check_liveness),
             Job("alerts", a.evaluate_interval_s, self.evaluate_alerts),
             Job("webhook", a.webhook.poll_interval_s, self.deliver_notifications),
