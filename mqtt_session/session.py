@@ -305,8 +305,9 @@ class MqttSession:
         qos: int = 1,
         retain: bool = False,
         timeout: float = 10.0,
-    ) -> None:
-        """Publish (threaded use) and wait for the broker's acknowledgement."""
+    ) -> int:
+        """Publish (threaded use) and wait for the broker's acknowledgement; returns the
+        message id (``SessionHooks.on_published`` has seen it, with any refusal, by then)."""
         deadline = time.monotonic() + timeout
         if not self.connected.wait(timeout):
             raise SessionError(
@@ -318,6 +319,7 @@ class MqttSession:
             publication._info.wait_for_publish(max(0.0, deadline - time.monotonic()))
         if not publication.is_published():
             raise SessionError(f"the broker did not acknowledge a message on {topic}")
+        return publication.mid
 
     def flush(self, publication: Publication, timeout: float) -> bool:
         """Driven use: step until ``publication`` is acknowledged or ``timeout`` passed."""

@@ -33,6 +33,7 @@ from mqtt_session import (
     Message,
     MqttSession,
     SessionError,
+    SessionHooks,
     SessionOptions,
     Subscription,
 )
@@ -104,6 +105,12 @@ class RetainedSweeper:
                 found[message.topic] = message.payload
                 last_seen[0] = time.monotonic()
 
+        refused: dict[int, str] = {}  # message id -> the broker's reason (PUBACK)
+
+        def published(mid: int, reason: str | None) -> None:
+            if reason is not None:
+                refused[mid] = reason
+
         session = MqttSession(
             self.login.address,
             SessionOptions(
@@ -114,6 +121,7 @@ class RetainedSweeper:
             ),
             # QoS 0: the live chunks seen meanwhile cost the broker nothing to keep.
             [Subscription(spec.filter_all_stations(), 0, collect) for spec in SWEPT_TOPICS],
+            SessionHooks(on_published=published),
         )
         try:
             session.connect_wait(max(1.0, min(10.0, self.time_limit_s)))
@@ -133,7 +141,7 @@ class RetainedSweeper:
                 if time.monotonic() >= deadline:
                     result.bounded = True
                     break
-                self._settle(session, topic, payload, result)
+                self._settle(session, topic, payload, result, refused)
         except SessionError as exc:
             log.warning("retained sweep not done: %s", exc)
             result.failed.append(f"broker: {exc}")
@@ -148,7 +156,12 @@ class RetainedSweeper:
         return result
 
     def _settle(
-        self, session: MqttSession, topic: str, payload: bytes, result: SweepResult
+        self,
+        session: MqttSession,
+        topic: str,
+        payload: bytes,
+        result: SweepResult,
+        refused: dict[int, str],
     ) -> None:
         try:
             station_id, suffix = topics.parse_station_topic(topic)
@@ -165,9 +178,20 @@ class RetainedSweeper:
             result.failed.append(topic)
             return
         try:
-            session.publish_and_wait(topic, b"", qos=1, retain=True, timeout=5.0)
+            mid = session.publish_and_wait(topic, b"", qos=1, retain=True, timeout=5.0)
         except SessionError as exc:
             log.warning("retained message on %s not cleared: %s", topic, exc)
+            result.failed.append(topic)
+            return
+        if mid in refused:
+            # A broker whose fleet role predates the sweeper: add publishClientSend on the
+            # station up topics to the ewp-fleet-service role (docs/protocol.md).
+            log.error(
+                "the broker refused to clear the retained message on %s (%s): the fleet "
+                "service's broker role needs publishClientSend on station up topics",
+                topic,
+                refused[mid],
+            )
             result.failed.append(topic)
             return
         result.cleared.append(topic)

@@ -180,3 +180,27 @@ def test_the_sweep_is_a_fleet_job_when_enabled(
     never = FleetOps(sessions, fleet_settings(tmp_path, "[ingest]\nretained_sweep_interval_s = 0"))
     never.sweep_retained = lambda: None
     assert "retained" not in [job.name for job in never.jobs()]
+
+
+def test_a_clear_the_broker_refuses_is_reported_not_counted_as_cleared(
+    broker: Broker, admin: DynsecAdmin, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """A broker whose fleet role predates the sweeper (no publishClientSend on up topics)."""
+    add_station(sessions, HOSTILE)
+    hostile = _station(broker, admin, HOSTILE)
+    topic = topics.packet_topic(HOSTILE, "p-1")
+    hostile.publish_and_wait(topic, b"junk", retain=True)
+    admin.execute(
+        {
+            "command": "removeRoleACL",
+            "rolename": "ewp-fleet-service",
+            "acltype": "publishClientSend",
+            "topic": topics.PACKET_CHUNKS.filter_all_stations(),
+        }
+    )
+
+    result = RetainedSweeper(_fleet_login(broker), _ingest(sessions, tmp_path)).sweep()
+
+    assert result.cleared == [] and result.failed == [topic]
+    assert _retained_now(broker) == {topic: b"junk"}
+    hostile.close()
