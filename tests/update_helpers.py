@@ -4,11 +4,15 @@ and bundles made of small files."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fleet.updates.bundle import write_bundle
 from fleet.updates.keys import init_keys, sign_root
 from fleet.updates.publish import Published, publish_release
 from fleet.updates.repository import Expiry, FileRepository
+
+if TYPE_CHECKING:
+    from fleet.tls import TlsFiles
 
 
 def make_repository(tmp: Path, expiry: Expiry | None = None) -> FileRepository:
@@ -87,7 +91,7 @@ def make_wheel(out_dir: Path, name: str, version: str, files: dict[str, bytes]) 
 class RepositoryServer:
     """The fleet's repository app (fleet/updates/serve.py) under uvicorn in a thread."""
 
-    def __init__(self, repo_dir: Path) -> None:
+    def __init__(self, repo_dir: Path, tls: TlsFiles | None = None) -> None:
         import threading
 
         import uvicorn
@@ -96,15 +100,21 @@ class RepositoryServer:
         from fleet.updates.serve import repository_app
 
         self.port = free_port()
+        self.scheme = "https" if tls is not None else "http"
+        certs = {} if tls is None else {"ssl_certfile": tls.cert_file, "ssl_keyfile": tls.key_file}
         config = uvicorn.Config(
-            repository_app(repo_dir), host="127.0.0.1", port=self.port, log_level="warning"
+            repository_app(repo_dir),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            **certs,  # type: ignore[arg-type]
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def __enter__(self) -> RepositoryServer:
         import time

@@ -242,6 +242,7 @@ class StationAgent:
             request_restart=self._restart_into_new_version,
             max_download_kbps=cfg.max_download_kbps,
             deploy_firmware=self.deploy_firmware if self.settings.controller else None,
+            ca_file=self.settings.uplink.ca_file or self.identity.fleet_ca_file,
         )
         uplink.message_handlers[topics.UPDATE.suffix] = self.updates.on_offer
         self.updates.start()

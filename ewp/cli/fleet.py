@@ -604,3 +604,16 @@ def token_revoke(token_id: int, config: ConfigOption) -> None:
     finally:
         context.close()
     typer.echo(f"token {token_id} revoked")
+
+
+def _add_quarantine() -> None:
+    from ewp.cli import fleet_quarantine
+
+    app.add_typer(
+        fleet_quarantine.app,
+        name="quarantine",
+        help="Messages ingest could not handle (kept, acknowledged, never handled again).",
+    )
+
+
+_add_quarantine()

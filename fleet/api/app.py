@@ -14,6 +14,7 @@ from fleet.api import (
     packets,
     provisioning,
     public_status,
+    quarantine,
     reconciliation,
     rollouts,
     station_health,
@@ -59,6 +60,7 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(alerts.router)
     api.include_router(configuration.router)
     api.include_router(reconciliation.router)
+    api.include_router(quarantine.router)
     api.include_router(rollouts.router)
     api.include_router(central.router)
     api.include_router(public_status.router)

@@ -24,7 +24,7 @@ from edge.agent.updater.firmware import Deploy, FirmwareUpdater
 from edge.agent.updater.health import outbox_fingerprint
 from edge.agent.updater.layout import Layout
 from edge.agent.updater.station import StationUpdater
-from edge.agent.updater.tuf_client import TrustedRepository
+from edge.agent.updater.tuf_client import TrustedRepository, tls_verify
 from protocol import topics
 from protocol.envelope import utc_timestamp
 from protocol.messages import Message
@@ -50,6 +50,7 @@ class AgentUpdates:
         request_restart: Callable[[], None],
         max_download_kbps: float = 0.0,
         deploy_firmware: Deploy | None = None,
+        ca_file: Path | None = None,
     ) -> None:
         self.station_id = station_id
         self.layout = layout
@@ -63,8 +64,11 @@ class AgentUpdates:
         self._request_restart = request_restart
         self._offers: queue.Queue[UpdateOffer | None] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self.verify = tls_verify(ca_file)  # the fleet's HTTPS certificate: the pinned CA
         self.downloader = Downloader(
-            rate_limit_bps=max_download_kbps * 1000 / 8, may_download=self.may_download
+            rate_limit_bps=max_download_kbps * 1000 / 8,
+            may_download=self.may_download,
+            verify=self.verify,
         )
         self.updater = StationUpdater(
             station_id=station_id,
@@ -88,7 +92,9 @@ class AgentUpdates:
         )
 
     def _repository(self) -> TrustedRepository:
-        return TrustedRepository(self.layout.tuf_dir, self.metadata_url, self.targets_url)
+        return TrustedRepository(
+            self.layout.tuf_dir, self.metadata_url, self.targets_url, verify=self.verify
+        )
 
     def may_download(self) -> bool:
         """Packets first: no sealed packet waiting, and the uplink free to send."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -43,6 +44,7 @@ class Downloader:
     rate_limit_bps: float = 0.0  # bytes per second; 0 = no cap
     may_download: Callable[[], bool] = lambda: True
     timeout_s: float = 30.0
+    verify: ssl.SSLContext | bool = True  # the fleet's pinned CA (tuf_client.tls_verify)
     poll_s: float = 1.0
     progress: Callable[[int, int], None] | None = None  # (bytes on disk, total)
     stats: DownloadStats = field(default_factory=DownloadStats)
@@ -69,7 +71,7 @@ class Downloader:
         self._wait_turn()
         try:
             with (
-                httpx.Client(timeout=self.timeout_s) as client,
+                httpx.Client(timeout=self.timeout_s, verify=self.verify) as client,
                 client.stream("GET", url, headers=headers) as response,
             ):
                 if response.status_code == 206 and have:

@@ -10,12 +10,15 @@ fleet admin understands, which attack or mistake it looks like.
 from __future__ import annotations
 
 import logging
+import ssl
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 from tuf.api import exceptions as tuf_errors
 from tuf.api.metadata import TargetFile
-from tuf.ngclient import Updater, UpdaterConfig
+from tuf.ngclient import FetcherInterface, Updater, UpdaterConfig
 
 from edge.agent.updater.errors import DownloadInterrupted, UpdateRefused
 
@@ -44,10 +47,47 @@ def explain(exc: Exception) -> str:
     return f"refused: the release repository failed verification ({exc})"
 
 
+class HttpsFetcher(FetcherInterface):
+    """ngclient's downloads with httpx, checking the fleet's TLS certificate against the CA
+    the station pinned at provisioning (``verify``), not the system's CAs."""
+
+    def __init__(self, verify: ssl.SSLContext | bool = True, timeout_s: float = 30.0) -> None:
+        self.verify = verify
+        self.timeout_s = timeout_s
+
+    def _fetch(self, url: str) -> Iterator[bytes]:
+        try:
+            with (
+                httpx.Client(verify=self.verify, timeout=self.timeout_s) as client,
+                client.stream("GET", url, headers={"User-Agent": "ewp-station"}) as response,
+            ):
+                if response.status_code != 200:
+                    raise tuf_errors.DownloadHTTPError(
+                        f"{url}: HTTP {response.status_code}", response.status_code
+                    )
+                yield from response.iter_bytes()
+        except httpx.TimeoutException as exc:
+            raise tuf_errors.SlowRetrievalError(f"{url}: {exc}") from exc
+        except httpx.HTTPError as exc:
+            raise tuf_errors.DownloadError(f"{url}: {type(exc).__name__}: {exc}") from exc
+
+
+def tls_verify(ca_file: Path | None) -> ssl.SSLContext | bool:
+    """What HTTPS downloads check the fleet's certificate against: the pinned CA if any."""
+    return ssl.create_default_context(cafile=ca_file) if ca_file is not None else True
+
+
 class TrustedRepository:
     """One view of the repository: ``refresh`` once, then look targets up."""
 
-    def __init__(self, metadata_dir: Path, metadata_url: str, targets_url: str) -> None:
+    def __init__(
+        self,
+        metadata_dir: Path,
+        metadata_url: str,
+        targets_url: str,
+        *,
+        verify: ssl.SSLContext | bool = True,
+    ) -> None:
         if not (metadata_dir / "root.json").exists():
             raise UpdateRefused(
                 f"refused: no trusted root in {metadata_dir}; the station was provisioned "
@@ -59,6 +99,7 @@ class TrustedRepository:
             metadata_base_url=metadata_url,
             target_base_url=self.targets_url,
             config=UpdaterConfig(app_user_agent="ewp-station"),
+            fetcher=HttpsFetcher(verify),
             bootstrap=None,
         )
         self._refreshed = False

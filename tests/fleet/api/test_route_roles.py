@@ -91,6 +91,7 @@ ROUTES: dict[tuple[str, str], Role | str | None] = {
     ("GET", "/api/v1/config/history"): VIEWER,
     ("GET", "/api/v1/reconciliation"): VIEWER,
     ("GET", "/api/v1/stations/{station_id}/reconciliation"): VIEWER,
+    ("GET", "/api/v1/quarantine"): ADMIN,
     ("GET", "/api/v1/central/packets"): CENTRAL,
     ("GET", "/api/v1/central/packets/{packet_id}"): CENTRAL,
     ("GET", "/api/v1/central/packets/{packet_id}/envelope"): CENTRAL,
