@@ -71,6 +71,7 @@ class FleetContext:
         )
         self.ingest.ops = self.ops
         self.ops.sweep_retained = lambda: self.retained_sweeper.sweep()
+        self.ingest.on_retained = lambda _topics: self.ops.request_retained_sweep()
         if self.release_catalog is None and self.settings.updates.repository is not None:
             self.release_catalog = RepositoryCatalog(self.settings.updates.repository)
         # Rollouts: the engine ticks in its own thread (fleet/service.py); reports wake it.

@@ -69,6 +69,7 @@ class FleetOps:
         # The retained sweeper (fleet/ingest/retained.py), given by the context: it needs
         # the broker login and the ingest's quarantine.
         self.sweep_retained: Callable[[], object] | None = None
+        self._sweep_asked = threading.Event()
         self._handlers: dict[str, Callable[[str, bytes], None]] = {
             topics.CONFIG_APPLIED.suffix: self._on_config_applied,
             topics.RECONCILIATION.suffix: self._on_reconciliation,
@@ -282,12 +283,22 @@ class FleetOps:
             Job("app-status", 30.0, self.publish_application_statuses),
         ]
 
+    def request_retained_sweep(self) -> None:
+        """Run the retained sweep at the job loop's next tick (the ingest saw a retained
+        publish on a station topic), not only at its interval."""
+        self._sweep_asked.set()
+
     def run_jobs(self, stop: threading.Event, *, tick_s: float = 1.0) -> None:
         """Run each job at its interval until ``stop`` (one thread; a failing job is logged
         and tried again at its next turn)."""
         jobs = self.jobs()
         while not stop.is_set():
             now = time.monotonic()
+            if self._sweep_asked.is_set():
+                self._sweep_asked.clear()
+                for job in jobs:
+                    if job.name == "retained":
+                        job.next_at = now
             for job in jobs:
                 if now < job.next_at:
                     continue

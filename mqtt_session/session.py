@@ -34,6 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from mqtt_session.errors import SessionError
 from mqtt_session.options import BrokerAddress, Credentials, SessionOptions
@@ -59,11 +60,14 @@ Handler = Callable[[Message], None]
 
 @dataclass(frozen=True)
 class Subscription:
-    """A topic filter (``$share/group/...`` allowed), its QoS, and who handles its messages."""
+    """A topic filter (``$share/group/...`` allowed), its QoS, and who handles its messages.
+    ``retain_as_published``: the broker keeps the retain flag a message was published with
+    (MQTT v5; otherwise only retained messages sent on subscribe carry it)."""
 
     topic_filter: str
     qos: int
     handler: Handler
+    retain_as_published: bool = False
 
     @property
     def match_filter(self) -> str:
@@ -384,7 +388,15 @@ class MqttSession:
             "resumed" if flags.session_present else "new",
         )
         if self.subscriptions:
-            _, mid = client.subscribe([(s.topic_filter, s.qos) for s in self.subscriptions])
+            _, mid = client.subscribe(
+                [
+                    (
+                        s.topic_filter,
+                        SubscribeOptions(qos=s.qos, retainAsPublished=s.retain_as_published),
+                    )
+                    for s in self.subscriptions
+                ]
+            )
             self._subscribe_mid = mid
         if self.hooks.on_connected is not None:
             self.hooks.on_connected(bool(flags.session_present))

@@ -8,7 +8,9 @@ station ``up`` topic that is not retained by design (``protocol.topics``, ``reta
 What the broker sends on subscribe with the retain flag set is a retained entry a station left;
 each is recorded (quarantine, reason ``retained-publish``, the station's ``station-misbehaving``
 alert) and then cleared with an empty retained publish on its topic. Live messages seen while
-subscribed (retain flag cleared by the broker) are ignored: the ingest handles them.
+subscribed (retain flag cleared by the broker) are ignored: the ingest handles them. The
+ingest workers subscribe with "retain as published" and ask for a sweep at once when they see a
+retained publish (``Ingest.on_retained``, ``FleetOps.request_retained_sweep``).
 
 A sweep is bounded (``max_messages`` entries, ``time_limit_s``): a flood of retained entries is
 cleared over several sweeps, and a sweep never stalls the job thread for longer. A recording

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from fleet.broker.dynsec import DynsecAdmin
-from fleet.ingest import BrokerLogin, Ingest
+from fleet.ingest import BrokerLogin, Ingest, IngestWorker
 from fleet.ingest.retained import SWEPT_TOPICS, RetainedSweeper
 from fleet.ops import FleetOps
 from fleet.packet_files import PacketFiles
@@ -204,3 +204,56 @@ def test_a_clear_the_broker_refuses_is_reported_not_counted_as_cleared(
     assert result.cleared == [] and result.failed == [topic]
     assert _retained_now(broker) == {topic: b"junk"}
     hostile.close()
+
+
+def test_an_ingest_worker_seeing_a_retained_publish_asks_for_a_sweep(
+    broker: Broker, admin: DynsecAdmin, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    add_station(sessions, HOSTILE)
+    add_station(sessions, HONEST)
+    hostile, honest = _station(broker, admin, HOSTILE), _station(broker, admin, HONEST)
+    ingest = _ingest(sessions, tmp_path)
+    asked: list[list[str]] = []
+    ingest.on_retained = asked.append
+    worker = IngestWorker(ingest, _fleet_login(broker), client_id="ewp-ingest-rt")
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.run, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        assert worker.connected.wait(10)
+        honest.publish_and_wait(topics.STATUS.for_station(HONEST), _status(HONEST), retain=True)
+        honest.publish_and_wait(topics.EVENTS.for_station(HONEST), b'{"kind": "x"}')
+        hostile.publish_and_wait(topics.EVENTS.for_station(HOSTILE), b'{"k": 1}', retain=True)
+        deadline = time.monotonic() + 5
+        while not asked and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert asked == [[topics.EVENTS.for_station(HOSTILE)]]
+    finally:
+        stop.set()
+        thread.join(5)
+        hostile.close()
+        honest.close()
+
+
+def test_a_requested_sweep_runs_at_the_next_tick(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    ops = FleetOps(sessions, fleet_settings(tmp_path, "[ingest]\nretained_sweep_interval_s = 3600"))
+    runs: list[float] = []
+    ops.sweep_retained = lambda: runs.append(time.monotonic())
+    stop = threading.Event()
+    thread = threading.Thread(target=ops.run_jobs, args=(stop,), kwargs={"tick_s": 0.05})
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while not runs and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(runs) == 1  # the first turn
+        ops.request_retained_sweep()
+        deadline = time.monotonic() + 5
+        while len(runs) < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(runs) == 2
+    finally:
+        stop.set()
+        thread.join(10)
