@@ -36,6 +36,8 @@ from protocol.ops_messages import ConfigApplied, ReconciliationReport
 
 log = logging.getLogger(__name__)
 
+ASKED_SWEEP_GAP_S = 30.0
+
 
 @dataclass
 class Job:
@@ -70,6 +72,9 @@ class FleetOps:
         # the broker login and the ingest's quarantine.
         self.sweep_retained: Callable[[], object] | None = None
         self._sweep_asked = threading.Event()
+        # A flood of retained publishes asks again and again: sweeps asked for run at most
+        # this often (each subscribes to every station's up topics for a moment).
+        self.asked_sweep_gap_s = ASKED_SWEEP_GAP_S
         self._handlers: dict[str, Callable[[str, bytes], None]] = {
             topics.CONFIG_APPLIED.suffix: self._on_config_applied,
             topics.RECONCILIATION.suffix: self._on_reconciliation,
@@ -285,7 +290,8 @@ class FleetOps:
 
     def request_retained_sweep(self) -> None:
         """Run the retained sweep at the job loop's next tick (the ingest saw a retained
-        publish on a station topic), not only at its interval."""
+        publish on a station topic), not only at its interval; at most every
+        ``asked_sweep_gap_s``."""
         self._sweep_asked.set()
 
     def run_jobs(self, stop: threading.Event, *, tick_s: float = 1.0) -> None:
@@ -297,8 +303,9 @@ class FleetOps:
             if self._sweep_asked.is_set():
                 self._sweep_asked.clear()
                 for job in jobs:
-                    if job.name == "retained":
-                        job.next_at = now
+                    if job.name == "retained":  # at most every ASKED_SWEEP_GAP_S
+                        last = job.next_at - job.interval_s
+                        job.next_at = min(job.next_at, max(now, last + self.asked_sweep_gap_s))
             for job in jobs:
                 if now < job.next_at:
                     continue

@@ -241,6 +241,7 @@ def test_a_requested_sweep_runs_at_the_next_tick(
     ops = FleetOps(sessions, fleet_settings(tmp_path, "[ingest]\nretained_sweep_interval_s = 3600"))
     runs: list[float] = []
     ops.sweep_retained = lambda: runs.append(time.monotonic())
+    ops.asked_sweep_gap_s = 0.5
     stop = threading.Event()
     thread = threading.Thread(target=ops.run_jobs, args=(stop,), kwargs={"tick_s": 0.05})
     thread.start()
@@ -253,7 +254,11 @@ def test_a_requested_sweep_runs_at_the_next_tick(
         deadline = time.monotonic() + 5
         while len(runs) < 2 and time.monotonic() < deadline:
             time.sleep(0.02)
-        assert len(runs) == 2
+        assert len(runs) == 2 and runs[1] - runs[0] >= 0.5  # not sooner than the gap
+        ops.asked_sweep_gap_s = 3600
+        ops.request_retained_sweep()
+        time.sleep(0.5)
+        assert len(runs) == 2  # asked again too soon: waits
     finally:
         stop.set()
         thread.join(10)
