@@ -21,6 +21,7 @@ from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError
 from fleet.fleet_view import FleetView
 from fleet.ingest import BrokerLogin, Ingest
+from fleet.ingest.retained import RetainedSweeper
 from fleet.metrics import FleetMetrics
 from fleet.ops import FleetOps
 from fleet.packet_files import PacketFiles
@@ -69,6 +70,8 @@ class FleetContext:
             ).inc(),
         )
         self.ingest.ops = self.ops
+        self.ops.sweep_retained = lambda: self.retained_sweeper.sweep()
+        self.ingest.on_retained = lambda _topics: self.ops.request_retained_sweep()
         if self.release_catalog is None and self.settings.updates.repository is not None:
             self.release_catalog = RepositoryCatalog(self.settings.updates.repository)
         # Rollouts: the engine ticks in its own thread (fleet/service.py); reports wake it.
@@ -185,6 +188,17 @@ class FleetContext:
             b.service_password.read("broker service password"),
             b.tls,
             b.ca_file,
+        )
+
+    @cached_property
+    def retained_sweeper(self) -> RetainedSweeper:
+        """Clears retained messages stations left on their up topics (decision 0032)."""
+        i = self.settings.ingest
+        return RetainedSweeper(
+            self.service_login,
+            self.ingest,
+            max_messages=i.retained_sweep_max_messages,
+            time_limit_s=i.retained_sweep_time_limit_s,
         )
 
     def broker_admin(self) -> DynsecAdmin:

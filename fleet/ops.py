@@ -1,7 +1,8 @@
 """Fleet operations in one place: what ingest hands over (heartbeats, status, events, the
 ``config-applied`` and ``reconciliation`` messages), publishing configuration and application
 statuses, and the periodic jobs (missed-heartbeat check, alert evaluation, webhook delivery,
-health rollups and retention, re-publishing what the broker did not take).
+health rollups and retention, re-publishing what the broker did not take, clearing retained
+messages stations left on their up topics).
 
 Time comes from ``clock`` (aware UTC datetimes), so tests drive it by hand; the job loop only
 uses the monotonic clock to pace itself.
@@ -35,6 +36,8 @@ from protocol.ops_messages import ConfigApplied, ReconciliationReport
 
 log = logging.getLogger(__name__)
 
+ASKED_SWEEP_GAP_S = 30.0
+
 
 @dataclass
 class Job:
@@ -65,6 +68,13 @@ class FleetOps:
         page = settings.status_page
         # The public status page: lookups per client address.
         self.status_limiter = RateLimiter(page.rate_limit_per_minute, page.rate_limit_burst)
+        # The retained sweeper (fleet/ingest/retained.py), given by the context: it needs
+        # the broker login and the ingest's quarantine.
+        self.sweep_retained: Callable[[], object] | None = None
+        self._sweep_asked = threading.Event()
+        # A flood of retained publishes asks again and again: sweeps asked for run at most
+        # this often (each subscribes to every station's up topics for a moment).
+        self.asked_sweep_gap_s = ASKED_SWEEP_GAP_S
         self._handlers: dict[str, Callable[[str, bytes], None]] = {
             topics.CONFIG_APPLIED.suffix: self._on_config_applied,
             topics.RECONCILIATION.suffix: self._on_reconciliation,
@@ -261,7 +271,14 @@ class FleetOps:
 
     def jobs(self) -> list[Job]:
         h, a = self.settings.health, self.settings.alerts
+        sweep_s = self.settings.ingest.retained_sweep_interval_s
+        sweeps = (
+            [Job("retained", sweep_s, self.sweep_retained)]
+            if self.sweep_retained is not None and sweep_s > 0
+            else []
+        )
         return [
+            *sweeps,
             Job("liveness", h.check_interval_s, self.check_liveness),
             Job("alerts", a.evaluate_interval_s, self.evaluate_alerts),
             Job("webhook", a.webhook.poll_interval_s, self.deliver_notifications),
@@ -271,12 +288,24 @@ class FleetOps:
             Job("app-status", 30.0, self.publish_application_statuses),
         ]
 
+    def request_retained_sweep(self) -> None:
+        """Run the retained sweep at the job loop's next tick (the ingest saw a retained
+        publish on a station topic), not only at its interval; at most every
+        ``asked_sweep_gap_s``."""
+        self._sweep_asked.set()
+
     def run_jobs(self, stop: threading.Event, *, tick_s: float = 1.0) -> None:
         """Run each job at its interval until ``stop`` (one thread; a failing job is logged
         and tried again at its next turn)."""
         jobs = self.jobs()
         while not stop.is_set():
             now = time.monotonic()
+            if self._sweep_asked.is_set():
+                self._sweep_asked.clear()
+                for job in jobs:
+                    if job.name == "retained":  # at most every ASKED_SWEEP_GAP_S
+                        last = job.next_at - job.interval_s
+                        job.next_at = min(job.next_at, max(now, last + self.asked_sweep_gap_s))
             for job in jobs:
                 if now < job.next_at:
                     continue

@@ -141,6 +141,14 @@ class IngestSettings(Section):
     stale_chunk_hours: Annotated[float, Field(gt=0, le=72)] = 6.0
     """chunks of a packet never completed are dropped after this long (the station sends it
     again from its first chunk when its receipt does not come: at most every 30 minutes)"""
+    retained_sweep_interval_s: Annotated[float, Field(ge=0, le=86400)] = 300.0
+    """how often the fleet looks for retained messages stations left on their up topics (all
+    but `status`), keeps each in quarantine, flags the station and clears it (decision 0032);
+    0: never"""
+    retained_sweep_max_messages: Annotated[int, Field(ge=1, le=100_000)] = 1000
+    """retained messages one sweep records and clears at most (a flood takes several sweeps)"""
+    retained_sweep_time_limit_s: Annotated[float, Field(gt=0, le=600)] = 30.0
+    """one sweep stops after this long, whatever is left (the next sweep goes on)"""
 
 
 class CentralSettings(Section):

@@ -34,6 +34,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from mqtt_session.errors import SessionError
 from mqtt_session.options import BrokerAddress, Credentials, SessionOptions
@@ -59,11 +60,14 @@ Handler = Callable[[Message], None]
 
 @dataclass(frozen=True)
 class Subscription:
-    """A topic filter (``$share/group/...`` allowed), its QoS, and who handles its messages."""
+    """A topic filter (``$share/group/...`` allowed), its QoS, and who handles its messages.
+    ``retain_as_published``: the broker keeps the retain flag a message was published with
+    (MQTT v5; otherwise only retained messages sent on subscribe carry it)."""
 
     topic_filter: str
     qos: int
     handler: Handler
+    retain_as_published: bool = False
 
     @property
     def match_filter(self) -> str:
@@ -305,8 +309,9 @@ class MqttSession:
         qos: int = 1,
         retain: bool = False,
         timeout: float = 10.0,
-    ) -> None:
-        """Publish (threaded use) and wait for the broker's acknowledgement."""
+    ) -> int:
+        """Publish (threaded use) and wait for the broker's acknowledgement; returns the
+        message id (``SessionHooks.on_published`` has seen it, with any refusal, by then)."""
         deadline = time.monotonic() + timeout
         if not self.connected.wait(timeout):
             raise SessionError(
@@ -318,6 +323,7 @@ class MqttSession:
             publication._info.wait_for_publish(max(0.0, deadline - time.monotonic()))
         if not publication.is_published():
             raise SessionError(f"the broker did not acknowledge a message on {topic}")
+        return publication.mid
 
     def flush(self, publication: Publication, timeout: float) -> bool:
         """Driven use: step until ``publication`` is acknowledged or ``timeout`` passed."""
@@ -382,7 +388,15 @@ class MqttSession:
             "resumed" if flags.session_present else "new",
         )
         if self.subscriptions:
-            _, mid = client.subscribe([(s.topic_filter, s.qos) for s in self.subscriptions])
+            _, mid = client.subscribe(
+                [
+                    (
+                        s.topic_filter,
+                        SubscribeOptions(qos=s.qos, retainAsPublished=s.retain_as_published),
+                    )
+                    for s in self.subscriptions
+                ]
+            )
             self._subscribe_mid = mid
         if self.hooks.on_connected is not None:
             self.hooks.on_connected(bool(flags.session_present))

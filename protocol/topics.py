@@ -233,7 +233,9 @@ def acl_for_station(station_id: str) -> list[AclEntry]:
 
 
 def acl_for_fleet() -> list[AclEntry]:
-    """What the fleet service's credentials may do: read every up topic, write every down one."""
+    """What the fleet service's credentials may do: read every up topic, write every down one,
+    and write the up topics not retained by design: the retained sweeper clears a retained
+    message a station left there with an empty retained publish (decision 0032)."""
     entries: list[AclEntry] = []
     for spec in ALL_TOPICS:
         topic = spec.filter_all_stations()
@@ -242,6 +244,8 @@ def acl_for_fleet() -> list[AclEntry]:
             # Mosquitto 2.0 checks a shared subscription with its $share/<group>/ prefix.
             entries.append(AclEntry("subscribePattern", shared(topic, "+")))
             entries.append(AclEntry("publishClientReceive", topic))
+            if not spec.retain:
+                entries.append(AclEntry("publishClientSend", topic))
         else:
             entries.append(AclEntry("publishClientSend", topic))
     return entries

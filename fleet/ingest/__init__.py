@@ -7,7 +7,8 @@
 - telemetry.py: everything else a station sends;
 - core.py: what the handlers share, refusals; quarantine.py and flags.py: where a message that
   cannot be handled goes, and the alert on a misbehaving station;
-- worker.py: the MQTT consumers (the only module here that speaks MQTT).
+- worker.py: the MQTT consumers; retained.py: the sweeper clearing retained messages stations
+  left on their up topics (the only modules here that speak MQTT).
 """
 
 from fleet.ingest.core import IngestCounters

@@ -92,6 +92,9 @@ class IngestCore:
         self.ops: FleetOps | None = None
         # ``update-status`` reports (fleet/updates/status_ingest.py via the fleet context).
         self.on_update_status: Callable[[str, bytes], None] | None = None
+        # A worker saw retained publishes on station topics (not status): the context asks
+        # for a retained sweep at once (fleet/ingest/retained.py).
+        self.on_retained: Callable[[list[str]], None] | None = None
 
     @staticmethod
     def _receipt(

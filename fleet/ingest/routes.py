@@ -33,6 +33,8 @@ from protocol.bounds import max_payload
 
 log = logging.getLogger(__name__)
 
+RETAINED_REASON = "retained-publish"  # fleet/ingest/retained.py
+
 Item = tuple[str, bytes]  # (station id from the topic, payload)
 
 
@@ -130,6 +132,11 @@ class Ingest(PacketIngest, TelemetryIngest):
             except ValueError:
                 log.warning("message on unexpected topic %r dropped", topic[:300])
                 continue
+            if not payload:
+                # No message type is empty: this is a retained entry being cleared (the
+                # retained sweeper's empty retained publish, or a station clearing its own).
+                log.info("empty message on %s from %s dropped", suffix, station_id)
+                continue
             key = route_key(suffix)
             route = ROUTES.get(key)
             if route is None:
@@ -177,12 +184,21 @@ class Ingest(PacketIngest, TelemetryIngest):
             return []
 
     def _quarantine(self, station_id: str, topic: str, payload: bytes, exc: Exception) -> None:
-        reason = type(exc).__name__
         log.error("ingest: a message on %s from %s failed", topic, station_id, exc_info=exc)
-        quarantine(self._sessions, station_id, topic, payload, reason, str(exc))
+        self.quarantine_message(station_id, topic, payload, type(exc).__name__, str(exc))
+
+    def quarantine_message(
+        self, station_id: str, topic: str, payload: bytes, reason: str, detail: str
+    ) -> None:
+        """Keep a message in the quarantine, count it and flag its station (also used by the
+        retained sweeper, fleet/ingest/retained.py)."""
+        quarantine(self._sessions, station_id, topic, payload, reason, detail)
         with self._lock:
             self.counters.quarantined += 1
         self.metrics.quarantined.labels(reason=reason[:64]).inc()
-        self.flag(
-            station_id, "quarantined", f"a message on {topic} could not be handled ({reason})"
-        )
+        if reason == RETAINED_REASON:
+            self.flag(station_id, reason, f"left a retained message on {topic}")
+        else:
+            self.flag(
+                station_id, "quarantined", f"a message on {topic} could not be handled ({reason})"
+            )

@@ -83,7 +83,9 @@ class IngestWorker:
                 manual_ack=True,
             ),
             [
-                Subscription(topic_filter, qos, self._received.append)
+                # Retain as published: a retained publish on a station topic shows as such
+                # and asks for a retained sweep (fleet/ingest/retained.py).
+                Subscription(topic_filter, qos, self._received.append, retain_as_published=True)
                 for topic_filter, qos in shared
             ],
             SessionHooks(
@@ -113,6 +115,10 @@ class IngestWorker:
         redelivered. ``dispatch`` quarantines what it cannot handle, so nothing comes back."""
         batch = list(self._received)
         self._received.clear()
+        retained = [msg.topic for msg in batch if msg.retain and not _retained_by_design(msg)]
+        if retained and self.ingest.on_retained is not None:
+            log.warning("retained message(s) on %s: a retained sweep is asked for", retained[:5])
+            self.ingest.on_retained(retained)
         outgoing = self.ingest.dispatch([(msg.topic, bytes(msg.payload)) for msg in batch])
         for message in outgoing:
             self._session.publish(message.topic, message.payload, qos=1)
@@ -132,6 +138,21 @@ class IngestWorker:
                 self._received.clear()
                 self._session.drop("handling failed")
         self._session.close(timeout=0.5)
+
+
+def _retained_by_design(message: Message) -> bool:
+    try:
+        _, suffix = topics.parse_station_topic(message.topic)
+    except ValueError:
+        return False
+    return suffix in RETAINED_UP
+
+
+RETAINED_UP = frozenset(
+    spec.suffix
+    for spec in topics.ALL_TOPICS
+    if spec.direction is topics.Direction.UP and spec.retain
+)
 
 
 def retire_sessions(login: BrokerLogin, client_ids: list[str], timeout: float = 10.0) -> None:

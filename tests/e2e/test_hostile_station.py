@@ -42,6 +42,7 @@ from fleet.store.ops_models import Alert
 from mqtt_session import (
     BrokerAddress,
     Credentials,
+    Message,
     MqttSession,
     SessionOptions,
     Subscription,
@@ -411,5 +412,49 @@ def test_a_stolen_station_cannot_stall_exhaust_or_poison_the_fleet(
     assert outside == [], outside
     assert not list(tmp_path.parent.rglob("escaped*"))
 
+    # Retained publishes: a sweep keeps them in quarantine and clears them; status stays.
+    assert stack.context.retained_sweeper.sweep().failed == []
+    left = retained_under(stack, HOSTILE) | retained_under(stack, GOOD)
+    assert all(topic.endswith("/status") for topic in left), left
+    with sessions() as session:
+        retained = set(
+            session.scalars(
+                select(QuarantinedMessage.topic).where(
+                    QuarantinedMessage.reason == "retained-publish"
+                )
+            )
+        )
+    assert topics.packet_topic(HOSTILE, "12" * 16) in retained
+    assert all(topic.startswith(topics.station_prefix(HOSTILE)) for topic in retained)
+
     honest_session.close()
     thief_session.close()
+
+
+def retained_under(stack: FleetStack, station_id: str) -> set[str]:
+    """The topics under a station's prefix a fresh subscriber gets a retained message on."""
+    assert stack.context is not None
+    login = stack.context.service_login
+    got: set[str] = set()
+
+    def keep(message: Message) -> None:
+        if message.retain and message.topic.startswith(topics.station_prefix(station_id) + "/"):
+            got.add(message.topic)
+
+    session = MqttSession(
+        login.address,
+        SessionOptions(
+            client_id="retained-look",
+            credentials=Credentials(login.username, login.password),
+            clean_start=True,
+            session_expiry_s=0,
+        ),
+        [
+            Subscription(spec.filter_all_stations(), 1, keep)
+            for spec in topics.ALL_TOPICS
+            if spec.direction is topics.Direction.UP
+        ],
+    ).connect_wait()
+    time.sleep(1)
+    session.close()
+    return set(got)

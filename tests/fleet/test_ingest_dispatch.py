@@ -407,3 +407,20 @@ def test_an_arriving_chunk_does_not_read_the_held_chunks_data(rig: OpsRig) -> No
         sqlalchemy.event.remove(engine, "before_cursor_execute", watch)
     assert [json.loads(m.payload)["status"] for m in out] == ["stored"]
     assert len(reads) == 1
+
+
+def test_an_empty_message_is_dropped_not_refused(rig: OpsRig) -> None:
+    """An empty message is a retained entry being cleared (fleet/ingest/retained.py)."""
+    rig.station(HOSTILE)
+    empty = [
+        (topics.packet_topic(HOSTILE, "ab" * 16), b""),
+        (topics.EVENTS.for_station(HOSTILE), b""),
+        (topics.HEARTBEAT.for_station(HOSTILE), b""),
+    ]
+    assert rig.ingest.dispatch(empty) == []
+    assert count(rig.sessions, Rejection) == 0
+    assert count(rig.sessions, QuarantinedMessage) == 0
+    assert flags(rig.sessions) == []
+    # The same topics with a payload are handled (here: refused as malformed).
+    rig.ingest.dispatch([(topics.EVENTS.for_station(HOSTILE), b"{")])
+    assert count(rig.sessions, Rejection) == 1
