@@ -22,27 +22,16 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from protocol.station_config import ALL_FINGERS
+
 Language = Literal["th", "en"]
 LANGUAGES: tuple[Language, ...] = ("th", "en")
 ApplicantLanguage = Literal["th", "en", "my", "km", "lo", "vi"]
 APPLICANT_LANGUAGES: tuple[ApplicantLanguage, ...] = ("th", "en", "my", "km", "lo", "vi")
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
-POSITIONS: tuple[str, ...] = (
-    "right-thumb",
-    "right-index",
-    "right-middle",
-    "right-ring",
-    "right-little",
-    "left-thumb",
-    "left-index",
-    "left-middle",
-    "left-ring",
-    "left-little",
-    "left-eye",
-    "right-eye",
-    "both-eyes",
-)
+# Every finger and eye the workflow names (the catalogs hold each one's words).
+POSITIONS: tuple[str, ...] = (*ALL_FINGERS, "left-eye", "right-eye", "both-eyes")
 # The applicant catalog's prompts (besides the finger and eye names).
 APPLICANT_PROMPTS: tuple[str, ...] = (
     "place-finger",
