@@ -24,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -37,6 +38,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READ_SIZE = 16384
+SLICES_PER_S = 20  # a capped link passes data in slices of a twentieth of a second
+BUFFER_S = 1.0  # a capped link buffers this much link time beyond what is on the wire
 
 
 @dataclass(frozen=True)
@@ -221,7 +224,11 @@ class FaultyLink:
         upward: bool,
     ) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        # A capped link's buffer is bounded (what is on the wire plus BUFFER_S), so a fast
+        # sender feels backpressure, as through a real link, instead of filling memory.
+        capped = self.profile.bandwidth_bps > 0
+        slices = math.ceil((self.profile.latency_s + BUFFER_S) * SLICES_PER_S) if capped else 0
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=slices)
 
         async def deliver() -> None:
             while True:
@@ -245,7 +252,7 @@ class FaultyLink:
             while True:
                 size = READ_SIZE
                 if self.profile.bandwidth_bps > 0:
-                    size = max(1, min(READ_SIZE, int(self.profile.bandwidth_bps / 20)))
+                    size = max(1, min(READ_SIZE, int(self.profile.bandwidth_bps / SLICES_PER_S)))
                 data = await reader.read(size)
                 if not data:
                     break

@@ -160,3 +160,37 @@ def test_sim_network_command_resets_connections_periodically(
         with socket.create_connection((host, int(port)), timeout=5) as sock:
             sock.sendall(b"again")
             assert sock.recv(5) == b"again", "the link takes new connections after a reset"
+
+
+def test_a_capped_link_holds_a_fast_sender_back() -> None:
+    """The link's buffer is bounded: a sender faster than the cap blocks (TCP backpressure)
+    instead of the proxy reading everything into memory."""
+    sink = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Discard)
+    sink.daemon_threads = True
+    threading.Thread(target=sink.serve_forever, daemon=True).start()
+    try:
+        with NetworkSimulator() as sim:
+            link = sim.add_link(
+                ("127.0.0.1", sink.server_address[1]),
+                profile=LinkProfile(bandwidth_bps=32_000, latency_s=0.05),
+            )
+            sent = 0
+            with socket.create_connection(("127.0.0.1", link.listen_port), timeout=2) as sock:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 65536)
+                block = bytes(65536)
+                deadline = time.monotonic() + 20
+                with pytest.raises(TimeoutError):
+                    while time.monotonic() < deadline:
+                        sent += sock.send(block)
+                # Kernel buffers and the link's second of buffer; not what a loop could push.
+                assert sent < 32 * 1024 * 1024
+                time.sleep(1.0)
+                assert 8_000 < link.stats.bytes_up < sent, "the link passes about its cap"
+    finally:
+        sink.shutdown()
+
+
+class _Discard(socketserver.BaseRequestHandler):
+    def handle(self) -> None:
+        while self.request.recv(65536):
+            pass
