@@ -38,7 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fleet import audit
-from fleet.health import StationGlance, StationHealth, all_station_health, station_glances
+from fleet.health.reads import StationGlance, StationHealth, all_station_health, station_glances
 from fleet.ops_settings import WEEKDAYS, AlertSettings, RuleName, ServiceHours
 from fleet.store.locking import locked
 from fleet.store.models import StationEventRow

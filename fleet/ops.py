@@ -19,14 +19,14 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts, application_status, configuration, health, reconciliation
+from fleet import alerts, application_status, configuration, reconciliation
 from fleet.alerts import Changes
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import BrokerAdminError
-from fleet.health import Clock
+from fleet.health import rollups, writes
 from fleet.rate_limit import RateLimiter
 from fleet.settings import FleetSettings
-from fleet.store.models import Station, StationEventRow, utcnow
+from fleet.store.models import Clock, Station, StationEventRow, utcnow
 from fleet.store.ops_models import Alert, StationLiveness
 from fleet.webhook import DeliveryRound, WebhookSender
 from protocol import topics
@@ -89,7 +89,7 @@ class FleetOps:
             if heartbeat.interval_s is None
             else None
         )
-        health.record_heartbeat(
+        writes.record_heartbeat(
             session,
             station_id,
             heartbeat,
@@ -101,7 +101,7 @@ class FleetOps:
             configuration.record_running(session, station_id, heartbeat.config, now=now)
 
     def on_status(self, session: Session, station_id: str, status: StationStatus) -> None:
-        health.record_status(
+        writes.record_status(
             session, station_id, status, now=self.clock(), settings=self.settings.health
         )
         station = session.get(Station, station_id)
@@ -213,7 +213,7 @@ class FleetOps:
 
     def check_liveness(self) -> list[str]:
         with self.sessions() as session:
-            stations = health.check_timeouts(session, now=self.clock())
+            stations = writes.check_timeouts(session, now=self.clock())
             session.commit()
         return stations
 
@@ -254,7 +254,7 @@ class FleetOps:
         written = 0
         for _ in range(30):  # catch up a day per round after a long stop
             with self.sessions() as session:
-                done = health.roll_up(session, now=self.clock())
+                done = rollups.roll_up(session, now=self.clock())
                 session.commit()
             written += done
             if not done:
@@ -263,7 +263,7 @@ class FleetOps:
 
     def apply_retention(self) -> int:
         with self.sessions() as session:
-            deleted = health.apply_retention(
+            deleted = rollups.apply_retention(
                 session, now=self.clock(), settings=self.settings.health
             )
             session.commit()
