@@ -19,8 +19,9 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts, application_status, configuration, reconciliation
-from fleet.alerts import Changes
+from fleet import application_status, configuration, reconciliation
+from fleet.alerts import raising, rules
+from fleet.alerts.raising import Changes
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import BrokerAdminError
 from fleet.health import rollups, writes
@@ -113,7 +114,7 @@ class FleetOps:
         self, session: Session, station_id: str, event: StationEvent, row: StationEventRow
     ) -> None:
         row.at = self.clock()  # the fleet's clock orders events against heartbeats
-        if event.kind in alerts.EVENT_KINDS:
+        if event.kind in rules.EVENT_KINDS:
             session.flush()
             self.evaluate_alerts_in(session, station_id=station_id)
 
@@ -218,7 +219,7 @@ class FleetOps:
         return stations
 
     def evaluate_alerts_in(self, session: Session, *, station_id: str | None = None) -> Changes:
-        changes = alerts.evaluate(
+        changes = raising.evaluate(
             session,
             now=self.clock(),
             settings=self.settings.alerts,
