@@ -19,10 +19,12 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import application_status, configuration, reconciliation
+from fleet import application_status, reconciliation
 from fleet.alerts import raising, rules
 from fleet.alerts.raising import Changes
 from fleet.broker.publisher import FleetPublisher
+from fleet.configuration import publishing, reports
+from fleet.configuration.changes import refresh_new_stations
 from fleet.errors import BrokerAdminError
 from fleet.health import rollups, writes
 from fleet.rate_limit import RateLimiter
@@ -86,7 +88,7 @@ class FleetOps:
     def on_heartbeat(self, session: Session, station_id: str, heartbeat: Heartbeat) -> None:
         now = self.clock()
         configured = (
-            configuration.configured_heartbeat_interval(session, station_id)
+            reports.configured_heartbeat_interval(session, station_id)
             if heartbeat.interval_s is None
             else None
         )
@@ -99,7 +101,7 @@ class FleetOps:
             configured_interval_s=configured,
         )
         if heartbeat.config is not None:
-            configuration.record_running(session, station_id, heartbeat.config, now=now)
+            reports.record_running(session, station_id, heartbeat.config, now=now)
 
     def on_status(self, session: Session, station_id: str, status: StationStatus) -> None:
         writes.record_status(
@@ -138,7 +140,7 @@ class FleetOps:
         if report.station_id != station_id:
             raise MessageError(f"config-applied names station {report.station_id}")
         with self.sessions() as session:
-            configuration.record_applied(session, station_id, report, now=self.clock())
+            reports.record_applied(session, station_id, report, now=self.clock())
             session.commit()
 
     def _on_reconciliation(self, station_id: str, payload: bytes) -> None:
@@ -161,15 +163,13 @@ class FleetOps:
         if self._publisher is None:
             return []
         with self.sessions() as session:
-            waiting = configuration.unpublished(session, station_ids)
+            waiting = publishing.unpublished(session, station_ids)
             session.rollback()
         done = []
         for station_id in waiting:
             with self.sessions() as session:
                 try:
-                    if configuration.publish(
-                        session, self._publisher(), station_id, now=self.clock()
-                    ):
+                    if publishing.publish(session, self._publisher(), station_id, now=self.clock()):
                         done.append(station_id)
                 except BrokerAdminError as exc:
                     log.warning(
@@ -206,7 +206,7 @@ class FleetOps:
 
     def sync_configs(self) -> list[str]:
         with self.sessions() as session:
-            configuration.refresh_new_stations(session, now=self.clock())
+            refresh_new_stations(session, now=self.clock())
             session.commit()
         return self.publish_configs()
 
