@@ -12,7 +12,10 @@ link of the same proxy, same rate and latency but no resets, into a sink that di
 capacity = the bytes the proxy delivered on it while the backlog drained / that time.
 Ratio = goodput / capacity (target >= 0.9).
 
-    .venv/bin/python -m bench uplink_lossy      (EWP_BENCH_LOSSY_PACKETS: backlog, default 60)
+    .venv/bin/python -m bench uplink_lossy
+
+EWP_BENCH_LOSSY_PACKETS sets the backlog (default 60, about 3.5 minutes); to try other uplink
+settings, EWP_BENCH_LOSSY_CHUNK_SIZE and EWP_BENCH_LOSSY_INFLIGHT (default: the shipped ones).
 """
 
 from __future__ import annotations
@@ -37,6 +40,9 @@ LINK_BPS = 256_000 / 8  # 256 kbit/s in bytes per second
 LATENCY_S = 0.3
 RESET_EVERY_S = 50.0
 SEED = 1
+SHIPPED = UplinkSettings()
+CHUNK_SIZE = int(os.environ.get("EWP_BENCH_LOSSY_CHUNK_SIZE", SHIPPED.chunk_size))
+INFLIGHT = int(os.environ.get("EWP_BENCH_LOSSY_INFLIGHT", SHIPPED.max_inflight))
 
 
 class _Discard(socketserver.BaseRequestHandler):
@@ -91,7 +97,9 @@ def main() -> None:
                 ),
                 seed=SEED,
             )
-            settings = UplinkSettings(broker_url=f"mqtts://{link.address}")
+            settings = UplinkSettings(
+                broker_url=f"mqtts://{link.address}", chunk_size=CHUNK_SIZE, max_inflight=INFLIGHT
+            )
             raw_from, raw_at = raw_link.stats.bytes_up, time.monotonic()
             drained = drain(identity, outbox_path, settings, PACKETS)
             raw_bytes, raw_s = raw_link.stats.bytes_up - raw_from, time.monotonic() - raw_at
@@ -118,6 +126,7 @@ def main() -> None:
                 ),
                 "bytes up the link / packet bytes": f"{wire_up / total_bytes:.3f}",
                 "receipt timeouts": drained.stats.receipt_timeouts,
+                "chunk size, max in flight": f"{settings.chunk_size}, {settings.max_inflight}",
             },
         )
     )
