@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,27 +67,37 @@ def builder(identity: StationIdentity) -> PacketBuilder:
     )
 
 
+def random_enrolment(
+    rng: random.Random, number: int, positions: Sequence[str], image_bytes: int, station: str
+) -> Enrolment:
+    """A synthetic applicant with one finger image of ``image_bytes`` random bytes (as
+    incompressible as compressed images) at each of ``positions``."""
+    records = [
+        CapturedRecord(
+            name=f"finger/{position}.png",
+            data=rng.randbytes(image_bytes),
+            modality="finger",
+            kind="image",
+            format="image/png",
+            position=position,
+        )
+        for position in positions
+    ]
+    return Enrolment(
+        application=synthetic_application(rng, number, station),
+        operator_id="bench",
+        captured_at=utc_timestamp(),
+        records=records,
+    )
+
+
 def fill_outbox(outbox: Outbox, packets: PacketBuilder, count: int, seed: int = 3) -> int:
     """``count`` sealed two-finger enrolments in ``outbox``; their total size in bytes."""
     rng = random.Random(seed)
     total = 0
     for n in range(1, count + 1):
-        records = [
-            CapturedRecord(
-                name=f"finger/{p}.png",
-                data=rng.randbytes(PACKET_BYTES // 2),
-                modality="finger",
-                kind="image",
-                format="image/png",
-                position=p,
-            )
-            for p in ("right-index", "left-index")
-        ]
-        enrolment = Enrolment(
-            application=synthetic_application(rng, n, "ct-01"),
-            operator_id="bench",
-            captured_at=utc_timestamp(),
-            records=records,
+        enrolment = random_enrolment(
+            rng, n, ("right-index", "left-index"), PACKET_BYTES // 2, "ct-01"
         )
         total += packets.save(outbox, enrolment).size
     return total
