@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -12,8 +13,9 @@ from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox
 from edge.agent.packet_builder import PacketBuilder
 from edge.agent.settings import UplinkSettings
-from edge.agent.uplink import FleetHandlers, Uplink
-from ewp.local_fleet import wait_until
+from edge.agent.uplink import FleetHandlers, PeriodicMessage, Uplink
+from ewp.local_fleet import FleetStack, wait_until
+from mqtt_session import Credentials, Message, MqttSession, SessionOptions, Subscription
 
 
 def builder_for(identity: StationIdentity) -> PacketBuilder:
@@ -31,6 +33,7 @@ def running_uplink(
     outbox_path: Path,
     *,
     handlers: FleetHandlers | None = None,
+    periodic: Sequence[PeriodicMessage] = (),
     **overrides: object,
 ) -> Iterator[Uplink]:
     settings = UplinkSettings.model_validate(
@@ -61,6 +64,7 @@ def running_uplink(
             heartbeat=health.heartbeat,
             software_version="test",
             handlers=handlers,
+            periodic=periodic,
         )
         holder.append(uplink)
         uplink.run(stop)
@@ -74,3 +78,29 @@ def running_uplink(
     finally:
         stop.set()
         thread.join(timeout=10)
+
+
+@contextmanager
+def fleet_side(
+    stack: FleetStack, *topic_filters: str
+) -> Iterator[tuple[MqttSession, list[Message]]]:
+    """The fleet's service account on the broker, beside the fleet's own ingest: it publishes
+    (commands, receipts) and keeps a copy of every message on ``topic_filters``."""
+    login = stack.service_login
+    received: list[Message] = []
+    session = MqttSession(
+        login.address,
+        SessionOptions(
+            client_id=f"test-fleet-side-{secrets.token_hex(4)}",
+            credentials=Credentials(login.username, login.password),
+            session_expiry_s=0,
+            clean_start=True,
+        ),
+        [Subscription(topic_filter, 1, received.append) for topic_filter in topic_filters],
+    ).start()
+    try:
+        session.connect_wait()
+        wait_until(session.ready.is_set, message="fleet side subscribed")
+        yield session, received
+    finally:
+        session.close()
