@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from fleet.api.schemas import shown_from
 from fleet.store.admin_models import ApiToken, User
 
 RoleName = Literal["viewer", "operator", "release-manager", "admin", "central"]
@@ -93,18 +94,7 @@ class TokenPublic(BaseModel):
 
     @classmethod
     def of(cls, token: ApiToken, username: str) -> TokenPublic:
-        return cls(
-            id=token.id,
-            name=token.name,
-            prefix=token.prefix,
-            username=username,
-            role=token.role,
-            created_by=token.created_by,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            last_used_at=token.last_used_at,
-            revoked_at=token.revoked_at,
-        )
+        return shown_from(cls, token, username=username)
 
 
 class TokenCreated(TokenPublic):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -14,6 +14,20 @@ from fleet.registry import OPERATOR_RE, TAG_RE, operators_of, tags_of
 from fleet.store.models import Packet, Station, StationCommand
 from protocol.enrolment import Application
 from protocol.reference_data import provinces
+
+Shown = TypeVar("Shown", bound=BaseModel)
+
+
+def shown_from(model: type[Shown], *sources: object, **values: object) -> Shown:
+    """A public view read off records: each of ``model``'s fields from ``values``, else from the
+    first of ``sources`` with an attribute of that name; a field found nowhere is an error."""
+    found = dict(values)
+    for name in model.model_fields.keys() - found.keys():
+        source = next((s for s in sources if hasattr(s, name)), None)
+        if source is None:
+            raise AttributeError(f"{model.__name__}.{name}: in none of the sources")
+        found[name] = getattr(source, name)
+    return model.model_validate(found)
 
 
 class ErrorDetail(BaseModel):
