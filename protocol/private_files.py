@@ -86,3 +86,10 @@ def create_private_once(path: Path, data: bytes) -> bool:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+def create_private(path: Path, data: bytes) -> None:
+    """Put ``data`` at ``path`` (0600) as a new file, whole or not at all; FileExistsError if
+    there is one already: a key is never overwritten."""
+    if not create_private_once(path, data):
+        raise FileExistsError(f"{path} exists: a key is never overwritten")

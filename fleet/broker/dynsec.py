@@ -13,14 +13,12 @@ import threading
 import uuid
 from typing import Any
 
+from fleet.broker.connection import BrokerConnection
 from fleet.errors import BrokerAdminError
 from mqtt_session import (
     BrokerAddress,
-    Credentials,
     Message,
-    MqttSession,
     SessionError,
-    SessionOptions,
     Subscription,
 )
 from protocol.topics import acl_for_station, validate_station_id
@@ -35,8 +33,10 @@ def station_role(station_id: str) -> str:
     return f"ewp-station-{station_id}"
 
 
-class DynsecAdmin:
+class DynsecAdmin(BrokerConnection):
     """A connection to the broker as its dynamic-security admin. Thread-safe."""
+
+    client_prefix = "ewp-dynsec"
 
     def __init__(
         self,
@@ -46,20 +46,15 @@ class DynsecAdmin:
         *,
         timeout: float = 10.0,
     ) -> None:
-        self.address = address
-        self.timeout = timeout
         self._lock = threading.Lock()
         self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
         # Ready (and commands sent) only once the response subscription is acknowledged.
-        self._session = MqttSession(
+        super().__init__(
             address,
-            SessionOptions(
-                client_id=f"ewp-dynsec-{uuid.uuid4().hex[:8]}",
-                credentials=Credentials(username, password),
-                clean_start=True,
-                session_expiry_s=0,
-            ),
-            [Subscription(RESPONSE_TOPIC, 1, self._on_response)],
+            username,
+            password,
+            timeout=timeout,
+            subscriptions=[Subscription(RESPONSE_TOPIC, 1, self._on_response)],
         )
 
     def connect(self) -> DynsecAdmin:
@@ -76,9 +71,6 @@ class DynsecAdmin:
                 ) from exc
             raise BrokerAdminError(f"cannot manage broker credentials: {exc}") from exc
         return self
-
-    def close(self) -> None:
-        self._session.close()
 
     def __enter__(self) -> DynsecAdmin:
         return self.connect()
