@@ -7,8 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleet.api.schemas import shown_from
-from fleet.store.admin_models import ApiToken, User
+from fleet.api.schemas import ReadOff, shown_from
+from fleet.store.admin_models import ApiToken
 
 RoleName = Literal["viewer", "operator", "release-manager", "admin", "central"]
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
@@ -23,7 +23,7 @@ class LoginRequest(Strict):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class UserPublic(BaseModel):
+class UserPublic(ReadOff):
     id: int
     username: str
     display_name: str
@@ -31,10 +31,6 @@ class UserPublic(BaseModel):
     disabled: bool
     created_at: datetime
     last_login_at: datetime | None
-
-    @classmethod
-    def of(cls, user: User) -> UserPublic:
-        return cls.model_validate(user, from_attributes=True)
 
 
 class LoginResult(BaseModel):

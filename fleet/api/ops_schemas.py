@@ -10,12 +10,11 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from fleet.api.schemas import shown_from
+from fleet.api.schemas import ReadOff, shown_from
 from fleet.health.history import HealthPoint
 from fleet.health.reads import FleetNumbers, StationHealth
 from fleet.store.ops_models import (
     Alert,
-    AlertNotification,
     ReconciliationDayRow,
     ReconciliationState,
 )
@@ -242,7 +241,7 @@ class AcknowledgeRequest(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-class NotificationPublic(BaseModel):
+class NotificationPublic(ReadOff):
     id: int
     alert_id: int
     event: str
@@ -252,10 +251,6 @@ class NotificationPublic(BaseModel):
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
-
-    @classmethod
-    def of(cls, n: AlertNotification) -> NotificationPublic:
-        return cls.model_validate(n, from_attributes=True)
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -363,13 +358,8 @@ class ReconciliationPublic(BaseModel):
 
     @classmethod
     def of(cls, state: ReconciliationState) -> ReconciliationPublic:
-        return shown_from(
-            cls,
-            state,
-            lost_seqs=_ranges(state.lost_seqs),
-            missing_at_station=_ranges(state.missing_at_station),
-            duplicate_seqs=_ranges(state.duplicate_seqs),
-        )
+        ranges = ("lost_seqs", "missing_at_station", "duplicate_seqs")  # stored as JSON pairs
+        return shown_from(cls, state, **{name: _ranges(getattr(state, name)) for name in ranges})
 
 
 class StationReconciliation(ReconciliationPublic):

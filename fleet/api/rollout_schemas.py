@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fleet.api.schemas import shown_from
+from fleet.api.schemas import ReadOff, shown_from
 from fleet.store.rollout_models import Rollout
 from fleet.updates.plan import RolloutPlan, Selector
 from fleet.updates.rollout_views import RolloutView
@@ -72,7 +72,7 @@ class PhasePublic(BaseModel):
     approval: bool
 
 
-class RolloutStationPublic(BaseModel):
+class RolloutStationPublic(ReadOff):
     station_id: str
     phase: int
     state: str
@@ -103,7 +103,7 @@ class RolloutPublic(RolloutSummary):
             view,  # its selector and plan parsed, before the rollout row's JSON text
             view.rollout,
             phases=[shown_from(PhasePublic, p, p.plan) for p in view.phases],  # the phase first
-            stations=[shown_from(RolloutStationPublic, s) for s in view.stations],
+            stations=[RolloutStationPublic.of(s) for s in view.stations],
         )
 
 

@@ -22,7 +22,6 @@ class BrokerConnection:
         password: str,
         *,
         timeout: float = 10.0,
-        subscriptions: Sequence[Subscription] = (),
     ) -> None:
         self.address, self.timeout = address, timeout
         self._session = MqttSession(
@@ -33,8 +32,12 @@ class BrokerConnection:
                 clean_start=True,
                 session_expiry_s=0,
             ),
-            subscriptions,
+            self._prepare(),
         )
+
+    def _prepare(self) -> Sequence[Subscription]:
+        """What a kind of connection sets up before its session starts: its subscriptions."""
+        return ()
 
     def close(self) -> None:
         self._session.close()

@@ -16,7 +16,6 @@ from typing import Any
 from fleet.broker.connection import BrokerConnection
 from fleet.errors import BrokerAdminError
 from mqtt_session import (
-    BrokerAddress,
     Message,
     SessionError,
     Subscription,
@@ -37,25 +36,14 @@ class DynsecAdmin(BrokerConnection):
     """A connection to the broker as its dynamic-security admin. Thread-safe."""
 
     client_prefix = "ewp-dynsec"
+    _lock: threading.Lock
+    _waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]]
 
-    def __init__(
-        self,
-        address: BrokerAddress,
-        username: str,
-        password: str,
-        *,
-        timeout: float = 10.0,
-    ) -> None:
+    def _prepare(self) -> list[Subscription]:
         self._lock = threading.Lock()
-        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._waiting = {}
         # Ready (and commands sent) only once the response subscription is acknowledged.
-        super().__init__(
-            address,
-            username,
-            password,
-            timeout=timeout,
-            subscriptions=[Subscription(RESPONSE_TOPIC, 1, self._on_response)],
-        )
+        return [Subscription(RESPONSE_TOPIC, 1, self._on_response)]
 
     def connect(self) -> DynsecAdmin:
         if self._session.ready.is_set():
