@@ -597,27 +597,15 @@ class FingerprintSensor(SerialDriver[SerialPort]):
 
     def _read_packet(self, *, what: str, received: int = 0, expected: int = 0) -> Packet:
         """The next packet; the deadline restarts for every packet (a transfer may be long)."""
-        deadline = time.monotonic() + self.timeout
-        reader = self._reader
-        while True:
-            skipped = reader.skipped
-            packet = reader.next_packet()
-            if reader.skipped != skipped:
-                wire_log.debug("<- skipped %d bytes of line noise", reader.skipped - skipped)
-            if packet is not None:
-                if wire_log.isEnabledFor(logging.DEBUG):
-                    wire_log.debug("<- %s", packet.describe())
-                return packet
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                progress = f" after {received} of {expected} bytes" if expected else ""
-                raise fingerprint_error(
-                    NOT_ANSWERING,
-                    detail=f"on {self.port_name} ({self._link.port.baudrate} baud) waiting for "
-                    f"{what}{progress}",
-                )
-            # At least what the parser needs in one read (a whole packet when it can).
-            reader.feed(self._link.read_for(reader.bytes_needed))
+        packet = self._link.read_frame(self._reader, time.monotonic() + self.timeout)
+        if packet is None:
+            progress = f" after {received} of {expected} bytes" if expected else ""
+            raise fingerprint_error(
+                NOT_ANSWERING,
+                detail=f"on {self.port_name} ({self._link.port.baudrate} baud) waiting for "
+                f"{what}{progress}",
+            )
+        return packet
 
     def _disconnected(self, exc: BaseException) -> FingerprintError:
         return fingerprint_error(DISCONNECTED, detail=f"on {self.port_name}: {exc}")

@@ -516,7 +516,7 @@ class IrisCamera(SerialDriver[SerialPort]):
         damaged: IrisCrcError | None = None
         while True:
             try:
-                frame = self._next_frame(deadline)
+                frame = self._link.read_frame(self._reader, deadline)
             except IrisCrcError as exc:
                 self.counters["damaged_frames"] += 1
                 if exc.frame_seq == seq and exc.frame_code in (expected, NAK):
@@ -552,7 +552,7 @@ class IrisCamera(SerialDriver[SerialPort]):
         """Read the line until a status event arrives (returned) or ``deadline`` passes."""
         while True:
             try:
-                frame = self._next_frame(deadline)
+                frame = self._link.read_frame(self._reader, deadline)
             except IrisCrcError:
                 self.counters["damaged_frames"] += 1
                 wire_log.debug("<- damaged frame while waiting for status, skipped")
@@ -576,25 +576,6 @@ class IrisCamera(SerialDriver[SerialPort]):
         self.counters["events"] += 1
         self._last_status = status
         self._events.append(status)
-
-    def _next_frame(self, deadline: float) -> Frame | None:
-        """The next frame, or ``None`` once ``deadline`` has passed without one."""
-        reader = self._reader
-        while True:
-            skipped = reader.skipped
-            try:
-                frame = reader.next_frame()
-            finally:
-                if reader.skipped != skipped:
-                    wire_log.debug("<- skipped %d bytes of line noise", reader.skipped - skipped)
-            if frame is not None:
-                if wire_log.isEnabledFor(logging.DEBUG):
-                    wire_log.debug("<- %s", frame.describe())
-                return frame
-            if time.monotonic() >= deadline:
-                return None
-            # At least what the parser needs in one read (a whole frame when it can).
-            reader.feed(self._link.read_for(reader.bytes_needed))
 
     def _timeout(self, what: str) -> IrisResultError:
         return iris_error(NOT_ANSWERING, detail=f"on {self.port_name} waiting for {what}")
