@@ -17,7 +17,13 @@ from typing import IO
 import pytest
 import serial
 
-from edge.drivers.controller import Controller, Readings, TamperOpened
+from edge.drivers.controller import (
+    Controller,
+)
+from edge.drivers.controller_messages import (
+    Readings,
+    TamperOpened,
+)
 from simulators.controller import PROFILES, ControllerBoard, send_control
 
 EWP = [sys.executable, "-c", "from ewp.cli import main; main()"]
