@@ -17,13 +17,13 @@ from __future__ import annotations
 import logging
 
 from edge.agent.outbox import Outbox
+from edge.agent.uplink.commands import parsed
 from edge.agent.uplink.packets import PacketSender
 from edge.agent.uplink.session import StationSession
 from edge.agent.uplink.telemetry import Outbound
 from protocol import topics
 from protocol.bounds import MAX_OPEN_PACKETS
-from protocol.errors import MessageError
-from protocol.messages import Receipt, parse_message
+from protocol.messages import Receipt
 from protocol.resume import QueriedPacket, ResumeAnswer, ResumeQuery
 
 log = logging.getLogger(__name__)
@@ -44,10 +44,8 @@ class FleetAnswers:
     # -- receipts ------------------------------------------------------------------------------
 
     def on_receipt(self, payload: bytes) -> None:
-        try:
-            receipt = parse_message(Receipt, payload)
-        except MessageError as exc:
-            log.warning("malformed receipt ignored: %s", exc)
+        receipt = parsed(Receipt, payload, "receipt")
+        if receipt is None:
             return
         wire.debug("<- receipt %s %s", receipt.packet_id, receipt.status)
         self._stats.receipts += 1
@@ -121,10 +119,8 @@ class FleetAnswers:
         log.info("asked the fleet which chunks it holds of %d packet(s)", len(packets))
 
     def on_resume_answer(self, payload: bytes) -> None:
-        try:
-            answer = parse_message(ResumeAnswer, payload)
-        except MessageError as exc:
-            log.warning("malformed resume answer ignored: %s", exc)
+        answer = parsed(ResumeAnswer, payload, "resume answer")
+        if answer is None:
             return
         for entry in answer.packets:
             count = self._asked.pop(entry.packet_id, None)
