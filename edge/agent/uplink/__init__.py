@@ -15,7 +15,6 @@ runs in it and needs no lock, and it has its own outbox connection. The jobs, on
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -27,11 +26,11 @@ from edge.agent.settings import UplinkSettings
 from edge.agent.uplink.commands import CommandHandler, FleetCommands, FleetHandlers, MessageHandler
 from edge.agent.uplink.packets import PacketSender
 from edge.agent.uplink.receipts import FleetAnswers
-from edge.agent.uplink.session import LinkStats, StationSession, broker_address
+from edge.agent.uplink.session import LinkStats, StationSession
 from edge.agent.uplink.telemetry import Outbound, PeriodicMessage, Telemetry
 from mqtt_session import Message as MqttMessage
 from protocol import topics
-from protocol.messages import Heartbeat, Message, Scalar
+from protocol.messages import Heartbeat
 
 __all__ = [
     "CommandHandler",
@@ -41,7 +40,6 @@ __all__ = [
     "Outbound",
     "PeriodicMessage",
     "Uplink",
-    "broker_address",
 ]
 
 log = logging.getLogger(__name__)
@@ -94,10 +92,6 @@ class Uplink:
         )
         self.commands = FleetCommands(self.session, handlers)
 
-    @property
-    def identity(self) -> StationIdentity:
-        return self.session.identity
-
     def adopt(self, identity: StationIdentity) -> None:
         """A rotated key or password: sign and log in with it from now on."""
         self.session.identity = identity
@@ -105,14 +99,6 @@ class Uplink:
     @property
     def heartbeat_interval_s(self) -> float:
         return self.telemetry.interval_s
-
-    def report_event(self, kind: str, severity: str = "info", **detail: Scalar) -> None:
-        """Queue an event for the fleet (thread-safe; sent when connected)."""
-        self.outbound.report_event(kind, severity, **detail)
-
-    def send(self, spec: topics.TopicSpec, message: Message) -> None:
-        """Queue a message for one of this station's up topics (thread-safe)."""
-        self.outbound.send(spec, message)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -165,12 +151,3 @@ class Uplink:
             self.answers.on_resume_answer(bytes(message.payload))
         else:
             self.commands.on_message(suffix, bytes(message.payload))
-
-    def describe(self) -> dict[str, object]:
-        return {
-            "connected": self.stats.connected,
-            "uploads": len(self.packets.uploads),
-            "inflight": len(self.packets.inflight),
-            "held": sorted(self.packets.held),
-            **json.loads(json.dumps(self.stats.__dict__)),
-        }
