@@ -8,9 +8,9 @@ from collections import Counter
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from fleet.api.schemas import ReadOff, shown_from
+from fleet.api.schemas import ReadOff, Strict, shown_from
 from fleet.health.history import HealthPoint
 from fleet.health.reads import FleetNumbers, StationHealth
 from fleet.store.ops_models import (
@@ -369,11 +369,9 @@ class StationReconciliation(ReconciliationPublic):
 # -- central hand-off and application status ------------------------------------------------------
 
 
-class ApplicationStatusPost(BaseModel):
+class ApplicationStatusPost(Strict):
     """What the central system posts. The first post for an application must name its packet
     and the applicant's passport number (kept only as a salted hash)."""
-
-    model_config = ConfigDict(extra="forbid")
 
     application_number: str = Field(pattern=r"^[A-Z0-9-]{4,32}$", examples=["WP-MU-01-000001"])
     status: ApplicationState
@@ -418,9 +416,7 @@ class ApplicationStatusPublic(BaseModel):
     history: list[StatusEventPublic]
 
 
-class PublicStatusQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class PublicStatusQuery(Strict):
     application_number: str = Field(min_length=1, max_length=40)
     passport_number: str = Field(min_length=1, max_length=40)
 
