@@ -6,7 +6,6 @@ control port, until SIGINT or SIGTERM) is `sim_serving`'s. See docs/tools/ewp-si
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -20,7 +19,7 @@ from ewp.cli.sim_serving import (
 )
 
 if TYPE_CHECKING:
-    from simulators.iris import CameraConfig, Timing
+    from simulators.iris import Timing
 
 
 def _range(text: str | None, option: str) -> tuple[float, float] | None:
@@ -102,42 +101,35 @@ def iris(
     wire_log: Annotated[bool, typer.Option(help="Log every frame (ewp.wire.*).")] = False,
 ) -> None:
     """Serve simulated IriShield-style iris cameras on TCP or pseudo-terminals."""
-    from ewp.cli.sim_serving import armed_faults, check_mode, listen_address, serve_devices
-    from ewp.log import configure
+    from ewp.cli.sim_serving import serve_simulated_devices
     from simulators.iris import CameraConfig, SimulatedIrisCamera
     from simulators.iris_control import serve_control
-    from simulators.iris_faults import SYNTAX
+    from simulators.iris_faults import SYNTAX, Fault
 
-    configure(log_level, wire=wire_log)
-    host, first_port = listen_address(listen, pty)
-    check_mode(mode)
-    armed = armed_faults(SYNTAX, fault, faults)
+    def camera(index: int, armed: list[Fault]) -> SimulatedIrisCamera:
+        config = CameraConfig(
+            mode=mode,  # type: ignore[arg-type]  # checked by serve_simulated_devices
+            seed=seed,
+            index=index,
+            captures_per_person=captures_per_person,
+            poor_rate=poor_rate,
+            timing=_timing(fast, find_time, capture_time, status_interval),
+            pace=pace,
+            faults=armed,
+        )
+        return SimulatedIrisCamera(config)
 
-    configs: list[CameraConfig] = []
-    try:
-        timing = _timing(fast, find_time, capture_time, status_interval)
-        for index in range(count):
-            configs.append(
-                CameraConfig(
-                    mode=mode,  # type: ignore[arg-type]  # checked above
-                    seed=seed,
-                    index=index,
-                    captures_per_person=captures_per_person,
-                    poor_rate=poor_rate,
-                    timing=timing,
-                    pace=pace,
-                    faults=list(armed),
-                )
-            )
-        cameras = [SimulatedIrisCamera(config) for config in configs]
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-    serve_devices(
-        [camera.session for camera in cameras],
+    serve_simulated_devices(
+        camera,
+        serve_control,
+        SYNTAX,
+        count=count,
+        mode=mode,
+        listen=listen,
         pty=pty,
-        host=host,
-        first_port=first_port,
         control=control,
-        open_control=functools.partial(serve_control, cameras),
+        fault=fault,
+        faults=faults,
+        log_level=log_level,
+        wire_log=wire_log,
     )

@@ -15,16 +15,22 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from simulators.control_port import ControlPort
     from simulators.faults import Fault, FaultSyntax
-    from simulators.serial_endpoints import Session
+    from simulators.serial_endpoints import ByteStream, Session
 
     F = TypeVar("F", bound=Fault)
+    D = TypeVar("D", bound="ServedDevice")
+
+
+class ServedDevice(Protocol):
+    def session(self, stream: ByteStream) -> None: ...
+
 
 # The options every `ewp sim <device>` command takes, with the same meaning.
 ListenOption = Annotated[
@@ -70,6 +76,47 @@ def armed_faults(syntax: FaultSyntax[F], specs: list[str] | None, path: Path | N
     except FaultSpecError as exc:
         raise typer.BadParameter(str(exc)) from None
     return armed
+
+
+def serve_simulated_devices(
+    make: Callable[[int, list[F]], D],
+    open_control: Callable[[list[D], str, int], ControlPort],
+    syntax: FaultSyntax[F],
+    *,
+    count: int,
+    mode: str,
+    listen: str | None,
+    pty: bool,
+    control: str | None,
+    fault: list[str] | None,
+    faults: Path | None,
+    log_level: str,
+    wire_log: bool,
+) -> None:
+    """What an `ewp sim <device>` command does once its options are read.
+
+    Logging set up, ``--listen`` / ``--pty`` and ``--mode`` checked, the faults of ``--fault``
+    and ``--faults`` parsed, ``count`` devices made by ``make(index, faults)`` (a ValueError
+    from a device's settings is the user's: a bad parameter), then served until a signal.
+    """
+    from ewp.log import configure
+
+    configure(log_level, wire=wire_log)
+    host, first_port = listen_address(listen, pty)
+    check_mode(mode)
+    armed = armed_faults(syntax, fault, faults)
+    try:
+        devices = [make(index, list(armed)) for index in range(count)]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    serve_devices(
+        [device.session for device in devices],
+        pty=pty,
+        host=host,
+        first_port=first_port,
+        control=control,
+        open_control=lambda host, port: open_control(devices, host, port),
+    )
 
 
 def serve_devices(
