@@ -13,10 +13,13 @@ import typer
 
 from ewp.cli.sim_serving import (
     ControlOption,
+    CountOption,
+    FaultOption,
     FaultsFileOption,
     ListenOption,
     LogLevelOption,
     PtyOption,
+    WireLogOption,
 )
 
 
@@ -37,11 +40,10 @@ def library_for(path: Path | None, index: int) -> Path | None:
 
 
 def fingerprint(
+    ctx: typer.Context,
     listen: ListenOption = None,
     pty: PtyOption = False,
-    count: Annotated[
-        int, typer.Option(min=1, max=64, help="How many independent sensors to serve.")
-    ] = 1,
+    count: CountOption = 1,
     mode: Annotated[
         str, typer.Option(help="auto: a scripted applicant presses fingers; manual: control port.")
     ] = "auto",
@@ -71,13 +73,10 @@ def fingerprint(
     lift_polls: Annotated[
         int, typer.Option(min=1, help="auto: GenImg polls answered 'no finger' between presses.")
     ] = 2,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option(help="Arm a fault, e.g. no-finger:3 (repeatable; see the docs)."),
-    ] = None,
+    fault: FaultOption = None,
     faults: FaultsFileOption = None,
     log_level: LogLevelOption = "WARNING",
-    wire_log: Annotated[bool, typer.Option(help="Log every packet (ewp.wire.*).")] = False,
+    wire_log: WireLogOption = False,
 ) -> None:
     """Serve simulated R30x / R503 fingerprint sensors on TCP or pseudo-terminals."""
     from ewp.cli.sim_serving import serve_simulated_devices
@@ -105,17 +104,4 @@ def fingerprint(
         )
         return SimulatedFingerprintSensor(config)
 
-    serve_simulated_devices(
-        sensor,
-        serve_control,
-        SYNTAX,
-        count=count,
-        mode=mode,
-        listen=listen,
-        pty=pty,
-        control=control,
-        fault=fault,
-        faults=faults,
-        log_level=log_level,
-        wire_log=wire_log,
-    )
+    serve_simulated_devices(sensor, serve_control, SYNTAX, ctx.params)

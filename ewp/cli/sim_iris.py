@@ -12,10 +12,13 @@ import typer
 
 from ewp.cli.sim_serving import (
     ControlOption,
+    CountOption,
+    FaultOption,
     FaultsFileOption,
     ListenOption,
     LogLevelOption,
     PtyOption,
+    WireLogOption,
 )
 
 if TYPE_CHECKING:
@@ -58,11 +61,10 @@ def _timing(
 
 
 def iris(
+    ctx: typer.Context,
     listen: ListenOption = None,
     pty: PtyOption = False,
-    count: Annotated[
-        int, typer.Option(min=1, max=64, help="How many independent cameras to serve.")
-    ] = 1,
+    count: CountOption = 1,
     mode: Annotated[
         str,
         typer.Option(
@@ -92,13 +94,10 @@ def iris(
     pace: Annotated[
         bool, typer.Option("--pace/--no-pace", help="Send at full-speed USB rate (1 MB/s).")
     ] = False,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option(help="Arm a fault, e.g. no-eye (repeatable; see the docs)."),
-    ] = None,
+    fault: FaultOption = None,
     faults: FaultsFileOption = None,
     log_level: LogLevelOption = "WARNING",
-    wire_log: Annotated[bool, typer.Option(help="Log every frame (ewp.wire.*).")] = False,
+    wire_log: WireLogOption = False,
 ) -> None:
     """Serve simulated IriShield-style iris cameras on TCP or pseudo-terminals."""
     from ewp.cli.sim_serving import serve_simulated_devices
@@ -119,17 +118,4 @@ def iris(
         )
         return SimulatedIrisCamera(config)
 
-    serve_simulated_devices(
-        camera,
-        serve_control,
-        SYNTAX,
-        count=count,
-        mode=mode,
-        listen=listen,
-        pty=pty,
-        control=control,
-        fault=fault,
-        faults=faults,
-        log_level=log_level,
-        wire_log=wire_log,
-    )
+    serve_simulated_devices(camera, serve_control, SYNTAX, ctx.params)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, Protocol, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import typer
 
@@ -44,6 +44,13 @@ FaultsFileOption = Annotated[
     Path | None, typer.Option(help="Arm the faults listed in a JSON or TOML file.")
 ]
 LogLevelOption = Annotated[str, typer.Option(help="Log level on stderr.")]
+CountOption = Annotated[
+    int, typer.Option(min=1, max=64, help="How many independent devices to serve.")
+]
+FaultOption = Annotated[
+    list[str] | None, typer.Option(help="Arm a fault (repeatable; syntax in the docs).")
+]
+WireLogOption = Annotated[bool, typer.Option(help="Log every frame on the wire (ewp.wire.*).")]
 
 
 def listen_address(listen: str | None, pty: bool) -> tuple[str, int]:
@@ -82,31 +89,25 @@ def serve_simulated_devices(
     make: Callable[[int, list[F]], D],
     open_control: Callable[[list[D], str, int], ControlPort],
     syntax: FaultSyntax[F],
-    *,
-    count: int,
-    mode: str,
-    listen: str | None,
-    pty: bool,
-    control: str | None,
-    fault: list[str] | None,
-    faults: Path | None,
-    log_level: str,
-    wire_log: bool,
+    options: Mapping[str, Any],
 ) -> None:
-    """What an `ewp sim <device>` command does once its options are read.
+    """What an `ewp sim <device>` command does once Typer has read its options.
 
-    Logging set up, ``--listen`` / ``--pty`` and ``--mode`` checked, the faults of ``--fault``
-    and ``--faults`` parsed, ``count`` devices made by ``make(index, faults)`` (a ValueError
-    from a device's settings is the user's: a bad parameter), then served until a signal.
+    ``options`` are the command's parameters (``ctx.params``); the ones every device command
+    takes are read here: logging set up (``log_level``, ``wire_log``), ``listen`` / ``pty``
+    and ``mode`` checked, the faults of ``fault`` and ``faults`` parsed, ``count`` devices made
+    by ``make(index, faults)`` (a ValueError from a device's settings is the user's: a bad
+    parameter), then served (``control`` for the control port) until a signal.
     """
     from ewp.log import configure
 
-    configure(log_level, wire=wire_log)
-    host, first_port = listen_address(listen, pty)
-    check_mode(mode)
-    armed = armed_faults(syntax, fault, faults)
+    configure(options["log_level"], wire=options["wire_log"])
+    pty: bool = options["pty"]
+    host, first_port = listen_address(options["listen"], pty)
+    check_mode(options["mode"])
+    armed = armed_faults(syntax, options["fault"], options["faults"])
     try:
-        devices = [make(index, list(armed)) for index in range(count)]
+        devices = [make(index, list(armed)) for index in range(options["count"])]
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     serve_devices(
@@ -114,7 +115,7 @@ def serve_simulated_devices(
         pty=pty,
         host=host,
         first_port=first_port,
-        control=control,
+        control=options["control"],
         open_control=lambda host, port: open_control(devices, host, port),
     )
 
