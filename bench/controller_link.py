@@ -22,6 +22,8 @@ from bench.report import Figure, report
 from edge.drivers.controller import (
     BAUDRATE,
     Controller,
+)
+from edge.drivers.controller_messages import (
     ControllerEvent,
     LinkTestMessage,
     Readings,

@@ -28,6 +28,8 @@ from edge.drivers.controller import (
     Controller,
     ControllerError,
     ControllerTimeoutError,
+)
+from edge.drivers.controller_messages import (
     Identity,
 )
 

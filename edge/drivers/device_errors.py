@@ -35,7 +35,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import ClassVar
 
-__all__ = ["DeviceError", "ErrorCode", "ErrorTable"]
+__all__ = ["CodedError", "DeviceError", "ErrorCode", "ErrorTable"]
 
 
 @dataclass(frozen=True)
@@ -90,25 +90,19 @@ class ErrorTable:
                 return row
         raise KeyError(name)
 
+    def describe(self, code: int, *, call: str = "", detail: str = "") -> str:
+        """The message a person reads for ``code``: device, meaning, detail, code, advice."""
+        row = self[code]
+        where = f", in {call}" if call else ""
+        number = f"{code:#06x}" if code >= 0 else str(code)
+        shown = f" [{detail}]" if detail else ""
+        return f"{self.device}: {row.message}{shown} ({row.name}, {number}{where}): {row.advice}"
 
-class DeviceError(Exception):
-    """A device's error: its code, looked up in the subclass's ``table``.
 
-    Subclasses set ``table``; ``call`` names what was being done (a library function, a
-    command) and ``detail`` adds what only the caller knows (a path, a device name).
-    """
+class CodedError:
+    """The row of an error's code and its flags, mixed into each device's error type."""
 
-    table: ClassVar[ErrorTable]
-
-    def __init__(self, code: int, *, call: str = "", detail: str = "") -> None:
-        self.code = code
-        self.call = call
-        self.detail = detail
-        super().__init__(self._text())
-
-    @property
-    def row(self) -> ErrorCode:
-        return self.table[self.code]
+    row: ErrorCode
 
     @property
     def name(self) -> str:
@@ -126,11 +120,19 @@ class DeviceError(Exception):
     def device_lost(self) -> bool:
         return self.row.device_lost
 
-    def _text(self) -> str:
-        row = self.row
-        where = f", in {self.call}" if self.call else ""
-        code = f"{self.code:#06x}" if self.code >= 0 else str(self.code)
-        detail = f" [{self.detail}]" if self.detail else ""
-        return (
-            f"{self.table.device}: {row.message}{detail} ({row.name}, {code}{where}): {row.advice}"
-        )
+
+class DeviceError(CodedError, Exception):
+    """A device's error: its code, looked up in the subclass's ``table``.
+
+    Subclasses set ``table``; ``call`` names what was being done (a library function, a
+    command) and ``detail`` adds what only the caller knows (a path, a device name).
+    """
+
+    table: ClassVar[ErrorTable]
+
+    def __init__(self, code: int, *, call: str = "", detail: str = "") -> None:
+        self.code = code
+        self.call = call
+        self.detail = detail
+        self.row = self.table[code]
+        super().__init__(self.table.describe(code, call=call, detail=detail))

@@ -10,10 +10,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from fleet.api.schemas import ReadOff, shown_from
 from fleet.health.history import HealthPoint
 from fleet.health.reads import FleetNumbers, StationHealth
-from fleet.store.ops_models import Alert, AlertNotification
-from protocol.ops_messages import ApplicationState
+from fleet.store.ops_models import (
+    Alert,
+    ReconciliationDayRow,
+    ReconciliationState,
+)
+from protocol.ops_messages import ApplicationState, format_ranges
 
 # -- health ------------------------------------------------------------------------------------
 
@@ -124,21 +129,12 @@ class HealthPointPublic(BaseModel):
 
     @classmethod
     def of(cls, point: HealthPoint) -> HealthPointPublic:
-        return cls(
-            at=point.at,
-            samples=point.samples,
+        return shown_from(
+            cls,
+            point,
             queue_waiting=point.queue_pending,
             queue_waiting_max=point.queue_pending_max,
             oldest_waiting_age_s=point.oldest_pending_age_s,
-            disk_free_pct=point.disk_free_pct,
-            cpu_temperature_c=point.cpu_temperature_c,
-            cpu_temperature_max_c=point.cpu_temperature_max_c,
-            battery_v=point.battery_v,
-            temperature_c=point.temperature_c,
-            humidity_pct=point.humidity_pct,
-            latitude=point.latitude,
-            longitude=point.longitude,
-            sensor_faults=point.sensor_faults,
         )
 
 
@@ -233,20 +229,11 @@ class AlertPublic(BaseModel):
 
     @classmethod
     def of(cls, alert: Alert) -> AlertPublic:
-        return cls(
-            id=alert.id,
-            rule=alert.rule,
-            station_id=alert.station_id,
-            severity=alert.severity,
-            summary=alert.summary,
+        return shown_from(
+            cls,
+            alert,
             detail=json.loads(alert.detail),
             state="active" if alert.cleared_at is None else "cleared",
-            raised_at=alert.raised_at,
-            updated_at=alert.updated_at,
-            cleared_at=alert.cleared_at,
-            acknowledged_at=alert.acknowledged_at,
-            acknowledged_by=alert.acknowledged_by,
-            acknowledged_note=alert.acknowledged_note,
         )
 
 
@@ -254,7 +241,7 @@ class AcknowledgeRequest(BaseModel):
     note: str | None = Field(default=None, max_length=500)
 
 
-class NotificationPublic(BaseModel):
+class NotificationPublic(ReadOff):
     id: int
     alert_id: int
     event: str
@@ -264,10 +251,6 @@ class NotificationPublic(BaseModel):
     last_error: str | None
     created_at: datetime
     delivered_at: datetime | None
-
-    @classmethod
-    def of(cls, n: AlertNotification) -> NotificationPublic:
-        return cls.model_validate(n, from_attributes=True)
 
 
 # -- configuration -----------------------------------------------------------------------------
@@ -339,6 +322,10 @@ class StationConfigPublic(BaseModel):
 # -- reconciliation ----------------------------------------------------------------------------
 
 
+def _ranges(text: str) -> str:
+    return format_ranges(tuple(r) for r in json.loads(text))
+
+
 class ReconciliationDayPublic(BaseModel):
     day: str = Field(description="YYYY-MM-DD, Asia/Bangkok")
     created: int = Field(description="packets the station created that day")
@@ -348,6 +335,10 @@ class ReconciliationDayPublic(BaseModel):
     lost_seqs: str = Field(description="sequence numbers lost, e.g. 2,5-7")
     first_seq: int | None
     last_seq: int | None
+
+    @classmethod
+    def of(cls, row: ReconciliationDayRow) -> ReconciliationDayPublic:
+        return shown_from(cls, row, lost_seqs=_ranges(row.lost_seqs))
 
 
 class ReconciliationPublic(BaseModel):
@@ -364,6 +355,11 @@ class ReconciliationPublic(BaseModel):
         description="numbers with no row at the station (lost there unless received)"
     )
     duplicate_seqs: str = Field(description="numbers the fleet stored under two packet ids")
+
+    @classmethod
+    def of(cls, state: ReconciliationState) -> ReconciliationPublic:
+        ranges = ("lost_seqs", "missing_at_station", "duplicate_seqs")  # stored as JSON pairs
+        return shown_from(cls, state, **{name: _ranges(getattr(state, name)) for name in ranges})
 
 
 class StationReconciliation(ReconciliationPublic):

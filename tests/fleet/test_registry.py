@@ -21,7 +21,7 @@ from protocol.chunks import split_packet
 from protocol.messages import DiskHealth, Environment, Heartbeat, QueueHealth
 from protocol.reference_data import DATA, provinces
 from tests.e2e.test_rotation import sealed_packet
-from tests.edge.agent.test_uplink import running_uplink
+from tests.edge.agent.uplink.link import running_uplink
 
 
 def test_the_bundled_provinces_are_thailands_77() -> None:
