@@ -38,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fleet import audit
+from fleet.errors import NotFoundError
 from fleet.health import StationGlance, StationHealth, all_station_health, station_glances
 from fleet.ops_settings import WEEKDAYS, AlertSettings, RuleName, ServiceHours
 from fleet.store.locking import locked
@@ -472,7 +473,7 @@ def evaluate(
     )
 
 
-class AlertNotFoundError(LookupError):
+class AlertNotFoundError(NotFoundError, LookupError):
     pass
 
 

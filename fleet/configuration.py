@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from fleet import audit
 from fleet.broker.publisher import FleetPublisher
-from fleet.errors import FleetError, UnknownStationError
+from fleet.errors import InvalidError, NotFoundError, UnknownStationError
 from fleet.store.locking import locked_or_created, serialised
 from fleet.store.models import Station
 from fleet.store.ops_models import (
@@ -64,7 +64,7 @@ class Problem:
     station_id: str | None = None
 
 
-class ConfigRefusedError(FleetError):
+class ConfigRefusedError(InvalidError):
     """A configuration that does not validate: ``problems`` name each key."""
 
     def __init__(self, message: str, problems: list[Problem]) -> None:
@@ -340,7 +340,7 @@ def delete_layer(
     serialise_changes(session)
     layer = session.get(ConfigLayer, (scope, target))
     if layer is None:
-        raise LookupError(f"no {scope} configuration for {target}")
+        raise NotFoundError(f"no {scope} configuration for {target}")
     stations = _check_all(session, scope, target, None)
     session.add(
         ConfigLayerRevision(

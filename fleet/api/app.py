@@ -10,6 +10,7 @@ from fleet.api import (
     auth,
     central,
     configuration,
+    error_handler,
     overview,
     packets,
     provisioning,
@@ -71,6 +72,7 @@ def create_app(context: FleetContext) -> FastAPI:
     app.include_router(public_status.page_router)  # /status: the applicants' page
     app.include_router(rollout_pages.router)  # /ui/rollouts...
     dashboard.install(app)  # / and /ui/...: the dashboard (fleet/web)
+    error_handler.install(app, page=dashboard.fleet_error_page)
     if context.settings.updates.repository is not None:
         from fleet.updates.serve import repository_app
 

@@ -38,6 +38,7 @@ from fleet.api.deps import Context, DbSession
 from fleet.api.ops_schemas import AcknowledgeRequest, NotificationPublic, TagMembers
 from fleet.api.schemas import StationPublic
 from fleet.context import FleetContext
+from fleet.errors import FleetError, NotFoundError
 from fleet.ops_settings import RULES
 from fleet.roles import Principal, Role
 from fleet.store.models import Station
@@ -196,6 +197,14 @@ def install(app: FastAPI) -> None:
 
     app.add_exception_handler(LoginRequiredError, login_required)
     app.add_exception_handler(PageError, page_error)
+
+
+def fleet_error_page(request: Request, error: FleetError, status_code: int) -> Response:
+    """A fleet error on a dashboard page (``fleet/api/error_handler.py`` decides the status)."""
+    lang = language(request)
+    key = "error-not-found" if isinstance(error, NotFoundError) else "error-refused"
+    message = translate(key, lang, what=str(error), reason=str(error))
+    return render(request, "error.html", lang, None, status_code=status_code, message=message)
 
 
 # -- login, logout, language -------------------------------------------------------------------
