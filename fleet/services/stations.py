@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
@@ -191,3 +191,14 @@ def send_preregistrations(
         applications=len(batch.applications),
         expires_at=batch.expires_at,
     )
+
+
+def _registry(session: Session, now: datetime) -> dict[str, StationPublic]:
+    stations = session.scalars(select(Station).order_by(Station.station_id))
+    return {s.station_id: StationPublic.of(s) for s in stations}
+
+
+def registry_view(session: Session, context: FleetContext) -> dict[str, StationPublic]:
+    """Every station of the registry by id, for the dashboard's overview: live, or for a large
+    fleet as of a few seconds ago (fleet/fleet_view.py)."""
+    return context.view("registry", _registry).get(session, context.ops.clock())
