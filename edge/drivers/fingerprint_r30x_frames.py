@@ -11,8 +11,8 @@ packet.
 
 Nothing here touches a port: :class:`PacketReader` is fed whatever bytes arrived and hands
 back whole packets, skipping line noise by scanning for the start code and the expected
-address. These functions raise only the errors defined here (subclasses of
-:class:`FingerprintError`), which is what the property tests check.
+address. These functions raise only :class:`FingerprintError` (a damaged packet), which is
+what the property tests check.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
+
+from edge.drivers.fingerprint_r30x_errors import DAMAGED_PACKET, fingerprint_error
 
 START_CODE = b"\xef\x01"
 DEFAULT_ADDRESS = 0xFFFFFFFF
@@ -34,30 +36,6 @@ IMAGE_WIRE_BYTES = IMAGE_WIDTH * IMAGE_HEIGHT // 2  # 4 bits a pixel over the UA
 TEMPLATE_BYTES = 512
 
 _HEADER = struct.Struct(">2sIBH")
-
-
-class FingerprintError(Exception):
-    """Base of every error the fingerprint driver raises.
-
-    ``code`` is the module's confirmation code when the module itself reported the problem,
-    ``None`` for problems on the line (timeouts, a pulled cable, damaged packets).
-    """
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class TransportError(FingerprintError):
-    """The line to the module failed: nothing or something unreadable came back."""
-
-
-class FrameError(TransportError):
-    """A packet arrived that is well formed but not what the exchange expects."""
-
-
-class ChecksumError(TransportError):
-    """A packet arrived with a checksum that does not match its content."""
 
 
 class PacketId(enum.IntEnum):
@@ -126,8 +104,8 @@ class PacketReader:
     Bytes before a start code are line noise and are skipped (counted in ``skipped``). A start
     code followed by another address, an unknown pid or an impossible length is a false start:
     the parser steps over it and keeps scanning, so a real packet hidden behind noise is found.
-    A packet whose checksum does not match is consumed and reported as :class:`ChecksumError`,
-    so the next call continues with what follows it.
+    A packet whose checksum does not match is consumed and reported as a
+    :class:`FingerprintError` (``DAMAGED_PACKET``), so the next call continues with what follows.
     """
 
     def __init__(self, address: int = DEFAULT_ADDRESS) -> None:
@@ -163,7 +141,8 @@ class PacketReader:
     def next_packet(self) -> Packet | None:
         """The next complete packet, or ``None`` until more bytes are fed.
 
-        Raises :class:`ChecksumError` for a complete packet whose checksum is wrong.
+        Raises :class:`FingerprintError` (``DAMAGED_PACKET``) for a complete packet whose
+        checksum is wrong.
         """
         buf = self._buffer
         while True:
@@ -193,9 +172,8 @@ class PacketReader:
             del buf[:total]
             expected = checksum(pid, content)
             if received != expected:
-                raise ChecksumError(
-                    f"damaged packet from the fingerprint sensor (checksum {received:04x}, "
-                    f"expected {expected:04x}): check the cable and the baud rate"
+                raise fingerprint_error(
+                    DAMAGED_PACKET, detail=f"checksum {received:04x}, expected {expected:04x}"
                 )
             return Packet(pid=pid, content=content, address=address)
 

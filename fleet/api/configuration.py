@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from fleet import configuration as layers
 from fleet.api.deps import Context, DbSession, ReleaseManager, Viewer
 from fleet.api.ops_schemas import (
     ConfigLayerPublic,
@@ -23,7 +22,7 @@ from fleet.api.ops_schemas import (
     TagPublic,
 )
 from fleet.api.schemas import errors
-from fleet.configuration import Scope
+from fleet.configuration.layers import FLEET, Scope
 from fleet.services import configuration
 
 router = APIRouter(prefix="/config", tags=["configuration"], responses=errors(401, 403, 404))
@@ -44,7 +43,7 @@ def list_layers(session: DbSession, caller: Viewer) -> list[ConfigLayerPublic]:
 
 @router.get("/fleet", response_model=ConfigLayerPublic)
 def get_fleet_layer(session: DbSession, caller: Viewer) -> ConfigLayerPublic:
-    return configuration.get_layer(session, "fleet", layers.FLEET)
+    return configuration.get_layer(session, "fleet", FLEET)
 
 
 @router.put("/fleet", response_model=LayerChangePublic)
@@ -52,18 +51,14 @@ def put_fleet_layer(
     document: LayerDocument, session: DbSession, context: Context, caller: ReleaseManager
 ) -> LayerChangePublic:
     """The fleet-wide layer (``{}``: the defaults for everything)."""
-    return configuration.change_layer(
-        session, context, "fleet", layers.FLEET, document, actor=caller.name
-    )
+    return configuration.change_layer(session, context, "fleet", FLEET, document, actor=caller.name)
 
 
 @router.delete("/fleet", response_model=LayerChangePublic)
 def delete_fleet_layer(
     session: DbSession, context: Context, caller: ReleaseManager
 ) -> LayerChangePublic:
-    return configuration.change_layer(
-        session, context, "fleet", layers.FLEET, None, actor=caller.name
-    )
+    return configuration.change_layer(session, context, "fleet", FLEET, None, actor=caller.name)
 
 
 @router.get("/tags", response_model=list[TagPublic])

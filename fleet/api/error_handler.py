@@ -15,7 +15,7 @@ from collections.abc import Callable
 from fastapi import FastAPI, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from fleet.configuration import ConfigRefusedError
+from fleet.configuration.layers import ConfigRefusedError
 from fleet.errors import (
     BadRequestError,
     ConflictError,

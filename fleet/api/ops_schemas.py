@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from fleet.health import FleetNumbers, HealthPoint, StationHealth
+from fleet.health.history import HealthPoint
+from fleet.health.reads import FleetNumbers, StationHealth
 from fleet.store.ops_models import Alert, AlertNotification
 from protocol.ops_messages import ApplicationState
 

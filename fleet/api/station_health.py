@@ -8,11 +8,11 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from fleet import health
 from fleet.api.deps import Context, ReadSession, Viewer
 from fleet.api.ops_schemas import FleetHealth, HealthHistory, StationHealthPublic
 from fleet.api.schemas import errors
 from fleet.errors import BadRequestError
+from fleet.health import reads
 from fleet.services import health_reads
 
 # A date and time with a zone (Z or ±hh:mm), as the OpenAPI document says.
@@ -32,7 +32,7 @@ def list_station_health(
     session: ReadSession,
     context: Context,
     caller: Viewer,
-    state: health.HealthState | None = None,
+    state: reads.HealthState | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[StationHealthPublic]:

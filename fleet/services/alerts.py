@@ -7,7 +7,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet import alerts
+from fleet.alerts import raising
 from fleet.api.ops_schemas import AlertPublic, NotificationPublic
 from fleet.context import FleetContext
 from fleet.errors import NotFoundError
@@ -78,7 +78,7 @@ def acknowledge(
     session: Session, context: FleetContext, alert_id: int, *, actor: str, note: str | None
 ) -> AlertPublic:
     """Someone is on it (audited). Acknowledging again changes nothing."""
-    alert = alerts.acknowledge(
+    alert = raising.acknowledge(
         session,
         alert_id,
         actor=actor,

@@ -12,7 +12,6 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet import configuration
 from fleet.api.ops_schemas import (
     ConfigLayerPublic,
     ConfigRevisionPublic,
@@ -21,7 +20,9 @@ from fleet.api.ops_schemas import (
     StationDesired,
     TagPublic,
 )
-from fleet.configuration import Scope
+from fleet.configuration import changes
+from fleet.configuration.layers import Scope, managed_stations, tags_of
+from fleet.configuration.reports import drift
 from fleet.context import FleetContext
 from fleet.errors import NotFoundError
 from fleet.services.stations import station_row
@@ -62,7 +63,7 @@ def get_layer(session: Session, scope: Scope, target: str) -> ConfigLayerPublic:
 
 
 def _published(
-    session: Session, context: FleetContext, change: configuration.LayerChange
+    session: Session, context: FleetContext, change: changes.LayerChange
 ) -> LayerChangePublic:
     """Commit the change, then publish the stations' new configurations."""
     stations = [
@@ -91,9 +92,9 @@ def change_layer(
     """Set the layer to ``document``, or remove it (``None``)."""
     now = context.ops.clock()
     if document is None:
-        change = configuration.delete_layer(session, scope, target, actor=actor, now=now)
+        change = changes.delete_layer(session, scope, target, actor=actor, now=now)
     else:
-        change = configuration.set_layer(session, scope, target, document, actor=actor, now=now)
+        change = changes.set_layer(session, scope, target, document, actor=actor, now=now)
     return _published(session, context, change)
 
 
@@ -101,9 +102,7 @@ def set_tag_members(
     session: Session, context: FleetContext, tag: str, stations: list[str], *, actor: str
 ) -> LayerChangePublic:
     """Exactly these stations carry the tag (the others lose it)."""
-    change = configuration.set_tag_members(
-        session, tag, stations, actor=actor, now=context.ops.clock()
-    )
+    change = changes.set_tag_members(session, tag, stations, actor=actor, now=context.ops.clock())
     return _published(session, context, change)
 
 
@@ -137,7 +136,7 @@ def _station_public(
     return StationConfigPublic(
         station_id=station_id,
         tags=tags,
-        drift=configuration.drift(state),
+        drift=drift(state),
         desired_version=state.desired_version if state else 0,
         desired_sha256=state.desired_sha256 if state else None,
         desired_at=state.desired_at if state else None,
@@ -156,7 +155,7 @@ def _station_public(
 def station_configs(session: Session, *, drifted: bool = False) -> list[StationConfigPublic]:
     """Drift across the fleet: desired against applied, per station (``drifted``: only those
     not in sync)."""
-    stations = configuration.managed_stations(session)
+    stations = managed_stations(session)
     states = {s.station_id: s for s in session.scalars(select(StationConfigState))}
     tags: dict[str, list[str]] = {}
     for tag, station_id in session.execute(select(StationTag.tag, StationTag.station_id)):
@@ -171,7 +170,7 @@ def effective(session: Session, station_id: str) -> StationConfigPublic:
     return _station_public(
         station_id,
         session.get(StationConfigState, station_id),
-        configuration.tags_of(session, station_id),
+        tags_of(session, station_id),
     )
 
 

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet import health
 from fleet.api.ops_schemas import (
     FleetHealth,
     HealthHistory,
@@ -18,6 +17,8 @@ from fleet.api.ops_schemas import (
 )
 from fleet.context import FleetContext
 from fleet.errors import BadRequestError
+from fleet.health import history as series
+from fleet.health import reads
 from fleet.services.stations import registry_view, station_row
 from fleet.store.ops_models import Alert, StationLiveness
 
@@ -27,7 +28,7 @@ LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def _every_station_health(session: Session, now: datetime) -> list[StationHealthPublic]:
-    return [StationHealthPublic.of(h) for h in health.all_station_health(session, now=now)]
+    return [StationHealthPublic.of(h) for h in reads.all_station_health(session, now=now)]
 
 
 def every_station_health(session: Session, context: FleetContext) -> list[StationHealthPublic]:
@@ -42,18 +43,18 @@ def fleet_numbers(session: Session, context: FleetContext) -> FleetHealth:
     """Fleet-wide: stations by state, queue totals and the oldest backlog, extremes, alerts."""
     now = context.ops.clock()
     active = list(session.scalars(select(Alert).where(Alert.cleared_at.is_(None))))
-    return fleet_health(now, health.fleet_numbers(session, now=now), active)
+    return fleet_health(now, reads.fleet_numbers(session, now=now), active)
 
 
 def list_station_health(
     session: Session,
     context: FleetContext,
     *,
-    state: health.HealthState | None = None,
+    state: reads.HealthState | None = None,
     limit: int = 1000,
     offset: int = 0,
 ) -> list[StationHealthPublic]:
-    rows = health.all_station_health(
+    rows = reads.all_station_health(
         session, now=context.ops.clock(), state=state, limit=limit, offset=offset
     )
     return [StationHealthPublic.of(h) for h in rows]
@@ -62,7 +63,7 @@ def list_station_health(
 def station_health(session: Session, context: FleetContext, station_id: str) -> StationHealthPublic:
     station = station_row(session, station_id)
     liveness = session.get(StationLiveness, station_id)
-    return StationHealthPublic.of(health.station_health(station, liveness, now=context.ops.clock()))
+    return StationHealthPublic.of(reads.station_health(station, liveness, now=context.ops.clock()))
 
 
 def _aware(moment: datetime) -> datetime:
@@ -76,7 +77,7 @@ def history(
     *,
     since: datetime | None = None,
     until: datetime | None = None,
-    resolution: health.Resolution | None = None,
+    resolution: series.Resolution | None = None,
 ) -> HealthHistory:
     """From ``since`` (24 hours before ``until``) to ``until`` (now); ``resolution`` None
     chooses: raw up to 24 h, 5-minute buckets up to 14 days, hours beyond."""
@@ -89,8 +90,8 @@ def history(
     start, end = max(start, EARLIEST), min(end, LATEST)
     if start >= end:
         raise BadRequestError("since must be before until")
-    chosen = health.choose_resolution(start, end) if resolution is None else resolution
-    points = health.history(session, station_id, since=start, until=end, resolution=chosen)
+    chosen = series.choose_resolution(start, end) if resolution is None else resolution
+    points = series.history(session, station_id, since=start, until=end, resolution=chosen)
     return HealthHistory(
         station_id=station_id,
         since=start,

@@ -12,10 +12,9 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
 
-from fleet import configuration as layers
 from fleet.api.deps import Context, DbSession
 from fleet.api.ops_schemas import TagMembers
-from fleet.configuration import ConfigRefusedError, Problem
+from fleet.configuration.layers import FLEET, ConfigRefusedError, Problem
 from fleet.errors import UnknownStationError
 from fleet.services import configuration, stations
 from fleet.web.access import Form, Lang, PageError, ReleaseManagerPage, ViewerPage, WebCaller
@@ -105,7 +104,7 @@ def _sentences(problems: list[Problem], lang: Language) -> list[str]:
 def fleet_layer_page(
     request: Request, lang: Lang, caller: ViewerPage, session: DbSession
 ) -> HTMLResponse:
-    return _layer_page(request, lang, caller, session, "fleet", layers.FLEET)
+    return _layer_page(request, lang, caller, session, "fleet", FLEET)
 
 
 @router.get("/ui/config/open")
@@ -193,7 +192,7 @@ def save_fleet_layer(
     session: DbSession,
     context: Context,
 ) -> HTMLResponse:
-    return _save_layer(request, lang, form, caller, session, context, "fleet", layers.FLEET)
+    return _save_layer(request, lang, form, caller, session, context, "fleet", FLEET)
 
 
 @router.post("/ui/config/{scope}/{target}")
