@@ -11,7 +11,7 @@ from fleet.api.deps import (
     DbSession,
     SignedIn,
     clear_session_cookies,
-    client_address,
+    client_of,
     set_session_cookies,
 )
 from fleet.api.schemas import errors
@@ -30,14 +30,7 @@ def login(
 ) -> LoginResult:
     """Check username and password; set the session cookie (HttpOnly, SameSite=Lax) and the
     CSRF cookie. Failed logins are counted per username and per address, then locked out."""
-    new = access.login(
-        session,
-        context,
-        body.username,
-        body.password,
-        client_address=client_address(request),
-        user_agent=request.headers.get("user-agent", ""),
-    )
+    new = access.login(session, context, body.username, body.password, client_of(request))
     set_session_cookies(response, context, new)
     return LoginResult(
         user=UserPublic.of(new.user), csrf_token=new.csrf_token, expires_at=new.expires_at

@@ -24,7 +24,7 @@ from fleet.api.ops_schemas import (
 )
 from fleet.api.schemas import PacketPublic, errors
 from fleet.application_status import StatusPost
-from fleet.errors import NotFoundError
+from fleet.services.lookup import found
 from fleet.services.packets import packet_row
 from fleet.store.models import Packet
 from fleet.store.ops_models import ApplicationRecord
@@ -140,7 +140,7 @@ def post_application_status(
 def get_application_status(
     application_number: str, session: DbSession, caller: Central
 ) -> ApplicationStatusPublic:
-    record = session.get(ApplicationRecord, application_number)
-    if record is None:
-        raise NotFoundError(f"no application {application_number}")
+    record = found(
+        session, ApplicationRecord, application_number, f"no application {application_number}"
+    )
     return _public(session, record)

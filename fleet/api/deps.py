@@ -29,6 +29,7 @@ from fleet.access import tokens
 from fleet.access.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, NewSession
 from fleet.context import FleetContext
 from fleet.roles import Principal, Role
+from fleet.services.access import Client
 
 security = logging.getLogger("ewp.security")
 
@@ -75,6 +76,10 @@ ReadSession = Annotated[Session, Depends(get_read_session)]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
+
+
+def client_of(request: Request) -> Client:
+    return Client(client_address(request), request.headers.get("user-agent", ""))
 
 
 def set_session_cookies(response: Response, context: FleetContext, new: NewSession) -> None:

@@ -50,39 +50,29 @@ def create_rollout(
     return rollouts.get_rollout(session, rollout_id)
 
 
-@router.post("/{rollout_id}/pause", responses=errors(404, 409))
-def pause_rollout(
-    rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
-) -> RolloutPublic:
-    """No new offers, no phase changes, no timeouts until resumed."""
-    rollouts.act(session, context, rollout_id, "pause", actor=caller.name)
-    return rollouts.get_rollout(session, rollout_id)
+# Pause, resume, cancel and approve: one route each, alike but for the action.
+ACTIONS: dict[str, str | None] = {
+    "pause": "No new offers, no phase changes, no timeouts until resumed.",
+    "resume": None,
+    "cancel": "Offers not yet installed are cancelled; stations not yet offered never are.",
+    "approve": "Start the next phase of a rollout waiting for approval.",
+}
 
 
-@router.post("/{rollout_id}/resume", responses=errors(404, 409))
-def resume_rollout(
-    rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
-) -> RolloutPublic:
-    rollouts.act(session, context, rollout_id, "resume", actor=caller.name)
-    return rollouts.get_rollout(session, rollout_id)
+def _action_route(action: str, doc: str | None) -> None:
+    def route(
+        rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
+    ) -> RolloutPublic:
+        rollouts.act(session, context, rollout_id, action, actor=caller.name)
+        return rollouts.get_rollout(session, rollout_id)
+
+    route.__name__ = route.__qualname__ = f"{action}_rollout"
+    route.__doc__ = doc
+    router.post(f"/{{rollout_id}}/{action}", responses=errors(404, 409))(route)
 
 
-@router.post("/{rollout_id}/cancel", responses=errors(404, 409))
-def cancel_rollout(
-    rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
-) -> RolloutPublic:
-    """Offers not yet installed are cancelled; stations not yet offered never are."""
-    rollouts.act(session, context, rollout_id, "cancel", actor=caller.name)
-    return rollouts.get_rollout(session, rollout_id)
-
-
-@router.post("/{rollout_id}/approve", responses=errors(404, 409))
-def approve_rollout(
-    rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
-) -> RolloutPublic:
-    """Start the next phase of a rollout waiting for approval."""
-    rollouts.act(session, context, rollout_id, "approve", actor=caller.name)
-    return rollouts.get_rollout(session, rollout_id)
+for _action, _doc in ACTIONS.items():
+    _action_route(_action, _doc)
 
 
 @router.post(

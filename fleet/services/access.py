@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlalchemy.orm import Session
 
 from fleet.access import sessions as web_sessions
@@ -13,14 +15,19 @@ from fleet.roles import Principal, Role
 from fleet.store.admin_models import ApiToken, User
 
 
+class Client(NamedTuple):
+    """Who is logging in, as far as the request says."""
+
+    address: str
+    user_agent: str
+
+
 def login(
     session: Session,
     context: FleetContext,
     username: str,
     password: str,
-    *,
-    client_address: str,
-    user_agent: str,
+    client: Client,
 ) -> web_sessions.NewSession:
     """A new web session, counted by outcome; failed logins are counted per username and per
     address, then locked out (``LockedOutError``)."""
@@ -29,8 +36,8 @@ def login(
             session,
             username,
             password,
-            client_address=client_address,
-            user_agent=user_agent,
+            client_address=client.address,
+            user_agent=client.user_agent,
             policy=context.session_policy,
         )
     except LockedOutError:

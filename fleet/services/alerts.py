@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 from fleet.alerts import raising
 from fleet.api.ops_schemas import AlertPublic, NotificationPublic
 from fleet.context import FleetContext
-from fleet.errors import NotFoundError
 from fleet.ops_settings import AlertSettings
+from fleet.services.lookup import found
 from fleet.store.ops_models import Alert, AlertNotification
 
 AlertState = Literal["active", "cleared", "all"]
@@ -68,10 +68,7 @@ def notifications_of(
 
 
 def get_alert(session: Session, alert_id: int) -> AlertPublic:
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise NotFoundError(f"no alert {alert_id}")
-    return AlertPublic.of(alert)
+    return AlertPublic.of(found(session, Alert, alert_id, f"no alert {alert_id}"))
 
 
 def acknowledge(

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from fleet.api.schemas import PacketPublic
 from fleet.context import FleetContext
-from fleet.errors import NotFoundError
+from fleet.services.lookup import found
 from fleet.store.models import Packet
 
 
@@ -32,10 +32,7 @@ def list_packets(
 
 
 def packet_row(session: Session, packet_id: str) -> Packet:
-    packet = session.get(Packet, packet_id)
-    if packet is None:
-        raise NotFoundError(f"no packet {packet_id}")
-    return packet
+    return found(session, Packet, packet_id, f"no packet {packet_id}")
 
 
 def get_packet(session: Session, packet_id: str) -> PacketPublic:

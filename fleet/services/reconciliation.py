@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from typing import TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,25 +19,17 @@ from fleet.services.stations import station_row
 from fleet.store.ops_models import ReconciliationDayRow, ReconciliationState
 from protocol.ops_messages import format_ranges
 
+RANGE_FIELDS = ("lost_seqs", "missing_at_station", "duplicate_seqs")  # stored as JSON ranges
+View = TypeVar("View", bound=BaseModel)
 
-def _ranges(text: str) -> str:
-    return format_ranges(tuple(r) for r in json.loads(text))
 
-
-def _public(state: ReconciliationState) -> ReconciliationPublic:
-    return ReconciliationPublic(
-        station_id=state.station_id,
-        reported_at=state.reported_at,
-        last_seq=state.last_seq,
-        high_water_seq=state.high_water_seq,
-        created_total=state.created_total,
-        received_total=state.received_total,
-        pending_total=state.pending_total,
-        lost_total=state.lost_total,
-        lost_seqs=_ranges(state.lost_seqs),
-        missing_at_station=_ranges(state.missing_at_station),
-        duplicate_seqs=_ranges(state.duplicate_seqs),
-    )
+def _view(view: type[View], row: ReconciliationState | ReconciliationDayRow) -> View:
+    """The public view of a row: its fields by name, sequence ranges as ``2,5-7``."""
+    values = {name: getattr(row, name) for name in view.model_fields}
+    for name in RANGE_FIELDS:
+        if name in values:
+            values[name] = format_ranges(tuple(r) for r in json.loads(values[name]))
+    return view(**values)
 
 
 def list_reconciliation(session: Session, *, gaps_only: bool = False) -> list[ReconciliationPublic]:
@@ -43,7 +37,7 @@ def list_reconciliation(session: Session, *, gaps_only: bool = False) -> list[Re
     query = select(ReconciliationState).order_by(ReconciliationState.station_id)
     if gaps_only:
         query = query.where(ReconciliationState.lost_total > 0)
-    return [_public(state) for state in session.scalars(query)]
+    return [_view(ReconciliationPublic, state) for state in session.scalars(query)]
 
 
 def find_station_reconciliation(
@@ -64,20 +58,8 @@ def find_station_reconciliation(
         query = query.where(ReconciliationDayRow.day >= since)
     if gaps_only:
         query = query.where(ReconciliationDayRow.lost > 0)
-    days = [
-        ReconciliationDayPublic(
-            day=row.day,
-            created=row.created,
-            received=row.received,
-            pending=row.pending,
-            lost=row.lost,
-            lost_seqs=_ranges(row.lost_seqs),
-            first_seq=row.first_seq,
-            last_seq=row.last_seq,
-        )
-        for row in session.scalars(query)
-    ]
-    return StationReconciliation(**_public(state).model_dump(), days=days)
+    days = [_view(ReconciliationDayPublic, row) for row in session.scalars(query)]
+    return StationReconciliation(**_view(ReconciliationPublic, state).model_dump(), days=days)
 
 
 def station_reconciliation(

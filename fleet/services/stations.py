@@ -22,16 +22,16 @@ from fleet.api.schemas import (
 from fleet.commands import issue_command, send_preregistration_batch
 from fleet.context import FleetContext
 from fleet.errors import NotFoundError, UnknownStationError
+from fleet.services.lookup import found
 from fleet.store.models import Station, StationCommand
 from protocol.enrolment import Application
 from protocol.messages import Scalar
 
 
 def station_row(session: Session, station_id: str) -> Station:
-    station = session.get(Station, station_id)
-    if station is None:
-        raise UnknownStationError(f"no station {station_id}")
-    return station
+    return found(
+        session, Station, station_id, f"no station {station_id}", error=UnknownStationError
+    )
 
 
 def get_station(session: Session, station_id: str) -> StationPublic:

@@ -15,7 +15,7 @@ from fleet.api.deps import (
     Context,
     DbSession,
     clear_session_cookies,
-    client_address,
+    client_of,
     set_session_cookies,
 )
 from fleet.context import FleetContext
@@ -105,14 +105,7 @@ def login(
         )
     try:
         body = LoginRequest(username=username, password=form.get("password", ""))
-        new = access.login(
-            session,
-            context,
-            body.username,
-            body.password,
-            client_address=client_address(request),
-            user_agent=request.headers.get("user-agent", ""),
-        )
+        new = access.login(session, context, body.username, body.password, client_of(request))
     except (ValidationError, LoginRefusedError, LockedOutError) as exc:
         wait = exc.retry_after if isinstance(exc, LockedOutError) else None
         return _login_form(
