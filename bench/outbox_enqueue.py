@@ -19,10 +19,9 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.report import Figure, report
-from edge.agent.autopilot import synthetic_application
+from bench.station_backlog import random_enrolment
 from edge.agent.outbox import Outbox
-from edge.agent.packet_builder import CapturedRecord, Enrolment, PacketBuilder
-from protocol.envelope import utc_timestamp
+from edge.agent.packet_builder import Enrolment, PacketBuilder
 from protocol.keys import CentralPrivateKey
 
 PACKET_BYTES = 300 * 1024
@@ -31,23 +30,8 @@ ROUNDS = 60
 
 def _enrolment(rng: random.Random, number: int) -> Enrolment:
     # Ten images of ~30 KB each: compressed finger images do not compress further.
-    records = [
-        CapturedRecord(
-            name=f"finger/{n}.png",
-            data=rng.randbytes(PACKET_BYTES // 10),
-            modality="finger",
-            kind="image",
-            format="image/png",
-            position=f"f{n}",
-        )
-        for n in range(10)
-    ]
-    return Enrolment(
-        application=synthetic_application(rng, number, "mu-01"),
-        operator_id="bench",
-        captured_at=utc_timestamp(),
-        records=records,
-    )
+    positions = [f"f{n}" for n in range(10)]
+    return random_enrolment(rng, number, positions, PACKET_BYTES // 10, "mu-01")
 
 
 def _baseline(directory: Path, size: int, rounds: int) -> list[float]:

@@ -11,22 +11,7 @@ Public methods speak the module's language (``capture_image()``, ``image_to_temp
 (silence, a pulled cable, damaged packets) are the same error with ewp's own codes. Frames are
 built and parsed by the pure functions of ``fingerprint_r30x_frames``.
 
-What the driver does on errors:
-
-* before each command it discards whatever is waiting on the line (a late or stray reply),
-  and while waiting for an answer it drops stray data packets of an abandoned transfer;
-* line noise is skipped: the parser resynchronises on the start code and the address;
-* a reply that does not come within ``timeout`` raises ``NOT_ANSWERING`` (the deadline
-  restarts with each packet of a long transfer);
-* a damaged packet raises ``DAMAGED_PACKET``; in the middle of a data transfer the rest
-  of the transfer is read first, and after a damaged ack of an upload the line is drained,
-  so that the line is clean for the next command;
-* pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (cable pulled, pty
-  closed, socket reset) becomes ``DISCONNECTED`` (the port handling the
-  drivers share is ``serial_link``);
-* when the module says its password must be verified first (0x21), the driver verifies the
-  password it was given and repeats the command once (the module forgets the verification
-  when it loses power). It never retries anything else: the caller decides.
+What the driver does when the line misbehaves is described in ``fingerprint_r30x_exchange``.
 
 Wire traffic is logged at DEBUG to ``ewp.wire.fingerprint``.
 """
@@ -37,41 +22,35 @@ import enum
 import logging
 import struct
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
 
 from edge.drivers.fingerprint_r30x_errors import (
-    CANNOT_OPEN,
-    DAMAGED_PACKET,
     DISCONNECTED,
     FINGER_NOT_LIFTED,
     NO_FINGER,
-    NOT_ANSWERING,
-    PASSWORD_REQUIRED,
     R30X_ERRORS,
-    UNEXPECTED_ANSWER,
     FingerprintError,
     NoMatchError,
     NotFoundError,
     RetryCaptureError,
     fingerprint_error,
 )
+from edge.drivers.fingerprint_r30x_exchange import (
+    DEFAULT_BAUD_RATE,
+    MAX_TRANSFER,
+    Instruction,
+    R30xExchange,
+    unexpected_answer,
+)
 from edge.drivers.fingerprint_r30x_frames import (
-    DEFAULT_ADDRESS,
     IMAGE_HEIGHT,
     IMAGE_WIDTH,
     IMAGE_WIRE_BYTES,
     TEMPLATE_BYTES,
-    Packet,
-    PacketId,
-    PacketReader,
     decode_index_table,
-    encode_command,
     split_data,
     unpack_image,
 )
-from edge.drivers.serial_link import POLL_INTERVAL, SerialDriver, SerialLink, open_port
 
 __all__ = [
     "DEFAULT_BAUD_RATE",
@@ -90,33 +69,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-wire_log = logging.getLogger("ewp.wire.fingerprint")
-
-DEFAULT_BAUD_RATE = 57600
-_MAX_TRANSFER = 64 * 1024  # the longest data transfer the driver accepts (an image is 36 KiB)
-
-
-class Instruction(enum.IntEnum):
-    GEN_IMG = 0x01
-    IMG2TZ = 0x02
-    MATCH = 0x03
-    SEARCH = 0x04
-    REG_MODEL = 0x05
-    STORE = 0x06
-    LOAD_CHAR = 0x07
-    UP_CHAR = 0x08
-    DOWN_CHAR = 0x09
-    UP_IMAGE = 0x0A
-    DELET_CHAR = 0x0C
-    EMPTY = 0x0D
-    SET_SYS_PARA = 0x0E
-    READ_SYS_PARA = 0x0F
-    VFY_PWD = 0x13
-    TEMPLATE_NUM = 0x1D
-    READ_INDEX_TABLE = 0x1F
-    AURA_LED_CONFIG = 0x35
-    CHECK_SENSOR = 0x36
-    HANDSHAKE = 0x40
 
 
 # --- data the driver returns --------------------------------------------------------------
@@ -200,26 +152,10 @@ PACKET_SIZES = (32, 64, 128, 256)  # packet size codes 0..3
 CHAR_BUFFERS = (1, 2)
 
 
-class SerialPort(Protocol):
-    """What the driver needs of a pyserial port (``serial.serial_for_url(...)``)."""
-
-    baudrate: int
-    timeout: float | None
-
-    def read(self, size: int = 1) -> bytes: ...
-
-    def write(self, data: bytes, /) -> int | None: ...
-
-    def reset_input_buffer(self) -> None: ...
-
-
-_T = TypeVar("_T")
-
-
 # --- the sensor ---------------------------------------------------------------------------
 
 
-class FingerprintSensor(SerialDriver[SerialPort]):
+class FingerprintSensor(R30xExchange):
     """One R30x-family module on an open serial port.
 
     ::
@@ -231,63 +167,11 @@ class FingerprintSensor(SerialDriver[SerialPort]):
 
     The driver sets the port's read timeout to a short poll interval (50 ms); ``timeout`` is
     how long it waits for each packet of an answer. ``password`` is verified whenever the
-    module asks for it. One thread at a time: the driver holds no lock.
+    module asks for it. One thread at a time: the driver holds no lock. The exchanges on the
+    line (and what the driver does when they go wrong) are ``fingerprint_r30x_exchange``'s.
     """
 
-    def __init__(
-        self,
-        port: SerialPort,
-        *,
-        address: int = DEFAULT_ADDRESS,
-        password: int = 0,
-        timeout: float = 2.0,
-    ) -> None:
-        if not 0 <= address <= 0xFFFFFFFF:
-            raise ValueError(f"address must fit in 32 bits, got {address:#x}")
-        if not 0 <= password <= 0xFFFFFFFF:
-            raise ValueError("password must fit in 32 bits")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        self._link = SerialLink(port, wire_log=wire_log, disconnected=self._disconnected)
-        self._address = address
-        self.password = password
-        self.timeout = timeout
-        self._reader = PacketReader(address)
-        self._packet_size: int | None = None
-
-    @classmethod
-    def open(
-        cls,
-        url: str,
-        *,
-        baudrate: int = DEFAULT_BAUD_RATE,
-        address: int = DEFAULT_ADDRESS,
-        password: int = 0,
-        timeout: float = 2.0,
-    ) -> FingerprintSensor:
-        """Open ``url`` with pyserial and drive it; :meth:`close` closes the port again.
-
-        For command lines and scripts; long-running code opens the port itself and passes it.
-        """
-        port = open_port(
-            url,
-            baudrate,
-            cannot_open=lambda exc: fingerprint_error(CANNOT_OPEN, detail=f"{url}: {exc}"),
-        )
-        sensor = cls(port, address=address, password=password, timeout=timeout)
-        sensor._link.owns_port = True
-        return sensor
-
-    @property
-    def address(self) -> int:
-        """The module address this driver talks to and accepts answers from."""
-        return self._address
-
     # --- system ---------------------------------------------------------------------------
-
-    def verify_password(self) -> None:
-        """VfyPwd: prove the password to the module (needed when it is not 0)."""
-        self._command(Instruction.VFY_PWD, struct.pack(">I", self.password), verify=False)
 
     def probe(self) -> None:
         """HandShake: a cheap liveness check; raises when the module does not answer."""
@@ -303,7 +187,7 @@ class FingerprintSensor(SerialDriver[SerialPort]):
             ">HHHHIHH", reply[:16]
         )
         if size_code >= len(PACKET_SIZES):
-            raise _unexpected(f"the sensor reports an unknown packet size code {size_code}")
+            raise unexpected_answer(f"the sensor reports an unknown packet size code {size_code}")
         self._packet_size = PACKET_SIZES[size_code]
         return SystemParameters(
             status_register=status,
@@ -407,7 +291,7 @@ class FingerprintSensor(SerialDriver[SerialPort]):
         """UpImage: the image buffer, 256 x 288 pixels (36,864 bytes on the wire)."""
         wire = self._upload(Instruction.UP_IMAGE, b"", expected=IMAGE_WIRE_BYTES)
         if len(wire) != IMAGE_WIRE_BYTES:
-            raise _unexpected(
+            raise unexpected_answer(
                 f"the sensor sent an image of {len(wire)} bytes, expected {IMAGE_WIRE_BYTES}"
             )
         return FingerprintImage(IMAGE_WIDTH, IMAGE_HEIGHT, unpack_image(wire))
@@ -431,8 +315,8 @@ class FingerprintSensor(SerialDriver[SerialPort]):
 
     def write_template(self, buffer: int, data: bytes) -> None:
         """DownChar: ``data`` (a template read with :meth:`read_template`) into a buffer."""
-        if not data or len(data) > _MAX_TRANSFER:
-            raise ValueError(f"a template has 1..{_MAX_TRANSFER} bytes, got {len(data)}")
+        if not data or len(data) > MAX_TRANSFER:
+            raise ValueError(f"a template has 1..{MAX_TRANSFER} bytes, got {len(data)}")
         if self._packet_size is None:
             self.read_system_parameters()
         assert self._packet_size is not None
@@ -476,158 +360,8 @@ class FingerprintSensor(SerialDriver[SerialPort]):
         """Empty: delete every template in the library."""
         self._command(Instruction.EMPTY)
 
-    # --- exchanges ------------------------------------------------------------------------
-
-    def _command(
-        self,
-        instruction: Instruction,
-        parameters: bytes = b"",
-        *,
-        reply_size: int = 0,
-        verify: bool = True,
-    ) -> bytes:
-        """Send a command and return the ack's content after the confirmation code."""
-
-        def exchange() -> bytes:
-            self._send_command(instruction, parameters)
-            return self._read_ack(instruction, reply_size)
-
-        return self._with_password(exchange) if verify else exchange()
-
-    def _with_password(self, exchange: Callable[[], _T]) -> _T:
-        try:
-            return exchange()
-        except FingerprintError as exc:
-            if exc.code != PASSWORD_REQUIRED:
-                raise
-            log.info("fingerprint sensor on %s asks for its password; verifying", self.port_name)
-            self.verify_password()
-            return exchange()
-
-    def _send_command(self, instruction: Instruction, parameters: bytes) -> None:
-        with self._link.translating_failures():
-            self._link.port.reset_input_buffer()
-        self._reader.clear()
-        self._link.write(encode_command(instruction, parameters, self.address))
-
-    def _read_ack(self, instruction: Instruction, reply_size: int) -> bytes:
-        while True:
-            packet = self._read_packet(what=f"its answer to {instruction.name}")
-            if packet.pid == PacketId.ACK:
-                break
-            if packet.pid not in (PacketId.DATA, PacketId.END):
-                raise _unexpected(
-                    f"the sensor sent a {packet.describe()} where an answer to "
-                    f"{instruction.name} was due"
-                )
-            # The tail of a transfer abandoned earlier (after a damaged packet): not ours.
-            wire_log.debug("<- stray data packet before the answer, dropped")
-        if not packet.content:
-            raise _unexpected(f"the sensor's answer to {instruction.name} is empty")
-        code = packet.content[0]
-        if code != 0:
-            raise fingerprint_error(code, call=instruction.name)
-        payload = packet.content[1:]
-        if len(payload) < reply_size:
-            raise _unexpected(
-                f"the sensor's answer to {instruction.name} has {len(payload)} bytes of "
-                f"parameters, expected {reply_size}"
-            )
-        return payload
-
-    def _upload(self, instruction: Instruction, parameters: bytes, expected: int = 0) -> bytes:
-        """A command answered by an ack and then data packets up to an end packet."""
-
-        def exchange() -> bytes:
-            self._send_command(instruction, parameters)
-            try:
-                self._read_ack(instruction, 0)
-            except FingerprintError as exc:
-                if exc.code in (DAMAGED_PACKET, UNEXPECTED_ANSWER):
-                    # The data may be coming anyway: let it pass before the next command.
-                    self._drain()
-                raise
-            return self._read_data(instruction, expected)
-
-        return self._with_password(exchange)
-
-    def _read_data(self, instruction: Instruction, expected: int) -> bytes:
-        data = bytearray()
-        first_error: FingerprintError | None = None
-        what = f"the data of {instruction.name}"
-        while True:
-            try:
-                packet = self._read_packet(what=what, received=len(data), expected=expected)
-            except FingerprintError as exc:
-                if exc.code == DAMAGED_PACKET:
-                    # Keep reading to the end packet so the line is clean for the next command.
-                    first_error = first_error or exc
-                    continue
-                if exc.code == NOT_ANSWERING and first_error is not None:
-                    raise first_error from None
-                raise
-            if packet.pid == PacketId.ACK:
-                raise _unexpected(f"the sensor sent an answer in the middle of {what}")
-            if packet.pid not in (PacketId.DATA, PacketId.END):
-                raise _unexpected(f"the sensor sent a {packet.describe()} within {what}")
-            data += packet.content
-            if len(data) > _MAX_TRANSFER:
-                raise _unexpected(f"{what} goes beyond {_MAX_TRANSFER} bytes")
-            if packet.pid == PacketId.END:
-                break
-        if first_error is not None:
-            raise first_error
-        return bytes(data)
-
-    def _drain(self) -> None:
-        """Discard what arrives until the line has been quiet for a moment (or ``timeout``)."""
-        deadline = time.monotonic() + self.timeout
-        quiet_since = time.monotonic()
-        discarded = 0
-        while time.monotonic() < deadline:
-            chunk = self._link.read(4096)
-            now = time.monotonic()
-            if chunk:
-                discarded += len(chunk)
-                quiet_since = now
-            elif now - quiet_since >= 2 * POLL_INTERVAL:
-                break
-        self._reader.clear()
-        wire_log.debug("<- drained %d bytes after a damaged answer", discarded)
-
-    def _read_packet(self, *, what: str, received: int = 0, expected: int = 0) -> Packet:
-        """The next packet; the deadline restarts for every packet (a transfer may be long)."""
-        deadline = time.monotonic() + self.timeout
-        reader = self._reader
-        while True:
-            skipped = reader.skipped
-            packet = reader.next_packet()
-            if reader.skipped != skipped:
-                wire_log.debug("<- skipped %d bytes of line noise", reader.skipped - skipped)
-            if packet is not None:
-                if wire_log.isEnabledFor(logging.DEBUG):
-                    wire_log.debug("<- %s", packet.describe())
-                return packet
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                progress = f" after {received} of {expected} bytes" if expected else ""
-                raise fingerprint_error(
-                    NOT_ANSWERING,
-                    detail=f"on {self.port_name} ({self._link.port.baudrate} baud) waiting for "
-                    f"{what}{progress}",
-                )
-            # At least what the parser needs in one read (a whole packet when it can).
-            reader.feed(self._link.read_for(reader.bytes_needed))
-
-    def _disconnected(self, exc: BaseException) -> FingerprintError:
-        return fingerprint_error(DISCONNECTED, detail=f"on {self.port_name}: {exc}")
-
 
 def _check_buffer(buffer: int) -> int:
     if buffer not in CHAR_BUFFERS:
         raise ValueError(f"character buffer must be 1 or 2, got {buffer}")
     return buffer
-
-
-def _unexpected(detail: str) -> FingerprintError:
-    return fingerprint_error(UNEXPECTED_ANSWER, detail=detail)

@@ -98,29 +98,32 @@ def _backlog(inputs: Inputs) -> Iterable[Condition]:
             )
 
 
-def _disk(inputs: Inputs) -> Iterable[Condition]:
-    for station in inputs.stations:
-        used = station.disk_used_pct
-        if used is not None and used > inputs.settings.disk_used_pct:
-            yield Condition(
-                "disk-full",
-                station.station_id,
-                f"{station.station_id}: disk {used:.0f} % used",
-                {"disk_used_pct": used},
-            )
+def _above(
+    rule: RuleName, measure: str, value_of: Callable[[StationHealth], float | None], summary: str
+) -> Rule:
+    """A rule met where the station's ``measure`` is above the setting of the same name;
+    ``summary`` formats ``station`` and ``value``."""
+
+    def check(inputs: Inputs) -> Iterable[Condition]:
+        limit = getattr(inputs.settings, measure)
+        for station in inputs.stations:
+            value = value_of(station)
+            if value is not None and value > limit:
+                text = summary.format(station=station.station_id, value=value)
+                yield Condition(rule, station.station_id, text, {measure: value})
+
+    return check
 
 
-def _cpu(inputs: Inputs) -> Iterable[Condition]:
-    for station in inputs.stations:
-        hb = station.heartbeat
-        hot = hb.cpu_temperature_c if hb is not None else None
-        if hot is not None and hot > inputs.settings.cpu_temperature_c:
-            yield Condition(
-                "cpu-hot",
-                station.station_id,
-                f"{station.station_id}: CPU at {hot:.0f} °C",
-                {"cpu_temperature_c": hot},
-            )
+_disk = _above(
+    "disk-full", "disk_used_pct", lambda s: s.disk_used_pct, "{station}: disk {value:.0f} % used"
+)
+_cpu = _above(
+    "cpu-hot",
+    "cpu_temperature_c",
+    lambda s: s.heartbeat.cpu_temperature_c if s.heartbeat is not None else None,
+    "{station}: CPU at {value:.0f} °C",
+)
 
 
 def _after(event: datetime | None, moment: datetime | None) -> bool:

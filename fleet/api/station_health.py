@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from fleet.api.deps import Context, ReadSession, Viewer
-from fleet.api.ops_schemas import FleetHealth, HealthHistory, StationHealthPublic
+from fleet.api.health_schemas import FleetHealth, HealthHistory, StationHealthPublic
 from fleet.api.schemas import errors
 from fleet.errors import BadRequestError
 from fleet.health import reads

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -31,6 +31,8 @@ from fleet.store.ops_models import ConfigLayer, ConfigLayerRevision, StationConf
 from protocol.station_config import config_sha256
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def _refresh_changed(
@@ -102,20 +104,32 @@ def _check_all(
 ) -> list[str]:
     """Refuse a change that would leave any station it touches with an invalid config."""
     stations = affected_by(session, scope, target)
+    _for_each_station(
+        stations,
+        lambda station_id: merge_for(session, station_id, (scope, target, document)),
+        "this change would give station {} an invalid configuration",
+    )
+    return stations
+
+
+def _for_each_station(
+    station_ids: Iterable[str], change: Callable[[str], T], refusal: str
+) -> list[T]:
+    """``change`` each station; if that would leave any with an invalid configuration, refuse
+    with every problem, the first named in ``refusal`` (``{}``: its station id)."""
+    results: list[T] = []
     problems: list[Problem] = []
-    for station_id in stations:
+    for station_id in station_ids:
         try:
-            merge_for(session, station_id, (scope, target, document))
+            results.append(change(station_id))
         except ConfigRefusedError as exc:
             problems.extend(exc.problems)
     if problems:
         first = problems[0]
         raise ConfigRefusedError(
-            f"this change would give station {first.station_id} an invalid configuration: "
-            f"{first.key}: {first.problem}",
-            problems,
+            f"{refusal.format(first.station_id)}: {first.key}: {first.problem}", problems
         )
-    return stations
+    return results
 
 
 def set_layer(
@@ -144,21 +158,32 @@ def set_layer(
         return LayerChange(layer, [])  # no change, no new version
     layer.version += 1
     layer.document, layer.updated_at, layer.updated_by = text, now, actor
-    session.add(
+    states = _revise(
+        session,
         ConfigLayerRevision(
             scope=scope, target=target, version=layer.version, document=text, at=now, by=actor
-        )
-    )
-    session.flush()
-    states = _refresh_changed(session, stations, now=now)
-    audit.record(
-        session,
-        actor=actor,
-        action=f"config.set.{scope}",
-        target=target,
-        detail={"version": layer.version, "document": text[:1500], "stations": len(stations)},
+        ),
+        stations,
+        f"config.set.{scope}",
+        {"version": layer.version, "document": text[:1500], "stations": len(stations)},
     )
     return LayerChange(layer, states)
+
+
+def _revise(
+    session: Session,
+    revision: ConfigLayerRevision,
+    stations: list[str],
+    action: str,
+    detail: audit.Detail,
+) -> list[StationConfigState]:
+    """Keep the layer's revision, recompute the stations it touches (the ones whose desired
+    configuration changed) and audit the change."""
+    session.add(revision)
+    session.flush()
+    states = _refresh_changed(session, stations, now=revision.at)
+    audit.record(session, actor=revision.by, action=action, target=revision.target, detail=detail)
+    return states
 
 
 def delete_layer(
@@ -170,21 +195,15 @@ def delete_layer(
     if layer is None:
         raise NotFoundError(f"no {scope} configuration for {target}")
     stations = _check_all(session, scope, target, None)
-    session.add(
+    session.delete(layer)
+    states = _revise(
+        session,
         ConfigLayerRevision(
             scope=scope, target=target, version=layer.version + 1, document=None, at=now, by=actor
-        )
-    )
-    version = layer.version
-    session.delete(layer)
-    session.flush()
-    states = _refresh_changed(session, stations, now=now)
-    audit.record(
-        session,
-        actor=actor,
-        action=f"config.delete.{scope}",
-        target=target,
-        detail={"version": version, "stations": len(stations)},
+        ),
+        stations,
+        f"config.delete.{scope}",
+        {"version": layer.version, "stations": len(stations)},
     )
     return LayerChange(None, states)
 
@@ -205,20 +224,12 @@ def set_tag_members(
     session.add_all(StationTag(station_id=s, tag=tag) for s in wanted)
     session.flush()
     touched = sorted(before ^ set(wanted))
-    problems: list[Problem] = []
-    states = []
-    for station_id in touched:
-        try:
-            states.extend(_refresh_changed(session, [station_id], now=now))
-        except ConfigRefusedError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        first = problems[0]
-        raise ConfigRefusedError(
-            f"with these members station {first.station_id} would get an invalid "
-            f"configuration: {first.key}: {first.problem}",
-            problems,
-        )
+    changed = _for_each_station(
+        touched,
+        lambda station_id: _refresh_changed(session, [station_id], now=now),
+        "with these members station {} would get an invalid configuration",
+    )
+    states = [state for states in changed for state in states]
     audit.record(
         session,
         actor=actor,

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
@@ -114,54 +114,75 @@ def roll_up(session: Session, *, now: datetime) -> int:
     Idempotent and resumable: a watermark per resolution records how far it got; buckets are
     replaced, never added twice. Returns the number of rollups written. Caller commits.
     """
-    written = 0
-    # 5-minute buckets from raw samples.
-    mark = _watermark(session, "rollup-300")
-    start = mark.until if mark else _first_bucket(session, select(func.min(HealthSample.at)), 300)
-    if start is not None:
-        end = min(floor_to(now - ROLLUP_GRACE, 300), start + MAX_ROLLUP_WINDOW)
-        if end > start:
-            rows = session.scalars(
-                select(HealthSample)
-                .where(HealthSample.at >= start, HealthSample.at < end)
-                .order_by(HealthSample.station_id, HealthSample.at)
-            ).all()
-            groups: dict[tuple[str, datetime], list[HealthSample]] = defaultdict(list)
-            for row in rows:
-                groups[(row.station_id, floor_to(row.at, 300))].append(row)
-            for (station_id, bucket), members in groups.items():
-                session.merge(_rollup_samples(station_id, bucket, members))
-                written += 1
-            _set_watermark(session, "rollup-300", mark, end)
+    written = _fold(
+        session,
+        "rollup-300",
+        300,
+        first=select(func.min(HealthSample.at)),
+        until=now - ROLLUP_GRACE,
+        rows=lambda start, end: session.scalars(
+            select(HealthSample)
+            .where(HealthSample.at >= start, HealthSample.at < end)
+            .order_by(HealthSample.station_id, HealthSample.at)
+        ).all(),
+        at=lambda sample: sample.at,
+        fold=_rollup_samples,
+    )
     # Hours from 5-minute rollups, up to where those are complete.
     done_300 = _watermark(session, "rollup-300")
     if done_300 is None:
         return written
-    mark = _watermark(session, "rollup-3600")
-    first_five = select(func.min(HealthRollup.bucket_start)).where(HealthRollup.resolution_s == 300)
-    start = mark.until if mark else _first_bucket(session, first_five, 3600)
+    return written + _fold(
+        session,
+        "rollup-3600",
+        3600,
+        first=select(func.min(HealthRollup.bucket_start)).where(HealthRollup.resolution_s == 300),
+        until=done_300.until,
+        rows=lambda start, end: session.scalars(
+            select(HealthRollup)
+            .where(
+                HealthRollup.resolution_s == 300,
+                HealthRollup.bucket_start >= start,
+                HealthRollup.bucket_start < end,
+            )
+            .order_by(HealthRollup.station_id, HealthRollup.bucket_start)
+        ).all(),
+        at=lambda five: five.bucket_start,
+        fold=_rollup_rollups,
+    )
+
+
+Row = TypeVar("Row", HealthSample, HealthRollup)
+
+
+def _fold(
+    session: Session,
+    name: str,
+    seconds: int,
+    *,
+    first: Select[Any],
+    until: datetime,
+    rows: Callable[[datetime, datetime], Sequence[Row]],
+    at: Callable[[Row], datetime],
+    fold: Callable[[str, datetime, Sequence[Row]], HealthRollup],
+) -> int:
+    """One resolution: the closed buckets of ``seconds`` from the watermark ``name`` (else the
+    ``first`` row) up to ``until`` (a day's worth at most), each station's ``rows`` of a bucket
+    folded into one rollup. Returns the number written."""
+    mark = _watermark(session, name)
+    start = mark.until if mark else _first_bucket(session, first, seconds)
     if start is None:
-        return written
-    end = min(floor_to(done_300.until, 3600), start + MAX_ROLLUP_WINDOW)
+        return 0
+    end = min(floor_to(until, seconds), start + MAX_ROLLUP_WINDOW)
     if end <= start:
-        return written
-    fives = session.scalars(
-        select(HealthRollup)
-        .where(
-            HealthRollup.resolution_s == 300,
-            HealthRollup.bucket_start >= start,
-            HealthRollup.bucket_start < end,
-        )
-        .order_by(HealthRollup.station_id, HealthRollup.bucket_start)
-    ).all()
-    hours: dict[tuple[str, datetime], list[HealthRollup]] = defaultdict(list)
-    for five in fives:
-        hours[(five.station_id, floor_to(five.bucket_start, 3600))].append(five)
-    for (station_id, bucket), hour in hours.items():
-        session.merge(_rollup_rollups(station_id, bucket, hour))
-        written += 1
-    _set_watermark(session, "rollup-3600", mark, end)
-    return written
+        return 0
+    groups: dict[tuple[str, datetime], list[Row]] = defaultdict(list)
+    for row in rows(start, end):
+        groups[(row.station_id, floor_to(at(row), seconds))].append(row)
+    for (station_id, bucket), members in groups.items():
+        session.merge(fold(station_id, bucket, members))
+    _set_watermark(session, name, mark, end)
+    return len(groups)
 
 
 def _first_bucket(session: Session, query: Select[Any], seconds: int) -> datetime | None:

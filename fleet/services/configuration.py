@@ -20,6 +20,7 @@ from fleet.api.ops_schemas import (
     StationDesired,
     TagPublic,
 )
+from fleet.api.schemas import shown_from
 from fleet.configuration import changes
 from fleet.configuration.layers import Scope, managed_stations, tags_of
 from fleet.configuration.reports import drift
@@ -35,14 +36,7 @@ from fleet.store.ops_models import (
 
 
 def _layer_public(layer: ConfigLayer) -> ConfigLayerPublic:
-    return ConfigLayerPublic(
-        scope=layer.scope,
-        target=layer.target,
-        version=layer.version,
-        document=json.loads(layer.document),
-        updated_at=layer.updated_at,
-        updated_by=layer.updated_by,
-    )
+    return shown_from(ConfigLayerPublic, layer, document=json.loads(layer.document))
 
 
 def list_layers(session: Session) -> list[ConfigLayerPublic]:
@@ -66,14 +60,7 @@ def _published(
     session: Session, context: FleetContext, change: changes.LayerChange
 ) -> LayerChangePublic:
     """Commit the change, then publish the stations' new configurations."""
-    stations = [
-        StationDesired(
-            station_id=s.station_id,
-            desired_version=s.desired_version,
-            desired_sha256=s.desired_sha256,
-        )
-        for s in change.stations
-    ]
+    stations = [shown_from(StationDesired, s) for s in change.stations]
     layer = _layer_public(change.layer) if change.layer is not None else None
     session.commit()
     published = context.ops.publish_configs([s.station_id for s in stations])
@@ -184,13 +171,10 @@ def history(
     if target is not None:
         query = query.where(ConfigLayerRevision.target == target)
     return [
-        ConfigRevisionPublic(
-            scope=r.scope,
-            target=r.target,
-            version=r.version,
+        shown_from(
+            ConfigRevisionPublic,
+            r,
             document=json.loads(r.document) if r.document is not None else None,
-            at=r.at,
-            by=r.by,
         )
         for r in session.scalars(query.limit(limit))
     ]

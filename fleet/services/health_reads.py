@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet.api.ops_schemas import (
+from fleet.api.health_schemas import (
     FleetHealth,
     HealthHistory,
     HealthPointPublic,

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import json
-from typing import TypeVar
-
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -17,19 +13,6 @@ from fleet.api.ops_schemas import (
 from fleet.errors import NotFoundError
 from fleet.services.stations import station_row
 from fleet.store.ops_models import ReconciliationDayRow, ReconciliationState
-from protocol.ops_messages import format_ranges
-
-RANGE_FIELDS = ("lost_seqs", "missing_at_station", "duplicate_seqs")  # stored as JSON ranges
-View = TypeVar("View", bound=BaseModel)
-
-
-def _view(view: type[View], row: ReconciliationState | ReconciliationDayRow) -> View:
-    """The public view of a row: its fields by name, sequence ranges as ``2,5-7``."""
-    values = {name: getattr(row, name) for name in view.model_fields}
-    for name in RANGE_FIELDS:
-        if name in values:
-            values[name] = format_ranges(tuple(r) for r in json.loads(values[name]))
-    return view(**values)
 
 
 def list_reconciliation(session: Session, *, gaps_only: bool = False) -> list[ReconciliationPublic]:
@@ -37,7 +20,7 @@ def list_reconciliation(session: Session, *, gaps_only: bool = False) -> list[Re
     query = select(ReconciliationState).order_by(ReconciliationState.station_id)
     if gaps_only:
         query = query.where(ReconciliationState.lost_total > 0)
-    return [_view(ReconciliationPublic, state) for state in session.scalars(query)]
+    return [ReconciliationPublic.of(state) for state in session.scalars(query)]
 
 
 def find_station_reconciliation(
@@ -58,8 +41,8 @@ def find_station_reconciliation(
         query = query.where(ReconciliationDayRow.day >= since)
     if gaps_only:
         query = query.where(ReconciliationDayRow.lost > 0)
-    days = [_view(ReconciliationDayPublic, row) for row in session.scalars(query)]
-    return StationReconciliation(**_view(ReconciliationPublic, state).model_dump(), days=days)
+    days = [ReconciliationDayPublic.of(row) for row in session.scalars(query)]
+    return StationReconciliation(**ReconciliationPublic.of(state).model_dump(), days=days)
 
 
 def station_reconciliation(

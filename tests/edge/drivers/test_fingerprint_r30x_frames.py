@@ -33,7 +33,7 @@ def drain(reader: PacketReader) -> tuple[list[Packet], int]:
     errors = 0
     while True:
         try:
-            packet = reader.next_packet()
+            packet = reader.next_frame()
         except FingerprintError as exc:
             if exc.code != DAMAGED_PACKET:
                 raise
