@@ -28,6 +28,7 @@ from fleet.services import (
     reconciliation,
     rollouts,
     stations,
+    summary,
 )
 from fleet.services.stations import StationFilter
 from fleet.updates.rollouts import UnknownRolloutError
@@ -153,3 +154,11 @@ def test_tokens_need_an_owner_and_only_their_owner_or_an_admin_revokes_them(rig:
         with pytest.raises(NotFoundError, match=f"no token {row.id}"):
             access.revoke_token(session, other, row.id)
         assert access.revoke_token(session, bootstrap, row.id).revoked_at is not None
+
+
+def test_the_summary_counts_stations_and_pages_the_per_station_packets(rig: ApiRig) -> None:
+    with rig.sessions() as session:
+        totals = summary.summary(session, per_station_limit=2)
+        assert (totals.stations, totals.packets, totals.rejections) == (3, 0, 0)
+        assert totals.per_station == []  # no station of the page has packets yet
+        assert summary.rejections(session) == []
