@@ -7,7 +7,7 @@ what the API answers. What a role may not use is hidden or disabled in the page 
 (403) all the same. A fleet error becomes the error page in ``fleet/api/error_handler.py``,
 the one place that maps errors for the API and the dashboard alike.
 
-One module per area: ``login_pages``, ``overview_page``, ``station_page``, ``alert_pages``,
+One module per area: ``login_pages``, ``overview_pages``, ``station_pages``, ``alert_pages``,
 ``config_pages``, ``rollout_pages``; ``rendering`` draws them.
 """
 
@@ -20,9 +20,9 @@ from fleet.web import (
     alert_pages,
     config_pages,
     login_pages,
-    overview_page,
+    overview_pages,
     rollout_pages,
-    station_page,
+    station_pages,
 )
 from fleet.web.access import LoginRequiredError, PageError
 from fleet.web.rendering import HERE, fleet_error_page, login_required, page_error
@@ -34,8 +34,8 @@ def install(app: FastAPI) -> None:
     """Mount the dashboard on the fleet's app: pages, static files, error pages."""
     for pages in (
         login_pages,
-        overview_page,
-        station_page,
+        overview_pages,
+        station_pages,
         alert_pages,
         config_pages,
         rollout_pages,

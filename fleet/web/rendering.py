@@ -130,6 +130,9 @@ async def page_error(request: Request, exc: Exception) -> Response:
 
 def fleet_error_page(request: Request, error: FleetError, status_code: int) -> Response:
     """A fleet error on a dashboard page (``fleet/api/error_handler.py`` chose the status)."""
-    key = "error-not-found" if isinstance(error, NotFoundError) else "error-refused"
-    message = translate(key, language(request), what=str(error), reason=str(error))
+    lang = language(request)
+    if isinstance(error, NotFoundError):
+        message = translate("error-not-found", lang, what=str(error))
+    else:
+        message = translate("error-refused", lang, reason=str(error))
     return _error_page(request, status_code, message)
