@@ -33,7 +33,6 @@ from protocol.ops_messages import ApplicationState, ApplicationStatus
 
 log = logging.getLogger(__name__)
 
-PASSPORT_RE = re.compile(r"^[A-Z0-9]{5,20}$")
 # scrypt: about 16 MiB and tens of milliseconds per check; lookups are rate-limited too.
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 _DUMMY_SALT = secrets.token_bytes(16)

@@ -29,7 +29,6 @@ from protocol.updates import FINAL_STATES, ROLLOUT_ID_RE, VERSION_RE, version_ke
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("running", "paused", "waiting-approval")
-ENDED_STATES = ("halted", "cancelled", "completed")
 # A station's rollout state that counts against the error threshold.
 FAILED_STATES = frozenset({"failed", "rolled-back", "refused", "timed-out"})
 # Reached by the station (or decided by the fleet): nothing more will happen to it.
