@@ -79,13 +79,16 @@ wire_log = logging.getLogger("ewp.wire.sim.fingerprint")
 class SensorConfig(DeviceConfig[Fault]):
     """Everything a simulated sensor is configured with (the command line maps onto this)."""
 
+    # the line
     address: int = 0xFFFFFFFF
     password: int = 0
-    library: Path | None = None
-    capacity: int = 200
     baudrate: int = 57600
     packet_size: int = 128
+    # the template library and matching
+    library: Path | None = None
+    capacity: int = 200
     security_level: int = 3
+    # auto: the applicant
     presses_per_finger: int = 1
     lift_polls: int = 2
 
