@@ -15,6 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,6 +41,16 @@ from protocol.ops_messages import ConfigApplied, ReconciliationReport
 log = logging.getLogger(__name__)
 
 ASKED_SWEEP_GAP_S = 30.0
+
+Report = TypeVar("Report", ConfigApplied, ReconciliationReport)
+
+
+def _from_station(model: type[Report], station_id: str, payload: bytes, what: str) -> Report:
+    """The message, refused if it names another station than the topic it came on."""
+    report = parse_message(model, payload)
+    if report.station_id != station_id:
+        raise MessageError(f"{what} names station {report.station_id}")
+    return report
 
 
 @dataclass
@@ -136,17 +147,13 @@ class FleetOps:
         handler(station_id, payload)
 
     def _on_config_applied(self, station_id: str, payload: bytes) -> None:
-        report = parse_message(ConfigApplied, payload)
-        if report.station_id != station_id:
-            raise MessageError(f"config-applied names station {report.station_id}")
+        report = _from_station(ConfigApplied, station_id, payload, "config-applied")
         with self.sessions() as session:
             reports.record_applied(session, station_id, report, now=self.clock())
             session.commit()
 
     def _on_reconciliation(self, station_id: str, payload: bytes) -> None:
-        report = parse_message(ReconciliationReport, payload)
-        if report.station_id != station_id:
-            raise MessageError(f"reconciliation report names station {report.station_id}")
+        report = _from_station(ReconciliationReport, station_id, payload, "reconciliation report")
         with self.sessions() as session:
             reconciliation.record_report(session, station_id, report, now=self.clock())
             session.flush()

@@ -3,8 +3,8 @@
 ``ewp fleet init`` makes a CA (ECDSA P-256, 10 years) and one server certificate for the broker
 and the fleet's HTTPS (2 years, the host names and addresses stations use), unless the operator
 brings their own files. Stations pin the CA by its fingerprint (``protocol.provisioning``), carried
-in every claim token. Private keys are written 0600 through a new file (O_EXCL), never over an
-existing one.
+in every claim token. Private keys are written 0600, whole, as new files, never over an
+existing one (``protocol.private_files.create_private``).
 """
 
 from __future__ import annotations

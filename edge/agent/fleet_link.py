@@ -15,10 +15,9 @@ from edge.agent.applied_config import AppliedConfig
 from edge.agent.outbox import Outbox
 from edge.agent.reconciliation import build_report
 from edge.agent.uplink import FleetHandlers, MessageHandler, Outbound, PeriodicMessage, Uplink
+from edge.agent.uplink.commands import parsed
 from edge.agent.upload_windows import UploadWindows
 from protocol import topics
-from protocol.errors import MessageError
-from protocol.messages import parse_message
 from protocol.ops_messages import ApplicationStatus
 from protocol.station_config import StationConfig
 
@@ -59,10 +58,8 @@ def handlers(
 
 def _status_handler(statuses: ApplicationStatusStore, station_id: str) -> MessageHandler:
     def on_status(payload: bytes) -> None:
-        try:
-            message = parse_message(ApplicationStatus, payload)
-        except MessageError as exc:
-            log.warning("malformed application status ignored: %s", exc)
+        message = parsed(ApplicationStatus, payload, "application status")
+        if message is None:
             return
         if message.station_id != station_id:
             log.warning("application status for %s ignored", message.station_id)

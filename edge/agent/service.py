@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 from edge.agent import fleet_link
 from edge.agent.application_status import ApplicationStatusStore
@@ -64,6 +65,12 @@ SENSOR_CHECK_INTERVAL_S = 30.0
 WATCHDOG_PING_S = 10.0  # deploy/systemd/ewp-agent.service has WatchdogSec=60
 AMPUTATION_RATE = 0.1  # autopilot: share of applicants with one finger declared amputated
 PANEL_FOR_LEVEL = {"capturing": "capturing", "good": "good", "retry": "retry", "error": "error"}
+
+
+class CaptureOptions(TypedDict, total=False):
+    operator_id: str | None  # None: the station's operator from the settings
+    declared: dict[str, Declared] | None  # fingers and eyes declared missing beforehand
+    source: str  # "operator" (the default) or "autopilot"
 
 
 class AutopilotConsole:
@@ -314,18 +321,10 @@ class StationAgent:
         return self.applied_config.current.config.capture
 
     def enrol(
-        self,
-        application: Application,
-        console: Console,
-        *,
-        operator_id: str | None = None,
-        declared: dict[str, Declared] | None = None,
-        source: str = "operator",
+        self, application: Application, console: Console, **options: Unpack[CaptureOptions]
     ) -> WorkflowResult:
         """Run the capture plan, then seal and save durably (only then is it "saved")."""
-        result = self.capture(
-            application, console, operator_id=operator_id, declared=declared, source=source
-        )
+        result = self.capture(application, console, **options)
         self.save(result)
         return result
 

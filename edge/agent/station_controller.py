@@ -24,10 +24,7 @@ import serial
 
 from edge.agent.gps import Position, parse_position
 from edge.agent.settings import ControllerSettings
-from edge.drivers.controller import (
-    Controller,
-    ControllerError,
-)
+from edge.drivers.controller import Controller, ControllerError
 from edge.drivers.controller_messages import (
     LED_OFF,
     Beep,

@@ -53,21 +53,23 @@ class StationSensors:
             sensor.verify_password()
         except (serial.SerialException, OSError, ValueError, FingerprintError) as exc:
             self.drop_fingerprint()
-            self.board.set("fingerprint", "missing", str(exc))
-            raise AgentError(
+            raise self._missing(
+                "fingerprint",
+                exc,
                 f"fingerprint sensor not answering on {cfg.port} ({cfg.baudrate} baud): "
-                f"{exc}; check the cable, or run `ewp sensor fingerprint info --port {cfg.port}`"
+                f"{exc}; check the cable, or run `ewp sensor fingerprint info --port {cfg.port}`",
             ) from exc
         self._sensor = sensor
         self.board.set("fingerprint", "ok")
         return sensor
 
+    def _missing(self, kind: str, exc: Exception, advice: str) -> AgentError:
+        """A sensor that does not answer: shown as missing, and the error for the operator."""
+        self.board.set(kind, "missing", str(exc))
+        return AgentError(advice)
+
     def drop_fingerprint(self) -> None:
-        if self._port is not None:
-            try:
-                self._port.close()
-            except (serial.SerialException, OSError):
-                log.debug("closing the fingerprint port failed", exc_info=True)
+        _close(self._port, "fingerprint")
         self._port = None
         self._sensor = None
 
@@ -94,10 +96,11 @@ class StationSensors:
             camera = IrisCamera(self._iris_port, timeout=cfg.timeout_s)
         except (serial.SerialException, OSError, ValueError, IrisCameraError) as exc:
             self.drop_iris()
-            self.board.set("iris", "missing", str(exc))
-            raise AgentError(
+            raise self._missing(
+                "iris",
+                exc,
                 f"iris camera not answering on {cfg.port}: {exc}; check its USB cable, or run "
-                f"`ewp sensor iris info --port {cfg.port}`"
+                f"`ewp sensor iris info --port {cfg.port}`",
             ) from exc
         self.irises = CameraIrisCapturer(camera, timeout_s=cfg.capture_timeout_s)
         self.board.set("iris", "ok")
@@ -119,12 +122,14 @@ class StationSensors:
         try:
             capturer.open()
         except IddkError as exc:
-            self.board.set("iris", "missing", str(exc))
+            error = self._missing(
+                "iris",
+                exc,
+                f"iris camera (IDDK, {cfg.library}): {exc}; run "
+                f"`ewp sensor iris info --backend iddk --library {cfg.library}`",
+            )
             if not exc.device_lost:
-                raise AgentError(
-                    f"iris camera (IDDK, {cfg.library}): {exc}; run "
-                    f"`ewp sensor iris info --backend iddk --library {cfg.library}`"
-                ) from exc
+                raise error from exc
             log.warning("iris camera not plugged in yet: %s", exc)
         else:
             self.board.set("iris", "ok")
@@ -134,11 +139,7 @@ class StationSensors:
     def drop_iris(self) -> None:
         if isinstance(self.irises, IddkIrisCapturer):
             self.irises.close()
-        if self._iris_port is not None:
-            try:
-                self._iris_port.close()
-            except (serial.SerialException, OSError):
-                log.debug("closing the iris camera port failed", exc_info=True)
+        _close(self._iris_port, "iris camera")
         self._iris_port = None
         self.irises = None
 
@@ -186,3 +187,11 @@ class StationSensors:
     def close(self) -> None:
         self.drop_fingerprint()
         self.drop_iris()
+
+
+def _close(port: serial.SerialBase | None, what: str) -> None:
+    if port is not None:
+        try:
+            port.close()
+        except (serial.SerialException, OSError):
+            log.debug("closing the %s port failed", what, exc_info=True)

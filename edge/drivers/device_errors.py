@@ -25,15 +25,19 @@ at the camera again``. Callers decide on flags, never on message text:
 * ``device_lost``: the device is gone or its handle is dead (unplugged, I/O failure): close
   it and find it again before the next try.
 
-A code missing from the table still raises the device's error type, with the table's advice
-for unknown codes, so a new firmware's code never escapes as something else.
+A table may be kept as data (``ErrorTable.from_toml``): the serial drivers' tables are TOML
+files beside them. A code missing from the table still raises the device's error type, with
+the table's advice for unknown codes, so a new firmware's code never escapes as something else.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from importlib.resources.abc import Traversable
+from typing import Any, ClassVar
 
 __all__ = ["CodedError", "DeviceError", "ErrorCode", "ErrorTable"]
 
@@ -67,6 +71,29 @@ class ErrorTable:
             if row.code in self._rows:
                 raise ValueError(f"{device}: error code {row.code:#x} is in the table twice")
             self._rows[row.code] = row
+
+    @classmethod
+    def from_toml(cls, source: Traversable) -> ErrorTable:
+        """A table kept as data: ``device``, ``unknown_advice`` and one ``[[code]]`` a row.
+
+        A key the table does not know, or a row without code, name, message or advice, is
+        refused with the file and the row, so a typo cannot pass unnoticed.
+        """
+        data: dict[str, Any] = tomllib.loads(source.read_text(encoding="utf-8"))
+        fields = {f.name for f in dataclasses.fields(ErrorCode)}
+        unknown = set(data) - {"device", "unknown_advice", "code"}
+        if unknown or "device" not in data:
+            raise ValueError(f"{source}: needs device and [[code]] rows, not {sorted(unknown)}")
+        rows = []
+        for number, row in enumerate(data.get("code", []), 1):
+            if set(row) - fields or not {"code", "name", "message", "advice"} <= set(row):
+                raise ValueError(
+                    f"{source}: row {number} needs code, name, message, advice "
+                    f"(and may have retryable, device_lost): {row}"
+                )
+            rows.append(ErrorCode(**row))
+        extra = {"unknown_advice": data["unknown_advice"]} if "unknown_advice" in data else {}
+        return cls(data["device"], rows, **extra)
 
     def __getitem__(self, code: int) -> ErrorCode:
         """The row of ``code``; an unknown code gets a row saying so (never a KeyError)."""

@@ -11,8 +11,8 @@ frames (``0xFF``).
 
 Nothing here touches a port: :class:`FrameReader` (a ``frame_parser.SyncFrameParser``) is fed
 whatever bytes arrived and hands back whole frames, skipping line noise. It raises only
-:class:`IrisCameraError` subclasses (or ``ValueError`` for a caller's mistake when *encoding*),
-which is what the property tests check.
+:class:`IrisCameraError` subclasses (or ``ValueError`` for a caller's mistake when
+*encoding*), which is what the property tests check.
 
 The protocol's numbers, enumerations and errors are in ``iris_protocol``; the record codecs
 (status, info, quality, image block) and the PNG decoder in ``iris_records``. This module
@@ -145,8 +145,7 @@ class FrameReader(SyncFrameParser[Frame]):
     :meth:`next_frame`.
 
     A sync followed by an impossible length or a wrong length check is a false start. A frame
-    whose CRC does not match is consumed and reported as :class:`IrisCrcError`, so the next
-    call continues with what follows it.
+    whose CRC does not match is consumed and reported as :class:`IrisCrcError`.
     """
 
     sync = SYNC
@@ -161,8 +160,8 @@ class FrameReader(SyncFrameParser[Frame]):
 
     def decode(self, frame: bytes) -> Frame:
         code, seq = frame[5], frame[6]
-        received = int.from_bytes(frame[-2:], "big")
-        expected = crc16(memoryview(frame)[2:-2])
+        received = int.from_bytes(frame[-CRC_SIZE:], "big")
+        expected = crc16(memoryview(frame)[2:-CRC_SIZE])
         if received != expected:
             raise IrisCrcError(
                 f"damaged frame from the iris camera (CRC {received:04x}, expected "
@@ -170,7 +169,7 @@ class FrameReader(SyncFrameParser[Frame]):
                 frame_code=code,
                 frame_seq=seq,
             )
-        return Frame(code=code, seq=seq, payload=frame[HEADER_SIZE:-2])
+        return Frame(code=code, seq=seq, payload=frame[HEADER_SIZE:-CRC_SIZE])
 
 
 # The driver and the tests import the protocol's vocabulary and records from here.

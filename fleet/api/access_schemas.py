@@ -5,17 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from fleet.api.schemas import ReadOff, shown_from
+from fleet.api.schemas import ReadOff, Strict, shown_from
 from fleet.store.admin_models import ApiToken
 
 RoleName = Literal["viewer", "operator", "release-manager", "admin", "central"]
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class LoginRequest(Strict):

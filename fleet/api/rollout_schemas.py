@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from fleet.api.schemas import ReadOff, shown_from
+from fleet.api.schemas import ReadOff, Strict, shown_from
 from fleet.store.rollout_models import Rollout
 from fleet.updates.plan import RolloutPlan, Selector
 from fleet.updates.rollout_views import RolloutView
 from protocol.updates import Component, TargetPath, Version
 
 
-class RolloutCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RolloutCreate(Strict):
     component: Component
     version: Version = Field(examples=["1.5.0"])
     target: TargetPath | None = Field(
@@ -28,9 +26,7 @@ class RolloutCreate(BaseModel):
     plan: RolloutPlan = Field(default_factory=RolloutPlan)
 
 
-class RollbackCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RollbackCreate(Strict):
     version: Version | None = Field(
         default=None,
         description="the version to go back to; default: what most offered stations ran before",

@@ -18,6 +18,12 @@ from protocol.reference_data import provinces
 Shown = TypeVar("Shown", bound=BaseModel)
 
 
+class Strict(BaseModel):
+    """What a caller sends: an unknown field is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class ReadOff(BaseModel):
     """A public view whose every field is the record's attribute of the same name."""
 
@@ -80,10 +86,8 @@ class ProvincePublic(BaseModel):
     region: str
 
 
-class StationUpdate(BaseModel):
+class StationUpdate(Strict):
     """Registry fields to change; leave out what stays. ``null`` clears region or province."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     kind: Literal["mobile", "center"] | None = None

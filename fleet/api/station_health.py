@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet.api.deps import Context, ReadSession, Viewer
-from fleet.api.ops_schemas import (
+from fleet.api.health_schemas import (
     FleetHealth,
     HealthHistory,
     HealthPointPublic,

@@ -158,21 +158,32 @@ def set_layer(
         return LayerChange(layer, [])  # no change, no new version
     layer.version += 1
     layer.document, layer.updated_at, layer.updated_by = text, now, actor
-    session.add(
+    states = _revise(
+        session,
         ConfigLayerRevision(
             scope=scope, target=target, version=layer.version, document=text, at=now, by=actor
-        )
-    )
-    session.flush()
-    states = _refresh_changed(session, stations, now=now)
-    audit.record(
-        session,
-        actor=actor,
-        action=f"config.set.{scope}",
-        target=target,
-        detail={"version": layer.version, "document": text[:1500], "stations": len(stations)},
+        ),
+        stations,
+        f"config.set.{scope}",
+        {"version": layer.version, "document": text[:1500], "stations": len(stations)},
     )
     return LayerChange(layer, states)
+
+
+def _revise(
+    session: Session,
+    revision: ConfigLayerRevision,
+    stations: list[str],
+    action: str,
+    detail: audit.Detail,
+) -> list[StationConfigState]:
+    """Keep the layer's revision, recompute the stations it touches (the ones whose desired
+    configuration changed) and audit the change."""
+    session.add(revision)
+    session.flush()
+    states = _refresh_changed(session, stations, now=revision.at)
+    audit.record(session, actor=revision.by, action=action, target=revision.target, detail=detail)
+    return states
 
 
 def delete_layer(
@@ -184,21 +195,15 @@ def delete_layer(
     if layer is None:
         raise LookupError(f"no {scope} configuration for {target}")
     stations = _check_all(session, scope, target, None)
-    session.add(
+    session.delete(layer)
+    states = _revise(
+        session,
         ConfigLayerRevision(
             scope=scope, target=target, version=layer.version + 1, document=None, at=now, by=actor
-        )
-    )
-    version = layer.version
-    session.delete(layer)
-    session.flush()
-    states = _refresh_changed(session, stations, now=now)
-    audit.record(
-        session,
-        actor=actor,
-        action=f"config.delete.{scope}",
-        target=target,
-        detail={"version": version, "stations": len(stations)},
+        ),
+        stations,
+        f"config.delete.{scope}",
+        {"version": layer.version, "stations": len(stations)},
     )
     return LayerChange(None, states)
 

@@ -36,7 +36,7 @@ class ResumeQueries(IngestCore):
         try:
             query = parse_message(ResumeQuery, payload)
         except MessageError as exc:
-            self._reject(station_id, None, "malformed", f"resume query: {exc}")
+            self._reject(station_id, None, "malformed-resume", str(exc))
             return [], []
         if query.station_id != station_id:
             self._reject(

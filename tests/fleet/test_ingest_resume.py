@@ -131,7 +131,7 @@ def test_oversized_malformed_and_foreign_queries_are_refused(rig: OpsRig) -> Non
     assert rig.ingest.dispatch(hostile) == []
     # Each refused and counted (a repeat of the same refusal within a minute gets no row).
     assert rig.ingest.counters.rejected == len(hostile)
-    assert set(rejections(rig)) == {"oversized", "malformed", "station-mismatch"}
+    assert set(rejections(rig)) == {"oversized", "malformed-resume", "station-mismatch"}
     rig.station("st-gone", state="revoked")
     assert rig.ingest.dispatch([query("st-gone", p)]) == []
     assert "unregistered" in rejections(rig)

@@ -17,13 +17,8 @@ from typing import IO
 import pytest
 import serial
 
-from edge.drivers.controller import (
-    Controller,
-)
-from edge.drivers.controller_messages import (
-    Readings,
-    TamperOpened,
-)
+from edge.drivers.controller import Controller
+from edge.drivers.controller_messages import Readings, TamperOpened
 from simulators.controller import ControllerBoard
 from simulators.controller_control import send_control
 from simulators.controller_environment import PROFILES

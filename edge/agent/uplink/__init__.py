@@ -4,8 +4,9 @@ One thread owns the link: it drives the MQTT session with ``step()``, so every h
 runs in it and needs no lock, and it has its own outbox connection. The jobs, one module each:
 
 - ``session``: the MQTT session (login, credential rotation, TLS, status, last will);
-- ``packets``: sealed packets in chunks, the in-flight window, progress, receipts and their
-  timeouts;
+- ``packets``: sealed packets in chunks, the in-flight window, progress, receipt timeouts;
+- ``receipts``: the fleet's receipts, and after each reconnect the resume query (which chunks
+  the fleet holds) and its answer;
 - ``telemetry``: heartbeats, events, periodic reports (reconciliation) and messages queued by
   other threads (``Outbound``);
 - ``commands``: the fleet's commands and other down messages, to handlers given at
@@ -14,7 +15,6 @@ runs in it and needs no lock, and it has its own outbox connection. The jobs, on
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -25,11 +25,12 @@ from edge.agent.outbox import Outbox
 from edge.agent.settings import UplinkSettings
 from edge.agent.uplink.commands import CommandHandler, FleetCommands, FleetHandlers, MessageHandler
 from edge.agent.uplink.packets import PacketSender
-from edge.agent.uplink.session import LinkStats, StationSession, broker_address
+from edge.agent.uplink.receipts import FleetAnswers
+from edge.agent.uplink.session import LinkStats, StationSession
 from edge.agent.uplink.telemetry import Outbound, PeriodicMessage, Telemetry
 from mqtt_session import Message as MqttMessage
 from protocol import topics
-from protocol.messages import Heartbeat, Message, Scalar
+from protocol.messages import Heartbeat
 
 __all__ = [
     "CommandHandler",
@@ -39,7 +40,6 @@ __all__ = [
     "Outbound",
     "PeriodicMessage",
     "Uplink",
-    "broker_address",
 ]
 
 log = logging.getLogger(__name__)
@@ -74,12 +74,14 @@ class Uplink:
             software_version=software_version,
             on_message=self._on_message,
             on_connected=self._on_connected,
+            on_ready=self._on_ready,
             on_published=self._on_published,
             on_login_with_next_password=handlers.on_login_with_next_password,
             clock=clock,
         )
         self.stats = self.session.stats
-        self.packets = PacketSender(settings, self.session, outbox, self.outbound, clock=clock)
+        self.packets = PacketSender(settings, self.session, outbox, clock=clock)
+        self.answers = FleetAnswers(self.packets, self.session, outbox, self.outbound)
         self.telemetry = Telemetry(
             self.session,
             self.outbound,
@@ -90,10 +92,6 @@ class Uplink:
         )
         self.commands = FleetCommands(self.session, handlers)
 
-    @property
-    def identity(self) -> StationIdentity:
-        return self.session.identity
-
     def adopt(self, identity: StationIdentity) -> None:
         """A rotated key or password: sign and log in with it from now on."""
         self.session.identity = identity
@@ -101,14 +99,6 @@ class Uplink:
     @property
     def heartbeat_interval_s(self) -> float:
         return self.telemetry.interval_s
-
-    def report_event(self, kind: str, severity: str = "info", **detail: Scalar) -> None:
-        """Queue an event for the fleet (thread-safe; sent when connected)."""
-        self.outbound.report_event(kind, severity, **detail)
-
-    def send(self, spec: topics.TopicSpec, message: Message) -> None:
-        """Queue a message for one of this station's up topics (thread-safe)."""
-        self.outbound.send(spec, message)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -143,6 +133,9 @@ class Uplink:
     def _on_connected(self) -> None:
         self.telemetry.on_connected()
 
+    def _on_ready(self) -> None:
+        self.answers.ask_what_the_fleet_holds()
+
     def _on_published(self, mid: int, refused: str | None) -> None:
         self.packets.on_published(mid, refused)
 
@@ -153,15 +146,8 @@ class Uplink:
             log.warning("message on unexpected topic %s ignored", message.topic)
             return
         if suffix == topics.RECEIPTS.suffix:
-            self.packets.on_receipt(bytes(message.payload))
+            self.answers.on_receipt(bytes(message.payload))
+        elif suffix == topics.RESUME_ANSWER.suffix:
+            self.answers.on_resume_answer(bytes(message.payload))
         else:
             self.commands.on_message(suffix, bytes(message.payload))
-
-    def describe(self) -> dict[str, object]:
-        return {
-            "connected": self.stats.connected,
-            "uploads": len(self.packets.uploads),
-            "inflight": len(self.packets.inflight),
-            "held": sorted(self.packets.held),
-            **json.loads(json.dumps(self.stats.__dict__)),
-        }

@@ -18,7 +18,7 @@ from protocol import topics
 from protocol.commands import sign_response
 from protocol.envelope import utc_timestamp
 from protocol.errors import MessageError
-from protocol.messages import Command, CommandResponse, Scalar, parse_message
+from protocol.messages import Command, CommandResponse, M, Scalar, parse_message
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,15 @@ log = logging.getLogger(__name__)
 CommandHandler = Callable[[Command], tuple[str, dict[str, Scalar]]]
 # A handler for another down topic (config, app-status): gets the payload, in this thread.
 MessageHandler = Callable[[bytes], None]
+
+
+def parsed(model: type[M], payload: bytes, what: str) -> M | None:
+    """A message from the fleet, or None (logged) when it does not parse."""
+    try:
+        return parse_message(model, payload)
+    except MessageError as exc:
+        log.warning("malformed %s ignored: %s", what, exc)
+        return None
 
 
 def pong(command: Command) -> tuple[str, dict[str, Scalar]]:
@@ -68,10 +77,8 @@ class FleetCommands:
             log.info("message on %s (%d bytes) not handled", suffix, len(payload))
 
     def _on_command(self, payload: bytes) -> None:
-        try:
-            command = parse_message(Command, payload)
-        except MessageError as exc:
-            log.warning("malformed command ignored: %s", exc)
+        command = parsed(Command, payload, "command")
+        if command is None:
             return
         handler = self._commands.get(command.kind)
         detail: dict[str, Scalar]

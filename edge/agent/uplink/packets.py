@@ -5,9 +5,11 @@
 - Progress (chunks acknowledged by the broker) is written to the outbox; after a restart the
   upload resumes at the first unacknowledged chunk. Within one process, paho re-sends in-flight
   messages itself after a reconnect (persistent session: ``clean_start=False``).
-- A packet is done only when the fleet's receipt arrives (its hash must be the outbox's). With
-  no receipt within ``receipt_timeout_s`` (doubling with each attempt) the packet is sent again
-  from its first chunk; the fleet acknowledges a resent packet again and stores it once.
+- A packet is done only when the fleet's receipt arrives (``receipts.py``). With no receipt
+  within ``receipt_timeout_s`` (doubling with each attempt) the packet is sent again from its
+  first chunk; the fleet acknowledges a resent packet again and stores it once.
+- After a reconnect the fleet says which chunks it holds (``receipts.py``); ``resume_from``
+  sends the others again at once, ahead of new chunks.
 - Upload windows (from the fleet's configuration) hold new chunks back outside the windows.
 """
 
@@ -18,16 +20,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from edge.agent.outbox import Outbox
+from edge.agent.outbox import Outbox, OutboxEntry
 from edge.agent.settings import UplinkSettings
 from edge.agent.uplink.session import StationSession
-from edge.agent.uplink.telemetry import Outbound
 from edge.agent.upload_windows import UploadWindows
 from protocol import topics
 from protocol.chunks import chunk_count, split_packet
 from protocol.envelope import SealedPacket
-from protocol.errors import MessageError
-from protocol.messages import Receipt, parse_message
 
 log = logging.getLogger(__name__)
 wire = logging.getLogger("ewp.wire.mqtt")
@@ -52,6 +51,7 @@ class Upload:
     contiguous: int = 0  # chunks 0..contiguous-1 acknowledged by the broker
     recorded: int = 0  # what the outbox knows of ``contiguous``
     all_acked_at: float | None = None
+    resend: list[int] = field(default_factory=list)  # chunks the fleet lacks, sent first
 
 
 class PacketSender:
@@ -60,7 +60,6 @@ class PacketSender:
         settings: UplinkSettings,
         session: StationSession,
         outbox: Outbox,
-        outbound: Outbound,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -71,12 +70,13 @@ class PacketSender:
         self._session = session
         self._stats = session.stats
         self._outbox = outbox
-        self._outbound = outbound
         self._clock = clock
         self._windows_open = True
         self.uploads: dict[str, Upload] = {}
         self.inflight: dict[int, tuple[str, int]] = {}
         self.held: set[str] = set()  # refused for good by the fleet: keep, don't resend now
+        # Chunks the fleet holds of packets not started in this process (a resume answer).
+        self.fleet_holds: dict[str, set[int]] = {}
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -104,6 +104,11 @@ class PacketSender:
             upload = self._next_upload()
             if upload is None or upload.packet is None:
                 return
+            if upload.resend:
+                if not self._send_chunk(upload, upload.resend[0]):
+                    return
+                del upload.resend[0]
+                continue
             if not self._send_chunk(upload, upload.next_index):
                 return
             upload.next_index += 1
@@ -133,7 +138,7 @@ class PacketSender:
 
     def _next_upload(self) -> Upload | None:
         for upload in self.uploads.values():
-            if upload.next_index < upload.count:
+            if upload.resend or upload.next_index < upload.count:
                 return upload
         awaiting = sum(1 for u in self.uploads.values() if u.next_index >= u.count)
         if awaiting >= MAX_AWAITING_RECEIPT:
@@ -142,29 +147,66 @@ class PacketSender:
         for entry in self._outbox.waiting(limit=len(busy) + 1):
             if entry.packet_id in busy:
                 continue
-            packet = self._outbox.load(entry.packet_id)
-            count = chunk_count(len(packet.sealed), self.chunk_size)
-            start = min(entry.chunks_sent, count)
-            self._outbox.mark_sending(entry.packet_id)
-            upload = Upload(
-                packet_id=entry.packet_id,
-                packet=packet,
-                count=count,
-                attempt=entry.attempts + 1,
-                next_index=start,
-                acked=set(range(start)),
-                contiguous=start,
-                recorded=start,
-            )
-            if start:
-                log.info("resuming packet %s at chunk %d of %d", entry.packet_id, start, count)
-            if start >= count:
-                upload.all_acked_at = self._clock()
-                upload.packet = None
-            self.uploads[entry.packet_id] = upload
-            if upload.next_index < upload.count:
+            upload = self._start(entry)
+            if upload.resend or upload.next_index < upload.count:
                 return upload
         return None
+
+    def _start(self, entry: OutboxEntry) -> Upload:
+        packet = self._outbox.load(entry.packet_id)
+        count = chunk_count(len(packet.sealed), self.chunk_size)
+        start = min(entry.chunks_sent, count)
+        self._outbox.mark_sending(entry.packet_id)
+        upload = Upload(
+            packet_id=entry.packet_id,
+            packet=packet,
+            count=count,
+            attempt=entry.attempts + 1,
+            next_index=start,
+            acked=set(range(start)),
+            contiguous=start,
+            recorded=start,
+        )
+        if start:
+            log.info("resuming packet %s at chunk %d of %d", entry.packet_id, start, count)
+        if start >= count:
+            upload.all_acked_at = self._clock()
+            upload.packet = None
+        self.uploads[entry.packet_id] = upload
+        held = self.fleet_holds.pop(entry.packet_id, None)
+        if held is not None:
+            self.resume_from(upload, held)
+        return upload
+
+    def chunk_count(self, packet_id: str) -> int:
+        """How many chunks this packet is sent in (its sealed size from the outbox)."""
+        upload = self.uploads.get(packet_id)
+        if upload is not None:
+            return upload.count
+        return chunk_count(self._outbox.sealed_size(packet_id), self.chunk_size)
+
+    def resume_from(self, upload: Upload, held: set[int]) -> None:
+        """The fleet holds chunks ``held`` of this packet: the others handed to MQTT already
+        (and not in flight, which the session sends again itself) go again now, ahead of new
+        chunks, and the receipt timer starts again once they are with the broker."""
+        flying = {
+            index for packet_id, index in self.inflight.values() if packet_id == upload.packet_id
+        }
+        missing = sorted(set(range(upload.next_index)) - held - flying - set(upload.resend))
+        if missing:
+            log.info(
+                "the fleet lacks %d chunk(s) of packet %s: sending them again now",
+                len(missing),
+                upload.packet_id,
+            )
+            upload.acked -= set(missing)
+            upload.contiguous = min(upload.contiguous, missing[0])
+            upload.resend = sorted({*upload.resend, *missing})
+            upload.all_acked_at = None
+            if upload.packet is None:
+                upload.packet = self._outbox.load(upload.packet_id)
+        elif upload.all_acked_at is not None:
+            upload.all_acked_at = self._clock()
 
     # -- the broker's acknowledgements ---------------------------------------------------------
 
@@ -180,7 +222,7 @@ class PacketSender:
             # The broker refused the chunk (e.g. not authorised): start this packet over later.
             log.error("broker refused chunk %d of packet %s: %s", index, packet_id, refused)
             self._stats.last_error = f"broker refused a chunk: {refused}"
-            self._restart(upload, reset_outbox=True)
+            self.restart(upload, reset_outbox=True)
             return
         upload.acked.add(index)
         while upload.contiguous in upload.acked:
@@ -200,7 +242,7 @@ class PacketSender:
                 self._outbox.record_progress(upload.packet_id, upload.contiguous)
                 upload.recorded = upload.contiguous
 
-    def _restart(self, upload: Upload, *, reset_outbox: bool) -> None:
+    def restart(self, upload: Upload, *, reset_outbox: bool) -> None:
         del self.uploads[upload.packet_id]
         for mid, (packet_id, _) in list(self.inflight.items()):
             if packet_id == upload.packet_id:
@@ -225,54 +267,4 @@ class PacketSender:
                     now - upload.all_acked_at,
                     upload.attempt,
                 )
-                self._restart(upload, reset_outbox=True)
-
-    def on_receipt(self, payload: bytes) -> None:
-        try:
-            receipt = parse_message(Receipt, payload)
-        except MessageError as exc:
-            log.warning("malformed receipt ignored: %s", exc)
-            return
-        wire.debug("<- receipt %s %s", receipt.packet_id, receipt.status)
-        self._stats.receipts += 1
-        try:
-            entry = self._outbox.entry(receipt.packet_id)
-        except Exception:
-            log.warning("receipt for unknown packet %s ignored", receipt.packet_id)
-            return
-        if receipt.sha256 != entry.sha256:
-            log.error(
-                "receipt for packet %s names hash %s, ours is %s: ignored",
-                receipt.packet_id,
-                receipt.sha256[:12],
-                entry.sha256[:12],
-            )
-            return
-        upload = self.uploads.get(receipt.packet_id)
-        if receipt.status in ("stored", "duplicate"):
-            if self._outbox.mark_acked(receipt.packet_id, payload.decode("utf-8", "replace")):
-                log.info(
-                    "packet %s acknowledged by the fleet (%s)", receipt.packet_id, receipt.status
-                )
-            if upload is not None:
-                self._restart(upload, reset_outbox=False)
-            return
-        self._stats.rejected += 1
-        if receipt.retry:
-            log.warning("fleet asks to resend packet %s: %s", receipt.packet_id, receipt.reason)
-            if upload is not None:
-                self._restart(upload, reset_outbox=True)
-            else:
-                self._outbox.reset_to_pending(receipt.packet_id)
-            return
-        log.error(
-            "fleet refused packet %s: %s; it stays in the outbox, contact fleet support",
-            receipt.packet_id,
-            receipt.reason,
-        )
-        self.held.add(receipt.packet_id)
-        if upload is not None:
-            self._restart(upload, reset_outbox=False)
-        self._outbound.report_event(
-            "packet-refused", "error", packet_id=receipt.packet_id, reason=receipt.reason
-        )
+                self.restart(upload, reset_outbox=True)

@@ -80,6 +80,7 @@ class StationSession:
         software_version: str,
         on_message: Callable[[MqttMessage], None],
         on_connected: Callable[[], None],
+        on_ready: Callable[[], None],
         on_published: Callable[[int, str | None], None],
         on_login_with_next_password: Callable[[], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -120,6 +121,7 @@ class StationSession:
             SessionHooks(
                 credentials=self._credentials,
                 on_connected=self._on_connect,
+                on_ready=on_ready,
                 on_refused=self._on_refused,
                 on_disconnected=self._on_disconnect,
                 on_published=on_published,

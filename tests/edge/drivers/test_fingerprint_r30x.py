@@ -392,3 +392,9 @@ def test_arguments_are_checked_before_anything_is_sent(rig: Rig) -> None:
         rig.sensor.set_security_level(6)
     with pytest.raises(ValueError):
         rig.sensor.read_index_table(4)
+
+
+def test_the_device_page_lists_every_row_of_the_table() -> None:
+    page = (Path(__file__).parents[3] / "docs/devices/fingerprint-r30x.md").read_text("utf-8")
+    for row in R30X_ERRORS:
+        assert f"| `{row.name}` | {'yes' if row.retryable else ''} | {row.message}:" in page, row

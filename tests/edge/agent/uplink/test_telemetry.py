@@ -54,7 +54,7 @@ def test_events_periodic_messages_and_heartbeats_reach_the_fleet(
         fleet_side(fleet_stack, *listened) as (_, received),
         running_uplink(identity, tmp_path / "st" / "outbox.sqlite", periodic=periodic) as up,
     ):
-        up.report_event("queued-before-connect", "warning", detail="kept")
+        up.outbound.report_event("queued-before-connect", "warning", detail="kept")
         wait_until(lambda: up.stats.connected, message="station connected")
         connected_at = time.monotonic()
         wait_until(lambda: len(built) == 1, message="periodic message soon after connect")
