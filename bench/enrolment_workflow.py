@@ -21,14 +21,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.report import Figure, report
 from edge.agent.autopilot import synthetic_application
-from edge.agent.capture import (
-    CameraIrisCapturer,
-    EnrolmentWorkflow,
-    FingerCapturer,
-    Guidance,
-    KeepBest,
-    Resolution,
-)
+from edge.agent.capture import EnrolmentWorkflow
+from edge.agent.capture_console import Guidance, KeepBest, Resolution
+from edge.agent.capture_devices import CameraIrisCapturer, FingerCapturer
 from edge.agent.outbox import Outbox
 from edge.agent.packet_builder import PacketBuilder
 from edge.drivers.fingerprint_r30x import FingerprintSensor

@@ -34,7 +34,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.report import Figure, report
 from edge.agent.autopilot import synthetic_application
-from edge.agent.capture import EnrolmentWorkflow, FingerCapturer, Guidance, KeepBest, Resolution
+from edge.agent.capture import EnrolmentWorkflow
+from edge.agent.capture_console import Guidance, KeepBest, Resolution
+from edge.agent.capture_devices import FingerCapturer
 from edge.agent.iddk_capture import IddkIrisCapturer
 from edge.agent.outbox import Outbox
 from edge.agent.packet_builder import PacketBuilder

@@ -20,8 +20,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.report import Figure, report
 from edge.agent.autopilot import synthetic_application
+from edge.agent.captured import CapturedRecord, Enrolment
 from edge.agent.outbox import Outbox
-from edge.agent.packet_builder import CapturedRecord, Enrolment, PacketBuilder
+from edge.agent.packet_builder import PacketBuilder
 from protocol.envelope import utc_timestamp
 from protocol.keys import CentralPrivateKey
 
@@ -32,9 +33,9 @@ ROUNDS = 60
 def _enrolment(rng: random.Random, number: int) -> Enrolment:
     # Ten images of ~30 KB each: compressed finger images do not compress further.
     records = [
-        CapturedRecord(
-            name=f"finger/{n}.png",
-            data=rng.randbytes(PACKET_BYTES // 10),
+        CapturedRecord.of(
+            f"finger/{n}.png",
+            rng.randbytes(PACKET_BYTES // 10),
             modality="finger",
             kind="image",
             format="image/png",

@@ -30,7 +30,8 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from bench.report import Figure, report
 from edge.agent.autopilot import synthetic_application
 from edge.agent.biometric_records import finger_record, iris_record, png_compress, wsq_compress
-from edge.agent.packet_builder import CapturedRecord, Enrolment, PacketBuilder
+from edge.agent.captured import CapturedRecord, Enrolment
+from edge.agent.packet_builder import PacketBuilder
 from edge.agent.quality.finger_quality import finger_quality
 from edge.agent.quality.iris_quality import iris_quality
 from protocol.envelope import utc_timestamp
@@ -108,8 +109,10 @@ def main() -> None:
         enrolment, fingers = _enrolment(subject)
         packet = builder.seal(enrolment, seq=subject, packet_id=f"{subject:032x}")
         sizes.append(len(packet.to_bytes()))
-        finger_bytes.append(sum(len(r.data) for r in enrolment.records if r.modality == "finger"))
-        iris_bytes.append(sum(len(r.data) for r in enrolment.records if r.modality == "iris"))
+        finger_bytes.append(
+            sum(len(r.data) for r in enrolment.records if r.entry.modality == "finger")
+        )
+        iris_bytes.append(sum(len(r.data) for r in enrolment.records if r.entry.modality == "iris"))
         for pixels in fingers:
             wsq_sizes.append(len(wsq_compress(pixels, WIDTH, HEIGHT)))
             png_sizes.append(len(png_compress(pixels, WIDTH, HEIGHT)))

@@ -31,10 +31,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.report import Figure, report
 from edge.agent.autopilot import synthetic_application
+from edge.agent.captured import CapturedRecord, Enrolment
 from edge.agent.health import HealthReporter, SensorBoard
 from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox
-from edge.agent.packet_builder import CapturedRecord, Enrolment, PacketBuilder
+from edge.agent.packet_builder import PacketBuilder
 from edge.agent.settings import UplinkSettings
 from edge.agent.uplink import Uplink
 from ewp.local_fleet import start_fleet_stack
@@ -52,9 +53,9 @@ def _fill_outbox(outbox: Outbox, builder: PacketBuilder) -> int:
     total = 0
     for n in range(1, PACKETS + 1):
         records = [
-            CapturedRecord(
-                name=f"finger/{p}.png",
-                data=rng.randbytes(PACKET_BYTES // 2),
+            CapturedRecord.of(
+                f"finger/{p}.png",
+                rng.randbytes(PACKET_BYTES // 2),
                 modality="finger",
                 kind="image",
                 format="image/png",

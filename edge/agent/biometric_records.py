@@ -20,7 +20,7 @@ from datetime import datetime
 import wsq  # noqa: F401  (registers the WSQ codec with Pillow)
 from PIL import Image
 
-from edge.agent.packet_builder import CapturedRecord
+from edge.agent.captured import CapturedRecord
 from edge.agent.quality.finger_quality import FingerQuality
 from edge.agent.quality.iris_quality import IrisQuality
 from protocol.iso19794 import QualityBlock
@@ -97,9 +97,9 @@ def finger_record(
             ),
         )
     )
-    return CapturedRecord(
-        name=f"finger/{position}.fir",
-        data=encode_finger_record(record),
+    return CapturedRecord.of(
+        f"finger/{position}.fir",
+        encode_finger_record(record),
         modality="finger",
         kind="image",
         format=FINGER_RECORD_FORMAT,
@@ -196,9 +196,9 @@ def iris_record(
             ),
         )
     )
-    return CapturedRecord(
-        name=f"iris/{eye}.iir",
-        data=encode_iris_record(record),
+    return CapturedRecord.of(
+        f"iris/{eye}.iir",
+        encode_iris_record(record),
         modality="iris",
         kind="image",
         format=IRIS_RECORD_FORMAT,

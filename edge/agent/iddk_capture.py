@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.agent.capture import Guidance, IrisSample
+from edge.agent.capture_console import Guidance
+from edge.agent.capture_devices import IrisSample
 from edge.agent.quality.iris_quality import iris_quality
 from edge.drivers.iddk2000 import (
     CaptureStatus,

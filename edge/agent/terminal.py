@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Console as RichConsole
 
-from edge.agent.capture import Declared, Guidance, KeepBest, Resolution
+from edge.agent.capture_console import Declared, Guidance, KeepBest, Resolution
 from edge.agent.errors import AgentError
 from edge.agent.i18n import REASONS, Language, render
 from edge.agent.operators import OperatorError, OperatorSession

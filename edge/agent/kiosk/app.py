@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 
 from edge.agent.application_status import ApplicationStatusStore
-from edge.agent.capture import Declared, ExceptionReason, KeepBest
+from edge.agent.capture_console import Declared, ExceptionReason, KeepBest
 from edge.agent.i18n import (
     APPLICANT_LANGUAGES,
     APPLICANT_PROMPTS,
