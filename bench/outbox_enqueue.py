@@ -16,39 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from bench.report import Figure, report
-from edge.agent.autopilot import synthetic_application
-from edge.agent.captured import CapturedRecord, Enrolment
+from bench.station_side import bench_builder, random_enrolment
 from edge.agent.outbox import Outbox
-from edge.agent.packet_builder import PacketBuilder
-from protocol.envelope import utc_timestamp
-from protocol.keys import CentralPrivateKey
 
 PACKET_BYTES = 300 * 1024
+FINGERS = [f"f{n}" for n in range(10)]
 ROUNDS = 60
-
-
-def _enrolment(rng: random.Random, number: int) -> Enrolment:
-    # Ten images of ~30 KB each: compressed finger images do not compress further.
-    records = [
-        CapturedRecord.of(
-            f"finger/{n}.png",
-            rng.randbytes(PACKET_BYTES // 10),
-            modality="finger",
-            kind="image",
-            format="image/png",
-            position=f"f{n}",
-        )
-        for n in range(10)
-    ]
-    return Enrolment(
-        application=synthetic_application(rng, number, "mu-01"),
-        operator_id="bench",
-        captured_at=utc_timestamp(),
-        records=records,
-    )
 
 
 def _baseline(directory: Path, size: int, rounds: int) -> list[float]:
@@ -69,19 +43,14 @@ def _baseline(directory: Path, size: int, rounds: int) -> list[float]:
 
 
 def _ours(directory: Path, rounds: int) -> tuple[list[float], int]:
-    central = CentralPrivateKey.generate()
-    builder = PacketBuilder(
-        station_id="mu-01",
-        signing_key=ed25519.Ed25519PrivateKey.generate(),
-        central_key=central.public_key(),
-        software_version="bench",
-    )
+    builder = bench_builder("mu-01")
     rng = random.Random(1)
     times = []
     size = 0
     with Outbox(directory / "outbox.sqlite", quota_bytes=10**10, min_free_bytes=0) as outbox:
         for n in range(1, rounds + 1):
-            enrolment = _enrolment(rng, n)  # captured data exists before "save" is pressed
+            # Captured data exists before "save" is pressed. Ten images of ~30 KB each.
+            enrolment = random_enrolment(rng, n, "mu-01", FINGERS, PACKET_BYTES // 10)
             start = time.perf_counter()
             entry = builder.save(outbox, enrolment)
             times.append(time.perf_counter() - start)

@@ -25,17 +25,15 @@ import statistics
 from datetime import UTC, datetime
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.report import Figure, report
+from bench.station_side import bench_builder
 from edge.agent.autopilot import synthetic_application
 from edge.agent.biometric_records import finger_record, iris_record, png_compress, wsq_compress
 from edge.agent.captured import CapturedRecord, Enrolment
-from edge.agent.packet_builder import PacketBuilder
 from edge.agent.quality.finger_quality import finger_quality
 from edge.agent.quality.iris_quality import iris_quality
 from protocol.envelope import utc_timestamp
-from protocol.keys import CentralPrivateKey
 from simulators.fingerprint_images import (
     HEIGHT,
     WIDTH,
@@ -93,13 +91,7 @@ def _enrolment(subject: int) -> tuple[Enrolment, list[bytes]]:
 
 
 def main() -> None:
-    central = CentralPrivateKey.generate()
-    builder = PacketBuilder(
-        station_id="mu-01",
-        signing_key=ed25519.Ed25519PrivateKey.generate(),
-        central_key=central.public_key(),
-        software_version="bench",
-    )
+    builder = bench_builder("mu-01")
     sizes: list[int] = []
     finger_bytes: list[int] = []
     iris_bytes: list[int] = []

@@ -30,8 +30,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.report import Figure, report
-from edge.agent.autopilot import synthetic_application
-from edge.agent.captured import CapturedRecord, Enrolment
+from bench.station_side import random_enrolment
 from edge.agent.health import HealthReporter, SensorBoard
 from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox
@@ -41,7 +40,6 @@ from edge.agent.uplink import Uplink
 from ewp.local_fleet import start_fleet_stack
 from protocol import topics
 from protocol.chunks import split_packet
-from protocol.envelope import utc_timestamp
 
 PACKETS = int(os.environ.get("EWP_BENCH_PACKETS", "1000"))
 PACKET_BYTES = 100 * 1024
@@ -52,23 +50,8 @@ def _fill_outbox(outbox: Outbox, builder: PacketBuilder) -> int:
     rng = random.Random(3)
     total = 0
     for n in range(1, PACKETS + 1):
-        records = [
-            CapturedRecord.of(
-                f"finger/{p}.png",
-                rng.randbytes(PACKET_BYTES // 2),
-                modality="finger",
-                kind="image",
-                format="image/png",
-                position=p,
-            )
-            for p in ("right-index", "left-index")
-        ]
-        enrolment = Enrolment(
-            application=synthetic_application(rng, n, "ct-01"),
-            operator_id="bench",
-            captured_at=utc_timestamp(),
-            records=records,
-        )
+        positions = ("right-index", "left-index")
+        enrolment = random_enrolment(rng, n, "ct-01", positions, PACKET_BYTES // 2)
         total += builder.save(outbox, enrolment).size
     return total
 
