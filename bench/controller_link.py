@@ -19,13 +19,8 @@ from pathlib import Path
 import serial
 
 from bench.report import Figure, report
-from edge.drivers.controller import (
-    BAUDRATE,
-    Controller,
-    ControllerEvent,
-    LinkTestMessage,
-    Readings,
-)
+from edge.drivers.controller import BAUDRATE, Controller
+from edge.drivers.controller_messages import ControllerEvent, LinkTestMessage, Readings
 from simulators.controller import ControllerBoard
 from simulators.serial_endpoints import ByteStream, serve_pty
 

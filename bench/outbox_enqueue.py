@@ -17,12 +17,19 @@ import time
 from pathlib import Path
 
 from bench.report import Figure, report
-from bench.station_side import bench_builder, random_enrolment
+from bench.station_backlog import random_enrolment
+from bench.station_side import bench_builder
+from edge.agent.captured import Enrolment
 from edge.agent.outbox import Outbox
 
 PACKET_BYTES = 300 * 1024
-FINGERS = [f"f{n}" for n in range(10)]
 ROUNDS = 60
+
+
+def _enrolment(rng: random.Random, number: int) -> Enrolment:
+    # Ten images of ~30 KB each: compressed finger images do not compress further.
+    positions = [f"f{n}" for n in range(10)]
+    return random_enrolment(rng, number, positions, PACKET_BYTES // 10, "mu-01")
 
 
 def _baseline(directory: Path, size: int, rounds: int) -> list[float]:
@@ -49,8 +56,7 @@ def _ours(directory: Path, rounds: int) -> tuple[list[float], int]:
     size = 0
     with Outbox(directory / "outbox.sqlite", quota_bytes=10**10, min_free_bytes=0) as outbox:
         for n in range(1, rounds + 1):
-            # Captured data exists before "save" is pressed. Ten images of ~30 KB each.
-            enrolment = random_enrolment(rng, n, "mu-01", FINGERS, PACKET_BYTES // 10)
+            enrolment = _enrolment(rng, n)  # captured data exists before "save" is pressed
             start = time.perf_counter()
             entry = builder.save(outbox, enrolment)
             times.append(time.perf_counter() - start)

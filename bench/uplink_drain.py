@@ -17,43 +17,24 @@ runs second, on a store that already holds the first backlog: any bias is agains
 from __future__ import annotations
 
 import os
-import random
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-import httpx
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from bench.report import Figure, report
-from bench.station_side import random_enrolment
-from edge.agent.health import HealthReporter, SensorBoard
+from bench.station_backlog import builder, drain, fill_outbox, fleet_serving
 from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox
-from edge.agent.packet_builder import PacketBuilder
 from edge.agent.settings import UplinkSettings
-from edge.agent.uplink import Uplink
-from ewp.local_fleet import start_fleet_stack
 from protocol import topics
 from protocol.chunks import split_packet
 
 PACKETS = int(os.environ.get("EWP_BENCH_PACKETS", "1000"))
-PACKET_BYTES = 100 * 1024
 INFLIGHT = 16
-
-
-def _fill_outbox(outbox: Outbox, builder: PacketBuilder) -> int:
-    rng = random.Random(3)
-    total = 0
-    for n in range(1, PACKETS + 1):
-        positions = ("right-index", "left-index")
-        enrolment = random_enrolment(rng, n, "ct-01", positions, PACKET_BYTES // 2)
-        total += builder.save(outbox, enrolment).size
-    return total
 
 
 def _raw_baseline(
@@ -106,33 +87,20 @@ def _raw_baseline(
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        stack = start_fleet_stack(root, workers=2, serve=False)
-        fleet = subprocess.Popen(
-            [sys.executable, "-m", "ewp", "fleet", "serve", "--config", str(stack.settings_path)],
-            stdout=subprocess.DEVNULL,
-            stderr=(root / "fleet.log").open("wb"),
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(f"{stack.url}/api/v1/health", timeout=1).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+        with fleet_serving(root) as stack:
             identity = stack.provision_station("ct-01", root / "station")
             tls_identity = stack.provision_station("ct-02", root / "station-tls")
             outbox_path = root / "station" / "outbox.sqlite"
             tls_outbox_path = root / "station-tls" / "outbox.sqlite"
             with Outbox(outbox_path, quota_bytes=10**10, min_free_bytes=0) as outbox:
-                total_bytes = _fill_outbox(outbox, _builder(identity))
+                total_bytes = fill_outbox(outbox, builder(identity), PACKETS)
                 payloads = [
                     c.to_bytes()
                     for e in outbox.waiting(limit=PACKETS)
                     for c in split_packet(outbox.load(e.packet_id))
                 ]
             with Outbox(tls_outbox_path, quota_bytes=10**10, min_free_bytes=0) as outbox:
-                _fill_outbox(outbox, _builder(tls_identity))
+                fill_outbox(outbox, builder(tls_identity), PACKETS)
             raw_s = _raw_baseline(
                 stack.broker.host,
                 stack.broker.port,
@@ -145,10 +113,6 @@ def main() -> None:
             )
             ours_s = _drain(identity, outbox_path, f"mqtt://127.0.0.1:{stack.broker.port}")
             tls_s = _drain(tls_identity, tls_outbox_path, None)
-        finally:
-            fleet.terminate()
-            fleet.wait(20)
-            stack.stop()
     mb = total_bytes / 1e6
     report(
         Figure(
@@ -175,15 +139,6 @@ def main() -> None:
     )
 
 
-def _builder(identity: StationIdentity) -> PacketBuilder:
-    return PacketBuilder(
-        station_id=identity.station_id,
-        signing_key=identity.signing_key,
-        central_key=identity.central_key,
-        software_version="bench",
-    )
-
-
 def _drain(identity: StationIdentity, outbox_path: Path, broker_url: str | None) -> float:
     """Seconds to drain the outbox; ``broker_url`` None: the address and TLS of provisioning."""
     settings = UplinkSettings(
@@ -192,40 +147,7 @@ def _drain(identity: StationIdentity, outbox_path: Path, broker_url: str | None)
         max_inflight=INFLIGHT,
         broker_url=broker_url,
     )
-    stop = threading.Event()
-    done = threading.Event()
-    elapsed = [0.0]
-
-    def run() -> None:
-        outbox = Outbox(outbox_path, quota_bytes=10**10, min_free_bytes=0)
-        health = HealthReporter(
-            station_id=identity.station_id,
-            outbox=outbox,
-            data_dir=outbox_path.parent,
-            software_version="bench",
-            sensors=SensorBoard(),
-        )
-        uplink = Uplink(
-            settings, identity, outbox, heartbeat=health.heartbeat, software_version="bench"
-        )
-        start = time.perf_counter()
-        while not stop.is_set():
-            uplink.step()
-            if uplink.stats.receipts >= PACKETS and outbox.stats().waiting == 0:
-                elapsed[0] = time.perf_counter() - start
-                done.set()
-                break
-        uplink.shutdown()
-        outbox.close()
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    if not done.wait(900):
-        stop.set()
-        thread.join()
-        raise RuntimeError("the backlog did not drain within 15 minutes")
-    thread.join()
-    return elapsed[0]
+    return drain(identity, outbox_path, settings, PACKETS).seconds
 
 
 if __name__ == "__main__":

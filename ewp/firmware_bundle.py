@@ -23,13 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge.drivers.controller import (
-    BAUDRATE,
-    Controller,
-    ControllerError,
-    ControllerTimeoutError,
-    Identity,
-)
+from edge.drivers.controller import BAUDRATE, Controller, ControllerError, ControllerTimeoutError
+from edge.drivers.controller_messages import Identity
 
 log = logging.getLogger(__name__)
 

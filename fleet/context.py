@@ -14,8 +14,9 @@ from typing import Any, TypeVar, cast
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts, audit
+from fleet import audit
 from fleet.access.sessions import SessionPolicy
+from fleet.alerts.raising import active_counts
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.broker.publisher import FleetPublisher
 from fleet.errors import FleetError
@@ -95,7 +96,7 @@ class FleetContext:
 
     def _active_alerts(self) -> dict[tuple[str, str], int]:
         with self.sessions() as session:
-            return alerts.active_counts(session)
+            return active_counts(session)
 
     @classmethod
     def create(cls, settings: FleetSettings) -> FleetContext:

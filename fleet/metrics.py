@@ -33,48 +33,56 @@ log = logging.getLogger(__name__)
 AlertSource = Callable[[], Mapping[tuple[str, str], int]]
 
 
+# attribute: (metric, help, labels): the counters of what this process did, in exposition order
+COUNTERS: dict[str, tuple[str, str, tuple[str, ...]]] = {
+    "chunks": ("ewp_ingest_chunks", "packet chunks received", ()),
+    "packets_stored": ("ewp_ingest_packets_stored", "packets reassembled and stored", ()),
+    "duplicates": (
+        "ewp_ingest_duplicates",
+        "packets received again and acknowledged again",
+        (),
+    ),
+    "rejections": ("ewp_ingest_rejections", "messages refused, by reason", ("reason",)),
+    "quarantined": (
+        "ewp_ingest_quarantined",
+        "messages that could not be handled, kept in the quarantine, by reason",
+        ("reason",),
+    ),
+    "receipts": ("ewp_receipts_sent", "receipts published to stations, by status", ("status",)),
+    "heartbeats": ("ewp_heartbeats", "heartbeats received", ()),
+    "events": ("ewp_station_events", "station events received, by severity", ("severity",)),
+    "command_responses": (
+        "ewp_command_responses",
+        "signed command answers stored, by status",
+        ("status",),
+    ),
+    "logins": ("ewp_logins", "web logins, by outcome (ok, failed, locked)", ("outcome",)),
+    "alerts_raised": (
+        "ewp_alerts_raised",
+        "alerts raised, by rule and severity",
+        ("rule", "severity"),
+    ),
+}
+
+
 class FleetMetrics:
+    chunks: Counter
+    packets_stored: Counter
+    duplicates: Counter
+    rejections: Counter
+    quarantined: Counter
+    receipts: Counter
+    heartbeats: Counter
+    events: Counter
+    command_responses: Counter
+    logins: Counter
+    alerts_raised: Counter
+
     def __init__(self, sessions: sessionmaker[Session] | None = None) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.chunks = Counter("ewp_ingest_chunks", "packet chunks received", registry=r)
-        self.packets_stored = Counter(
-            "ewp_ingest_packets_stored", "packets reassembled and stored", registry=r
-        )
-        self.duplicates = Counter(
-            "ewp_ingest_duplicates", "packets received again and acknowledged again", registry=r
-        )
-        self.rejections = Counter(
-            "ewp_ingest_rejections", "messages refused, by reason", ["reason"], registry=r
-        )
-        self.quarantined = Counter(
-            "ewp_ingest_quarantined",
-            "messages that could not be handled, kept in the quarantine, by reason",
-            ["reason"],
-            registry=r,
-        )
-        self.receipts = Counter(
-            "ewp_receipts_sent", "receipts published to stations, by status", ["status"], registry=r
-        )
-        self.heartbeats = Counter("ewp_heartbeats", "heartbeats received", registry=r)
-        self.events = Counter(
-            "ewp_station_events", "station events received, by severity", ["severity"], registry=r
-        )
-        self.command_responses = Counter(
-            "ewp_command_responses",
-            "signed command answers stored, by status",
-            ["status"],
-            registry=r,
-        )
-        self.logins = Counter(
-            "ewp_logins", "web logins, by outcome (ok, failed, locked)", ["outcome"], registry=r
-        )
-        self.alerts_raised = Counter(
-            "ewp_alerts_raised",
-            "alerts raised, by rule and severity",
-            ["rule", "severity"],
-            registry=r,
-        )
+        for attribute, (name, documentation, labels) in COUNTERS.items():
+            setattr(self, attribute, Counter(name, documentation, labels, registry=r))
         self._alert_source: AlertSource | None = None
         r.register(_AlertCollector(self))
         if sessions is not None:

@@ -27,9 +27,9 @@ from datetime import UTC, datetime
 from protocol.enrolment import EnrolmentManifest
 from protocol.iso19794 import EWP_VENDOR_ID, QUALITY_FAILED, QualityBlock
 from protocol.iso19794_4 import RECORD_FORMAT as FINGER_RECORD_FORMAT
-from protocol.iso19794_4 import Compression, decode_finger_record
+from protocol.iso19794_4 import Compression, FingerImage, decode_finger_record
 from protocol.iso19794_6 import RECORD_FORMAT as IRIS_RECORD_FORMAT
-from protocol.iso19794_6 import ImageFormat, decode_iris_record
+from protocol.iso19794_6 import ImageFormat, IrisImage, decode_iris_record
 
 FS, GS, RS, US = b"\x1c", b"\x1d", b"\x1e", b"\x1f"
 VERSION = "0500"  # ANSI/NIST-ITL 1-2011
@@ -53,6 +53,31 @@ def _text(value: str) -> bytes:
     if any(b in data for b in (FS, GS, RS, US)):
         raise ExportError(f"text {value!r} holds an ANSI/NIST-ITL separator character")
     return data
+
+
+def _image_fields(
+    first: str,
+    origin: str,
+    image: FingerImage | IrisImage,
+    *,
+    scale: str,
+    resolution: str,
+    cga: str,
+) -> list[Field]:
+    """Fields 3-12 of a Type-14 or Type-17 record: ``first`` (the impression type, or the
+    eye), the originating agency, capture date, size, scale, resolution, compression, depth."""
+    return [
+        (3, first.encode()),
+        (4, _text(origin)),
+        (5, image.captured_at.strftime("%Y%m%d").encode()),
+        (6, str(image.width).encode()),
+        (7, str(image.height).encode()),
+        (8, scale.encode()),
+        (9, resolution.encode()),
+        (10, resolution.encode()),
+        (11, cga.encode()),
+        (12, str(image.bit_depth).encode()),
+    ]
 
 
 def _items(*subfields: Iterable[str]) -> bytes:
@@ -117,20 +142,15 @@ def export_transaction(
                 cga = _FINGER_CGA.get(image.compression)
                 if cga is None:
                     raise ExportError(f"{record.name}: compression {image.compression.name}")
-                fields: list[Field] = [
-                    (3, str(image.impression).encode()),
-                    (4, _text(origin)),
-                    (5, image.captured_at.strftime("%Y%m%d").encode()),
-                    (6, str(image.width).encode()),
-                    (7, str(image.height).encode()),
-                    (8, str(int(image.scale_units)).encode()),
-                    (9, str(image.resolution).encode()),
-                    (10, str(image.resolution).encode()),
-                    (11, cga.encode()),
-                    (12, str(image.bit_depth).encode()),
-                    (13, str(image.position).encode()),
-                    (999, image.image_data),
-                ]
+                fields = _image_fields(
+                    str(image.impression),
+                    origin,
+                    image,
+                    scale=str(int(image.scale_units)),
+                    resolution=str(image.resolution),
+                    cga=cga,
+                )
+                fields += [(13, str(image.position).encode()), (999, image.image_data)]
                 if image.quality:
                     # FQM: finger position ^ quality ^ vendor ^ product, one subfield each.
                     fields.append(
@@ -151,21 +171,11 @@ def export_transaction(
                 cga = _IRIS_CGA.get(eye.image_format)
                 if cga is None:
                     raise ExportError(f"{record.name}: image format {eye.image_format.name}")
-                fields = [
-                    (3, str(int(eye.eye)).encode()),
-                    (4, _text(origin)),
-                    (5, eye.captured_at.strftime("%Y%m%d").encode()),
-                    (6, str(eye.width).encode()),
-                    (7, str(eye.height).encode()),
-                    # No physical scale for the camera: pixel aspect ratio 1:1.
-                    (8, b"0"),
-                    (9, b"1"),
-                    (10, b"1"),
-                    (11, cga.encode()),
-                    (12, str(eye.bit_depth).encode()),
-                    (13, b"GRAY"),
-                    (999, eye.image_data),
-                ]
+                # No physical scale for the camera: pixel aspect ratio 1:1.
+                fields = _image_fields(
+                    str(int(eye.eye)), origin, eye, scale="0", resolution="1", cga=cga
+                )
+                fields += [(13, b"GRAY"), (999, eye.image_data)]
                 if eye.quality:
                     fields.append((24, _items(*_quality_items(eye.quality))))
                 if eye.iris.diameter_smallest:

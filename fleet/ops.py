@@ -15,18 +15,22 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts, application_status, configuration, health, reconciliation
-from fleet.alerts import Changes
+from fleet import application_status, reconciliation
+from fleet.alerts import raising, rules
+from fleet.alerts.raising import Changes
 from fleet.broker.publisher import FleetPublisher
+from fleet.configuration import publishing, reports
+from fleet.configuration.changes import refresh_new_stations
 from fleet.errors import BrokerAdminError
-from fleet.health import Clock
+from fleet.health import rollups, writes
 from fleet.rate_limit import RateLimiter
 from fleet.settings import FleetSettings
-from fleet.store.models import Station, StationEventRow, utcnow
+from fleet.store.models import Clock, Station, StationEventRow, utcnow
 from fleet.store.ops_models import Alert, StationLiveness
 from fleet.webhook import DeliveryRound, WebhookSender
 from protocol import topics
@@ -37,6 +41,16 @@ from protocol.ops_messages import ConfigApplied, ReconciliationReport
 log = logging.getLogger(__name__)
 
 ASKED_SWEEP_GAP_S = 30.0
+
+Report = TypeVar("Report", ConfigApplied, ReconciliationReport)
+
+
+def _from_station(model: type[Report], station_id: str, payload: bytes, what: str) -> Report:
+    """The message, refused if it names another station than the topic it came on."""
+    report = parse_message(model, payload)
+    if report.station_id != station_id:
+        raise MessageError(f"{what} names station {report.station_id}")
+    return report
 
 
 @dataclass
@@ -85,11 +99,11 @@ class FleetOps:
     def on_heartbeat(self, session: Session, station_id: str, heartbeat: Heartbeat) -> None:
         now = self.clock()
         configured = (
-            configuration.configured_heartbeat_interval(session, station_id)
+            reports.configured_heartbeat_interval(session, station_id)
             if heartbeat.interval_s is None
             else None
         )
-        health.record_heartbeat(
+        writes.record_heartbeat(
             session,
             station_id,
             heartbeat,
@@ -98,10 +112,10 @@ class FleetOps:
             configured_interval_s=configured,
         )
         if heartbeat.config is not None:
-            configuration.record_running(session, station_id, heartbeat.config, now=now)
+            reports.record_running(session, station_id, heartbeat.config, now=now)
 
     def on_status(self, session: Session, station_id: str, status: StationStatus) -> None:
-        health.record_status(
+        writes.record_status(
             session, station_id, status, now=self.clock(), settings=self.settings.health
         )
         station = session.get(Station, station_id)
@@ -113,7 +127,7 @@ class FleetOps:
         self, session: Session, station_id: str, event: StationEvent, row: StationEventRow
     ) -> None:
         row.at = self.clock()  # the fleet's clock orders events against heartbeats
-        if event.kind in alerts.EVENT_KINDS:
+        if event.kind in rules.EVENT_KINDS:
             session.flush()
             self.evaluate_alerts_in(session, station_id=station_id)
 
@@ -133,17 +147,13 @@ class FleetOps:
         handler(station_id, payload)
 
     def _on_config_applied(self, station_id: str, payload: bytes) -> None:
-        report = parse_message(ConfigApplied, payload)
-        if report.station_id != station_id:
-            raise MessageError(f"config-applied names station {report.station_id}")
+        report = _from_station(ConfigApplied, station_id, payload, "config-applied")
         with self.sessions() as session:
-            configuration.record_applied(session, station_id, report, now=self.clock())
+            reports.record_applied(session, station_id, report, now=self.clock())
             session.commit()
 
     def _on_reconciliation(self, station_id: str, payload: bytes) -> None:
-        report = parse_message(ReconciliationReport, payload)
-        if report.station_id != station_id:
-            raise MessageError(f"reconciliation report names station {report.station_id}")
+        report = _from_station(ReconciliationReport, station_id, payload, "reconciliation report")
         with self.sessions() as session:
             reconciliation.record_report(session, station_id, report, now=self.clock())
             session.flush()
@@ -160,15 +170,13 @@ class FleetOps:
         if self._publisher is None:
             return []
         with self.sessions() as session:
-            waiting = configuration.unpublished(session, station_ids)
+            waiting = publishing.unpublished(session, station_ids)
             session.rollback()
         done = []
         for station_id in waiting:
             with self.sessions() as session:
                 try:
-                    if configuration.publish(
-                        session, self._publisher(), station_id, now=self.clock()
-                    ):
+                    if publishing.publish(session, self._publisher(), station_id, now=self.clock()):
                         done.append(station_id)
                 except BrokerAdminError as exc:
                     log.warning(
@@ -205,7 +213,7 @@ class FleetOps:
 
     def sync_configs(self) -> list[str]:
         with self.sessions() as session:
-            configuration.refresh_new_stations(session, now=self.clock())
+            refresh_new_stations(session, now=self.clock())
             session.commit()
         return self.publish_configs()
 
@@ -213,12 +221,12 @@ class FleetOps:
 
     def check_liveness(self) -> list[str]:
         with self.sessions() as session:
-            stations = health.check_timeouts(session, now=self.clock())
+            stations = writes.check_timeouts(session, now=self.clock())
             session.commit()
         return stations
 
     def evaluate_alerts_in(self, session: Session, *, station_id: str | None = None) -> Changes:
-        changes = alerts.evaluate(
+        changes = raising.evaluate(
             session,
             now=self.clock(),
             settings=self.settings.alerts,
@@ -254,7 +262,7 @@ class FleetOps:
         written = 0
         for _ in range(30):  # catch up a day per round after a long stop
             with self.sessions() as session:
-                done = health.roll_up(session, now=self.clock())
+                done = rollups.roll_up(session, now=self.clock())
                 session.commit()
             written += done
             if not done:
@@ -263,7 +271,7 @@ class FleetOps:
 
     def apply_retention(self) -> int:
         with self.sessions() as session:
-            deleted = health.apply_retention(
+            deleted = rollups.apply_retention(
                 session, now=self.clock(), settings=self.settings.health
             )
             session.commit()

@@ -5,7 +5,7 @@ status page. Sections of `fleet.settings.FleetSettings` (``[health]``, ``[alerts
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import Field, field_validator, model_validator
 
@@ -27,16 +27,7 @@ RuleName = Literal[
     "reconciliation-gap",
     "station-misbehaving",
 ]
-RULES: tuple[RuleName, ...] = (
-    "station-offline",
-    "backlog-old",
-    "disk-full",
-    "cpu-hot",
-    "sensor-fault",
-    "tamper",
-    "reconciliation-gap",
-    "station-misbehaving",
-)
+RULES: tuple[RuleName, ...] = get_args(RuleName)
 
 
 class HealthSettings(Section):

@@ -3,15 +3,14 @@
 ``ewp fleet init`` makes a CA (ECDSA P-256, 10 years) and one server certificate for the broker
 and the fleet's HTTPS (2 years, the host names and addresses stations use), unless the operator
 brings their own files. Stations pin the CA by its fingerprint (``protocol.provisioning``), carried
-in every claim token. Private keys are written 0600 through a new file (O_EXCL), never over an
-existing one.
+in every claim token. Private keys are written 0600, whole, as new files, never over an
+existing one (``protocol.private_files.create_private``).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from fleet.errors import FleetError
+from protocol.private_files import create_private
 from protocol.provisioning import ca_fingerprint
 
 CA_CERT_FILE = "fleet-ca.pem"
@@ -51,18 +51,24 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def _write_private(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-
-
-def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
-    return key.private_bytes(
+def _save(
+    directory: Path,
+    cert_file: str,
+    key_file: str,
+    cert: x509.Certificate,
+    key: ec.EllipticCurvePrivateKey,
+) -> tuple[Path, Path]:
+    """The certificate and its key (0600, never over an existing key): (cert file, key file)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key_path, cert_path = directory / key_file, directory / cert_file
+    pem = key.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
+    create_private(key_path, pem)
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return cert_path, key_path
 
 
 def create_ca(directory: Path, *, common_name: str = "ewp fleet CA") -> tuple[Path, Path]:
@@ -95,11 +101,7 @@ def create_ca(directory: Path, *, common_name: str = "ewp fleet CA") -> tuple[Pa
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = directory / CA_KEY_FILE, directory / CA_CERT_FILE
-    _write_private(key_path, _key_pem(key))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path, key_path
+    return _save(directory, CA_CERT_FILE, CA_KEY_FILE, cert, key)
 
 
 def issue_server_certificate(
@@ -143,11 +145,7 @@ def issue_server_certificate(
         )
         .sign(ca_key, hashes.SHA256())
     )
-    directory.mkdir(parents=True, exist_ok=True)
-    key_path, cert_path = directory / SERVER_KEY_FILE, directory / SERVER_CERT_FILE
-    _write_private(key_path, _key_pem(key))
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    return cert_path, key_path
+    return _save(directory, SERVER_CERT_FILE, SERVER_KEY_FILE, cert, key)
 
 
 def create_fleet_tls(directory: Path, names: list[str]) -> TlsFiles:

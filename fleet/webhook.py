@@ -23,8 +23,8 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet.health import Clock
 from fleet.ops_settings import WebhookSettings
+from fleet.store.models import Clock
 from fleet.store.ops_models import AlertNotification
 from fleet.version import software_version
 

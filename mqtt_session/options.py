@@ -98,18 +98,33 @@ class Will:
 @dataclass(frozen=True)
 class Backoff:
     """Reconnect delays: exponential with full jitter (uniform between ``min_s`` and the
-    growing ceiling), so a fleet of clients does not stampede a broker that came back."""
+    growing ceiling), so a fleet of clients does not stampede a broker that came back.
+
+    A connection that had been logged in for ``healthy_s`` or longer and then dropped (a
+    cellular link reset, a hand-over) is tried again at once: within ``quick_s``, spread so
+    that clients dropped together do not arrive in one instant. If that try fails, the usual
+    delays follow: a broker that went away is still given room."""
 
     min_s: float = 0.5
     max_s: float = 30.0
+    quick_s: float = 0.25
+    healthy_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not 0 < self.min_s <= self.max_s:
             raise SessionError(f"backoff needs 0 < min_s <= max_s, got {self.min_s}, {self.max_s}")
+        if self.quick_s < 0 or self.healthy_s < 0:
+            raise SessionError(
+                f"backoff needs quick_s, healthy_s >= 0, got {self.quick_s}, {self.healthy_s}"
+            )
 
     def delay(self, attempt: int, uniform: Callable[[float, float], float]) -> float:
         ceiling = min(self.max_s, self.min_s * 2 ** min(max(attempt, 0), 30))
         return uniform(self.min_s, ceiling)
+
+    def after_healthy(self, uniform: Callable[[float, float], float]) -> float:
+        """The wait before the first try after a healthy connection dropped."""
+        return uniform(0.0, self.quick_s)
 
 
 @dataclass(frozen=True)

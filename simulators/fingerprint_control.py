@@ -26,12 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulators.control_port import (
-    ControlError,
-    ControlPort,
-    handle_device_command,
-    json_lines,
-)
+from simulators.control_port import ControlError, ControlPort, serve_device_control
 from simulators.fingerprint import SimulatedFingerprintSensor
 
 
@@ -52,18 +47,11 @@ def _lift(sensor: SimulatedFingerprintSensor, request: dict[str, Any]) -> dict[s
     return {}
 
 
-def handle_command(
-    sensors: list[SimulatedFingerprintSensor], request: dict[str, Any]
-) -> dict[str, Any]:
-    """Carry out one control command and return the reply object."""
-    return handle_device_command(
-        sensors, request, device_word="sensor", own={"place": _place, "lift": _lift}
-    )
-
-
 def serve_control(
     sensors: list[SimulatedFingerprintSensor], host: str = "127.0.0.1", port: int = 0
 ) -> ControlPort:
     """Open the control port of ``sensors`` on ``host:port`` (0 picks a free one)."""
-    answer = json_lines(lambda request: handle_command(sensors, request))
-    return ControlPort(answer, host, port, name="sim-fingerprint-control")
+    own = {"place": _place, "lift": _lift}
+    return serve_device_control(
+        sensors, device_word="sensor", own=own, name="sim-fingerprint-control", host=host, port=port
+    )

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from simulators import faults
-from simulators.faults import FaultSpecError, FaultSyntax
+from simulators.faults import FaultSyntax
 
 INSTRUCTIONS: dict[str, int] = {
     "genimg": 0x01,
@@ -97,9 +97,6 @@ SYNTAX = FaultSyntax(
     ),
     default_counts={faults.UNPLUG_MID_IMAGE: 10, faults.GARBAGE: 16},
 )
-parse_fault = SYNTAX.parse
-fault_from_object = SYNTAX.from_object
-load_faults = SYNTAX.load
 
 
 class FaultPlan(faults.FaultPlan[Fault]):
@@ -128,16 +125,3 @@ class FaultPlan(faults.FaultPlan[Fault]):
             if self._take(FaultKind.BAD_CHECKSUM) is not None:
                 return True
             return data and self._take(FaultKind.BAD_DATA_CHECKSUM) is not None
-
-
-__all__ = [
-    "INSTRUCTIONS",
-    "INSTRUCTION_NAMES",
-    "Fault",
-    "FaultKind",
-    "FaultPlan",
-    "FaultSpecError",
-    "fault_from_object",
-    "load_faults",
-    "parse_fault",
-]

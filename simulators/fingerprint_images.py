@@ -26,7 +26,6 @@ like an R30x optical sensor at 500 dpi.
 from __future__ import annotations
 
 import enum
-import hashlib
 import logging
 import math
 import threading
@@ -36,6 +35,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
+
+from simulators.image_synthesis import FloatArray, SeededIdentity, box_blur, smooth_noise
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,6 @@ _MASTER_H = 352
 _ORIENTATION_BINS = 8
 _PASSES = 5
 
-FloatArray = NDArray[np.float64]
 MasterArray = NDArray[np.float32]
 
 
@@ -85,21 +85,15 @@ class FingerClass(enum.Enum):
 
 
 @dataclass(frozen=True)
-class FingerIdentity:
+class FingerIdentity(SeededIdentity):
     """One simulated finger: who it belongs to, which finger, and the simulator's seed."""
 
     subject: int
     finger: FingerPosition
     seed: int = 0
 
-    def digest(self) -> bytes:
-        """A stable 32-byte digest of the identity (the root of everything drawn for it)."""
-        text = f"ewp-sim-finger:{self.seed}:{self.subject}:{self.finger.value}"
-        return hashlib.blake2b(text.encode(), digest_size=32).digest()
-
-    def rng(self, purpose: str) -> np.random.Generator:
-        material = hashlib.blake2b(self.digest() + purpose.encode(), digest_size=16).digest()
-        return np.random.default_rng(int.from_bytes(material, "big"))
+    def key(self) -> str:
+        return f"ewp-sim-finger:{self.seed}:{self.subject}:{self.finger.value}"
 
     @property
     def finger_class(self) -> FingerClass:
@@ -350,43 +344,6 @@ def _sample(master: MasterArray, xs: FloatArray, ys: FloatArray) -> FloatArray:
     return result
 
 
-def _box_blur(image: FloatArray, radius: int) -> FloatArray:
-    """Separable box blur with edge clamping (cumulative sums, so any radius costs the same)."""
-    out = image
-    for axis in (0, 1):
-        padded = np.concatenate(
-            [
-                np.repeat(np.take(out, [0], axis=axis), radius + 1, axis=axis),
-                out,
-                np.repeat(np.take(out, [-1], axis=axis), radius, axis=axis),
-            ],
-            axis=axis,
-        )
-        summed = np.cumsum(padded, axis=axis)
-        n = out.shape[axis]
-        upper = np.take(summed, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis)
-        lower = np.take(summed, np.arange(0, n), axis=axis)
-        out = (upper - lower) / (2 * radius + 1)
-    return out
-
-
-def _smooth_noise(rng: np.random.Generator, scale: int) -> FloatArray:
-    """Low-frequency noise in 0..1 over the image, with features about ``scale`` pixels wide."""
-    coarse = rng.random((HEIGHT // scale + 3, WIDTH // scale + 3))
-    ys = np.arange(HEIGHT)[:, None] / scale + 1.0
-    xs = np.arange(WIDTH)[None, :] / scale + 1.0
-    y0 = np.floor(ys).astype(np.int64)
-    x0 = np.floor(xs).astype(np.int64)
-    fy = ys - y0
-    fx = xs - x0
-    fy = fy * fy * (3 - 2 * fy)
-    fx = fx * fx * (3 - 2 * fx)
-    top = coarse[y0, x0] * (1 - fx) + coarse[y0, x0 + 1] * fx
-    bottom = coarse[y0 + 1, x0] * (1 - fx) + coarse[y0 + 1, x0 + 1] * fx
-    result: FloatArray = top * (1 - fy) + bottom * fy
-    return result
-
-
 def render_press(identity: FingerIdentity, conditions: PressConditions, seed: int) -> bytes:
     """One impression of ``identity`` on the glass: HEIGHT rows of WIDTH 8-bit pixels."""
     master = master_pattern(identity)
@@ -409,14 +366,14 @@ def render_press(identity: FingerIdentity, conditions: PressConditions, seed: in
     ex = (u - conditions.contact_offset_x) / ax
     ey = (v - conditions.contact_offset_y - 0.04 * HEIGHT) / ay
     radius = np.sqrt(ex**2 + ey**2)
-    edge = _smooth_noise(rng, 24) * 0.12
+    edge = smooth_noise(rng, HEIGHT, WIDTH, 24) * 0.12
     contact = np.clip((1.0 + edge - radius) / 0.08, 0.0, 1.0)
 
     if conditions.dry > 0:
-        breaks = _smooth_noise(rng, 6)
+        breaks = smooth_noise(rng, HEIGHT, WIDTH, 6)
         ridge = ridge * (breaks > conditions.dry)
     if conditions.smudge:
-        blurred = _box_blur(ridge, 4)
+        blurred = box_blur(ridge, 4)
         blob_x = float(rng.uniform(-60, 60))
         blob_y = float(rng.uniform(-70, 70))
         blob = np.exp(-((u - blob_x) ** 2 + (v - blob_y) ** 2) / (2 * 45.0**2))

@@ -27,12 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from simulators.control_port import (
-    ControlError,
-    ControlPort,
-    handle_device_command,
-    json_lines,
-)
+from simulators.control_port import ControlError, ControlPort, serve_device_control
 from simulators.iris import SimulatedIrisCamera
 
 
@@ -66,16 +61,11 @@ def _withdraw(camera: SimulatedIrisCamera, request: dict[str, Any]) -> dict[str,
     return {}
 
 
-def handle_command(cameras: list[SimulatedIrisCamera], request: dict[str, Any]) -> dict[str, Any]:
-    """Carry out one control command and return the reply object."""
-    return handle_device_command(
-        cameras, request, device_word="camera", own={"present": _present, "withdraw": _withdraw}
-    )
-
-
 def serve_control(
     cameras: list[SimulatedIrisCamera], host: str = "127.0.0.1", port: int = 0
 ) -> ControlPort:
     """Open the control port of ``cameras`` on ``host:port`` (0 picks a free one)."""
-    answer = json_lines(lambda request: handle_command(cameras, request))
-    return ControlPort(answer, host, port, name="sim-iris-control")
+    own = {"present": _present, "withdraw": _withdraw}
+    return serve_device_control(
+        cameras, device_word="camera", own=own, name="sim-iris-control", host=host, port=port
+    )

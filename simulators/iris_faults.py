@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 from simulators import faults
-from simulators.faults import FaultSpecError, FaultSyntax
+from simulators.faults import FaultSyntax
 
 COMMANDS: dict[str, int] = {
     "init": 0x01,
@@ -91,9 +91,6 @@ SYNTAX = FaultSyntax(
     default_counts={faults.UNPLUG_MID_IMAGE: 10, faults.GARBAGE: 16},
     nonzero_code=True,
 )
-parse_fault = SYNTAX.parse
-fault_from_object = SYNTAX.from_object
-load_faults = SYNTAX.load
 
 
 class FaultPlan(faults.FaultPlan[Fault]):
@@ -122,16 +119,3 @@ class FaultPlan(faults.FaultPlan[Fault]):
 
     def drop_event(self) -> bool:
         return self._use(FaultKind.DROP_EVENTS)
-
-
-__all__ = [
-    "COMMANDS",
-    "COMMAND_NAMES",
-    "Fault",
-    "FaultKind",
-    "FaultPlan",
-    "FaultSpecError",
-    "fault_from_object",
-    "load_faults",
-    "parse_fault",
-]

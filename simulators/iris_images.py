@@ -29,20 +29,25 @@ from __future__ import annotations
 
 import enum
 import functools
-import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from simulators.image_synthesis import (
+    FloatArray,
+    SeededIdentity,
+    gaussian_blur,
+    smooth_noise,
+    to_pixels,
+)
+
 WIDTH = 640
 HEIGHT = 480
 
 _RADIAL = 64  # rubber-sheet samples from pupil to limbus
 _ANGULAR = 512  # samples around the eye
-
-FloatArray = NDArray[np.float64]
 
 
 class EyeSide(enum.Enum):
@@ -51,20 +56,15 @@ class EyeSide(enum.Enum):
 
 
 @dataclass(frozen=True)
-class IrisIdentity:
+class IrisIdentity(SeededIdentity):
     """One simulated eye: whose, which side, and the simulator's seed."""
 
     person: int
     side: EyeSide
     seed: int = 0
 
-    def digest(self) -> bytes:
-        text = f"ewp-sim-iris:{self.seed}:{self.person}:{self.side.value}"
-        return hashlib.blake2b(text.encode(), digest_size=32).digest()
-
-    def rng(self, purpose: str) -> np.random.Generator:
-        material = hashlib.blake2b(self.digest() + purpose.encode(), digest_size=16).digest()
-        return np.random.default_rng(int.from_bytes(material, "big"))
+    def key(self) -> str:
+        return f"ewp-sim-iris:{self.seed}:{self.person}:{self.side.value}"
 
 
 @dataclass(frozen=True)
@@ -269,72 +269,6 @@ def _upper_lid_for(
     return (low + high) / 2
 
 
-def _gaussian_blur(image: FloatArray, sigma: float) -> FloatArray:
-    if sigma <= 0.05:
-        return image
-    if sigma <= 2.0:
-        # A short separable kernel: cheaper than two FFTs for a slight defocus.
-        radius = math.ceil(3 * sigma)
-        taps = np.exp(-(np.arange(-radius, radius + 1) ** 2) / (2 * sigma**2))
-        taps /= taps.sum()
-        out = image
-        for axis in (0, 1):
-            padded = np.pad(out, [(radius, radius) if a == axis else (0, 0) for a in (0, 1)],
-                            mode="reflect")  # fmt: skip
-            size = out.shape[axis]
-            out = sum(
-                (weight * np.take(padded, np.arange(k, k + size), axis=axis)
-                 for k, weight in enumerate(taps)),
-                np.zeros_like(out),
-            )  # fmt: skip
-        return out
-    pad = math.ceil(3 * sigma) + 1
-    # Pad to sizes whose only prime factors are 2, 3 and 5: the FFTs are several times faster.
-    size_y, size_x = (_smooth_size(n + 2 * pad) for n in image.shape)
-    padded = np.pad(
-        image, ((pad, size_y - image.shape[0] - pad), (pad, size_x - image.shape[1] - pad)),
-        mode="reflect",
-    )  # fmt: skip
-    fy = np.fft.fftfreq(size_y)[:, None]
-    fx = np.fft.rfftfreq(size_x)[None, :]
-    transfer = np.exp(-2 * math.pi**2 * sigma**2 * (fx**2 + fy**2))
-    blurred = np.fft.irfft2(np.fft.rfft2(padded) * transfer, s=padded.shape)
-    result: FloatArray = blurred[pad : pad + image.shape[0], pad : pad + image.shape[1]]
-    return result
-
-
-def _smooth_size(n: int) -> int:
-    """The smallest size >= n whose prime factors are 2, 3 and 5 only."""
-    while True:
-        rest = n
-        for prime in (2, 3, 5):
-            while rest % prime == 0:
-                rest //= prime
-        if rest == 1:
-            return n
-        n += 1
-
-
-def _smooth_noise(rng: np.random.Generator, scale: int) -> FloatArray:
-    """Low-frequency noise in 0..1 over the image, with features about ``scale`` pixels wide.
-
-    Smoothstep interpolation of a coarse random grid, one axis after the other.
-    """
-    coarse = rng.random((HEIGHT // scale + 3, WIDTH // scale + 3))
-
-    def weights(n: int) -> tuple[NDArray[np.int64], FloatArray]:
-        position = np.arange(n) / scale + 1.0
-        index = np.floor(position).astype(np.int64)
-        fraction = position - index
-        return index, fraction * fraction * (3 - 2 * fraction)
-
-    y0, fy = weights(HEIGHT)
-    x0, fx = weights(WIDTH)
-    rows = coarse[y0] * (1 - fy[:, None]) + coarse[y0 + 1] * fy[:, None]  # HEIGHT x coarse
-    result: FloatArray = rows[:, x0] * (1 - fx) + rows[:, x0 + 1] * fx
-    return result
-
-
 def _lashes(
     rng: np.random.Generator, count: int, cx: float, cy: float, half_width: float,
     upper: float, lower: float, side: EyeSide,
@@ -429,10 +363,11 @@ def render_eye(identity: IrisIdentity, conditions: EyeConditions, seed: int) -> 
     fraction = r_index - r0
     texture = pattern[r0, a_index] * (1 - fraction) + pattern[r1, a_index] * fraction
 
-    skin = 150.0 + 35.0 * _smooth_noise(rng, 60) + 8.0 * _smooth_noise(rng, 9)
-    sclera = 188.0 + 10.0 * _smooth_noise(rng, 40)
+    skin = 150.0 + 35.0 * smooth_noise(rng, HEIGHT, WIDTH, 60)
+    skin += 8.0 * smooth_noise(rng, HEIGHT, WIDTH, 9)
+    sclera = 188.0 + 10.0 * smooth_noise(rng, HEIGHT, WIDTH, 40)
     iris_level = shape.brightness * (0.55 + 0.9 * texture)
-    pupil_level = 14.0 + 4.0 * _smooth_noise(rng, 30)
+    pupil_level = 14.0 + 4.0 * smooth_noise(rng, HEIGHT, WIDTH, 30)
     edge = np.clip((rho - 1.0) / 0.03, 0.0, 1.0)  # a soft limbus
     eyeball = np.where(pupil, pupil_level, iris_level * (1 - edge) + sclera * edge)
     eyeball = np.where(rho > 1.0, sclera, eyeball)
@@ -475,9 +410,9 @@ def render_eye(identity: IrisIdentity, conditions: EyeConditions, seed: int) -> 
     pupil_mean = float(image[pupil_seen].mean()) if pupil_seen.any() else iris_mean
     contrast = (iris_mean - pupil_mean) / (iris_mean + pupil_mean) if iris_mean > 0 else 0.0
 
-    image = _gaussian_blur(image, conditions.blur)
+    image = gaussian_blur(image, conditions.blur)
     image = image * _VIGNETTE + rng.normal(0.0, 2.5, size=image.shape)
-    pixels = bytes(np.clip(np.round(image), 0, 255).astype(np.uint8))
+    pixels = to_pixels(image)
     return RenderedEye(
         pixels=pixels,
         iris_x=round(cx),

@@ -8,7 +8,10 @@ listens on a local port and forwards to an upstream (the broker). Faults:
 - ``blackhole()``  connections stay open but nothing passes either way, so only keep-alives
                    notice (a link that hangs without failing);
 - latency and a bandwidth cap per direction (``LinkProfile``);
-- ``drop_rate``    per-second chance that each open connection is reset (a flaky link).
+- ``drop_rate``    per-second chance that each open connection is reset (a flaky link);
+- ``reset_every_s`` every open connection is reset about this often, each interval drawn
+                   within ``reset_jitter`` of it from the link's seeded generator (a cellular
+                   link handing over between cells: a lossy link with repeatable resets).
 
 A ``NetworkSimulator`` runs many links on one asyncio loop in a background thread; its methods
 are safe to call from any thread. ``ewp sim network`` serves links from the command line with a
@@ -21,6 +24,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -34,6 +38,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 READ_SIZE = 16384
+SLICES_PER_S = 20  # a capped link passes data in slices of a twentieth of a second
+BUFFER_S = 1.0  # a capped link buffers this much link time beyond what is on the wire
 
 
 @dataclass(frozen=True)
@@ -41,13 +47,16 @@ class LinkProfile:
     latency_s: float = 0.0  # one way
     bandwidth_bps: float = 0.0  # bytes per second per direction; 0 = unlimited
     drop_rate: float = 0.0  # chance per second that a connection is reset
+    reset_every_s: float = 0.0  # every open connection is reset about this often; 0 = never
+    reset_jitter: float = 0.1  # each interval drawn uniformly within this fraction of it
 
 
 @dataclass
 class LinkStats:
     connections: int = 0
     refused: int = 0
-    resets: int = 0
+    resets: int = 0  # connections reset, by any fault
+    periodic_resets: int = 0  # times ``reset_every_s`` came round with connections open
     bytes_up: int = 0  # client -> upstream
     bytes_down: int = 0
 
@@ -78,6 +87,7 @@ class FaultyLink:
         listen: tuple[str, int],
         profile: LinkProfile,
         name: str,
+        seed: int | str | None = None,
     ) -> None:
         self._sim = sim
         self.upstream = upstream
@@ -88,8 +98,8 @@ class FaultyLink:
         self.stats = LinkStats()
         self._server: asyncio.Server | None = None
         self._connections: set[_Connection] = set()
-        self._rng = random.Random(name)
-        self._dropper: asyncio.Task[None] | None = None
+        self._rng = random.Random(name if seed is None else f"{seed}:{name}")
+        self._fault_tasks: list[asyncio.Task[None]] = []
 
     @property
     def address(self) -> str:
@@ -130,11 +140,14 @@ class FaultyLink:
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, self.listen_host, self.listen_port)
         self.listen_port = self._server.sockets[0].getsockname()[1]
-        self._dropper = asyncio.create_task(self._random_drops())
+        self._fault_tasks = [
+            asyncio.create_task(self._random_drops()),
+            asyncio.create_task(self._periodic_resets()),
+        ]
 
     async def stop(self) -> None:
-        if self._dropper is not None:
-            self._dropper.cancel()
+        for task in self._fault_tasks:
+            task.cancel()
         if self._server is not None:
             self._server.close()
         await self._reset_all()
@@ -150,6 +163,35 @@ class FaultyLink:
                     conn.reset()
                     self._connections.discard(conn)
                     self.stats.resets += 1
+
+    def next_reset_interval(self) -> float:
+        """Seconds to the next periodic reset: ``reset_every_s`` give or take its jitter."""
+        every, jitter = self.profile.reset_every_s, min(max(self.profile.reset_jitter, 0.0), 1.0)
+        return every * (1 + self._rng.uniform(-jitter, jitter))
+
+    async def _periodic_resets(self) -> None:
+        """Reset every open connection each time the (jittered) interval comes round; the
+        interval is drawn afresh each time, and again when ``reset_every_s`` is changed."""
+        loop = asyncio.get_running_loop()
+        due: float | None = None
+        every = 0.0
+        while True:
+            if self.profile.reset_every_s != every:
+                every = self.profile.reset_every_s
+                due = loop.time() + self.next_reset_interval() if every > 0 else None
+            if due is None:
+                await asyncio.sleep(0.5)
+                continue
+            if loop.time() < due:
+                await asyncio.sleep(min(due - loop.time(), 0.5))
+                continue
+            if self._connections:
+                self.stats.periodic_resets += 1
+                log.info(
+                    "link %s: periodic reset of %d connection(s)", self.name, len(self._connections)
+                )
+                await self._reset_all()
+            due = loop.time() + self.next_reset_interval()
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self.state == "cut":
@@ -182,7 +224,11 @@ class FaultyLink:
         upward: bool,
     ) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        # A capped link's buffer is bounded (what is on the wire plus BUFFER_S), so a fast
+        # sender feels backpressure, as through a real link, instead of filling memory.
+        capped = self.profile.bandwidth_bps > 0
+        slices = math.ceil((self.profile.latency_s + BUFFER_S) * SLICES_PER_S) if capped else 0
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue(maxsize=slices)
 
         async def deliver() -> None:
             while True:
@@ -206,7 +252,7 @@ class FaultyLink:
             while True:
                 size = READ_SIZE
                 if self.profile.bandwidth_bps > 0:
-                    size = max(1, min(READ_SIZE, int(self.profile.bandwidth_bps / 20)))
+                    size = max(1, min(READ_SIZE, int(self.profile.bandwidth_bps / SLICES_PER_S)))
                 data = await reader.read(size)
                 if not data:
                     break
@@ -242,9 +288,12 @@ class NetworkSimulator:
         listen: tuple[str, int] = ("127.0.0.1", 0),
         profile: LinkProfile | None = None,
         name: str | None = None,
+        seed: int | str | None = None,
     ) -> FaultyLink:
+        """A link on a free port (or ``listen``); ``seed`` makes its random faults (drops,
+        the jitter of periodic resets) repeatable; by default they are seeded by its name."""
         name = name or f"link-{len(self.links) + 1}"
-        link = FaultyLink(self, upstream, listen, profile or LinkProfile(), name)
+        link = FaultyLink(self, upstream, listen, profile or LinkProfile(), name, seed)
         self.call(link.start())
         self.links[name] = link
         return link

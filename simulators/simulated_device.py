@@ -4,13 +4,12 @@ A device (``fingerprint.SimulatedFingerprintSensor``, ``iris.SimulatedIrisCamera
 own protocol with its own codec; what :class:`SimulatedDevice` gives it is the same for all:
 
 * the host line it is plugged into: :meth:`~SimulatedDevice._plugged_in` around a session
-  records the stream, :meth:`~SimulatedDevice.unplug` pulls the cable, and a
-  :class:`HostLineReader` feeds what the host sends to the device's own scanner, giving up a
-  half-received frame when the line goes idle;
+  records the stream, :meth:`~SimulatedDevice.unplug` pulls the cable (what the host sends
+  is read with ``host_frames.serve_frames`` into the device's own codec);
 * its armed faults (a ``faults.FaultPlan``): :meth:`~SimulatedDevice.inject`,
   :meth:`~SimulatedDevice.clear_faults`;
 * who is in front of it: a tester's presenter (``manual``) or a scripted applicant
-  (``auto``), switched with :meth:`~SimulatedDevice.set_mode`.
+  (``auto``, see ``applicants``), switched with :meth:`~SimulatedDevice.set_mode`.
 
 :meth:`RunningSimulator.start` serves a device in this process for a test or a demo, on TCP or
 a pty.
@@ -20,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, Protocol, Self, TypeVar
@@ -41,39 +39,6 @@ class Presenter(Protocol):
 
 
 P = TypeVar("P", bound=Presenter)
-
-
-class Scanner(Protocol):
-    """A device's own parser of what the host sends (its codec, written from its spec)."""
-
-    def feed(self, data: bytes) -> None: ...
-
-    @property
-    def pending(self) -> bool: ...  # part of a frame is waiting for the rest
-
-    def drop_partial(self) -> None: ...  # give up on that frame's start
-
-
-class HostLineReader:
-    """Reads what the host sends into a device's scanner, as the device's receiver does: a
-    frame left half-received for ``idle_drop`` seconds of silence is given up."""
-
-    def __init__(self, stream: ByteStream, scanner: Scanner, *, idle_drop: float) -> None:
-        self._stream = stream
-        self._scanner = scanner
-        self._idle_drop = idle_drop
-        self._last_byte = time.monotonic()
-
-    def read(self, timeout: float) -> None:
-        """Wait up to ``timeout`` for bytes and feed them (or give up a frame gone stale)."""
-        data = self._stream.read(4096, timeout=timeout)
-        now = time.monotonic()
-        if data:
-            self._scanner.feed(data)
-            self._last_byte = now
-        elif self._scanner.pending and now - self._last_byte > self._idle_drop:
-            self._scanner.drop_partial()
-            self._last_byte = now
 
 
 class SimulatedDevice(Generic[F, P]):

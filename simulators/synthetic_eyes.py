@@ -18,17 +18,16 @@ What is drawn, 640x480 8-bit like an IriShield-class camera:
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from simulators.image_synthesis import FloatArray, gaussian_blur, seeded_rng, to_pixels
+
 WIDTH = 640
 HEIGHT = 480
-
-FloatArray = NDArray[np.float64]
 
 
 @dataclass(frozen=True)
@@ -49,54 +48,7 @@ class EyeScene:
 
 
 def _rng(seed: int, purpose: str) -> np.random.Generator:
-    digest = hashlib.blake2b(f"ewp-synthetic-eye:{seed}:{purpose}".encode(), digest_size=16)
-    return np.random.default_rng(int.from_bytes(digest.digest(), "big"))
-
-
-def _box_blur(image: FloatArray, radius: int) -> FloatArray:
-    """Separable box blur with edge clamping, through cumulative sums."""
-    if radius <= 0:
-        return image
-    out = image
-    for axis in (0, 1):
-        n = out.shape[axis]
-        first = np.take(out, [0], axis=axis)
-        last = np.take(out, [-1], axis=axis)
-        padded = np.concatenate(
-            [np.repeat(first, radius + 1, axis=axis), out, np.repeat(last, radius, axis=axis)],
-            axis=axis,
-        )
-        summed = np.cumsum(padded, axis=axis)
-        upper = np.take(summed, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis)
-        lower = np.take(summed, np.arange(0, n), axis=axis)
-        out = (upper - lower) / (2 * radius + 1)
-    return out
-
-
-def gaussian_blur(image: FloatArray, sigma: float) -> FloatArray:
-    """Separable Gaussian blur of ``sigma`` pixels (edges clamped)."""
-    if sigma <= 0.2:
-        return image
-    radius = max(1, math.ceil(3 * sigma))
-    offsets = np.arange(-radius, radius + 1)
-    weights = np.exp(-(offsets**2) / (2 * sigma * sigma))
-    weights /= weights.sum()
-    out = image
-    for axis in (0, 1):
-        n = out.shape[axis]
-        padded = np.concatenate(
-            [
-                np.repeat(np.take(out, [0], axis=axis), radius, axis=axis),
-                out,
-                np.repeat(np.take(out, [-1], axis=axis), radius, axis=axis),
-            ],
-            axis=axis,
-        )
-        acc = np.zeros_like(out)
-        for k, w in enumerate(weights):
-            acc += w * np.take(padded, np.arange(k, k + n), axis=axis)
-        out = acc
-    return out
+    return seeded_rng(f"ewp-synthetic-eye:{seed}:{purpose}".encode())
 
 
 def _iris_texture(scene: EyeScene, radius: FloatArray, angle: FloatArray) -> FloatArray:
@@ -256,4 +208,4 @@ def render_eye(scene: EyeScene) -> bytes:
     image = gaussian_blur(image, scene.blur_sigma)
     noise_rng = _rng(scene.seed, "noise")
     image = image + noise_rng.normal(0.0, scene.noise, size=image.shape)
-    return bytes(np.clip(np.round(image), 0, 255).astype(np.uint8))
+    return to_pixels(image)

@@ -36,6 +36,7 @@ from typing import Literal
 from edge.agent.errors import OutboxError, OutboxFullError
 from protocol.envelope import SealedPacket, parse_signed_header
 from protocol.errors import EnvelopeError
+from protocol.private_files import sync_directory
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +146,7 @@ class Outbox:
                 f"outbox {path} is damaged or not an outbox ({exc}); keep the file for "
                 "investigation and contact fleet support before deleting anything"
             ) from exc
-        _fsync_directory(path.parent)
+        sync_directory(path.parent)  # the database and WAL files themselves
 
     def close(self) -> None:
         self._db.close()
@@ -387,12 +388,3 @@ def _disk_free(directory: Path) -> int:
 
 def _mb(size: int) -> str:
     return f"{size / 1024**2:,.1f} MB"
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the creation of the database and WAL files themselves durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hmac
 import logging
-import os
 import ssl
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ from edge.agent.identity import (
 )
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey, encode_station_public_key, save_station_private_key
+from protocol.private_files import write_private
 from protocol.provisioning import (
     CA_PATH,
     CLAIM_PATH,
@@ -129,7 +129,7 @@ def provision(
     # Key first, record second: the record's presence means "provisioned".
     save_station_private_key(key, identity_dir / KEY_FILE)
     if ca_pem is not None:
-        _write_file(identity_dir / FLEET_CA_FILE, ca_pem)
+        write_private(identity_dir / FLEET_CA_FILE, ca_pem)
     save_station_record(identity_dir, record)
     log.info("provisioned as station %s (%s)", record.station_id, record.kind)
     return record
@@ -164,14 +164,3 @@ def _pinned_ca(fleet_url: str, pin: str, timeout: float) -> bytes:
             "ask the fleet admin"
         )
     return response.content
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    tmp = path.with_name(path.name + ".new")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)

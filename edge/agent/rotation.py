@@ -31,6 +31,7 @@ from edge.agent.identity import (
     load_station_record,
     save_station_record,
 )
+from edge.agent.uplink import FleetHandlers
 from protocol.errors import KeyFileError
 from protocol.keys import (
     encode_station_public_key,
@@ -40,7 +41,7 @@ from protocol.keys import (
 )
 from protocol.messages import Command, Scalar
 from protocol.private_files import sync_directory
-from protocol.rotation import rotation_message
+from protocol.rotation import ACTIVATE_KEY, ROTATE_CREDENTIALS, ROTATE_KEY, rotation_message
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,17 @@ class StationRotation:
         self._dir = identity_dir
         self._current = current
         self._adopt = adopt
+
+    def handlers(self) -> FleetHandlers:
+        """The rotation commands, and the promotion of a password that worked, for the uplink."""
+        return FleetHandlers(
+            commands={
+                ROTATE_KEY: self.rotate_key,
+                ACTIVATE_KEY: self.activate_key,
+                ROTATE_CREDENTIALS: self.rotate_credentials,
+            },
+            on_login_with_next_password=self.promote_password,
+        )
 
     def rotate_key(self, command: Command) -> Answer:
         nonce = command.args.get("nonce")

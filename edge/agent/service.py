@@ -2,7 +2,7 @@
 
 Threads:
 
-- the uplink thread owns the MQTT client and its own outbox connection (edge/agent/uplink.py);
+- the uplink thread owns the MQTT client and its own outbox connection (edge/agent/uplink/);
 - the main thread owns the sensors and the capture side of the outbox: in training mode the
   autopilot enrols synthetic applicants; otherwise it keeps an eye on sensor health (the kiosk
   UI drives captures).
@@ -15,10 +15,8 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime
 from pathlib import Path
-
-import serial
+from typing import TypedDict, Unpack
 
 from edge.agent import fleet_link
 from edge.agent.application_status import ApplicationStatusStore
@@ -33,10 +31,9 @@ from edge.agent.capture_console import (
     Resolution,
     ShownCapture,
 )
-from edge.agent.capture_devices import CameraIrisCapturer, FingerCapturer, IrisCapturer
+from edge.agent.capture_devices import FingerCapturer, IrisCapturer
 from edge.agent.errors import AgentError
 from edge.agent.health import HealthReporter, SensorBoard
-from edge.agent.iddk_capture import IddkIrisCapturer
 from edge.agent.identity import StationIdentity
 from edge.agent.operators import OperatorRegistry
 from edge.agent.outbox import Outbox, OutboxEntry, OutboxStats
@@ -44,21 +41,20 @@ from edge.agent.packet_builder import PacketBuilder
 from edge.agent.preregistered import PreregisteredCache
 from edge.agent.rotation import StationRotation
 from edge.agent.settings import AgentSettings, ControllerSettings
+from edge.agent.station_commands import StationCommands
 from edge.agent.station_controller import PanelState, StationController
+from edge.agent.station_sensors import StationSensors
 from edge.agent.updater.agent_link import AgentUpdates, trial_outbox
 from edge.agent.updater.health import Check, outbox_check
 from edge.agent.updater.layout import Layout
 from edge.agent.updater.startup import EXIT_ROLLED_BACK, after_start, notify
-from edge.agent.uplink import Uplink
-from edge.drivers.controller import ControllerError, TamperClearRefusedError
+from edge.agent.uplink import FleetHandlers, Outbound, Uplink
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
-from edge.drivers.iddk2000 import IddkError, QualityMode
-from edge.drivers.iris_camera import IrisCamera, IrisCameraError
+from edge.drivers.iddk2000 import IddkError
+from edge.drivers.iris_camera import IrisCameraError
 from protocol import topics
 from protocol.enrolment import Application
-from protocol.errors import ProtocolError
-from protocol.messages import Command, PreregistrationBatch, Scalar, parse_message
-from protocol.rotation import ACTIVATE_KEY, ROTATE_CREDENTIALS, ROTATE_KEY
+from protocol.messages import Scalar
 from protocol.station_config import CapturePolicy
 
 log = logging.getLogger(__name__)
@@ -67,6 +63,12 @@ SENSOR_CHECK_INTERVAL_S = 30.0
 WATCHDOG_PING_S = 10.0  # deploy/systemd/ewp-agent.service has WatchdogSec=60
 AMPUTATION_RATE = 0.1  # autopilot: share of applicants with one finger declared amputated
 PANEL_FOR_LEVEL = {"capturing": "capturing", "good": "good", "retry": "retry", "error": "error"}
+
+
+class CaptureOptions(TypedDict, total=False):
+    operator_id: str | None  # None: the station's operator from the settings
+    declared: dict[str, Declared] | None  # fingers and eyes declared missing beforehand
+    source: str  # "operator" (the default) or "autopilot"
 
 
 class AutopilotConsole:
@@ -104,7 +106,8 @@ class StationAgent:
         self.software_version = software_version
         self.identity = StationIdentity.load(settings.identity_dir)
         self.sensors = SensorBoard()
-        self.sensors.set("fingerprint", "unknown")
+        self.outbound = Outbound(self.identity.station_id)
+        self._devices = StationSensors(settings.sensors, self.sensors, self._report)
         # The fleet's configuration once it sent one (kept across restarts), else the local one.
         self.applied_config = AppliedConfig(
             settings.station.data_dir, local_station_config(settings), self.identity.station_id
@@ -116,15 +119,11 @@ class StationAgent:
             central_key=self.identity.central_key,
             software_version=software_version,
         )
-        self._port: serial.SerialBase | None = None
-        self._sensor: FingerprintSensor | None = None
         self.uplink: Uplink | None = None
         self._uplink_ready = threading.Event()
         self._stop = threading.Event()
         self._uplink_thread: threading.Thread | None = None
         self.controller: StationController | None = None
-        self.irises: IrisCapturer | None = None
-        self._iris_port: serial.SerialBase | None = None
         self.preregistered = PreregisteredCache(settings.station.data_dir / "preregistered.sqlite")
         self.operators = OperatorRegistry(settings.station.data_dir / "operators.sqlite")
         self.last_saved: OutboxEntry | None = None
@@ -181,37 +180,35 @@ class StationAgent:
             interval_s=lambda: self.uplink.heartbeat_interval_s if self.uplink else None,
             config=self.applied_config.ref,
         )
+        statuses = ApplicationStatusStore(self.settings.station.data_dir)
+        rotation = StationRotation(
+            self.settings.identity_dir, current=lambda: self.identity, adopt=self._adopt_identity
+        )
+        own = StationCommands(lambda: self.controller, self.preregistered, self._report)
+        handlers = (
+            own.handlers()
+            .merged(rotation.handlers())
+            .merged(fleet_link.handlers(self.applied_config, self.outbound, statuses))
+            .merged(self._updates_handlers())
+        )
         self.uplink = Uplink(
             self.settings.uplink,
             self.identity,
             outbox,
             heartbeat=health.heartbeat,
             software_version=self.software_version,
+            handlers=handlers,
+            periodic=[
+                fleet_link.reconciliation(
+                    self.identity.station_id, outbox, self.settings.uplink.reconciliation_interval_s
+                )
+            ],
+            outbound=self.outbound,
             retention_s=self.settings.outbox.retention_days * 86400,
         )
-        self.uplink.command_handlers.update(
-            {"tamper-challenge": self._tamper_challenge, "tamper-clear": self._tamper_clear}
-        )
-        self.uplink.message_handlers[topics.PREREGISTRATIONS.suffix] = self._preregistrations
-        statuses = ApplicationStatusStore(self.settings.station.data_dir)
-        fleet_link.attach(
-            self.uplink,
-            self.applied_config,
-            reconciliation_interval_s=self.settings.uplink.reconciliation_interval_s,
-            statuses=statuses,
-        )
-        rotation = StationRotation(
-            self.settings.identity_dir, current=lambda: self.identity, adopt=self._adopt_identity
-        )
-        self.uplink.command_handlers.update(
-            {
-                ROTATE_KEY: rotation.rotate_key,
-                ACTIVATE_KEY: rotation.activate_key,
-                ROTATE_CREDENTIALS: rotation.rotate_credentials,
-            }
-        )
-        self.uplink.on_login_with_next_password = rotation.promote_password
-        self._attach_updates(self.uplink)
+        fleet_link.follow_config(self.uplink, self.applied_config)
+        if self.updates is not None:
+            self.updates.start()
         self._uplink_ready.set()
         try:
             self.uplink.run(stop)
@@ -219,30 +216,33 @@ class StationAgent:
             statuses.close()
             outbox.close()
 
-    def _attach_updates(self, uplink: Uplink) -> None:
+    def _link_connected(self) -> bool:
+        return self.uplink is not None and self.uplink.stats.connected
+
+    def _updates_handlers(self) -> FleetHandlers:
+        """Software updates, when configured: offers on ``update``, downloads while idle."""
         cfg = self.settings.updates
         if cfg.root is None or cfg.repository_url is None:
-            return
+            return FleetHandlers()
 
         def link_idle() -> bool:
-            windows = uplink.upload_windows
-            return uplink.stats.connected and (windows is None or windows.is_open())
+            windows = self.uplink.packets.upload_windows if self.uplink else None
+            return self._link_connected() and (windows is None or windows.is_open())
 
         self.updates = AgentUpdates(
             station_id=self.identity.station_id,
             layout=Layout(cfg.root),
             repository_url=cfg.repository_url,
             outbox_path=self.settings.outbox_path,
-            send=uplink.send,
+            send=self.outbound.send,
             link_idle=link_idle,
-            connected=lambda: uplink.stats.connected,
+            connected=self._link_connected,
             request_restart=self._restart_into_new_version,
             max_download_kbps=cfg.max_download_kbps,
             deploy_firmware=self.deploy_firmware if self.settings.controller else None,
             ca_file=self.settings.uplink.ca_file or self.identity.fleet_ca_file,
         )
-        uplink.message_handlers[topics.UPDATE.suffix] = self.updates.on_offer
-        self.updates.start()
+        return FleetHandlers(messages={topics.UPDATE.suffix: self.updates.on_offer})
 
     def _restart_into_new_version(self) -> None:
         self.restart_requested = True
@@ -260,10 +260,10 @@ class StationAgent:
         checks: dict[str, Check] = {
             "outbox": outbox_check(self.settings.outbox_path, trial_outbox(layout)),
             "broker": self._check_broker,
-            "fingerprint sensor": self._probe_fingerprint,
+            "fingerprint sensor": lambda: self.fingerprint_sensor().probe(),
         }
         if self.settings.sensors.iris is not None:
-            checks["iris camera"] = self._probe_iris
+            checks["iris camera"] = self._devices.probe_iris
         if self.controller is not None:
             checks["station controller"] = self._check_controller
         return after_start(layout, checks, max_check_s=cfg.health_check_s).ready
@@ -271,16 +271,6 @@ class StationAgent:
     def _check_broker(self) -> None:
         if self.uplink is None or not self.uplink.stats.connected:
             raise AgentError(f"not connected to the broker ({self.settings.uplink.broker_url})")
-
-    def _probe_fingerprint(self) -> None:
-        self.fingerprint_sensor().probe()
-
-    def _probe_iris(self) -> None:
-        capturer = self.iris_capturer()
-        if isinstance(capturer, CameraIrisCapturer):
-            capturer.camera.device_info()
-        elif isinstance(capturer, IddkIrisCapturer):
-            capturer.info()
 
     def _check_controller(self) -> None:
         if self.controller is None or not self.controller.connected:
@@ -295,180 +285,27 @@ class StationAgent:
             software_version=self.software_version,
         )
         if self.uplink is not None:
-            self.uplink.identity = identity
+            self.uplink.adopt(identity)
         self.identity = identity
 
-    # -- sensor --------------------------------------------------------------------------------
+    # -- sensors -------------------------------------------------------------------------------
 
     def fingerprint_sensor(self) -> FingerprintSensor:
         """The sensor, (re)opened when needed; health is reported either way."""
-        if self._sensor is not None:
-            return self._sensor
-        cfg = self.settings.sensors.fingerprint
-        try:
-            self._port = serial.serial_for_url(cfg.port, baudrate=cfg.baudrate, timeout=0.05)
-            sensor = FingerprintSensor(
-                self._port, address=cfg.address, password=cfg.password, timeout=cfg.timeout_s
-            )
-            sensor.verify_password()
-        except (serial.SerialException, OSError, ValueError, FingerprintError) as exc:
-            self._drop_sensor()
-            self.sensors.set("fingerprint", "missing", str(exc))
-            raise AgentError(
-                f"fingerprint sensor not answering on {cfg.port} ({cfg.baudrate} baud): "
-                f"{exc}; check the cable, or run `ewp sensor fingerprint info --port {cfg.port}`"
-            ) from exc
-        self._sensor = sensor
-        self.sensors.set("fingerprint", "ok")
-        return sensor
-
-    def _drop_sensor(self) -> None:
-        if self._port is not None:
-            try:
-                self._port.close()
-            except (serial.SerialException, OSError):
-                log.debug("closing the fingerprint port failed", exc_info=True)
-        self._port = None
-        self._sensor = None
+        return self._devices.fingerprint_sensor()
 
     def iris_capturer(self) -> IrisCapturer | None:
         """The iris camera, (re)opened when needed; None when this station has none."""
-        cfg = self.settings.sensors.iris
-        if cfg is None:
-            return None
-        if self.irises is not None:
-            return self.irises
-        if cfg.backend == "iddk":
-            return self._iddk_capturer()
-        assert cfg.port is not None  # the settings insist on it for ewp-serial
-        try:
-            self._iris_port = serial.serial_for_url(cfg.port, baudrate=cfg.baudrate, timeout=0.05)
-            camera = IrisCamera(self._iris_port, timeout=cfg.timeout_s)
-        except (serial.SerialException, OSError, ValueError, IrisCameraError) as exc:
-            self._drop_iris()
-            self.sensors.set("iris", "missing", str(exc))
-            raise AgentError(
-                f"iris camera not answering on {cfg.port}: {exc}; check its USB cable, or run "
-                f"`ewp sensor iris info --port {cfg.port}`"
-            ) from exc
-        self.irises = CameraIrisCapturer(camera, timeout_s=cfg.capture_timeout_s)
-        self.sensors.set("iris", "ok")
-        return self.irises
-
-    def _iddk_capturer(self) -> IddkIrisCapturer:
-        """The IDDK backend: the library must load now; the camera may come later."""
-        cfg = self.settings.sensors.iris
-        assert cfg is not None
-        capturer = IddkIrisCapturer(
-            cfg.library,
-            device=cfg.device,
-            call_timeout_s=cfg.timeout_s,
-            capture_timeout_s=cfg.capture_timeout_s,
-            capture_seconds=cfg.capture_seconds,
-            reconnect_s=cfg.reconnect_s,
-            quality_mode=QualityMode[cfg.quality_mode.upper().replace("-", "_")],
-        )
-        try:
-            capturer.open()
-        except IddkError as exc:
-            self.sensors.set("iris", "missing", str(exc))
-            if not exc.device_lost:
-                raise AgentError(
-                    f"iris camera (IDDK, {cfg.library}): {exc}; run "
-                    f"`ewp sensor iris info --backend iddk --library {cfg.library}`"
-                ) from exc
-            log.warning("iris camera not plugged in yet: %s", exc)
-        else:
-            self.sensors.set("iris", "ok")
-        self.irises = capturer
-        return capturer
-
-    def _drop_iris(self) -> None:
-        if isinstance(self.irises, IddkIrisCapturer):
-            self.irises.close()
-        if self._iris_port is not None:
-            try:
-                self._iris_port.close()
-            except (serial.SerialException, OSError):
-                log.debug("closing the iris camera port failed", exc_info=True)
-        self._iris_port = None
-        self.irises = None
+        return self._devices.iris_capturer()
 
     def check_sensor(self) -> None:
-        if self.settings.sensors.iris is not None:
-            try:
-                capturer = self.iris_capturer()
-                if isinstance(capturer, CameraIrisCapturer):
-                    capturer.camera.device_info()
-                elif isinstance(capturer, IddkIrisCapturer):
-                    capturer.info()
-                    self.sensors.set("iris", "ok")
-            except AgentError:
-                pass
-            except (IrisCameraError, IddkError) as exc:
-                if isinstance(exc, IddkError) and exc.device_lost:
-                    # Unplugged: no fault of the station; the next look scans for it again.
-                    if isinstance(self.irises, IddkIrisCapturer):
-                        self.irises.close()
-                    self.sensors.set("iris", "missing", str(exc))
-                else:
-                    self._drop_iris()
-                    self.sensors.set("iris", "error", str(exc))
-                    self._report("sensor-fault", "warning", sensor="iris", error=str(exc))
-        self._check_fingerprint()
-
-    def _check_fingerprint(self) -> None:
-        try:
-            self.fingerprint_sensor().probe()
-        except AgentError:
-            return
-        except FingerprintError as exc:
-            self._drop_sensor()
-            self.sensors.set("fingerprint", "error", str(exc))
-            self._report("sensor-fault", "warning", sensor="fingerprint", error=str(exc))
+        self._devices.check()
 
     def _report(self, kind: str, severity: str, **detail: Scalar) -> None:
         if self.uplink is not None:
-            self.uplink.report_event(kind, severity, **detail)
+            self.outbound.report_event(kind, severity, **detail)
         else:
             log.warning("event %s (%s) not reported: uplink not running", kind, severity)
-
-    # -- commands from the fleet (run in the uplink thread) ------------------------------------
-
-    def _tamper_challenge(self, command: Command) -> tuple[str, dict[str, Scalar]]:
-        if self.controller is None:
-            return "refused", {"reason": "no station controller fitted"}
-        challenge = self.controller.tamper_challenge()
-        return "ok", {
-            "board_id": challenge.board_id.hex(),
-            "nonce": challenge.nonce.hex(),
-            "tamper_count": challenge.tamper_count,
-        }
-
-    def _tamper_clear(self, command: Command) -> tuple[str, dict[str, Scalar]]:
-        if self.controller is None:
-            return "refused", {"reason": "no station controller fitted"}
-        try:
-            mac = bytes.fromhex(str(command.args.get("mac", "")))
-            self.controller.clear_tamper(mac)
-        except ValueError:
-            return "refused", {"reason": "mac must be hex"}
-        except TamperClearRefusedError as exc:
-            return "refused", {"reason": str(exc)}
-        except ControllerError as exc:
-            return "error", {"reason": str(exc)}
-        return "ok", {"locked": False}
-
-    def _preregistrations(self, payload: bytes) -> None:
-        try:
-            batch = parse_message(PreregistrationBatch, payload)
-            expires = datetime.fromisoformat(batch.expires_at.replace("Z", "+00:00"))
-            stored = self.preregistered.store(batch.applications, expires_at=expires.timestamp())
-        except (ProtocolError, ValueError, AgentError) as exc:
-            log.warning("pre-registered applications not kept: %s", exc)
-            self._report("preregistrations-refused", "warning", error=str(exc))
-            return
-        self._report("preregistrations-received", "info", batch_id=batch.batch_id, count=stored)
 
     def _panel(self, state: str) -> None:
         if self.controller is not None:
@@ -482,18 +319,10 @@ class StationAgent:
         return self.applied_config.current.config.capture
 
     def enrol(
-        self,
-        application: Application,
-        console: Console,
-        *,
-        operator_id: str | None = None,
-        declared: dict[str, Declared] | None = None,
-        source: str = "operator",
+        self, application: Application, console: Console, **options: Unpack[CaptureOptions]
     ) -> WorkflowResult:
         """Run the capture plan, then seal and save durably (only then is it "saved")."""
-        result = self.capture(
-            application, console, operator_id=operator_id, declared=declared, source=source
-        )
+        result = self.capture(application, console, **options)
         self.save(result)
         return result
 
@@ -536,15 +365,11 @@ class StationAgent:
             )
         except FingerprintError as exc:
             self._panel("error")
-            self._drop_sensor()
-            self.sensors.set("fingerprint", "error", str(exc))
-            self._report("sensor-fault", "error", sensor="fingerprint", error=str(exc))
+            self._devices.fingerprint_failed(exc, "error")
             raise
         except (IrisCameraError, IddkError) as exc:
             self._panel("error")
-            self._drop_iris()
-            self.sensors.set("iris", "error", str(exc))
-            self._report("sensor-fault", "error", sensor="iris", error=str(exc))
+            self._devices.iris_failed(exc, "error")
             raise
 
     def save(self, result: WorkflowResult) -> OutboxEntry:
@@ -590,8 +415,7 @@ class StationAgent:
             self.controller.stop()
         self.preregistered.close()
         self.operators.close()
-        self._drop_sensor()
-        self._drop_iris()
+        self._devices.close()
         if self._outbox is not None:
             self._outbox.close()
             self._outbox = None

@@ -139,7 +139,8 @@ class UplinkSettings(Section):
     """a packet without the fleet's receipt this long after its last chunk is sent again
     (doubling per attempt); safe, the fleet stores a packet once"""
     reconnect_min_s: Annotated[float, Field(gt=0, le=60)] = 1.0
-    """the first wait before reconnecting after the link drops"""
+    """the first wait before reconnecting after a failed try (a connection that had been up
+    10 s or more and drops, a link reset, is tried again at once, within 0.25 s)"""
     reconnect_max_s: Annotated[float, Field(gt=0, le=3600)] = 120.0
     """the longest wait between reconnect attempts (the wait doubles up to it)"""
     session_expiry_s: Annotated[int, Field(ge=60)] = 7 * 24 * 3600

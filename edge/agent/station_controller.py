@@ -24,12 +24,11 @@ import serial
 
 from edge.agent.gps import Position, parse_position
 from edge.agent.settings import ControllerSettings
-from edge.drivers.controller import (
+from edge.drivers.controller import Controller, ControllerError
+from edge.drivers.controller_messages import (
     LED_OFF,
     Beep,
     BoardBooted,
-    Controller,
-    ControllerError,
     ControllerEvent,
     GpsSentence,
     HostWatchdog,

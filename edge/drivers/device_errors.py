@@ -25,17 +25,21 @@ at the camera again``. Callers decide on flags, never on message text:
 * ``device_lost``: the device is gone or its handle is dead (unplugged, I/O failure): close
   it and find it again before the next try.
 
-A code missing from the table still raises the device's error type, with the table's advice
-for unknown codes, so a new firmware's code never escapes as something else.
+A table may be kept as data (``ErrorTable.from_toml``): the serial drivers' tables are TOML
+files beside them. A code missing from the table still raises the device's error type, with
+the table's advice for unknown codes, so a new firmware's code never escapes as something else.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import ClassVar
+from importlib.resources.abc import Traversable
+from typing import Any, ClassVar
 
-__all__ = ["DeviceError", "ErrorCode", "ErrorTable"]
+__all__ = ["CodedError", "DeviceError", "ErrorCode", "ErrorTable"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +72,29 @@ class ErrorTable:
                 raise ValueError(f"{device}: error code {row.code:#x} is in the table twice")
             self._rows[row.code] = row
 
+    @classmethod
+    def from_toml(cls, source: Traversable) -> ErrorTable:
+        """A table kept as data: ``device``, ``unknown_advice`` and one ``[[code]]`` a row.
+
+        A key the table does not know, or a row without code, name, message or advice, is
+        refused with the file and the row, so a typo cannot pass unnoticed.
+        """
+        data: dict[str, Any] = tomllib.loads(source.read_text(encoding="utf-8"))
+        fields = {f.name for f in dataclasses.fields(ErrorCode)}
+        unknown = set(data) - {"device", "unknown_advice", "code"}
+        if unknown or "device" not in data:
+            raise ValueError(f"{source}: needs device and [[code]] rows, not {sorted(unknown)}")
+        rows = []
+        for number, row in enumerate(data.get("code", []), 1):
+            if set(row) - fields or not {"code", "name", "message", "advice"} <= set(row):
+                raise ValueError(
+                    f"{source}: row {number} needs code, name, message, advice "
+                    f"(and may have retryable, device_lost): {row}"
+                )
+            rows.append(ErrorCode(**row))
+        extra = {"unknown_advice": data["unknown_advice"]} if "unknown_advice" in data else {}
+        return cls(data["device"], rows, **extra)
+
     def __getitem__(self, code: int) -> ErrorCode:
         """The row of ``code``; an unknown code gets a row saying so (never a KeyError)."""
         row = self._rows.get(code)
@@ -90,25 +117,19 @@ class ErrorTable:
                 return row
         raise KeyError(name)
 
+    def describe(self, code: int, *, call: str = "", detail: str = "") -> str:
+        """The message a person reads for ``code``: device, meaning, detail, code, advice."""
+        row = self[code]
+        where = f", in {call}" if call else ""
+        number = f"{code:#06x}" if code >= 0 else str(code)
+        shown = f" [{detail}]" if detail else ""
+        return f"{self.device}: {row.message}{shown} ({row.name}, {number}{where}): {row.advice}"
 
-class DeviceError(Exception):
-    """A device's error: its code, looked up in the subclass's ``table``.
 
-    Subclasses set ``table``; ``call`` names what was being done (a library function, a
-    command) and ``detail`` adds what only the caller knows (a path, a device name).
-    """
+class CodedError:
+    """The row of an error's code and its flags, mixed into each device's error type."""
 
-    table: ClassVar[ErrorTable]
-
-    def __init__(self, code: int, *, call: str = "", detail: str = "") -> None:
-        self.code = code
-        self.call = call
-        self.detail = detail
-        super().__init__(self._text())
-
-    @property
-    def row(self) -> ErrorCode:
-        return self.table[self.code]
+    row: ErrorCode
 
     @property
     def name(self) -> str:
@@ -126,11 +147,19 @@ class DeviceError(Exception):
     def device_lost(self) -> bool:
         return self.row.device_lost
 
-    def _text(self) -> str:
-        row = self.row
-        where = f", in {self.call}" if self.call else ""
-        code = f"{self.code:#06x}" if self.code >= 0 else str(self.code)
-        detail = f" [{self.detail}]" if self.detail else ""
-        return (
-            f"{self.table.device}: {row.message}{detail} ({row.name}, {code}{where}): {row.advice}"
-        )
+
+class DeviceError(CodedError, Exception):
+    """A device's error: its code, looked up in the subclass's ``table``.
+
+    Subclasses set ``table``; ``call`` names what was being done (a library function, a
+    command) and ``detail`` adds what only the caller knows (a path, a device name).
+    """
+
+    table: ClassVar[ErrorTable]
+
+    def __init__(self, code: int, *, call: str = "", detail: str = "") -> None:
+        self.code = code
+        self.call = call
+        self.detail = detail
+        self.row = self.table[code]
+        super().__init__(self.table.describe(code, call=call, detail=detail))

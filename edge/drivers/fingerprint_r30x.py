@@ -5,27 +5,13 @@ timeout=...)``): ``/dev/ttyUSB0``, ``socket://127.0.0.1:7001`` or a simulator's 
 the same. :meth:`FingerprintSensor.open` is a separate convenience for command lines.
 
 Public methods speak the module's language (``capture_image()``, ``image_to_template()``,
-``store_template()``, ...). Every confirmation code the module can send back becomes a typed
-error derived from :class:`FingerprintError`, whose message tells the operator what to do;
-failures of the line itself (silence, a pulled cable, damaged packets) are errors of the same
-family. Frames are built and parsed by the pure functions of ``fingerprint_r30x_frames``.
+``store_template()``, ...). Every confirmation code the module can send back is a
+:class:`FingerprintError` carrying the code, whose message (from the one table of
+``fingerprint_r30x_errors``) tells the operator what to do; failures of the line itself
+(silence, a pulled cable, damaged packets) are the same error with ewp's own codes. Frames are
+built and parsed by the pure functions of ``fingerprint_r30x_frames``.
 
-What the driver does on errors:
-
-* before each command it discards whatever is waiting on the line (a late or stray reply),
-  and while waiting for an answer it drops stray data packets of an abandoned transfer;
-* line noise is skipped: the parser resynchronises on the start code and the address;
-* a reply that does not come within ``timeout`` raises :class:`SensorTimeoutError` (the
-  deadline restarts with each packet of a long transfer);
-* a damaged packet raises :class:`ChecksumError`; in the middle of a data transfer the rest
-  of the transfer is read first, and after a damaged ack of an upload the line is drained,
-  so that the line is clean for the next command;
-* pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (cable pulled, pty
-  closed, socket reset) becomes :class:`SensorDisconnectedError` (the port handling the
-  drivers share is ``serial_link``);
-* when the module says its password must be verified first (0x21), the driver verifies the
-  password it was given and repeats the command once (the module forgets the verification
-  when it loses power). It never retries anything else: the caller decides.
+What the driver does when the line misbehaves is described in ``fingerprint_r30x_exchange``.
 
 Wire traffic is logged at DEBUG to ``ewp.wire.fingerprint``.
 """
@@ -36,515 +22,53 @@ import enum
 import logging
 import struct
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, TypeVar
 
+from edge.drivers.fingerprint_r30x_errors import (
+    DISCONNECTED,
+    FINGER_NOT_LIFTED,
+    NO_FINGER,
+    R30X_ERRORS,
+    FingerprintError,
+    NoMatchError,
+    NotFoundError,
+    RetryCaptureError,
+    fingerprint_error,
+)
+from edge.drivers.fingerprint_r30x_exchange import (
+    DEFAULT_BAUD_RATE,
+    MAX_TRANSFER,
+    Instruction,
+    R30xExchange,
+    unexpected_answer,
+)
 from edge.drivers.fingerprint_r30x_frames import (
-    DEFAULT_ADDRESS,
     IMAGE_HEIGHT,
     IMAGE_WIDTH,
     IMAGE_WIRE_BYTES,
     TEMPLATE_BYTES,
-    ChecksumError,
-    FingerprintError,
-    FrameError,
-    Packet,
-    PacketId,
-    PacketReader,
-    TransportError,
     decode_index_table,
-    encode_command,
     split_data,
     unpack_image,
 )
-from edge.drivers.serial_link import POLL_INTERVAL, SerialDriver, SerialLink, open_port
 
 __all__ = [
-    "CHAR_BUFFERS",
-    "CONFIRMATION_ERRORS",
-    "DEFAULT_ADDRESS",
     "DEFAULT_BAUD_RATE",
-    "IMAGE_HEIGHT",
-    "IMAGE_WIDTH",
-    "PACKET_SIZES",
-    "TEMPLATE_BYTES",
-    "AddressError",
-    "AlreadyEnrolledError",
+    "R30X_ERRORS",
     "AuraColour",
     "AuraMode",
-    "AutoEnrollError",
-    "ChecksumError",
-    "ClearLibraryError",
-    "CommandFailedError",
-    "ConfirmationError",
-    "DataReceiveError",
-    "DeleteError",
-    "EnrollMismatchError",
-    "FingerNotMovedError",
-    "FingerStillPresentError",
     "FingerprintError",
     "FingerprintImage",
     "FingerprintSensor",
-    "FlashError",
-    "FrameError",
-    "HardwareError",
-    "ImageCaptureError",
-    "ImageTooDryError",
-    "ImageTooMessyError",
-    "ImageTooWetError",
-    "ImageUploadError",
     "Instruction",
-    "InvalidRegisterError",
-    "LibraryEmptyError",
-    "LibraryFullError",
-    "LowPowerError",
-    "NoFingerError",
-    "NoImageError",
     "NoMatchError",
     "NotFoundError",
-    "NotepadPageError",
-    "OperationTimeoutError",
-    "PacketReceiveError",
-    "PageOutOfRangeError",
-    "PasswordRequiredError",
-    "PortOperationError",
-    "RegisterValueError",
-    "ResetError",
     "RetryCaptureError",
     "SearchResult",
-    "SensorDisconnectedError",
-    "SensorHardwareError",
-    "SensorTimeoutError",
-    "SerialPort",
     "SystemParameters",
-    "TemplateEmptyError",
-    "TemplateReadError",
-    "TemplateUploadError",
-    "TooFewFeaturesError",
-    "TransportError",
-    "UndefinedError",
-    "UnsupportedCommandError",
-    "UpgradeError",
-    "WrongPasswordError",
-    "error_for_code",
 ]
 
 log = logging.getLogger(__name__)
-wire_log = logging.getLogger("ewp.wire.fingerprint")
-
-DEFAULT_BAUD_RATE = 57600
-_MAX_TRANSFER = 64 * 1024  # the longest data transfer the driver accepts (an image is 36 KiB)
-
-
-class Instruction(enum.IntEnum):
-    GEN_IMG = 0x01
-    IMG2TZ = 0x02
-    MATCH = 0x03
-    SEARCH = 0x04
-    REG_MODEL = 0x05
-    STORE = 0x06
-    LOAD_CHAR = 0x07
-    UP_CHAR = 0x08
-    DOWN_CHAR = 0x09
-    UP_IMAGE = 0x0A
-    DELET_CHAR = 0x0C
-    EMPTY = 0x0D
-    SET_SYS_PARA = 0x0E
-    READ_SYS_PARA = 0x0F
-    VFY_PWD = 0x13
-    TEMPLATE_NUM = 0x1D
-    READ_INDEX_TABLE = 0x1F
-    AURA_LED_CONFIG = 0x35
-    CHECK_SENSOR = 0x36
-    HANDSHAKE = 0x40
-
-
-# --- errors -------------------------------------------------------------------------------
-
-
-class ConfirmationError(FingerprintError):
-    """The module answered with a non-zero confirmation code (``code``).
-
-    Each known code has its own subclass with ``CODE`` and ``ADVICE`` (what the operator does).
-    """
-
-    CODE: ClassVar[int] = -1
-    ADVICE: ClassVar[str] = "the sensor reported an error: power-cycle it and try again"
-    code: int
-
-    def __init__(self, message: str | None = None, *, code: int | None = None) -> None:
-        actual = self.CODE if code is None else code
-        super().__init__(message or f"{self.ADVICE} (code {actual:#04x})", code=actual)
-
-
-class RetryCaptureError(FingerprintError):
-    """The press could not be used: asking the applicant to press again is the remedy.
-
-    A marker base: the capture-related confirmation errors (no finger, a messy image, too few
-    features, ...) derive from it, and so does :class:`FingerStillPresentError`.
-    """
-
-
-class SensorTimeoutError(TransportError):
-    """The module did not answer in time."""
-
-
-class SensorDisconnectedError(TransportError):
-    """The line went away (cable pulled, adapter unplugged, simulator stopped)."""
-
-
-class FingerStillPresentError(RetryCaptureError):
-    """The finger stayed on the glass while the driver waited for it to be lifted."""
-
-
-# The confirmation code table of the R30x datasheet (0x01..0x1F) and the R503 additions.
-
-
-class PacketReceiveError(ConfirmationError):
-    """0x01: The sensor received a damaged packet."""
-
-    CODE = 0x01
-    ADVICE = "the sensor received a damaged packet: check the cable and that the baud rate matches"
-
-
-class NoFingerError(ConfirmationError, RetryCaptureError):
-    """0x02: No finger on the sensor."""
-
-    CODE = 0x02
-    ADVICE = "no finger on the sensor: ask the applicant to press the finger flat on the glass"
-
-
-class ImageCaptureError(ConfirmationError, RetryCaptureError):
-    """0x03: The sensor could not take the image."""
-
-    CODE = 0x03
-    ADVICE = (
-        "the sensor could not take the image: clean the glass and ask the applicant to press again"
-    )
-
-
-class ImageTooDryError(ConfirmationError, RetryCaptureError):
-    """0x04: The fingerprint is too dry or too faint."""
-
-    CODE = 0x04
-    ADVICE = (
-        "the fingerprint is too dry or too faint: ask the applicant to breathe on the finger "
-        "and press a little harder"
-    )
-
-
-class ImageTooWetError(ConfirmationError, RetryCaptureError):
-    """0x05: The fingerprint is too wet or smeared."""
-
-    CODE = 0x05
-    ADVICE = (
-        "the fingerprint is too wet or smeared: ask the applicant to dry the finger, clean "
-        "the glass and press again"
-    )
-
-
-class ImageTooMessyError(ConfirmationError, RetryCaptureError):
-    """0x06: The fingerprint image is too messy."""
-
-    CODE = 0x06
-    ADVICE = (
-        "the fingerprint image is too messy: clean the glass, ask the applicant to press the "
-        "finger flat without moving it"
-    )
-
-
-class TooFewFeaturesError(ConfirmationError, RetryCaptureError):
-    """0x07: Too few fingerprint features."""
-
-    CODE = 0x07
-    ADVICE = (
-        "too few fingerprint features: ask the applicant to press the centre of the fingertip"
-        " firmly on the middle of the glass"
-    )
-
-
-class NoMatchError(ConfirmationError):
-    """0x08: The two fingerprints do not match."""
-
-    CODE = 0x08
-    ADVICE = "the two fingerprints do not match: check that the applicant used the same finger"
-
-
-class NotFoundError(ConfirmationError):
-    """0x09: No matching fingerprint in the sensor's library."""
-
-    CODE = 0x09
-    ADVICE = (
-        "the finger is not in the sensor's library: check that the applicant used the "
-        "enrolled finger, or enrol it first"
-    )
-
-
-class EnrollMismatchError(ConfirmationError):
-    """0x0A: The presses do not come from the same finger."""
-
-    CODE = 0x0A
-    ADVICE = (
-        "the presses do not come from the same finger: start the enrolment of this finger again"
-    )
-
-
-class PageOutOfRangeError(ConfirmationError):
-    """0x0B: The page id is beyond the sensor's template library."""
-
-    CODE = 0x0B
-    ADVICE = (
-        "the page id is beyond the sensor's template library: use a page below the library "
-        "size (`ewp sensor fingerprint info` shows it)"
-    )
-
-
-class TemplateReadError(ConfirmationError):
-    """0x0C: No valid template at that page of the sensor's library."""
-
-    CODE = 0x0C
-    ADVICE = "no valid template at that page of the sensor's library: enrol the finger first"
-
-
-class TemplateUploadError(ConfirmationError):
-    """0x0D: The sensor could not send the template."""
-
-    CODE = 0x0D
-    ADVICE = "the sensor could not send the template: capture and convert the finger again"
-
-
-class DataReceiveError(ConfirmationError):
-    """0x0E: The sensor could not receive the data packets."""
-
-    CODE = 0x0E
-    ADVICE = "the sensor could not receive the data packets: check the cable and the packet size"
-
-
-class ImageUploadError(ConfirmationError):
-    """0x0F: The sensor has no image to send."""
-
-    CODE = 0x0F
-    ADVICE = "the sensor has no image to send: capture an image first"
-
-
-class DeleteError(ConfirmationError):
-    """0x10: The sensor could not delete the templates."""
-
-    CODE = 0x10
-    ADVICE = (
-        "the sensor could not delete the templates: check the page range against the library size"
-    )
-
-
-class ClearLibraryError(ConfirmationError):
-    """0x11: The sensor could not clear its template library."""
-
-    CODE = 0x11
-    ADVICE = "the sensor could not clear its template library: power-cycle it and try again"
-
-
-class LowPowerError(ConfirmationError):
-    """0x12: The sensor could not enter low-power mode."""
-
-    CODE = 0x12
-    ADVICE = "the sensor could not enter low-power mode"
-
-
-class WrongPasswordError(ConfirmationError):
-    """0x13: The sensor refused the password."""
-
-    CODE = 0x13
-    ADVICE = "the sensor refused the password: set the station's sensor password to the module's"
-
-
-class ResetError(ConfirmationError):
-    """0x14: The sensor could not reset."""
-
-    CODE = 0x14
-    ADVICE = "the sensor could not reset: power-cycle it"
-
-
-class NoImageError(ConfirmationError):
-    """0x15: No valid image in the sensor's buffer."""
-
-    CODE = 0x15
-    ADVICE = "no valid image in the sensor's buffer: capture the finger again"
-
-
-class UpgradeError(ConfirmationError):
-    """0x16: The sensor's online upgrade failed."""
-
-    CODE = 0x16
-    ADVICE = "the sensor's online upgrade failed"
-
-
-class FingerNotMovedError(ConfirmationError, RetryCaptureError):
-    """0x17: The finger did not move between two captures (or a residual print is on the glass)."""
-
-    CODE = 0x17
-    ADVICE = (
-        "the finger did not move between two captures (or a residual print is on the glass): "
-        "ask the applicant to lift the finger, clean the glass, and press again"
-    )
-
-
-class FlashError(ConfirmationError):
-    """0x18: The sensor failed to write its flash memory."""
-
-    CODE = 0x18
-    ADVICE = (
-        "the sensor failed to write its flash memory: try again; if it persists replace the sensor"
-    )
-
-
-class UndefinedError(ConfirmationError):
-    """0x19: The sensor reported an undefined error."""
-
-    CODE = 0x19
-    ADVICE = "the sensor reported an undefined error: power-cycle it and try again"
-
-
-class InvalidRegisterError(ConfirmationError):
-    """0x1A: The sensor has no such system parameter register."""
-
-    CODE = 0x1A
-    ADVICE = "the sensor has no such system parameter register"
-
-
-class RegisterValueError(ConfirmationError):
-    """0x1B: The sensor refused the value for that system parameter."""
-
-    CODE = 0x1B
-    ADVICE = "the sensor refused the value for that system parameter: check its allowed range"
-
-
-class NotepadPageError(ConfirmationError):
-    """0x1C: Wrong notepad page number."""
-
-    CODE = 0x1C
-    ADVICE = "wrong notepad page number"
-
-
-class PortOperationError(ConfirmationError):
-    """0x1D: The sensor failed to operate its communication port."""
-
-    CODE = 0x1D
-    ADVICE = "the sensor failed to operate its communication port"
-
-
-class AutoEnrollError(ConfirmationError):
-    """0x1E: The sensor's automatic enrolment failed."""
-
-    CODE = 0x1E
-    ADVICE = "the sensor's automatic enrolment failed: enrol the finger again"
-
-
-class LibraryFullError(ConfirmationError):
-    """0x1F: The sensor's template library is full."""
-
-    CODE = 0x1F
-    ADVICE = "the sensor's template library is full: delete templates that are no longer needed"
-
-
-class AddressError(ConfirmationError):
-    """0x20: The sensor's address does not match."""
-
-    CODE = 0x20
-    ADVICE = "the sensor's address does not match: set the station's sensor address to the module's"
-
-
-class PasswordRequiredError(ConfirmationError):
-    """0x21: The sensor wants its password verified first."""
-
-    CODE = 0x21
-    ADVICE = (
-        "the sensor wants its password verified first: configure the sensor password on the station"
-    )
-
-
-class TemplateEmptyError(ConfirmationError):
-    """0x22: The template buffer is empty."""
-
-    CODE = 0x22
-    ADVICE = "the template buffer is empty: capture the finger and convert it (Img2Tz) first"
-
-
-class LibraryEmptyError(ConfirmationError):
-    """0x24: The sensor's template library is empty."""
-
-    CODE = 0x24
-    ADVICE = "the sensor's template library is empty: enrol a finger first"
-
-
-class OperationTimeoutError(ConfirmationError, RetryCaptureError):
-    """0x26: The sensor timed out waiting for a finger."""
-
-    CODE = 0x26
-    ADVICE = (
-        "the sensor timed out waiting for a finger: ask the applicant to press the finger again"
-    )
-
-
-class AlreadyEnrolledError(ConfirmationError):
-    """0x27: This fingerprint is already in the sensor's library."""
-
-    CODE = 0x27
-    ADVICE = "this fingerprint is already in the sensor's library"
-
-
-class SensorHardwareError(ConfirmationError):
-    """0x29: The sensor's fingerprint reader is faulty."""
-
-    CODE = 0x29
-    ADVICE = "the sensor's fingerprint reader is faulty: replace the sensor"
-
-
-class UnsupportedCommandError(ConfirmationError):
-    """0xFC: This sensor model does not support the command."""
-
-    CODE = 0xFC
-    ADVICE = "this sensor model does not support the command"
-
-
-class HardwareError(ConfirmationError):
-    """0xFD: The sensor reported a hardware error."""
-
-    CODE = 0xFD
-    ADVICE = "the sensor reported a hardware error: power-cycle it; if it persists replace it"
-
-
-class CommandFailedError(ConfirmationError):
-    """0xFE: The sensor could not execute the command."""
-
-    CODE = 0xFE
-    ADVICE = "the sensor could not execute the command: check its parameters"
-
-
-def _known_codes() -> dict[int, type[ConfirmationError]]:
-    table: dict[int, type[ConfirmationError]] = {}
-    pending = list(ConfirmationError.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls.CODE >= 0:
-            table[cls.CODE] = cls
-    return dict(sorted(table.items()))
-
-
-CONFIRMATION_ERRORS: dict[int, type[ConfirmationError]] = _known_codes()
-
-
-def error_for_code(code: int) -> ConfirmationError:
-    """The typed error for a non-zero confirmation code."""
-    cls = CONFIRMATION_ERRORS.get(code)
-    if cls is None:
-        return ConfirmationError(
-            f"the sensor answered with unknown confirmation code {code:#04x}: power-cycle it "
-            "and try again",
-            code=code,
-        )
-    return cls()
 
 
 # --- data the driver returns --------------------------------------------------------------
@@ -628,26 +152,10 @@ PACKET_SIZES = (32, 64, 128, 256)  # packet size codes 0..3
 CHAR_BUFFERS = (1, 2)
 
 
-class SerialPort(Protocol):
-    """What the driver needs of a pyserial port (``serial.serial_for_url(...)``)."""
-
-    baudrate: int
-    timeout: float | None
-
-    def read(self, size: int = 1) -> bytes: ...
-
-    def write(self, data: bytes, /) -> int | None: ...
-
-    def reset_input_buffer(self) -> None: ...
-
-
-_T = TypeVar("_T")
-
-
 # --- the sensor ---------------------------------------------------------------------------
 
 
-class FingerprintSensor(SerialDriver[SerialPort]):
+class FingerprintSensor(R30xExchange):
     """One R30x-family module on an open serial port.
 
     ::
@@ -659,73 +167,18 @@ class FingerprintSensor(SerialDriver[SerialPort]):
 
     The driver sets the port's read timeout to a short poll interval (50 ms); ``timeout`` is
     how long it waits for each packet of an answer. ``password`` is verified whenever the
-    module asks for it. One thread at a time: the driver holds no lock.
+    module asks for it. One thread at a time: the driver holds no lock. The exchanges on the
+    line (and what the driver does when they go wrong) are ``fingerprint_r30x_exchange``'s.
     """
 
-    def __init__(
-        self,
-        port: SerialPort,
-        *,
-        address: int = DEFAULT_ADDRESS,
-        password: int = 0,
-        timeout: float = 2.0,
-    ) -> None:
-        if not 0 <= address <= 0xFFFFFFFF:
-            raise ValueError(f"address must fit in 32 bits, got {address:#x}")
-        if not 0 <= password <= 0xFFFFFFFF:
-            raise ValueError("password must fit in 32 bits")
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        self._link = SerialLink(port, wire_log=wire_log, disconnected=self._disconnected)
-        self._address = address
-        self.password = password
-        self.timeout = timeout
-        self._reader = PacketReader(address)
-        self._packet_size: int | None = None
-
-    @classmethod
-    def open(
-        cls,
-        url: str,
-        *,
-        baudrate: int = DEFAULT_BAUD_RATE,
-        address: int = DEFAULT_ADDRESS,
-        password: int = 0,
-        timeout: float = 2.0,
-    ) -> FingerprintSensor:
-        """Open ``url`` with pyserial and drive it; :meth:`close` closes the port again.
-
-        For command lines and scripts; long-running code opens the port itself and passes it.
-        """
-        port = open_port(
-            url,
-            baudrate,
-            cannot_open=lambda exc: SensorDisconnectedError(
-                f"cannot open fingerprint sensor port {url}: {exc}. Check the port name "
-                "(`ls /dev/serial/by-id/`) or the simulator's URL"
-            ),
-        )
-        sensor = cls(port, address=address, password=password, timeout=timeout)
-        sensor._link.owns_port = True
-        return sensor
-
-    @property
-    def address(self) -> int:
-        """The module address this driver talks to and accepts answers from."""
-        return self._address
-
     # --- system ---------------------------------------------------------------------------
-
-    def verify_password(self) -> None:
-        """VfyPwd: prove the password to the module (needed when it is not 0)."""
-        self._command(Instruction.VFY_PWD, struct.pack(">I", self.password), verify=False)
 
     def probe(self) -> None:
         """HandShake: a cheap liveness check; raises when the module does not answer."""
         self._command(Instruction.HANDSHAKE)
 
     def check_sensor(self) -> None:
-        """CheckSensor (R503): raises :class:`SensorHardwareError` if the reader is faulty."""
+        """CheckSensor (R503): raises code 0x29 if the reader is faulty."""
         self._command(Instruction.CHECK_SENSOR)
 
     def read_system_parameters(self) -> SystemParameters:
@@ -734,7 +187,7 @@ class FingerprintSensor(SerialDriver[SerialPort]):
             ">HHHHIHH", reply[:16]
         )
         if size_code >= len(PACKET_SIZES):
-            raise FrameError(f"the sensor reports an unknown packet size code {size_code}")
+            raise unexpected_answer(f"the sensor reports an unknown packet size code {size_code}")
         self._packet_size = PACKET_SIZES[size_code]
         return SystemParameters(
             status_register=status,
@@ -756,8 +209,8 @@ class FingerprintSensor(SerialDriver[SerialPort]):
         try:
             self._link.port.baudrate = bps
         except (OSError, ValueError) as exc:
-            raise SensorDisconnectedError(
-                f"the sensor now talks at {bps} baud but {self.port_name} cannot: {exc}"
+            raise fingerprint_error(
+                DISCONNECTED, detail=f"it talks at {bps} baud, {self.port_name} cannot: {exc}"
             ) from None
 
     def set_security_level(self, level: int) -> None:
@@ -795,7 +248,7 @@ class FingerprintSensor(SerialDriver[SerialPort]):
     # --- capture --------------------------------------------------------------------------
 
     def capture_image(self) -> None:
-        """GenImg: take an image into the image buffer; :class:`NoFingerError` if none."""
+        """GenImg: take an image into the image buffer; ``NO_FINGER`` (0x02) if none."""
         self._command(Instruction.GEN_IMG)
 
     def wait_for_finger(self, timeout: float = 10.0, *, poll_interval: float = 0.1) -> None:
@@ -805,12 +258,11 @@ class FingerprintSensor(SerialDriver[SerialPort]):
             try:
                 self.capture_image()
                 return
-            except NoFingerError:
+            except RetryCaptureError as exc:
+                if exc.code != NO_FINGER:
+                    raise
                 if time.monotonic() + poll_interval > deadline:
-                    raise NoFingerError(
-                        f"no finger on the sensor within {timeout:g} s: ask the applicant to "
-                        "press the finger flat on the glass"
-                    ) from None
+                    raise fingerprint_error(NO_FINGER, detail=f"within {timeout:g} s") from None
                 time.sleep(poll_interval)
 
     def wait_for_finger_removed(self, timeout: float = 10.0, *, poll_interval: float = 0.1) -> None:
@@ -819,15 +271,12 @@ class FingerprintSensor(SerialDriver[SerialPort]):
         while True:
             try:
                 self.capture_image()
-            except NoFingerError:
-                return
-            except RetryCaptureError:
-                pass  # a finger half on the glass: still not lifted
+            except RetryCaptureError as exc:
+                if exc.code == NO_FINGER:
+                    return
+                # Any other: a finger half on the glass, still not lifted.
             if time.monotonic() + poll_interval > deadline:
-                raise FingerStillPresentError(
-                    f"the finger is still on the sensor after {timeout:g} s: ask the applicant "
-                    "to lift the finger"
-                )
+                raise fingerprint_error(FINGER_NOT_LIFTED, detail=f"after {timeout:g} s")
             time.sleep(poll_interval)
 
     def image_to_template(self, buffer: int = 1) -> None:
@@ -842,7 +291,7 @@ class FingerprintSensor(SerialDriver[SerialPort]):
         """UpImage: the image buffer, 256 x 288 pixels (36,864 bytes on the wire)."""
         wire = self._upload(Instruction.UP_IMAGE, b"", expected=IMAGE_WIRE_BYTES)
         if len(wire) != IMAGE_WIRE_BYTES:
-            raise FrameError(
+            raise unexpected_answer(
                 f"the sensor sent an image of {len(wire)} bytes, expected {IMAGE_WIRE_BYTES}"
             )
         return FingerprintImage(IMAGE_WIDTH, IMAGE_HEIGHT, unpack_image(wire))
@@ -866,8 +315,8 @@ class FingerprintSensor(SerialDriver[SerialPort]):
 
     def write_template(self, buffer: int, data: bytes) -> None:
         """DownChar: ``data`` (a template read with :meth:`read_template`) into a buffer."""
-        if not data or len(data) > _MAX_TRANSFER:
-            raise ValueError(f"a template has 1..{_MAX_TRANSFER} bytes, got {len(data)}")
+        if not data or len(data) > MAX_TRANSFER:
+            raise ValueError(f"a template has 1..{MAX_TRANSFER} bytes, got {len(data)}")
         if self._packet_size is None:
             self.read_system_parameters()
         assert self._packet_size is not None
@@ -910,153 +359,6 @@ class FingerprintSensor(SerialDriver[SerialPort]):
     def empty_library(self) -> None:
         """Empty: delete every template in the library."""
         self._command(Instruction.EMPTY)
-
-    # --- exchanges ------------------------------------------------------------------------
-
-    def _command(
-        self,
-        instruction: Instruction,
-        parameters: bytes = b"",
-        *,
-        reply_size: int = 0,
-        verify: bool = True,
-    ) -> bytes:
-        """Send a command and return the ack's content after the confirmation code."""
-
-        def exchange() -> bytes:
-            self._send_command(instruction, parameters)
-            return self._read_ack(instruction, reply_size)
-
-        return self._with_password(exchange) if verify else exchange()
-
-    def _with_password(self, exchange: Callable[[], _T]) -> _T:
-        try:
-            return exchange()
-        except PasswordRequiredError:
-            log.info("fingerprint sensor on %s asks for its password; verifying", self.port_name)
-            self.verify_password()
-            return exchange()
-
-    def _send_command(self, instruction: Instruction, parameters: bytes) -> None:
-        with self._link.translating_failures():
-            self._link.port.reset_input_buffer()
-        self._reader.clear()
-        self._link.write(encode_command(instruction, parameters, self.address))
-
-    def _read_ack(self, instruction: Instruction, reply_size: int) -> bytes:
-        while True:
-            packet = self._read_packet(what=f"its answer to {instruction.name}")
-            if packet.pid == PacketId.ACK:
-                break
-            if packet.pid not in (PacketId.DATA, PacketId.END):
-                raise FrameError(
-                    f"the sensor sent a {packet.describe()} where an answer to "
-                    f"{instruction.name} was due"
-                )
-            # The tail of a transfer abandoned earlier (after a damaged packet): not ours.
-            wire_log.debug("<- stray data packet before the answer, dropped")
-        if not packet.content:
-            raise FrameError(f"the sensor's answer to {instruction.name} is empty")
-        code = packet.content[0]
-        if code != 0:
-            raise error_for_code(code)
-        payload = packet.content[1:]
-        if len(payload) < reply_size:
-            raise FrameError(
-                f"the sensor's answer to {instruction.name} has {len(payload)} bytes of "
-                f"parameters, expected {reply_size}"
-            )
-        return payload
-
-    def _upload(self, instruction: Instruction, parameters: bytes, expected: int = 0) -> bytes:
-        """A command answered by an ack and then data packets up to an end packet."""
-
-        def exchange() -> bytes:
-            self._send_command(instruction, parameters)
-            try:
-                self._read_ack(instruction, 0)
-            except (ChecksumError, FrameError):
-                # The data may be coming anyway: let it pass before the next command.
-                self._drain()
-                raise
-            return self._read_data(instruction, expected)
-
-        return self._with_password(exchange)
-
-    def _read_data(self, instruction: Instruction, expected: int) -> bytes:
-        data = bytearray()
-        first_error: FingerprintError | None = None
-        what = f"the data of {instruction.name}"
-        while True:
-            try:
-                packet = self._read_packet(what=what, received=len(data), expected=expected)
-            except ChecksumError as exc:
-                # Keep reading to the end packet so the line is clean for the next command.
-                first_error = first_error or exc
-                continue
-            except SensorTimeoutError:
-                if first_error is not None:
-                    raise first_error from None
-                raise
-            if packet.pid == PacketId.ACK:
-                raise FrameError(f"the sensor sent an answer in the middle of {what}")
-            if packet.pid not in (PacketId.DATA, PacketId.END):
-                raise FrameError(f"the sensor sent a {packet.describe()} within {what}")
-            data += packet.content
-            if len(data) > _MAX_TRANSFER:
-                raise FrameError(f"{what} goes beyond {_MAX_TRANSFER} bytes")
-            if packet.pid == PacketId.END:
-                break
-        if first_error is not None:
-            raise first_error
-        return bytes(data)
-
-    def _drain(self) -> None:
-        """Discard what arrives until the line has been quiet for a moment (or ``timeout``)."""
-        deadline = time.monotonic() + self.timeout
-        quiet_since = time.monotonic()
-        discarded = 0
-        while time.monotonic() < deadline:
-            chunk = self._link.read(4096)
-            now = time.monotonic()
-            if chunk:
-                discarded += len(chunk)
-                quiet_since = now
-            elif now - quiet_since >= 2 * POLL_INTERVAL:
-                break
-        self._reader.clear()
-        wire_log.debug("<- drained %d bytes after a damaged answer", discarded)
-
-    def _read_packet(self, *, what: str, received: int = 0, expected: int = 0) -> Packet:
-        """The next packet; the deadline restarts for every packet (a transfer may be long)."""
-        deadline = time.monotonic() + self.timeout
-        reader = self._reader
-        while True:
-            skipped = reader.skipped
-            packet = reader.next_packet()
-            if reader.skipped != skipped:
-                wire_log.debug("<- skipped %d bytes of line noise", reader.skipped - skipped)
-            if packet is not None:
-                if wire_log.isEnabledFor(logging.DEBUG):
-                    wire_log.debug("<- %s", packet.describe())
-                return packet
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                progress = f" after {received} of {expected} bytes" if expected else ""
-                raise SensorTimeoutError(
-                    f"fingerprint sensor not answering on {self.port_name} "
-                    f"({self._link.port.baudrate} baud) waiting for {what}{progress}: check the "
-                    f"cable, or run `ewp sensor fingerprint info --port {self.port_name}`"
-                )
-            # At least what the parser needs in one read (a whole packet when it can).
-            reader.feed(self._link.read_for(reader.bytes_needed))
-
-    def _disconnected(self, exc: BaseException) -> SensorDisconnectedError:
-        return SensorDisconnectedError(
-            f"fingerprint sensor on {self.port_name} disconnected ({exc}): check that it is "
-            "plugged in; a USB adapter may come back under a new name "
-            "(`ls /dev/serial/by-id/`)"
-        )
 
 
 def _check_buffer(buffer: int) -> int:

@@ -9,10 +9,10 @@ the pid, both length bytes and every content byte. ``pid`` is 0x01 for a command
 data packet with more to follow, 0x07 for an acknowledgement and 0x08 for the last data
 packet.
 
-Nothing here touches a port: :class:`PacketReader` is fed whatever bytes arrived and hands
-back whole packets, skipping line noise by scanning for the start code and the expected
-address. These functions raise only the errors defined here (subclasses of
-:class:`FingerprintError`), which is what the property tests check.
+Nothing here touches a port: :class:`PacketReader` (a ``frame_parser.SyncFrameParser``) is
+fed whatever bytes arrived and hands back whole packets, skipping line noise by scanning for
+the start code and the expected address. These functions raise only
+:class:`FingerprintError` (a damaged packet), which is what the property tests check.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
+
+from edge.drivers.fingerprint_r30x_errors import DAMAGED_PACKET, fingerprint_error
+from edge.drivers.frame_parser import SyncFrameParser
 
 START_CODE = b"\xef\x01"
 DEFAULT_ADDRESS = 0xFFFFFFFF
@@ -34,30 +37,6 @@ IMAGE_WIRE_BYTES = IMAGE_WIDTH * IMAGE_HEIGHT // 2  # 4 bits a pixel over the UA
 TEMPLATE_BYTES = 512
 
 _HEADER = struct.Struct(">2sIBH")
-
-
-class FingerprintError(Exception):
-    """Base of every error the fingerprint driver raises.
-
-    ``code`` is the module's confirmation code when the module itself reported the problem,
-    ``None`` for problems on the line (timeouts, a pulled cable, damaged packets).
-    """
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class TransportError(FingerprintError):
-    """The line to the module failed: nothing or something unreadable came back."""
-
-
-class FrameError(TransportError):
-    """A packet arrived that is well formed but not what the exchange expects."""
-
-
-class ChecksumError(TransportError):
-    """A packet arrived with a checksum that does not match its content."""
 
 
 class PacketId(enum.IntEnum):
@@ -120,89 +99,39 @@ def split_data(data: bytes, packet_size: int, address: int = DEFAULT_ADDRESS) ->
     return packets
 
 
-class PacketReader:
-    """Incremental packet parser: :meth:`feed` bytes, then take packets with :meth:`next_packet`.
+class PacketReader(SyncFrameParser[Packet]):
+    """Incremental packet parser (``frame_parser``): :meth:`feed` bytes, then take packets with
+    :meth:`next_frame`.
 
-    Bytes before a start code are line noise and are skipped (counted in ``skipped``). A start
-    code followed by another address, an unknown pid or an impossible length is a false start:
-    the parser steps over it and keeps scanning, so a real packet hidden behind noise is found.
-    A packet whose checksum does not match is consumed and reported as :class:`ChecksumError`,
-    so the next call continues with what follows it.
+    A start code followed by another address, an unknown pid or an impossible length is a
+    false start. A packet whose checksum does not match is consumed and reported as a
+    :class:`FingerprintError` (``DAMAGED_PACKET``).
     """
 
+    sync = START_CODE
+    header_size = HEADER_SIZE
+    min_size = HEADER_SIZE
+
     def __init__(self, address: int = DEFAULT_ADDRESS) -> None:
+        super().__init__()
         self.address = address
-        self._buffer = bytearray()
-        self.skipped = 0
 
-    def feed(self, data: bytes) -> None:
-        self._buffer += data
+    def frame_size(self, header: bytearray) -> int | None:
+        _, address, pid, length = _HEADER.unpack_from(header)
+        if address != self.address or pid not in _VALID_PIDS or not 2 <= length <= MAX_CONTENT + 2:
+            return None
+        return HEADER_SIZE + int(length)
 
-    def clear(self) -> None:
-        self._buffer.clear()
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
-
-    @property
-    def bytes_needed(self) -> int:
-        """How many more bytes, at least, before :meth:`next_packet` can return a packet."""
-        buf = self._buffer
-        start = buf.find(START_CODE)
-        if start < 0:
-            return HEADER_SIZE
-        have = len(buf) - start
-        if have < HEADER_SIZE:
-            return HEADER_SIZE - have
-        length = int.from_bytes(buf[start + 7 : start + 9], "big")
-        if not 2 <= length <= MAX_CONTENT + 2:
-            return 1
-        return max(1, HEADER_SIZE + length - have)
-
-    def next_packet(self) -> Packet | None:
-        """The next complete packet, or ``None`` until more bytes are fed.
-
-        Raises :class:`ChecksumError` for a complete packet whose checksum is wrong.
-        """
-        buf = self._buffer
-        while True:
-            start = buf.find(START_CODE)
-            if start < 0:
-                # Keep a trailing 0xEF: it may be the first half of a start code.
-                keep = 1 if buf.endswith(b"\xef") else 0
-                self._skip(len(buf) - keep)
-                return None
-            if start:
-                self._skip(start)
-            if len(buf) < HEADER_SIZE:
-                return None
-            _, address, pid, length = _HEADER.unpack_from(buf)
-            if (
-                address != self.address
-                or pid not in _VALID_PIDS
-                or not 2 <= length <= MAX_CONTENT + 2
-            ):
-                self._skip(1)
-                continue
-            total = HEADER_SIZE + length
-            if len(buf) < total:
-                return None
-            content = bytes(buf[HEADER_SIZE : total - 2])
-            received = int.from_bytes(buf[total - 2 : total], "big")
-            del buf[:total]
-            expected = checksum(pid, content)
-            if received != expected:
-                raise ChecksumError(
-                    f"damaged packet from the fingerprint sensor (checksum {received:04x}, "
-                    f"expected {expected:04x}): check the cable and the baud rate"
-                )
-            return Packet(pid=pid, content=content, address=address)
-
-    def _skip(self, count: int) -> None:
-        if count > 0:
-            del self._buffer[:count]
-            self.skipped += count
+    def decode(self, frame: bytes) -> Packet:
+        _, address, pid, _ = _HEADER.unpack_from(frame)
+        content = frame[HEADER_SIZE:-2]
+        received = int.from_bytes(frame[-2:], "big")
+        expected = checksum(pid, content)
+        if received != expected:
+            raise fingerprint_error(
+                DAMAGED_PACKET, detail=f"checksum {received:04x}, expected {expected:04x}"
+            )
+        return Packet(pid=pid, content=content, address=address)
 
 
 # --- content codecs -----------------------------------------------------------------------

@@ -10,34 +10,19 @@ Public methods speak the SDK's language: :meth:`~IrisCamera.init`,
 :meth:`~IrisCamera.device_info`, :meth:`~IrisCamera.start_capture`,
 :meth:`~IrisCamera.status`, :meth:`~IrisCamera.wait_for_result`, :meth:`~IrisCamera.stop`,
 :meth:`~IrisCamera.result_quality`, :meth:`~IrisCamera.result_image`,
-:meth:`~IrisCamera.clear`. Every result code the camera can send becomes a typed error derived
-from :class:`IrisCameraError` whose message tells the operator what to do; failures of the
-line itself (silence, a pulled cable, damaged frames) are errors of the same family.
+:meth:`~IrisCamera.clear`. Every result code the camera can send is an
+:class:`IrisResultError` carrying the code, whose message (from the one table of
+``iris_camera_errors``) tells the operator what to do; silence and a pulled cable are the same
+error with ewp's own codes, damaged frames the frame codec's errors (all :class:`IrisCameraError`).
 
-What the driver does on errors:
-
-* line noise is skipped: the parser resynchronises on the sync bytes and the length check;
-* a reply that does not come within ``timeout`` raises :class:`IrisTimeoutError`;
-* a damaged frame raises :class:`IrisCrcError` (at once when it was the awaited response;
-  a damaged frame that may have been a status event only if the response never comes);
-* a NAK (the camera received a damaged command and did nothing) makes the driver send the
-  command again, up to twice; after a damaged *answer* only idempotent commands (INIT,
-  GET_INFO, GET_STATUS, GET_RESULT_QUALITY, each image block) are sent again: the others
-  changed the camera's state, and the caller decides;
-* answers with another sequence number are stale (the late answer to an abandoned command)
-  and are dropped, so the line is never flushed and status events are never lost to a flush;
-* pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (cable pulled, pty
-  closed, socket reset) becomes :class:`IrisDisconnectedError` (the port handling the drivers share
-  is ``serial_link``);
-* when the camera says it is not initialised (it was re-plugged), the driver sends INIT and
-  repeats the command once (``auto_init``).
+What the driver does when the line misbehaves (noise, silence, NAKs, damaged and stale
+answers, a pulled cable, a re-plugged camera) is described in ``iris_camera_exchange``.
 
 Wire traffic is logged at DEBUG to ``ewp.wire.iris``.
 """
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import enum
 import logging
@@ -45,39 +30,34 @@ import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Protocol, TypeVar
+from typing import TypeVar
 
+from edge.drivers.iris_camera_errors import (
+    CAPTURE_TIMED_OUT,
+    IRIS_ERRORS,
+    IrisResultError,
+    IrisRetryCaptureError,
+    iris_error,
+)
+from edge.drivers.iris_camera_exchange import DEFAULT_BAUD_RATE, IrisExchange
 from edge.drivers.iris_discovery import (
-    DEFAULT_PID,
-    DEFAULT_VID,
     FoundCamera,
     HotplugEvent,
     IrisCameraWatcher,
     find_iris_cameras,
 )
 from edge.drivers.iris_frames import (
-    IMAGE_HEIGHT,
-    IMAGE_WIDTH,
     MAX_BLOCK,
-    NAK,
-    QUALITY_THRESHOLDS,
-    RESPONSE_BIT,
-    STATUS_EVENT,
     CaptureMode,
     CaptureState,
     CaptureStatus,
     Command,
     Eye,
-    Frame,
-    FrameReader,
     ImageFormat,
     IrisCameraError,
-    IrisCrcError,
     IrisDeviceInfo,
     IrisFrameError,
-    IrisImageError,
     IrisQuality,
-    IrisTransportError,
     Operation,
     QualityMode,
     ResultCode,
@@ -86,249 +66,38 @@ from edge.drivers.iris_frames import (
     decode_png_grey,
     decode_quality,
     decode_status,
-    encode_frame,
     encode_image_request,
     encode_start_capture,
 )
-from edge.drivers.serial_link import SerialDriver, SerialLink, open_port
 
 __all__ = [
     "DEFAULT_BAUD_RATE",
-    "DEFAULT_PID",
-    "DEFAULT_VID",
-    "IMAGE_HEIGHT",
-    "IMAGE_WIDTH",
-    "QUALITY_THRESHOLDS",
-    "RESULT_ERRORS",
-    "CaptureAbortedError",
+    "IRIS_ERRORS",
     "CaptureMode",
     "CaptureState",
     "CaptureStatus",
-    "Command",
     "Eye",
     "FoundCamera",
     "HotplugEvent",
     "ImageFormat",
-    "IrisBusyError",
     "IrisCamera",
     "IrisCameraError",
     "IrisCameraWatcher",
-    "IrisCaptureTimeoutError",
-    "IrisCrcError",
     "IrisDeviceInfo",
-    "IrisDisconnectedError",
-    "IrisFrameError",
-    "IrisFrameRejectedError",
     "IrisImage",
-    "IrisImageError",
-    "IrisInvalidParameterError",
-    "IrisInvalidStateError",
-    "IrisNotInitialisedError",
     "IrisQuality",
     "IrisResultError",
     "IrisRetryCaptureError",
-    "IrisSensorFaultError",
-    "IrisTimeoutError",
-    "IrisTransportError",
-    "IrisUnknownCommandError",
-    "LeftFrameUnqualifiedError",
-    "NoFrameAvailableError",
-    "NoQualifiedFrameError",
     "Operation",
     "QualityMode",
     "ResultCode",
-    "RightFrameUnqualifiedError",
-    "SerialPort",
-    "error_for_code",
     "find_iris_cameras",
+    "iris_error",
 ]
 
 log = logging.getLogger(__name__)
-wire_log = logging.getLogger("ewp.wire.iris")
 
-DEFAULT_BAUD_RATE = 115200  # ignored by a USB CDC device; what the driver opens the port at
-_RETRIES = 2  # extra attempts after a NAK (any command) or a damaged answer (idempotent ones)
 _MAX_IMAGE_BYTES = 8 * 1024 * 1024
-_EVENT_BACKLOG = 256
-
-
-# --- errors -------------------------------------------------------------------------------
-
-
-class IrisTimeoutError(IrisTransportError):
-    """The camera did not answer within the driver's timeout."""
-
-
-class IrisDisconnectedError(IrisTransportError):
-    """The port went away: the cable was pulled, the adapter vanished, the socket closed."""
-
-
-class IrisRetryCaptureError(IrisCameraError):
-    """The capture could not be used: capturing again with the applicant is the remedy.
-
-    A marker base: the capture-related result errors (no eye found, no qualified frame, one
-    eye unqualified) derive from it, so a capture loop can catch them in one clause.
-    """
-
-
-class IrisCaptureTimeoutError(IrisRetryCaptureError):
-    """:meth:`IrisCamera.wait_for_result` ran out of time; the capture was stopped."""
-
-
-class IrisResultError(IrisCameraError):
-    """The camera answered with a non-zero result code (``code``).
-
-    Each known code has its own subclass with ``CODE`` and ``ADVICE`` (what the operator does).
-    ``status`` is the capture status the code came with, when it ended a capture.
-    """
-
-    CODE: ClassVar[int] = -1
-    ADVICE: ClassVar[str] = (
-        "the iris camera reported an error: unplug it, plug it in again and retry"
-    )
-    code: int
-
-    def __init__(self, message: str | None = None, *, code: int | None = None) -> None:
-        actual = self.CODE if code is None else code
-        super().__init__(message or f"{self.ADVICE} (code {actual:#04x})", code=actual)
-        self.status: CaptureStatus | None = None
-
-
-class IrisFrameRejectedError(IrisResultError):
-    """0x01: The camera received a damaged frame (NAK)."""
-
-    CODE = ResultCode.BAD_FRAME
-    ADVICE = (
-        "the iris camera received a damaged command: check the USB cable (no long extension "
-        "cables or unpowered hubs) and try again"
-    )
-
-
-class IrisUnknownCommandError(IrisResultError):
-    """0x02: The camera does not know the command."""
-
-    CODE = ResultCode.UNKNOWN_COMMAND
-    ADVICE = (
-        "the iris camera does not know this command: check that its firmware speaks protocol "
-        "version 1 (`ewp sensor iris info`)"
-    )
-
-
-class IrisInvalidParameterError(IrisResultError):
-    """0x03: A parameter out of range, or a command of the wrong length."""
-
-    CODE = ResultCode.INVALID_PARAMETER
-    ADVICE = (
-        "the iris camera refused a parameter of the command: check the eye, mode, format and "
-        "timeout asked for"
-    )
-
-
-class IrisNotInitialisedError(IrisResultError):
-    """0x04: INIT has not been sent since the camera was plugged in."""
-
-    CODE = ResultCode.NOT_INITIALISED
-    ADVICE = "the iris camera is not initialised: initialise it first (`ewp sensor iris info`)"
-
-
-class IrisBusyError(IrisResultError):
-    """0x05: A capture is running."""
-
-    CODE = ResultCode.DEVICE_BUSY
-    ADVICE = "the iris camera is busy with a capture: wait for it to finish, or stop it"
-
-
-class IrisInvalidStateError(IrisResultError):
-    """0x06: TRIGGER when the camera is not waiting for one."""
-
-    CODE = ResultCode.INVALID_STATE
-    ADVICE = (
-        "the iris camera is not waiting for the operator's trigger: start an "
-        "operator-initiated capture first"
-    )
-
-
-class NoFrameAvailableError(IrisResultError, IrisRetryCaptureError):
-    """0x10: No eye was found, or there is no frame of that eye."""
-
-    CODE = ResultCode.NO_FRAME_AVAILABLE
-    ADVICE = (
-        "no eye found: ask the applicant to look straight into the camera at the distance the "
-        "guide light shows, with both eyes open, and capture again"
-    )
-
-
-class NoQualifiedFrameError(IrisResultError, IrisRetryCaptureError):
-    """0x11: Frames were taken but none qualified."""
-
-    CODE = ResultCode.NO_QUALIFIED_FRAME
-    ADVICE = (
-        "no qualified frame: ask the applicant to look at the green light, keep eyes wide open, "
-        "remove glasses, and capture again"
-    )
-
-
-class LeftFrameUnqualifiedError(IrisResultError, IrisRetryCaptureError):
-    """0x12: The left eye's best frame did not qualify."""
-
-    CODE = ResultCode.LEFT_FRAME_UNQUALIFIED
-    ADVICE = (
-        "the left eye's image is not good enough: ask the applicant to open the left eye wide, "
-        "look at the green light, remove glasses, and capture the left eye again"
-    )
-
-
-class RightFrameUnqualifiedError(IrisResultError, IrisRetryCaptureError):
-    """0x13: The right eye's best frame did not qualify."""
-
-    CODE = ResultCode.RIGHT_FRAME_UNQUALIFIED
-    ADVICE = (
-        "the right eye's image is not good enough: ask the applicant to open the right eye "
-        "wide, look at the green light, remove glasses, and capture the right eye again"
-    )
-
-
-class CaptureAbortedError(IrisResultError):
-    """0x14: The capture was stopped before it finished."""
-
-    CODE = ResultCode.CAPTURE_ABORTED
-    ADVICE = "the capture was stopped before it finished: start it again"
-
-
-class IrisSensorFaultError(IrisResultError):
-    """0x20: The camera's sensor or illumination failed."""
-
-    CODE = ResultCode.SENSOR_FAULT
-    ADVICE = (
-        "the iris camera reported a sensor fault: unplug it and plug it in again; if it "
-        "persists, replace the camera"
-    )
-
-
-def _known_codes() -> dict[int, type[IrisResultError]]:
-    table: dict[int, type[IrisResultError]] = {}
-    pending = list(IrisResultError.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls.CODE >= 0:
-            table[int(cls.CODE)] = cls
-    return dict(sorted(table.items()))
-
-
-RESULT_ERRORS: dict[int, type[IrisResultError]] = _known_codes()
-
-
-def error_for_code(code: int) -> IrisResultError:
-    """The typed error for a non-zero result code."""
-    cls = RESULT_ERRORS.get(code)
-    if cls is None:
-        return IrisResultError(
-            f"the iris camera answered with unknown result code {code:#04x}: unplug it, plug it "
-            "in again and retry",
-            code=code,
-        )
-    return cls()
 
 
 # --- data the driver returns --------------------------------------------------------------
@@ -356,18 +125,7 @@ class IrisImage:
             )
 
 
-class SerialPort(Protocol):
-    """What the driver needs of a pyserial port (``serial.serial_for_url(...)``)."""
-
-    timeout: float | None
-
-    def read(self, size: int = 1) -> bytes: ...
-
-    def write(self, data: bytes, /) -> int | None: ...
-
-
 _E = TypeVar("_E", bound=enum.Enum)
-_T = TypeVar("_T")
 
 
 def _choice(kind: type[_E], value: _E | str, what: str) -> _E:
@@ -385,7 +143,7 @@ def _choice(kind: type[_E], value: _E | str, what: str) -> _E:
 # --- the camera ---------------------------------------------------------------------------
 
 
-class IrisCamera(SerialDriver[SerialPort]):
+class IrisCamera(IrisExchange):
     """One iris camera on an open serial port.
 
     ::
@@ -402,57 +160,6 @@ class IrisCamera(SerialDriver[SerialPort]):
     The driver sets the port's read timeout to a short poll interval (50 ms); ``timeout`` is
     how long it waits for each answer. One thread at a time: the driver holds no lock.
     """
-
-    def __init__(self, port: SerialPort, *, timeout: float = 2.0, auto_init: bool = True) -> None:
-        if timeout <= 0:
-            raise ValueError("timeout must be positive")
-        self._link = SerialLink(port, wire_log=wire_log, disconnected=self._disconnected)
-        self.timeout = timeout
-        self.auto_init = auto_init
-        self._reader = FrameReader()
-        self._seq = 0
-        self._events: collections.deque[CaptureStatus] = collections.deque(maxlen=_EVENT_BACKLOG)
-        self._push = False
-        self._last_status: CaptureStatus | None = None
-        self._info: IrisDeviceInfo | None = None
-        self._size: tuple[int, int] | None = None
-        self.counters: dict[str, int] = {
-            "commands": 0,
-            "retries": 0,
-            "stale_frames": 0,
-            "damaged_frames": 0,
-            "events": 0,
-        }
-
-    @classmethod
-    def open(
-        cls,
-        url: str,
-        *,
-        baudrate: int = DEFAULT_BAUD_RATE,
-        timeout: float = 2.0,
-        auto_init: bool = True,
-    ) -> IrisCamera:
-        """Open ``url`` with pyserial and drive it; :meth:`close` closes the port again.
-
-        For command lines and scripts; long-running code opens the port itself and passes it.
-        """
-        port = open_port(
-            url,
-            baudrate,
-            cannot_open=lambda exc: IrisDisconnectedError(
-                f"cannot open iris camera port {url}: {exc}. Check the port name (`ewp sensor "
-                "iris list`, `ls /dev/serial/by-id/`) or the simulator's URL"
-            ),
-        )
-        camera = cls(port, timeout=timeout, auto_init=auto_init)
-        camera._link.owns_port = True
-        return camera
-
-    @property
-    def last_status(self) -> CaptureStatus | None:
-        """The latest status seen, pushed or polled (``None`` before any)."""
-        return self._last_status
 
     # --- device ---------------------------------------------------------------------------
 
@@ -545,13 +252,12 @@ class IrisCamera(SerialDriver[SerialPort]):
         every ``poll_interval``. ``on_status`` is called with every status that differs from
         the one before (state, progress, eyes found, ...).
 
-        An ABORT raises its result's error (:class:`NoFrameAvailableError`,
-        :class:`CaptureAbortedError`, :class:`IrisSensorFaultError`); a COMPLETE whose eyes
-        did not all qualify raises :class:`NoQualifiedFrameError`,
-        :class:`LeftFrameUnqualifiedError` or :class:`RightFrameUnqualifiedError` unless
-        ``accept_unqualified`` (then the status says which eyes qualified). The error's
-        ``status`` is the final status. After ``timeout`` the capture is stopped and
-        :class:`IrisCaptureTimeoutError` raised.
+        An ABORT raises its result's error (NO_FRAME_AVAILABLE, CAPTURE_ABORTED,
+        SENSOR_FAULT); a COMPLETE whose eyes did not all qualify raises NO_QUALIFIED_FRAME,
+        LEFT_FRAME_UNQUALIFIED or RIGHT_FRAME_UNQUALIFIED unless ``accept_unqualified`` (then
+        the status says which eyes qualified). The error's ``status`` is the final status.
+        After ``timeout`` the capture is stopped and ``CAPTURE_TIMED_OUT`` raised (retryable,
+        as the unqualified ones: :class:`IrisRetryCaptureError`).
         """
         if timeout <= 0 or poll_interval <= 0:
             raise ValueError("timeout and poll interval must be positive")
@@ -575,17 +281,16 @@ class IrisCamera(SerialDriver[SerialPort]):
             if time.monotonic() >= deadline:
                 with contextlib.suppress(IrisCameraError):
                     self.stop()
-                raise IrisCaptureTimeoutError(
-                    f"no capture result within {timeout:g} s (the camera was "
-                    f"{status.state.name}): the capture was stopped; ask the applicant to look "
-                    "into the camera and capture again"
+                raise iris_error(
+                    CAPTURE_TIMED_OUT,
+                    detail=f"within {timeout:g} s, the camera was {status.state.name}",
                 )
 
     def _outcome(self, status: CaptureStatus, accept_unqualified: bool) -> CaptureStatus:
         if status.state is CaptureState.ABORT:
-            error = error_for_code(status.result or ResultCode.CAPTURE_ABORTED)
+            error = iris_error(status.result or ResultCode.CAPTURE_ABORTED)
         elif status.result and not accept_unqualified:
-            error = error_for_code(status.result)
+            error = iris_error(status.result)
         else:
             return status
         error.status = status
@@ -672,140 +377,3 @@ class IrisCamera(SerialDriver[SerialPort]):
         if single is Eye.BOTH:
             raise ValueError("results are per eye: ask for the left or the right eye")
         return single
-
-    # --- exchanges ------------------------------------------------------------------------
-
-    def _request(
-        self, command: Command, payload: bytes = b"", *, idempotent: bool = False
-    ) -> bytes:
-        """Send a command; the response's data after its OK result code.
-
-        A NAK means the camera did nothing: any command is sent again (up to twice). A
-        damaged answer means it did: only an ``idempotent`` command is sent again.
-        """
-        attempt = 0
-        while True:
-            try:
-                return self._with_init(command, lambda: self._exchange(command, payload))
-            except (IrisCrcError, IrisFrameRejectedError) as exc:
-                if attempt >= _RETRIES or (isinstance(exc, IrisCrcError) and not idempotent):
-                    raise
-                attempt += 1
-                self.counters["retries"] += 1
-                log.info(
-                    "iris camera on %s: %s; sending %s again", self.port_name, exc, command.name
-                )
-
-    def _with_init(self, command: Command, exchange: Callable[[], _T]) -> _T:
-        try:
-            return exchange()
-        except IrisNotInitialisedError:
-            if not self.auto_init or command in (Command.INIT, Command.GET_INFO):
-                raise
-            log.info(
-                "iris camera on %s is not initialised (re-plugged?); initialising", self.port_name
-            )
-            self.init()
-            return exchange()
-
-    def _exchange(self, command: Command, payload: bytes) -> bytes:
-        self._seq = seq = (self._seq + 1) & 0xFF
-        self.counters["commands"] += 1
-        self._link.write(encode_frame(command, seq, payload))
-        expected = command | RESPONSE_BIT
-        what = f"its answer to {command.name}"
-        deadline = time.monotonic() + self.timeout
-        damaged: IrisCrcError | None = None
-        while True:
-            try:
-                frame = self._next_frame(deadline)
-            except IrisCrcError as exc:
-                self.counters["damaged_frames"] += 1
-                if exc.frame_seq == seq and exc.frame_code in (expected, NAK):
-                    raise
-                # Perhaps a damaged status event: the answer may still come.
-                wire_log.debug("<- damaged frame while waiting for %s, skipped", what)
-                damaged = exc
-                continue
-            if frame is None:
-                if damaged is not None:
-                    raise damaged
-                raise self._timeout(what)
-            if frame.code == STATUS_EVENT:
-                self._on_event(frame)
-                continue
-            if frame.seq != seq or not (frame.is_response or frame.code == NAK):
-                self.counters["stale_frames"] += 1
-                wire_log.debug("<- stale frame #%d dropped (waiting for #%d)", frame.seq, seq)
-                continue
-            if frame.code == NAK:
-                raise IrisFrameRejectedError()
-            if frame.code != expected:
-                raise IrisFrameError(f"the camera sent a {frame.describe()} where {what} was due")
-            break
-        if not frame.payload:
-            raise IrisFrameError(f"the camera's answer to {command.name} is empty")
-        code = frame.payload[0]
-        if code != ResultCode.OK:
-            raise error_for_code(code)
-        return frame.payload[1:]
-
-    def _wait_for_event(self, deadline: float) -> CaptureStatus | None:
-        """Read the line until a status event arrives (returned) or ``deadline`` passes."""
-        while True:
-            try:
-                frame = self._next_frame(deadline)
-            except IrisCrcError:
-                self.counters["damaged_frames"] += 1
-                wire_log.debug("<- damaged frame while waiting for status, skipped")
-                continue
-            if frame is None:
-                return None
-            if frame.code == STATUS_EVENT:
-                self._on_event(frame)
-                return self._events.popleft() if self._events else None
-            self.counters["stale_frames"] += 1
-            wire_log.debug("<- stale frame #%d dropped", frame.seq)
-
-    def _on_event(self, frame: Frame) -> None:
-        try:
-            status = decode_status(frame.payload, pushed=True)
-        except IrisFrameError as exc:
-            log.warning(
-                "iris camera on %s sent an unreadable status event: %s", self.port_name, exc
-            )
-            return
-        self.counters["events"] += 1
-        self._last_status = status
-        self._events.append(status)
-
-    def _next_frame(self, deadline: float) -> Frame | None:
-        """The next frame, or ``None`` once ``deadline`` has passed without one."""
-        reader = self._reader
-        while True:
-            skipped = reader.skipped
-            try:
-                frame = reader.next_frame()
-            finally:
-                if reader.skipped != skipped:
-                    wire_log.debug("<- skipped %d bytes of line noise", reader.skipped - skipped)
-            if frame is not None:
-                if wire_log.isEnabledFor(logging.DEBUG):
-                    wire_log.debug("<- %s", frame.describe())
-                return frame
-            if time.monotonic() >= deadline:
-                return None
-            # At least what the parser needs in one read (a whole frame when it can).
-            reader.feed(self._link.read_for(reader.bytes_needed))
-
-    def _timeout(self, what: str) -> IrisTimeoutError:
-        return IrisTimeoutError(
-            f"iris camera not answering on {self.port_name} waiting for {what}: check the USB "
-            f"cable, or run `ewp sensor iris info --port {self.port_name}`"
-        )
-
-    def _disconnected(self, exc: BaseException) -> IrisDisconnectedError:
-        return IrisDisconnectedError(
-            f"iris camera on {self.port_name} disconnected ({exc}): check that it is plugged in; "
-            "it may come back under a new name (`ewp sensor iris list`, `ls /dev/serial/by-id/`)"
-        )

@@ -7,6 +7,8 @@ the drivers do the same way with the port, whatever the protocol, is here:
 * the port's read timeout is a short poll interval (:data:`POLL_INTERVAL`), so that the
   driver checks its own deadline between reads; the driver's ``timeout`` bounds an answer;
 * a read takes at least what the driver's parser needs, or all that is waiting, in one call;
+  :meth:`SerialLink.read_frame` feeds the driver's frame parser (``frame_parser``) until it
+  has a whole frame or the driver's deadline passes, logging line noise and frames received;
 * writes are logged at DEBUG on the driver's wire logger (``-> ef 01 ...``);
 * pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (a cable pulled, a pty
   closed, a socket reset) become the driver's own "disconnected" error, whose message says
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Iterator
 from typing import Generic, Protocol, Self, TypeVar
 
@@ -49,6 +52,27 @@ class LinePort(Protocol):
 
 
 PortT = TypeVar("PortT", bound=LinePort)
+
+
+class Describable(Protocol):
+    def describe(self) -> str: ...
+
+
+FrameT = TypeVar("FrameT", bound=Describable, covariant=True)
+
+
+class FrameSource(Protocol[FrameT]):
+    """What :meth:`SerialLink.read_frame` needs of a parser (``frame_parser.SyncFrameParser``)."""
+
+    @property
+    def skipped(self) -> int: ...
+
+    @property
+    def bytes_needed(self) -> int: ...
+
+    def feed(self, data: bytes) -> None: ...
+
+    def next_frame(self) -> FrameT | None: ...
 
 
 def open_port(
@@ -96,6 +120,29 @@ class SerialLink(Generic[PortT]):
         with self.translating_failures():
             waiting = int(getattr(self.port, "in_waiting", 0) or 0)
             return self.port.read(max(needed, waiting, 1))
+
+    def read_frame(self, parser: FrameSource[FrameT], deadline: float) -> FrameT | None:
+        """The next whole frame from ``parser``, fed from the port; ``None`` once ``deadline``
+        (``time.monotonic()``) has passed without one.
+
+        A damaged frame raises the parser's error; a failure of the line, the driver's.
+        """
+        while True:
+            skipped = parser.skipped
+            try:
+                frame = parser.next_frame()
+            finally:
+                if parser.skipped != skipped:
+                    noise = parser.skipped - skipped
+                    self._wire_log.debug("<- skipped %d bytes of line noise", noise)
+            if frame is not None:
+                if self._wire_log.isEnabledFor(logging.DEBUG):
+                    self._wire_log.debug("<- %s", frame.describe())
+                return frame
+            if time.monotonic() >= deadline:
+                return None
+            # At least what the parser needs in one read (a whole frame when it can).
+            parser.feed(self.read_for(parser.bytes_needed))
 
     def read(self, size: int) -> bytes:
         """Up to ``size`` bytes (``b""`` after a poll interval with nothing to read)."""

@@ -373,7 +373,7 @@ def iris_capture(
     result: the JSON says which; the ewp-serial backend still writes its images), 2 on an
     error.
     """
-    from edge.drivers.iris_camera import CaptureState, Eye, ResultCode, error_for_code
+    from edge.drivers.iris_camera import CaptureState, Eye, ResultCode, iris_error
 
     serial_port = _serial_port(backend, port)
     if out is not None:
@@ -449,7 +449,7 @@ def iris_capture(
         "eyes": eyes,
     }
     if not qualified:
-        report["advice"] = str(error_for_code(final.result))
+        report["advice"] = str(iris_error(final.result))
     _emit(report)
     if not qualified:
         raise typer.Exit(1)

@@ -41,7 +41,8 @@ def controller(
     import tempfile
 
     from ewp.cli.sim_serving import serve_until_signalled
-    from simulators.controller import COMMANDS, ControllerBoard, serve_control
+    from simulators.controller import ControllerBoard
+    from simulators.controller_control import COMMANDS, board_command, serve_control
     from simulators.errors import SimulatorError
     from simulators.serial_endpoints import parse_tcp_url
 
@@ -70,7 +71,7 @@ def controller(
 
     def read_stdin() -> None:
         for line in sys.stdin:
-            reply = board.command(line)
+            reply = board_command(board, line)
             if reply:
                 sys.stdout.write(reply + "\n")
                 sys.stdout.flush()
@@ -93,6 +94,6 @@ def send(
     control: Annotated[str, typer.Option(help="The control URL the simulator printed.")],
 ) -> None:
     """Send one command to a running simulated board."""
-    from simulators.controller import send_control
+    from simulators.controller_control import send_control
 
     typer.echo(send_control(control, " ".join(command)))

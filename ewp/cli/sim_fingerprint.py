@@ -6,22 +6,21 @@ control port, until SIGINT or SIGTERM) is `sim_serving`'s. See docs/tools/ewp-si
 
 from __future__ import annotations
 
-import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from ewp.cli.sim_serving import (
     ControlOption,
+    CountOption,
+    FaultOption,
     FaultsFileOption,
     ListenOption,
     LogLevelOption,
     PtyOption,
+    WireLogOption,
 )
-
-if TYPE_CHECKING:
-    from simulators.fingerprint import SensorConfig
 
 
 def _number(text: str, what: str) -> int:
@@ -41,11 +40,10 @@ def library_for(path: Path | None, index: int) -> Path | None:
 
 
 def fingerprint(
+    ctx: typer.Context,
     listen: ListenOption = None,
     pty: PtyOption = False,
-    count: Annotated[
-        int, typer.Option(min=1, max=64, help="How many independent sensors to serve.")
-    ] = 1,
+    count: CountOption = 1,
     mode: Annotated[
         str, typer.Option(help="auto: a scripted applicant presses fingers; manual: control port.")
     ] = "auto",
@@ -75,57 +73,35 @@ def fingerprint(
     lift_polls: Annotated[
         int, typer.Option(min=1, help="auto: GenImg polls answered 'no finger' between presses.")
     ] = 2,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option(help="Arm a fault, e.g. no-finger:3 (repeatable; see the docs)."),
-    ] = None,
+    fault: FaultOption = None,
     faults: FaultsFileOption = None,
     log_level: LogLevelOption = "WARNING",
-    wire_log: Annotated[bool, typer.Option(help="Log every packet (ewp.wire.*).")] = False,
+    wire_log: WireLogOption = False,
 ) -> None:
     """Serve simulated R30x / R503 fingerprint sensors on TCP or pseudo-terminals."""
-    from ewp.cli.sim_serving import armed_faults, check_mode, listen_address, serve_devices
-    from ewp.log import configure
+    from ewp.cli.sim_serving import serve_simulated_devices
     from simulators.fingerprint import SensorConfig, SimulatedFingerprintSensor
     from simulators.fingerprint_control import serve_control
-    from simulators.fingerprint_faults import SYNTAX
+    from simulators.fingerprint_faults import SYNTAX, Fault
 
-    configure(log_level, wire=wire_log)
-    host, first_port = listen_address(listen, pty)
-    check_mode(mode)
-    armed = armed_faults(SYNTAX, fault, faults)
+    def sensor(index: int, armed: list[Fault]) -> SimulatedFingerprintSensor:
+        config = SensorConfig(
+            mode=mode,  # type: ignore[arg-type]  # checked by serve_simulated_devices
+            address=_number(address, "--address"),
+            password=_number(password, "--password"),
+            library=library_for(library, index),
+            capacity=capacity,
+            baudrate=baud,
+            pace=pace,
+            packet_size=packet_size,
+            security_level=security_level,
+            seed=seed,
+            index=index,
+            presses_per_finger=presses_per_finger,
+            poor_rate=poor_rate,
+            lift_polls=lift_polls,
+            faults=armed,
+        )
+        return SimulatedFingerprintSensor(config)
 
-    configs: list[SensorConfig] = []
-    try:
-        for index in range(count):
-            configs.append(
-                SensorConfig(
-                    mode=mode,  # type: ignore[arg-type]  # checked above
-                    address=_number(address, "--address"),
-                    password=_number(password, "--password"),
-                    library=library_for(library, index),
-                    capacity=capacity,
-                    baudrate=baud,
-                    pace=pace,
-                    packet_size=packet_size,
-                    security_level=security_level,
-                    seed=seed,
-                    index=index,
-                    presses_per_finger=presses_per_finger,
-                    poor_rate=poor_rate,
-                    lift_polls=lift_polls,
-                    faults=list(armed),
-                )
-            )
-        sensors = [SimulatedFingerprintSensor(config) for config in configs]
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-    serve_devices(
-        [sensor.session for sensor in sensors],
-        pty=pty,
-        host=host,
-        first_port=first_port,
-        control=control,
-        open_control=functools.partial(serve_control, sensors),
-    )
+    serve_simulated_devices(sensor, serve_control, SYNTAX, ctx.params)

@@ -6,21 +6,23 @@ control port, until SIGINT or SIGTERM) is `sim_serving`'s. See docs/tools/ewp-si
 
 from __future__ import annotations
 
-import functools
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ewp.cli.sim_serving import (
     ControlOption,
+    CountOption,
+    FaultOption,
     FaultsFileOption,
     ListenOption,
     LogLevelOption,
     PtyOption,
+    WireLogOption,
 )
 
 if TYPE_CHECKING:
-    from simulators.iris import CameraConfig, Timing
+    from simulators.iris import Timing
 
 
 def _range(text: str | None, option: str) -> tuple[float, float] | None:
@@ -59,11 +61,10 @@ def _timing(
 
 
 def iris(
+    ctx: typer.Context,
     listen: ListenOption = None,
     pty: PtyOption = False,
-    count: Annotated[
-        int, typer.Option(min=1, max=64, help="How many independent cameras to serve.")
-    ] = 1,
+    count: CountOption = 1,
     mode: Annotated[
         str,
         typer.Option(
@@ -93,51 +94,28 @@ def iris(
     pace: Annotated[
         bool, typer.Option("--pace/--no-pace", help="Send at full-speed USB rate (1 MB/s).")
     ] = False,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option(help="Arm a fault, e.g. no-eye (repeatable; see the docs)."),
-    ] = None,
+    fault: FaultOption = None,
     faults: FaultsFileOption = None,
     log_level: LogLevelOption = "WARNING",
-    wire_log: Annotated[bool, typer.Option(help="Log every frame (ewp.wire.*).")] = False,
+    wire_log: WireLogOption = False,
 ) -> None:
     """Serve simulated IriShield-style iris cameras on TCP or pseudo-terminals."""
-    from ewp.cli.sim_serving import armed_faults, check_mode, listen_address, serve_devices
-    from ewp.log import configure
+    from ewp.cli.sim_serving import serve_simulated_devices
     from simulators.iris import CameraConfig, SimulatedIrisCamera
     from simulators.iris_control import serve_control
-    from simulators.iris_faults import SYNTAX
+    from simulators.iris_faults import SYNTAX, Fault
 
-    configure(log_level, wire=wire_log)
-    host, first_port = listen_address(listen, pty)
-    check_mode(mode)
-    armed = armed_faults(SYNTAX, fault, faults)
+    def camera(index: int, armed: list[Fault]) -> SimulatedIrisCamera:
+        config = CameraConfig(
+            mode=mode,  # type: ignore[arg-type]  # checked by serve_simulated_devices
+            seed=seed,
+            index=index,
+            captures_per_person=captures_per_person,
+            poor_rate=poor_rate,
+            timing=_timing(fast, find_time, capture_time, status_interval),
+            pace=pace,
+            faults=armed,
+        )
+        return SimulatedIrisCamera(config)
 
-    configs: list[CameraConfig] = []
-    try:
-        timing = _timing(fast, find_time, capture_time, status_interval)
-        for index in range(count):
-            configs.append(
-                CameraConfig(
-                    mode=mode,  # type: ignore[arg-type]  # checked above
-                    seed=seed,
-                    index=index,
-                    captures_per_person=captures_per_person,
-                    poor_rate=poor_rate,
-                    timing=timing,
-                    pace=pace,
-                    faults=list(armed),
-                )
-            )
-        cameras = [SimulatedIrisCamera(config) for config in configs]
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-    serve_devices(
-        [camera.session for camera in cameras],
-        pty=pty,
-        host=host,
-        first_port=first_port,
-        control=control,
-        open_control=functools.partial(serve_control, cameras),
-    )
+    serve_simulated_devices(camera, serve_control, SYNTAX, ctx.params)

@@ -30,6 +30,15 @@ def network(
     drop_rate: Annotated[
         float, typer.Option(min=0, max=1, help="resets per connection-second")
     ] = 0.0,
+    reset_every_s: Annotated[
+        float, typer.Option(min=0, help="reset every open connection about this often; 0 = never")
+    ] = 0.0,
+    reset_jitter: Annotated[
+        float, typer.Option(min=0, max=1, help="each reset interval within this fraction of it")
+    ] = 0.1,
+    seed: Annotated[
+        int | None, typer.Option(help="makes drops and reset jitter repeatable (default: by name)")
+    ] = None,
     schedule: Annotated[
         Path | None, typer.Option(help='JSON list of {"at_s": 10, "action": "cut", "link": name}')
     ] = None,
@@ -50,13 +59,19 @@ def network(
 
     log.configure("INFO")
     up = _hostport(upstream, "--upstream")
-    profile = LinkProfile(latency_ms / 1000, bandwidth_kbps * 1000 / 8, drop_rate)
+    profile = LinkProfile(
+        latency_s=latency_ms / 1000,
+        bandwidth_bps=bandwidth_kbps * 1000 / 8,
+        drop_rate=drop_rate,
+        reset_every_s=reset_every_s,
+        reset_jitter=reset_jitter,
+    )
     faults = parse_schedule(json.loads(schedule.read_text())) if schedule else []
     stop = threading.Event()  # also ends the schedule
     with NetworkSimulator() as sim:
         for n, url in enumerate(listen, start=1):
             link = sim.add_link(
-                up, listen=_hostport(url, "--listen"), profile=profile, name=f"link-{n}"
+                up, listen=_hostport(url, "--listen"), profile=profile, name=f"link-{n}", seed=seed
             )
             sys.stdout.write(f"{link.name} tcp://{link.address}\n")
         if control:

@@ -12,19 +12,25 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Protocol, TypeVar
 
 import typer
 
 if TYPE_CHECKING:
     from simulators.control_port import ControlPort
     from simulators.faults import Fault, FaultSyntax
-    from simulators.serial_endpoints import Session
+    from simulators.serial_endpoints import ByteStream, Session
 
     F = TypeVar("F", bound=Fault)
+    D = TypeVar("D", bound="ServedDevice")
+
+
+class ServedDevice(Protocol):
+    def session(self, stream: ByteStream) -> None: ...
+
 
 # The options every `ewp sim <device>` command takes, with the same meaning.
 ListenOption = Annotated[
@@ -38,6 +44,13 @@ FaultsFileOption = Annotated[
     Path | None, typer.Option(help="Arm the faults listed in a JSON or TOML file.")
 ]
 LogLevelOption = Annotated[str, typer.Option(help="Log level on stderr.")]
+CountOption = Annotated[
+    int, typer.Option(min=1, max=64, help="How many independent devices to serve.")
+]
+FaultOption = Annotated[
+    list[str] | None, typer.Option(help="Arm a fault (repeatable; syntax in the docs).")
+]
+WireLogOption = Annotated[bool, typer.Option(help="Log every frame on the wire (ewp.wire.*).")]
 
 
 def listen_address(listen: str | None, pty: bool) -> tuple[str, int]:
@@ -70,6 +83,41 @@ def armed_faults(syntax: FaultSyntax[F], specs: list[str] | None, path: Path | N
     except FaultSpecError as exc:
         raise typer.BadParameter(str(exc)) from None
     return armed
+
+
+def serve_simulated_devices(
+    make: Callable[[int, list[F]], D],
+    open_control: Callable[[list[D], str, int], ControlPort],
+    syntax: FaultSyntax[F],
+    options: Mapping[str, Any],
+) -> None:
+    """What an `ewp sim <device>` command does once Typer has read its options.
+
+    ``options`` are the command's parameters (``ctx.params``); the ones every device command
+    takes are read here: logging set up (``log_level``, ``wire_log``), ``listen`` / ``pty``
+    and ``mode`` checked, the faults of ``fault`` and ``faults`` parsed, ``count`` devices made
+    by ``make(index, faults)`` (a ValueError from a device's settings is the user's: a bad
+    parameter), then served (``control`` for the control port) until a signal.
+    """
+    from ewp.log import configure
+
+    configure(options["log_level"], wire=options["wire_log"])
+    pty: bool = options["pty"]
+    host, first_port = listen_address(options["listen"], pty)
+    check_mode(options["mode"])
+    armed = armed_faults(syntax, options["fault"], options["faults"])
+    try:
+        devices = [make(index, list(armed)) for index in range(options["count"])]
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    serve_devices(
+        [device.session for device in devices],
+        pty=pty,
+        host=host,
+        first_port=first_port,
+        control=options["control"],
+        open_control=lambda host, port: open_control(devices, host, port),
+    )
 
 
 def serve_devices(

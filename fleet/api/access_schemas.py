@@ -5,16 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from fleet.store.admin_models import ApiToken, User
+from fleet.api.schemas import ReadOff, Strict, shown_from
+from fleet.store.admin_models import ApiToken
 
 RoleName = Literal["viewer", "operator", "release-manager", "admin", "central"]
 USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{1,63}$"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class LoginRequest(Strict):
@@ -22,7 +19,7 @@ class LoginRequest(Strict):
     password: str = Field(min_length=1, max_length=1024)
 
 
-class UserPublic(BaseModel):
+class UserPublic(ReadOff):
     id: int
     username: str
     display_name: str
@@ -30,10 +27,6 @@ class UserPublic(BaseModel):
     disabled: bool
     created_at: datetime
     last_login_at: datetime | None
-
-    @classmethod
-    def of(cls, user: User) -> UserPublic:
-        return cls.model_validate(user, from_attributes=True)
 
 
 class LoginResult(BaseModel):
@@ -93,18 +86,7 @@ class TokenPublic(BaseModel):
 
     @classmethod
     def of(cls, token: ApiToken, username: str) -> TokenPublic:
-        return cls(
-            id=token.id,
-            name=token.name,
-            prefix=token.prefix,
-            username=username,
-            role=token.role,
-            created_by=token.created_by,
-            created_at=token.created_at,
-            expires_at=token.expires_at,
-            last_used_at=token.last_used_at,
-            revoked_at=token.revoked_at,
-        )
+        return shown_from(cls, token, username=username)
 
 
 class TokenCreated(TokenPublic):

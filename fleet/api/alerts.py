@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from sqlalchemy import select
 
-from fleet import alerts
+from fleet.alerts.raising import AlertNotFoundError, acknowledge
 from fleet.api.deps import Context, DbSession, Operator, ReadSession, Viewer
 from fleet.api.ops_schemas import AcknowledgeRequest, AlertPublic, NotificationPublic
 from fleet.api.schemas import errors
@@ -80,7 +80,7 @@ def acknowledge_alert(
 ) -> AlertPublic:
     """Someone is on it (audited). Acknowledging again changes nothing."""
     try:
-        alert = alerts.acknowledge(
+        alert = acknowledge(
             session,
             alert_id,
             actor=caller.name,
@@ -88,7 +88,7 @@ def acknowledge_alert(
             now=context.ops.clock(),
             settings=context.settings.alerts,
         )
-    except alerts.AlertNotFoundError as exc:
+    except AlertNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     session.commit()
     return AlertPublic.of(alert)

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Body, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet import configuration
 from fleet.api.deps import Context, DbSession, ReleaseManager, Viewer
 from fleet.api.ops_schemas import (
     ConfigLayerPublic,
@@ -26,7 +25,9 @@ from fleet.api.ops_schemas import (
     TagPublic,
 )
 from fleet.api.schemas import errors
-from fleet.configuration import ConfigRefusedError, Scope
+from fleet.configuration import changes
+from fleet.configuration.layers import FLEET, ConfigRefusedError, Scope, managed_stations, tags_of
+from fleet.configuration.reports import drift
 from fleet.context import FleetContext
 from fleet.errors import UnknownStationError
 from fleet.store.models import Station
@@ -92,9 +93,9 @@ def _change(
     now = context.ops.clock()
     try:
         if document is None:
-            change = configuration.delete_layer(session, scope, target, actor=actor, now=now)
+            change = changes.delete_layer(session, scope, target, actor=actor, now=now)
         else:
-            change = configuration.set_layer(session, scope, target, document, actor=actor, now=now)
+            change = changes.set_layer(session, scope, target, document, actor=actor, now=now)
     except ConfigRefusedError as exc:
         raise _refused(exc) from None
     except UnknownStationError as exc:
@@ -123,7 +124,7 @@ def list_layers(session: DbSession, caller: Viewer) -> list[ConfigLayerPublic]:
 
 @router.get("/fleet", response_model=ConfigLayerPublic)
 def get_fleet_layer(session: DbSession, caller: Viewer) -> ConfigLayerPublic:
-    return _get_layer(session, "fleet", configuration.FLEET)
+    return _get_layer(session, "fleet", FLEET)
 
 
 @router.put("/fleet", response_model=LayerChangePublic)
@@ -131,14 +132,14 @@ def put_fleet_layer(
     document: LayerDocument, session: DbSession, context: Context, caller: ReleaseManager
 ) -> LayerChangePublic:
     """The fleet-wide layer (``{}``: the defaults for everything)."""
-    return _change(session, context, "fleet", configuration.FLEET, document, caller.name)
+    return _change(session, context, "fleet", FLEET, document, caller.name)
 
 
 @router.delete("/fleet", response_model=LayerChangePublic)
 def delete_fleet_layer(
     session: DbSession, context: Context, caller: ReleaseManager
 ) -> LayerChangePublic:
-    return _change(session, context, "fleet", configuration.FLEET, None, caller.name)
+    return _change(session, context, "fleet", FLEET, None, caller.name)
 
 
 @router.get("/tags", response_model=list[TagPublic])
@@ -190,7 +191,7 @@ def put_tag_members(
 ) -> LayerChangePublic:
     """Exactly these stations carry the tag (the others lose it)."""
     try:
-        change = configuration.set_tag_members(
+        change = changes.set_tag_members(
             session, tag, body.stations, actor=caller.name, now=context.ops.clock()
         )
     except ConfigRefusedError as exc:
@@ -218,7 +219,7 @@ def list_station_configs(
     drifted: Annotated[bool, Query(description="only stations not in sync")] = False,
 ) -> list[StationConfigPublic]:
     """Drift across the fleet: desired against applied, per station."""
-    stations = configuration.managed_stations(session)
+    stations = managed_stations(session)
     states = {s.station_id: s for s in session.scalars(select(StationConfigState))}
     tags: dict[str, list[str]] = {}
     for tag, station_id in session.execute(select(StationTag.tag, StationTag.station_id)):
@@ -233,7 +234,7 @@ def _station_public(
     return StationConfigPublic(
         station_id=station_id,
         tags=tags,
-        drift=configuration.drift(state),
+        drift=drift(state),
         desired_version=state.desired_version if state else 0,
         desired_sha256=state.desired_sha256 if state else None,
         desired_at=state.desired_at if state else None,
@@ -280,7 +281,7 @@ def get_effective(station_id: str, session: DbSession, caller: Viewer) -> Statio
     return _station_public(
         station_id,
         session.get(StationConfigState, station_id),
-        configuration.tags_of(session, station_id),
+        tags_of(session, station_id),
     )
 
 

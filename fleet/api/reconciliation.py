@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -17,29 +16,8 @@ from fleet.api.ops_schemas import (
 from fleet.api.schemas import errors
 from fleet.store.models import Station
 from fleet.store.ops_models import ReconciliationDayRow, ReconciliationState
-from protocol.ops_messages import format_ranges
 
 router = APIRouter(tags=["reconciliation"], responses=errors(401, 403, 404))
-
-
-def _ranges(text: str) -> str:
-    return format_ranges(tuple(r) for r in json.loads(text))
-
-
-def _public(state: ReconciliationState) -> ReconciliationPublic:
-    return ReconciliationPublic(
-        station_id=state.station_id,
-        reported_at=state.reported_at,
-        last_seq=state.last_seq,
-        high_water_seq=state.high_water_seq,
-        created_total=state.created_total,
-        received_total=state.received_total,
-        pending_total=state.pending_total,
-        lost_total=state.lost_total,
-        lost_seqs=_ranges(state.lost_seqs),
-        missing_at_station=_ranges(state.missing_at_station),
-        duplicate_seqs=_ranges(state.duplicate_seqs),
-    )
 
 
 @router.get("/reconciliation", response_model=list[ReconciliationPublic])
@@ -52,7 +30,7 @@ def list_reconciliation(
     query = select(ReconciliationState).order_by(ReconciliationState.station_id)
     if gaps_only:
         query = query.where(ReconciliationState.lost_total > 0)
-    return [_public(state) for state in session.scalars(query)]
+    return [ReconciliationPublic.of(state) for state in session.scalars(query)]
 
 
 @router.get("/stations/{station_id}/reconciliation", response_model=StationReconciliation)
@@ -81,17 +59,5 @@ def get_station_reconciliation(
         query = query.where(ReconciliationDayRow.day >= since)
     if gaps_only:
         query = query.where(ReconciliationDayRow.lost > 0)
-    days = [
-        ReconciliationDayPublic(
-            day=row.day,
-            created=row.created,
-            received=row.received,
-            pending=row.pending,
-            lost=row.lost,
-            lost_seqs=_ranges(row.lost_seqs),
-            first_seq=row.first_seq,
-            last_seq=row.last_seq,
-        )
-        for row in session.scalars(query)
-    ]
-    return StationReconciliation(**_public(state).model_dump(), days=days)
+    days = [ReconciliationDayPublic.of(row) for row in session.scalars(query)]
+    return StationReconciliation(**ReconciliationPublic.of(state).model_dump(), days=days)

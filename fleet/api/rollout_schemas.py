@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
+from fleet.api.schemas import ReadOff, Strict, shown_from
+from fleet.store.rollout_models import Rollout
 from fleet.updates.plan import RolloutPlan, Selector
 from fleet.updates.rollout_views import RolloutView
 from protocol.updates import Component, TargetPath, Version
 
 
-class RolloutCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RolloutCreate(Strict):
     component: Component
     version: Version = Field(examples=["1.5.0"])
     target: TargetPath | None = Field(
@@ -26,9 +26,7 @@ class RolloutCreate(BaseModel):
     plan: RolloutPlan = Field(default_factory=RolloutPlan)
 
 
-class RollbackCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RollbackCreate(Strict):
     version: Version | None = Field(
         default=None,
         description="the version to go back to; default: what most offered stations ran before",
@@ -70,7 +68,7 @@ class PhasePublic(BaseModel):
     approval: bool
 
 
-class RolloutStationPublic(BaseModel):
+class RolloutStationPublic(ReadOff):
     station_id: str
     phase: int
     state: str
@@ -96,66 +94,14 @@ class RolloutPublic(RolloutSummary):
 
     @classmethod
     def of(cls, view: RolloutView) -> RolloutPublic:
-        r = view.rollout
-        return cls(
-            **summary_of(r).model_dump(),
-            target=r.target,
-            allow_downgrade=r.allow_downgrade,
-            selector=view.selector,
-            plan=view.plan,
-            counts=view.counts,
-            phases=[
-                PhasePublic(
-                    index=p.index,
-                    name=p.name,
-                    state=p.state,
-                    stations=p.stations,
-                    healthy=p.healthy,
-                    failed=p.failed,
-                    started_at=p.started_at,
-                    soak_started_at=p.soak_started_at,
-                    finished_at=p.finished_at,
-                    approved_by=p.approved_by,
-                    soak_result=p.soak_result,
-                    success_threshold=p.plan.success_threshold,
-                    error_threshold=p.plan.error_threshold,
-                    timeout_s=p.plan.timeout_s,
-                    soak_s=p.plan.soak_s,
-                    approval=p.plan.approval,
-                )
-                for p in view.phases
-            ],
-            stations=[
-                RolloutStationPublic(
-                    station_id=s.station_id,
-                    phase=s.phase,
-                    state=s.state,
-                    from_version=s.from_version,
-                    offered_at=s.offered_at,
-                    reported_at=s.reported_at,
-                    finished_at=s.finished_at,
-                    bytes_done=s.bytes_done,
-                    bytes_total=s.bytes_total,
-                    delta=s.delta,
-                    reason=s.reason,
-                    log_tail=s.log_tail,
-                )
-                for s in view.stations
-            ],
+        return shown_from(
+            cls,
+            view,  # its selector and plan parsed, before the rollout row's JSON text
+            view.rollout,
+            phases=[shown_from(PhasePublic, p, p.plan) for p in view.phases],  # the phase first
+            stations=[RolloutStationPublic.of(s) for s in view.stations],
         )
 
 
-def summary_of(r: Any) -> RolloutSummary:
-    return RolloutSummary(
-        rollout_id=r.rollout_id,
-        component=r.component,
-        version=r.version,
-        state=r.state,
-        current_phase=r.current_phase,
-        rollback_of=r.rollback_of,
-        halt_reason=r.halt_reason,
-        halt_measure=r.halt_measure,
-        created_at=r.created_at,
-        created_by=r.created_by,
-        finished_at=r.finished_at,
-    )
+def summary_of(r: Rollout) -> RolloutSummary:
+    return shown_from(RolloutSummary, r)

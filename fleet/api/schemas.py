@@ -6,14 +6,44 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from fleet.registry import OPERATOR_RE, TAG_RE, operators_of, tags_of
-from fleet.store.models import Packet, Station, StationCommand
+from fleet.store.models import Station, StationCommand
 from protocol.enrolment import Application
 from protocol.reference_data import provinces
+
+Shown = TypeVar("Shown", bound=BaseModel)
+
+
+class Strict(BaseModel):
+    """What a caller sends: an unknown field is refused, not ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ReadOff(BaseModel):
+    """A public view whose every field is the record's attribute of the same name."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    @classmethod
+    def of(cls, record: object) -> Self:
+        return cls.model_validate(record)
+
+
+def shown_from(model: type[Shown], *sources: object, **values: object) -> Shown:
+    """A public view read off records: each of ``model``'s fields from ``values``, else from the
+    first of ``sources`` with an attribute of that name; a field found nowhere is an error."""
+    found = dict(values)
+    for name in model.model_fields.keys() - found.keys():
+        source = next((s for s in sources if hasattr(s, name)), None)
+        if source is None:
+            raise AttributeError(f"{model.__name__}.{name}: in none of the sources")
+        found[name] = getattr(source, name)
+    return model.model_validate(found)
 
 
 class ErrorDetail(BaseModel):
@@ -56,10 +86,8 @@ class ProvincePublic(BaseModel):
     region: str
 
 
-class StationUpdate(BaseModel):
+class StationUpdate(Strict):
     """Registry fields to change; leave out what stays. ``null`` clears region or province."""
-
-    model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     kind: Literal["mobile", "center"] | None = None
@@ -106,26 +134,12 @@ class StationPublic(BaseModel):
     @classmethod
     def of(cls, station: Station) -> StationPublic:
         province = provinces().get(station.province or "")
-        return cls(
-            station_id=station.station_id,
-            name=station.name,
-            kind=station.kind,
-            state=station.state,
-            created_at=station.created_at,
-            claimed_at=station.claimed_at,
-            region=station.region,
+        return shown_from(
+            cls,
+            station,
             province=ProvincePublic(**asdict(province)) if province else None,
             tags=tags_of(station),
             operators=operators_of(station),
-            key_id=station.key_id,
-            previous_key_id=station.previous_key_id,
-            previous_key_until=station.previous_key_until,
-            key_rotated_at=station.key_rotated_at,
-            credentials_rotated_at=station.credentials_rotated_at,
-            online=station.online,
-            last_seen_at=station.last_seen_at,
-            software_version=station.software_version,
-            firmware_version=station.firmware_version,
             heartbeat=json.loads(station.last_heartbeat) if station.last_heartbeat else None,
         )
 
@@ -142,7 +156,7 @@ class RotationStarted(BaseModel):
     kind: str
 
 
-class PacketPublic(BaseModel):
+class PacketPublic(ReadOff):
     packet_id: str
     station_id: str
     seq: int
@@ -153,10 +167,6 @@ class PacketPublic(BaseModel):
     received_at: datetime
     resends: int
     state: str
-
-    @classmethod
-    def of(cls, packet: Packet) -> PacketPublic:
-        return cls.model_validate(packet, from_attributes=True)
 
 
 class StationCount(BaseModel):

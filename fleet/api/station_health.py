@@ -9,9 +9,8 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet import health
 from fleet.api.deps import Context, ReadSession, Viewer
-from fleet.api.ops_schemas import (
+from fleet.api.health_schemas import (
     FleetHealth,
     HealthHistory,
     HealthPointPublic,
@@ -20,6 +19,7 @@ from fleet.api.ops_schemas import (
 )
 from fleet.api.schemas import errors
 from fleet.context import FleetContext
+from fleet.health import history, reads
 from fleet.store.models import Station
 from fleet.store.ops_models import Alert, StationLiveness
 
@@ -36,7 +36,7 @@ def _aware(moment: datetime) -> datetime:
 
 
 def _every_station_health(session: Session, now: datetime) -> list[StationHealthPublic]:
-    return [StationHealthPublic.of(h) for h in health.all_station_health(session, now=now)]
+    return [StationHealthPublic.of(h) for h in reads.all_station_health(session, now=now)]
 
 
 def every_station_health(session: Session, context: FleetContext) -> list[StationHealthPublic]:
@@ -52,7 +52,7 @@ def get_fleet_health(session: ReadSession, context: Context, caller: Viewer) -> 
     """Fleet-wide: stations by state, queue totals and the oldest backlog, extremes, alerts."""
     now = context.ops.clock()
     active = list(session.scalars(select(Alert).where(Alert.cleared_at.is_(None))))
-    return fleet_health(now, health.fleet_numbers(session, now=now), active)
+    return fleet_health(now, reads.fleet_numbers(session, now=now), active)
 
 
 @router.get("/fleet/health/stations", response_model=list[StationHealthPublic])
@@ -60,13 +60,13 @@ def list_station_health(
     session: ReadSession,
     context: Context,
     caller: Viewer,
-    state: health.HealthState | None = None,
+    state: reads.HealthState | None = None,
     limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> list[StationHealthPublic]:
     """The latest health of the stations (optionally only those in one state), in station id
     order, a page at a time (``limit``, ``offset``)."""
-    rows = health.all_station_health(
+    rows = reads.all_station_health(
         session, now=context.ops.clock(), state=state, limit=limit, offset=offset
     )
     return [StationHealthPublic.of(h) for h in rows]
@@ -80,7 +80,7 @@ def get_station_health(
     if station is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
     liveness = session.get(StationLiveness, station_id)
-    return StationHealthPublic.of(health.station_health(station, liveness, now=context.ops.clock()))
+    return StationHealthPublic.of(reads.station_health(station, liveness, now=context.ops.clock()))
 
 
 @router.get("/stations/{station_id}/health/history", response_model=HealthHistory)
@@ -113,8 +113,8 @@ def get_station_health_history(
     start, end = max(start, EARLIEST), min(end, LATEST)
     if start >= end:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "since must be before until")
-    chosen = health.choose_resolution(start, end) if resolution == "auto" else resolution
-    points = health.history(session, station_id, since=start, until=end, resolution=chosen)
+    chosen = history.choose_resolution(start, end) if resolution == "auto" else resolution
+    points = history.history(session, station_id, since=start, until=end, resolution=chosen)
     return HealthHistory(
         station_id=station_id,
         since=start,

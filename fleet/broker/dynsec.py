@@ -13,14 +13,11 @@ import threading
 import uuid
 from typing import Any
 
+from fleet.broker.connection import BrokerConnection
 from fleet.errors import BrokerAdminError
 from mqtt_session import (
-    BrokerAddress,
-    Credentials,
     Message,
-    MqttSession,
     SessionError,
-    SessionOptions,
     Subscription,
 )
 from protocol.topics import acl_for_station, validate_station_id
@@ -35,32 +32,18 @@ def station_role(station_id: str) -> str:
     return f"ewp-station-{station_id}"
 
 
-class DynsecAdmin:
+class DynsecAdmin(BrokerConnection):
     """A connection to the broker as its dynamic-security admin. Thread-safe."""
 
-    def __init__(
-        self,
-        address: BrokerAddress,
-        username: str,
-        password: str,
-        *,
-        timeout: float = 10.0,
-    ) -> None:
-        self.address = address
-        self.timeout = timeout
+    client_prefix = "ewp-dynsec"
+    _lock: threading.Lock
+    _waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]]
+
+    def _prepare(self) -> list[Subscription]:
         self._lock = threading.Lock()
-        self._waiting: dict[str, tuple[threading.Event, list[dict[str, Any]]]] = {}
+        self._waiting = {}
         # Ready (and commands sent) only once the response subscription is acknowledged.
-        self._session = MqttSession(
-            address,
-            SessionOptions(
-                client_id=f"ewp-dynsec-{uuid.uuid4().hex[:8]}",
-                credentials=Credentials(username, password),
-                clean_start=True,
-                session_expiry_s=0,
-            ),
-            [Subscription(RESPONSE_TOPIC, 1, self._on_response)],
-        )
+        return [Subscription(RESPONSE_TOPIC, 1, self._on_response)]
 
     def connect(self) -> DynsecAdmin:
         if self._session.ready.is_set():
@@ -76,9 +59,6 @@ class DynsecAdmin:
                 ) from exc
             raise BrokerAdminError(f"cannot manage broker credentials: {exc}") from exc
         return self
-
-    def close(self) -> None:
-        self._session.close()
 
     def __enter__(self) -> DynsecAdmin:
         return self.connect()

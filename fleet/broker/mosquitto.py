@@ -38,6 +38,7 @@ from pathlib import Path
 from fleet.errors import BrokerNotFoundError, FleetError
 from fleet.tls import TlsFiles
 from protocol.chunks import MAX_CHUNK_MESSAGE_SIZE
+from protocol.private_files import create_private_once
 from protocol.topics import AclEntry, acl_for_fleet
 
 log = logging.getLogger(__name__)
@@ -169,9 +170,7 @@ def write_broker_config(
     directory.mkdir(parents=True, exist_ok=True)
     dynsec = directory / DYNSEC_FILE
     if not dynsec.exists():
-        fd = os.open(dynsec, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            json.dump(initial_dynsec(accounts), handle, indent=2)
+        create_private_once(dynsec, json.dumps(initial_dynsec(accounts), indent=2).encode())
     lines = [
         "# Written by ewp (fleet/broker/mosquitto.py); edits are overwritten.",
         "per_listener_settings false",

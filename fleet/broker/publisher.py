@@ -1,39 +1,22 @@
 """The fleet's publishing connection (commands, configuration): thread-safe, waits for PUBACK.
 
-A threaded :class:`mqtt_session.MqttSession`: it reconnects by itself (backoff with jitter)
-if the broker restarts; a publish while it is away waits up to ``timeout`` for it to return.
+It reconnects by itself if the broker restarts (fleet/broker/connection.py); a publish while it
+is away waits up to ``timeout`` for it to return.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 
+from fleet.broker.connection import BrokerConnection
 from fleet.errors import BrokerAdminError
-from mqtt_session import BrokerAddress, Credentials, MqttSession, SessionError, SessionOptions
+from mqtt_session import SessionError
 
 log = logging.getLogger(__name__)
 
 
-class FleetPublisher:
-    def __init__(
-        self,
-        address: BrokerAddress,
-        username: str,
-        password: str,
-        *,
-        timeout: float = 10.0,
-    ) -> None:
-        self.address, self.timeout = address, timeout
-        self._session = MqttSession(
-            address,
-            SessionOptions(
-                client_id=f"ewp-fleet-pub-{uuid.uuid4().hex[:8]}",
-                credentials=Credentials(username, password),
-                clean_start=True,
-                session_expiry_s=0,
-            ),
-        )
+class FleetPublisher(BrokerConnection):
+    client_prefix = "ewp-fleet-pub"
 
     def connect(self) -> FleetPublisher:
         try:
@@ -50,6 +33,3 @@ class FleetPublisher:
             )
         except SessionError as exc:
             raise BrokerAdminError(str(exc)) from exc
-
-    def close(self) -> None:
-        self._session.close()

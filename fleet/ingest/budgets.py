@@ -22,9 +22,10 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from fleet.store.models import PacketChunk
+from protocol.bounds import MAX_OPEN_PACKETS
 from protocol.envelope import MAX_SEALED_SIZE
 
-MAX_OPEN_PACKETS = 64
+__all__ = ["MAX_HELD_BYTES", "MAX_OPEN_PACKETS", "Held", "held_by"]
 MAX_HELD_BYTES = MAX_SEALED_SIZE + 16 * 1024 * 1024
 
 

@@ -2,7 +2,7 @@
 
 Ingest flags a station whose messages were quarantined, that ran over a budget (bytes or ids of
 unfinished packets, refusals a minute) or that sent a packet sealed to the wrong key. The alert
-shows on the dashboard with the station and goes to the webhook like any other (fleet/alerts.py);
+shows on the dashboard with the station and goes to the webhook like any other (fleet/alerts/);
 its detail says what the station did last. It is not cleared by a rule: it stays raised, so an
 operator looks at the station (and revokes it if it was stolen).
 """
@@ -13,7 +13,8 @@ import logging
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import alerts
+from fleet.alerts.raising import sync
+from fleet.alerts.rules import Condition
 from fleet.ops_settings import AlertSettings, RuleName
 from fleet.store.models import utcnow
 
@@ -33,14 +34,14 @@ def raise_flag(
 ) -> None:
     """Raise (or update) the station's ``station-misbehaving`` alert; commits."""
     security.warning("station %s flagged: %s: %s", station_id, kind, summary)
-    condition = alerts.Condition(
+    condition = Condition(
         RULE,
         station_id,
         f"station {station_id} misbehaves: {summary}"[:300],
         {"kind": kind, "summary": summary[:300]},
     )
     with sessions() as session:
-        alerts.sync(
+        sync(
             session,
             [condition],
             rules=[RULE],

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from fleet.ingest.packets import PacketIngest
 from fleet.ingest.quarantine import quarantine
+from fleet.ingest.resume import ResumeQueries
 from fleet.ingest.telemetry import TelemetryIngest
 from fleet.store.locking import run_again_if_transient
 from protocol import topics
@@ -88,6 +89,17 @@ def _response(ingest: Ingest, suffix: str, items: list[Item]) -> list[Outgoing]:
     ]
 
 
+def _resume(ingest: Ingest, suffix: str, items: list[Item]) -> list[Outgoing]:
+    out = []
+    for station_id, payload in items:
+        receipts, answers = ingest.handle_resume(station_id, payload)
+        out += [Outgoing(topics.RECEIPTS.for_station(station_id), r.to_payload()) for r in receipts]
+        out += [
+            Outgoing(topics.RESUME_ANSWER.for_station(station_id), a.to_payload()) for a in answers
+        ]
+    return out
+
+
 def _ops(ingest: Ingest, suffix: str, items: list[Item]) -> list[Outgoing]:
     for station_id, payload in items:
         ingest.handle_ops_message(station_id, suffix, payload)
@@ -110,6 +122,7 @@ ROUTES: dict[str, Route] = {
     topics.CONFIG_APPLIED.suffix: Route(batched=False, handle=_ops),
     topics.RECONCILIATION.suffix: Route(batched=False, handle=_ops),
     topics.UPDATE_STATUS.suffix: Route(batched=False, handle=_update_status),
+    topics.RESUME.suffix: Route(batched=False, handle=_resume),
 }
 
 
@@ -117,7 +130,7 @@ def route_key(suffix: str) -> str:
     return PACKETS if suffix.startswith(PACKETS) else suffix
 
 
-class Ingest(PacketIngest, TelemetryIngest):
+class Ingest(PacketIngest, TelemetryIngest, ResumeQueries):
     """What to do with each message from a station. Thread-safe (a session per call)."""
 
     def dispatch(self, messages: Sequence[tuple[str, bytes]]) -> list[Outgoing]:

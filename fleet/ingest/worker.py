@@ -69,6 +69,7 @@ class IngestWorker:
             (topics.shared(topics.CONFIG_APPLIED.filter_all_stations()), 1),
             (topics.shared(topics.RECONCILIATION.filter_all_stations()), 1),
             (topics.shared(topics.UPDATE_STATUS.filter_all_stations()), 1),
+            (topics.shared(topics.RESUME.filter_all_stations()), 1),
             # Retained status is not delivered through shared subscriptions: every worker
             # reads it (updates are idempotent).
             (topics.STATUS.filter_all_stations(), 1),

@@ -3,6 +3,7 @@ enough). Schema changes go through Alembic migrations in fleet/store/migrations/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -19,6 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+Clock = Callable[[], datetime]  # the time now, an aware UTC datetime; tests drive it by hand
 
 
 def utcnow() -> datetime:

@@ -129,7 +129,7 @@ class StationLatestHealth(Base):
     sensors_faulty: Mapped[int] = mapped_column(Integer)
     tamper_latched: Mapped[bool | None] = mapped_column(Boolean)
 
-    # The fleet's extremes (fleet/health.py: fleet_numbers) are index look-ups.
+    # The fleet's extremes (fleet/health/reads.py: fleet_numbers) are index look-ups.
     __table_args__ = (
         Index("ix_station_latest_health_oldest_pending_since", "oldest_pending_since"),
         Index("ix_station_latest_health_disk_used_pct", "disk_used_pct"),

@@ -18,19 +18,13 @@ from tuf.api.exceptions import UnsignedMetadataError
 from tuf.api.metadata import Metadata, Root
 
 from fleet.updates.errors import UpdateError
-from protocol.private_files import create_private_once
+from protocol.private_files import create_private
 
 log = logging.getLogger(__name__)
 
 ONLINE_ROLES = ("targets", "snapshot", "timestamp")
 PENDING_ROOT = "root.pending.json"
 ROOT_LIFETIME = timedelta(days=365)
-
-
-def _write_private(path: Path, signer: CryptoSigner) -> None:
-    """A new key file, 0600, whole or not at all (protocol/private_files.py); never over one."""
-    if not create_private_once(path, signer.private_bytes):
-        raise FileExistsError(f"{path} exists: a signing key is never overwritten")
 
 
 def load_signer(path: Path) -> CryptoSigner:
@@ -67,12 +61,12 @@ def init_keys(
     root.consistent_snapshot = True
     for n in range(1, root_keys + 1):
         signer = CryptoSigner.generate_ed25519()
-        _write_private(keys_dir / f"root-{n}.pem", signer)
+        create_private(keys_dir / f"root-{n}.pem", signer.private_bytes)
         root.add_key(signer.public_key, Root.type)
     root.roles[Root.type].threshold = threshold
     for role in ONLINE_ROLES:
         signer = CryptoSigner.generate_ed25519()
-        _write_private(keys_dir / f"{role}.pem", signer)
+        create_private(keys_dir / f"{role}.pem", signer.private_bytes)
         root.add_key(signer.public_key, role)
     pending = metadata_dir / PENDING_ROOT
     Metadata(root).to_file(str(pending))
@@ -146,7 +140,7 @@ def propose_root_rotation(keys_dir: Path, metadata_dir: Path, role: str) -> Path
     signer = CryptoSigner.generate_ed25519()
     key_file = keys_dir / f"{role}.pem"
     key_file.replace(keys_dir / f"{role}.pem.old")
-    _write_private(key_file, signer)
+    create_private(key_file, signer.private_bytes)
     root.add_key(signer.public_key, role)
     root.version = current + 1
     root.expires = datetime.now(UTC).replace(microsecond=0) + ROOT_LIFETIME

@@ -17,9 +17,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from fleet.ops_settings import WEEKDAYS, Weekday
 from fleet.updates.soak import DEFAULT_TOLERANCE, MEASURES
+from protocol.station_config import ClockTime
 
 BANGKOK = ZoneInfo("Asia/Bangkok")
-_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,62}$")
 STATION_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 MAX_STATIONS = 10_000
@@ -178,18 +178,13 @@ class MaintenanceWindow(_Strict):
     tag: Annotated[str, Field(pattern=TAG_RE.pattern)] = Field(
         description="stations with this tag (registry, configuration, or kind: mobile, center)"
     )
-    start: str = Field(description="HH:MM, Bangkok time: the window opens")
-    end: str = Field(description="HH:MM, Bangkok time: it closes (before start: the next day)")
+    start: ClockTime = Field(description="HH:MM, Bangkok time: the window opens")
+    end: ClockTime = Field(
+        description="HH:MM, Bangkok time: it closes (before start: the next day)"
+    )
     days: list[Weekday] = Field(
         default_factory=lambda: list(WEEKDAYS), description="the days the window opens"
     )
-
-    @field_validator("start", "end")
-    @classmethod
-    def _hhmm(cls, value: str) -> str:
-        if not _HHMM.fullmatch(value):
-            raise ValueError("use HH:MM, 24-hour clock")
-        return value
 
     @model_validator(mode="after")
     def _length(self) -> MaintenanceWindow:

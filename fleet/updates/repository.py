@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
-import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,9 +31,12 @@ from tuf.repository import Repository
 
 from fleet.updates.errors import UpdateError
 from fleet.updates.keys import online_signer
+from protocol.private_files import PRIVATE_MODE, write_atomic
 from protocol.updates import TARGET_PATH_RE
 
 log = logging.getLogger(__name__)
+
+METADATA_MODE = PRIVATE_MODE  # only the fleet process reads it, to serve it at /updates/
 
 
 @dataclass(frozen=True)
@@ -55,20 +56,6 @@ class Expiry:
 
 def _now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        Path(tmp).replace(path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 class FileRepository(Repository):
@@ -120,8 +107,10 @@ class FileRepository(Repository):
         md.sign(online_signer(self.keys_dir, role))
         data = md.to_bytes()
         if role != Timestamp.type:
-            _atomic_write(self.metadata_dir / f"{md.signed.version}.{role}.json", data)
-        _atomic_write(self._current_path(role), data)
+            write_atomic(
+                self.metadata_dir / f"{md.signed.version}.{role}.json", data, mode=METADATA_MODE
+            )
+        write_atomic(self._current_path(role), data, mode=METADATA_MODE)
 
     @property
     def targets_infos(self) -> dict[str, MetaFile]:

@@ -68,6 +68,7 @@ UP_SUFFIXES = [
     topics.CONFIG_APPLIED.suffix,
     topics.RECONCILIATION.suffix,
     topics.UPDATE_STATUS.suffix,
+    topics.RESUME.suffix,
     "packets/" + "ab" * 16,
 ]
 
@@ -151,6 +152,10 @@ def hand_picked() -> list[tuple[str, bytes, bool]]:
         ("config-applied", j({"station_id": HOSTILE, "version": 2**63, "sha256": "0" * 64,
                               "status": "applied", "applied_at": at}), False),
         ("update-status", b"{\"v\": 1}" * 100, False),
+        ("resume", b"[" * 20_000, False),
+        ("resume", j({"station_id": HOSTILE, "packets": [
+            {"packet_id": f"{n:032x}", "sha256": "0" * 64, "count": 1} for n in range(65)]}),
+         False),
         ("packets/" + "cd" * 16, b"EWPC" + b"\x00" * 5000, False),
         ("packets/" + "ef" * 16, b"EWPC" + b"\x01" * (300 * 1024), False),
         ("packets/" + "12" * 16, b"not a chunk", True),
@@ -277,10 +282,13 @@ def test_a_stolen_station_cannot_stall_exhaust_or_poison_the_fleet(
     time.sleep(1)
     thief_session.close()
     thief_receipts: list[dict[str, object]] = []
+    thief_answers: list[dict[str, object]] = []
     thief_session = station_session(
         thief,
         [Subscription(topics.RECEIPTS.for_station(HOSTILE), 1,
-                      lambda m: thief_receipts.append(json.loads(m.payload)))],
+                      lambda m: thief_receipts.append(json.loads(m.payload))),
+         Subscription(topics.RESUME_ANSWER.for_station(HOSTILE), 1,
+                      lambda m: thief_answers.append(json.loads(m.payload)))],
     )  # fmt: skip
 
     # 2. With the station's signing key too: endless new packet ids, packets sealed to another
@@ -324,6 +332,13 @@ def test_a_stolen_station_cannot_stall_exhaust_or_poison_the_fleet(
         ).encode(),
     )  # fmt: skip
 
+    # It asks what the fleet holds of the honest station's packets, with their true hashes.
+    asked = [{"packet_id": p.packet_id, "sha256": p.header.sealed_sha256, "count": 7} for p in good]
+    thief_session.publish_and_wait(
+        topics.RESUME.for_station(HOSTILE),
+        json.dumps({"station_id": HOSTILE, "packets": asked}).encode(),
+    )
+    wait_until(lambda: thief_answers, timeout=60, message="the answer to the thief's query")
     wait_until(
         lambda: any(r["packet_id"] == wrong.packet_id for r in thief_receipts),
         timeout=90,
@@ -397,6 +412,11 @@ def test_a_stolen_station_cannot_stall_exhaust_or_poison_the_fleet(
     assert flagged == {HOSTILE}
     assert wrong.packet_id not in thief_packets, "sealed to another key: never stored"
     assert {"oversized", "malformed-reconciliation", "malformed-heartbeat"} <= reasons, reasons
+    honest_ids = {p.packet_id for p in good}
+    assert not [r for r in thief_receipts if r["packet_id"] in honest_ids]
+    answered = [entry for answer in thief_answers for entry in answer["packets"]]  # type: ignore[attr-defined]
+    assert {e["packet_id"] for e in answered} == honest_ids
+    assert all(e["held"] == [] for e in answered), "another station's packets: nothing revealed"
     told = [r for r in thief_receipts if r["packet_id"] == wrong.packet_id]
     assert told and told[0]["status"] == "rejected" and elsewhere.key_id in str(told[0]["reason"])
     with sessions() as session:

@@ -31,7 +31,7 @@ from fleet.service import ingest_client_ids
 from fleet.store.db import make_engine, session_factory
 from fleet.store.models import Packet, PacketChunk
 from tests.edge.agent.helpers import make_enrolment
-from tests.edge.agent.test_uplink import builder_for, running_uplink
+from tests.edge.agent.uplink.link import builder_for, running_uplink
 
 STATIONS = 4
 PACKETS = 12  # per station

@@ -24,31 +24,25 @@ from fleet.store.models import AuditEntry, Packet, Station, StationCommand, utcn
 from protocol.chunks import split_packet
 from protocol.envelope import SealedPacket
 from protocol.keys import station_key_id
-from protocol.rotation import ACTIVATE_KEY, ROTATE_CREDENTIALS, ROTATE_KEY
+from protocol.rotation import ACTIVATE_KEY, ROTATE_CREDENTIALS
 from tests.edge.agent.helpers import make_enrolment
-from tests.edge.agent.test_uplink import builder_for, running_uplink
+from tests.edge.agent.uplink.link import builder_for, running_uplink
 from tests.ewp.cli.test_fleet_and_central_commands import ewp
 
 
 @contextmanager
 def station_with_rotation(identity: StationIdentity, root: Path) -> Iterator[Uplink]:
     """A running uplink with the agent's rotation handlers, adopting new identities."""
-    with running_uplink(identity, root / "outbox.sqlite") as uplink:
-        current = [identity]
+    current = [identity]
+    links: list[Uplink] = []
 
-        def adopt(new: StationIdentity) -> None:
-            current[0] = new
-            uplink.identity = new
+    def adopt(new: StationIdentity) -> None:
+        current[0] = new
+        links[0].adopt(new)
 
-        rotation = StationRotation(root / "identity", current=lambda: current[0], adopt=adopt)
-        uplink.command_handlers.update(
-            {
-                ROTATE_KEY: rotation.rotate_key,
-                ACTIVATE_KEY: rotation.activate_key,
-                ROTATE_CREDENTIALS: rotation.rotate_credentials,
-            }
-        )
-        uplink.on_login_with_next_password = rotation.promote_password
+    rotation = StationRotation(root / "identity", current=lambda: current[0], adopt=adopt)
+    with running_uplink(identity, root / "outbox.sqlite", handlers=rotation.handlers()) as uplink:
+        links.append(uplink)
         wait_until(lambda: uplink.stats.connected, message="station connected")
         yield uplink
 

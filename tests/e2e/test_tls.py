@@ -25,7 +25,7 @@ from fleet.tls import create_fleet_tls
 from protocol.provisioning import split_claim_token
 from tests.conftest import Broker
 from tests.edge.agent.helpers import make_enrolment
-from tests.edge.agent.test_uplink import builder_for, running_uplink
+from tests.edge.agent.uplink.link import builder_for, running_uplink
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +58,8 @@ def test_a_station_provisions_over_https_pinning_the_fleet_ca_and_uploads_over_m
     with Outbox(outbox_path, min_free_bytes=0) as outbox:
         packet_id = builder_for(identity).save(outbox, make_enrolment(1)).packet_id
     with running_uplink(identity, outbox_path) as uplink:
-        assert uplink.address.tls is not None
-        assert uplink.address.tls.ca_file == tmp_path / "identity" / FLEET_CA_FILE
+        assert uplink.session.address.tls is not None
+        assert uplink.session.address.tls.ca_file == tmp_path / "identity" / FLEET_CA_FILE
         with Outbox(outbox_path, min_free_bytes=0) as outbox:
             wait_until(lambda: outbox.entry(packet_id).state == "acked", message="receipt")
     assert https_fleet.context is not None

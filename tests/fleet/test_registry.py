@@ -14,14 +14,14 @@ from edge.agent.errors import ProvisioningError
 from edge.agent.provisioning import provision
 from ewp.local_fleet import FleetStack, wait_until
 from fleet.errors import RegistryError
-from fleet.metrics import FleetMetrics
+from fleet.metrics import COUNTERS, FleetMetrics
 from fleet.registry import find_province
 from fleet.store.models import Rejection
 from protocol.chunks import split_packet
 from protocol.messages import DiskHealth, Environment, Heartbeat, QueueHealth
 from protocol.reference_data import DATA, provinces
 from tests.e2e.test_rotation import sealed_packet
-from tests.edge.agent.test_uplink import running_uplink
+from tests.edge.agent.uplink.link import running_uplink
 
 
 def test_the_bundled_provinces_are_thailands_77() -> None:
@@ -115,6 +115,17 @@ def test_alert_counts_reach_metrics_through_the_registration_hook() -> None:
     text = metrics.render()[0].decode()
     assert 'ewp_alerts_active{rule="station-offline",severity="warning"} 3.0' in text
     assert 'ewp_alerts_raised_total{rule="station-offline",severity="warning"} 1.0' in text
+
+
+def test_every_counter_the_service_names_is_made_and_exposed() -> None:
+    """The table of counters and the attributes the service increments are the same set."""
+    metrics = FleetMetrics()
+    declared = {name for name, kind in FleetMetrics.__annotations__.items() if kind == "Counter"}
+    assert declared == set(COUNTERS)
+    text = metrics.render()[0].decode()
+    for attribute, (name, _, _) in COUNTERS.items():
+        assert getattr(metrics, attribute) is not None
+        assert f"# TYPE {name}_total counter" in text, name
 
 
 def test_revocation_disconnects_at_once_and_refuses_later_packets(

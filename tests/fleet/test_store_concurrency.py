@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from fleet import audit, configuration
+from fleet import audit
 from fleet.access import throttle
+from fleet.configuration import changes
 from fleet.ingest import Ingest
 from fleet.packet_files import PacketFiles
 from fleet.store.admin_models import LoginThrottle
@@ -291,7 +292,7 @@ def test_configuration_changes_at_once_get_their_own_versions(rig: OpsRig) -> No
     def change(n: int) -> Callable[[], None]:
         def run() -> None:
             with rig.sessions() as session:
-                configuration.set_layer(
+                changes.set_layer(
                     session,
                     "fleet",
                     "*",

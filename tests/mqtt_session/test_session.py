@@ -1,6 +1,7 @@
 """The MQTT session library against a real Mosquitto: TLS verified (and refused when the
 certificate is not the fleet's), typed handlers, subscriptions restored after the broker lost
-the session, refusals and unreachable brokers told clearly, backoff with jitter."""
+the session, refusals and unreachable brokers told clearly, backoff with jitter (and at once
+after a healthy connection dropped)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from mqtt_session import (
     TlsOptions,
 )
 from protocol import topics
+from simulators.network import NetworkSimulator
 from tests.conftest import Broker, start_broker
 
 
@@ -192,3 +194,60 @@ def test_unreachable_broker_is_retried_with_backoff(broker: Broker) -> None:
         now[0] += 10.0  # past any delay: the next step tries again
     assert delays == [1.0, 2.0, 4.0, 4.0, 4.0]
     assert session.last_error is not None and "cannot reach the broker" in session.last_error
+
+
+def test_a_healthy_connection_that_drops_is_tried_again_at_once(broker: Broker) -> None:
+    """A link reset after a healthy session: the next try within ``quick_s``; a connection
+    that drops at once, or a quick try that fails, gets the usual backoff."""
+    now = [0.0]
+    waits: list[tuple[float, float]] = []
+
+    def uniform(low: float, high: float) -> float:
+        waits.append((low, high))
+        return high
+
+    with NetworkSimulator() as sim:
+        link = sim.add_link((broker.host, broker.port))
+        session = MqttSession(
+            BrokerAddress("127.0.0.1", link.listen_port),
+            SessionOptions(
+                client_id="svc-quick",
+                credentials=Credentials(
+                    broker.accounts.service_username, broker.accounts.service_password
+                ),
+                backoff=Backoff(0.5, 4.0, quick_s=0.25, healthy_s=10.0),
+            ),
+            clock=lambda: now[0],
+            uniform=uniform,
+        )
+
+        def step_until(condition: Callable[[], bool]) -> None:
+            deadline = time.monotonic() + 10
+            while not condition():
+                assert time.monotonic() < deadline, "condition not met in time"
+                session.step(0.05)
+
+        try:
+            step_until(session.connected.is_set)
+            now[0] += 10.0  # logged in for healthy_s: a healthy connection
+            link.reset_connections()
+            step_until(lambda: not session.connected.is_set())
+            assert waits == [(0.0, 0.25)], "retried within quick_s"
+            now[0] += 0.25
+            step_until(session.connected.is_set)
+            link.reset_connections()  # dropped at once: not healthy
+            step_until(lambda: not session.connected.is_set())
+            assert waits[1:] == [(0.5, 1.0)], "the usual backoff"
+            now[0] += 1.0
+            step_until(session.connected.is_set)
+            now[0] += 60.0
+            link.cut()  # healthy, then out of coverage: the quick try fails
+            step_until(lambda: not session.connected.is_set())
+            now[0] += 0.25
+            step_until(lambda: len(waits) == 4)
+            assert waits[2:] == [(0.0, 0.25), (0.5, 1.0)], "after a failed quick try: backoff"
+            link.restore()
+            now[0] += 1.0
+            step_until(session.connected.is_set)
+        finally:
+            session.close()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from protocol.keys import CentralPrivateKey
-from protocol.private_files import make_private, write_private
+from protocol.private_files import create_private, make_private, write_atomic, write_private
 
 
 @pytest.fixture
@@ -39,6 +39,28 @@ def test_a_secret_is_owner_only_and_replaced_whole(tmp_path: Path, open_umask: N
     public = tmp_path / "applied.json"
     write_private(public, b"{}", mode=0o644)
     assert mode(public) == 0o644
+
+
+def test_a_shared_file_gets_its_mode_and_its_directory_the_umask_s(
+    tmp_path: Path, open_umask: None
+) -> None:
+    """What the fleet's sealed packets and the station's update state are written with."""
+    target = tmp_path / "ct-01" / "2026" / "packet.ewp"
+    write_atomic(target, b"sealed", mode=0o640)
+    write_atomic(target, b"sealed again", mode=0o640)
+    assert target.read_bytes() == b"sealed again" and mode(target) == 0o640
+    assert mode(target.parent) == 0o777, "not a secrets directory"
+    assert [p.name for p in target.parent.iterdir()] == ["packet.ewp"], "no temp left"
+
+
+def test_a_new_key_is_owner_only_and_never_written_over(tmp_path: Path, open_umask: None) -> None:
+    key = tmp_path / "ca.key"
+    create_private(key, b"first key")
+    assert key.read_bytes() == b"first key" and mode(key) == 0o600
+    with pytest.raises(FileExistsError, match="never overwritten"):
+        create_private(key, b"second key")
+    assert key.read_bytes() == b"first key"
+    assert [p.name for p in tmp_path.iterdir()] == ["ca.key"], "no temp left"
 
 
 def test_a_planted_temporary_name_is_not_written_through(tmp_path: Path) -> None:

@@ -14,10 +14,13 @@ def test_station_acl_allows_only_own_up_topics_to_publish() -> None:
     publish = {e.topic for e in acl if e.acltype == "publishClientSend"}
     subscribe = {e.topic for e in acl if e.acltype == "subscribePattern"}
     assert "ewp/v1/stations/mu-01/packets/+" in publish
+    assert "ewp/v1/stations/mu-01/resume" in publish
+    assert "ewp/v1/stations/mu-01/resume-answer" not in publish  # nor answers to its queries
     assert "ewp/v1/stations/mu-01/receipts" not in publish  # a station cannot forge receipts
     assert "ewp/v1/stations/mu-01/config" not in publish
     assert subscribe == {
         "ewp/v1/stations/mu-01/receipts",
+        "ewp/v1/stations/mu-01/resume-answer",
         "ewp/v1/stations/mu-01/commands",
         "ewp/v1/stations/mu-01/config",
         "ewp/v1/stations/mu-01/app-status",

@@ -17,8 +17,11 @@ from typing import IO
 import pytest
 import serial
 
-from edge.drivers.controller import Controller, Readings, TamperOpened
-from simulators.controller import PROFILES, ControllerBoard, send_control
+from edge.drivers.controller import Controller
+from edge.drivers.controller_messages import Readings, TamperOpened
+from simulators.controller import ControllerBoard
+from simulators.controller_control import send_control
+from simulators.controller_environment import PROFILES
 
 EWP = [sys.executable, "-c", "from ewp.cli import main; main()"]
 pytestmark = pytest.mark.timeout(120)

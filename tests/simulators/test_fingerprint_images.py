@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 
 from simulators import fingerprint_images
-from simulators.fingerprint import AutoApplicant, Press
 from simulators.fingerprint_images import (
     HEIGHT,
     WIDTH,
@@ -28,6 +27,7 @@ from simulators.fingerprint_images import (
     master_pattern,
     orientation_field,
 )
+from simulators.fingerprint_presses import Press, finger_applicant
 
 
 def ridge_clarity(pixels: bytes) -> float:
@@ -92,11 +92,11 @@ def test_a_master_asked_for_by_several_sensors_at_once_is_rendered_once(
 
 
 def test_a_scripted_applicants_next_finger_is_rendered_before_the_host_asks() -> None:
-    applicant = AutoApplicant(seed=8080, lift_polls=0)
-    first = applicant.on_glass()
+    applicant = finger_applicant(seed=8080, lift_polls=0)
+    first = applicant.current()
     assert first is not None
     applicant.taken(first)
-    following = applicant.on_glass()
+    following = applicant.current()
     assert following is not None and following.identity != first.identity
     deadline = time.monotonic() + 30
     while not master_cached(following.identity):

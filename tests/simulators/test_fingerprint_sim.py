@@ -13,21 +13,20 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from simulators.fingerprint import (
-    AutoApplicant,
-    HostPacketScanner,
-    Press,
     RunningFingerprintSimulator,
     SensorConfig,
-    TemplateLibrary,
-    build_packet,
-    match_score,
-    merge_templates,
-    packet_sum,
     start_fingerprint_simulator,
-    template_features,
 )
 from simulators.fingerprint_control import serve_control
 from simulators.fingerprint_images import FingerIdentity, FingerPosition
+from simulators.fingerprint_packets import HostPacketScanner, build_packet, packet_sum
+from simulators.fingerprint_presses import Press, finger_applicant
+from simulators.fingerprint_templates import (
+    TemplateLibrary,
+    match_score,
+    merge_templates,
+    template_features,
+)
 from tests.simulators.tcp_clients import ControlClient, RawTcpHost
 
 
@@ -72,7 +71,7 @@ def test_scanner_never_raises_on_arbitrary_bytes(data: bytes, chunk: int) -> Non
     scanner = HostPacketScanner()
     for i in range(0, len(data), chunk):
         scanner.feed(data[i : i + chunk])
-        while scanner.next_packet() is not None:
+        while scanner.next_frame() is not None:
             pass
         scanner.drop_partial()
 
@@ -89,7 +88,7 @@ def test_scanner_round_trips_host_packets_after_noise(
     scanner = HostPacketScanner()
     scanner.feed(noise + b"".join(build_packet(pid, c, 0xFFFFFFFF) for pid, c in packets))
     got = []
-    while (packet := scanner.next_packet()) is not None:
+    while (packet := scanner.next_frame()) is not None:
         got.append(packet)
     assert [(p.pid, p.content) for p in got] == packets
     assert all(p.checksum_ok for p in got)
@@ -98,7 +97,7 @@ def test_scanner_round_trips_host_packets_after_noise(
 def test_scanner_flags_a_bad_checksum() -> None:
     scanner = HostPacketScanner()
     scanner.feed(build_packet(0x01, b"\x01", 0xFFFFFFFF, corrupt=True))
-    packet = scanner.next_packet()
+    packet = scanner.next_frame()
     assert packet is not None and not packet.checksum_ok
 
 
@@ -206,12 +205,12 @@ def test_a_damaged_template_does_not_match() -> None:
 
 def test_auto_applicant_is_deterministic_and_presses_each_finger_k_times() -> None:
     def sequence(seed: int, index: int) -> list[tuple[int, str, bool]]:
-        applicant = AutoApplicant(seed=seed, index=index, presses_per_finger=2, poor_rate=0.3)
+        applicant = finger_applicant(seed=seed, index=index, presses_per_finger=2, poor_rate=0.3)
         out = []
         for _ in range(8):
             press = None
             while press is None:
-                press = applicant.on_glass()
+                press = applicant.current()
             out.append((press.identity.subject, press.identity.finger.value, press.poor))
             applicant.taken(press)
         return out
@@ -227,21 +226,21 @@ def test_auto_applicant_is_deterministic_and_presses_each_finger_k_times() -> No
 
 
 def test_auto_applicant_stays_until_the_image_is_taken_then_lifts() -> None:
-    applicant = AutoApplicant(seed=0, lift_polls=3)
-    press = applicant.on_glass()
+    applicant = finger_applicant(seed=0, lift_polls=3)
+    press = applicant.current()
     assert press is not None
-    assert applicant.on_glass() == press  # still on the glass
+    assert applicant.current() == press  # still on the glass
     applicant.taken(press)
-    assert [applicant.on_glass() for _ in range(3)] == [None, None, None]
-    following = applicant.on_glass()
+    assert [applicant.current() for _ in range(3)] == [None, None, None]
+    following = applicant.current()
     assert following is not None and following != press
 
 
 def test_poor_rate_gives_that_share_of_poor_presses() -> None:
-    applicant = AutoApplicant(seed=1, poor_rate=0.25, lift_polls=1)
+    applicant = finger_applicant(seed=1, poor_rate=0.25, lift_polls=1)
     poor = 0
     for _ in range(400):
-        press = applicant.on_glass() or applicant.on_glass()
+        press = applicant.current() or applicant.current()
         assert press is not None
         poor += press.poor
         applicant.taken(press)

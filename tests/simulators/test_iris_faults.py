@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from simulators.iris_faults import (
-    Fault,
-    FaultKind,
-    FaultPlan,
-    FaultSpecError,
-    fault_from_object,
-    parse_fault,
-)
+from simulators.faults import FaultSpecError
+from simulators.iris_faults import SYNTAX, Fault, FaultKind, FaultPlan
+
+parse_fault = SYNTAX.parse
+fault_from_object = SYNTAX.from_object
 
 
 @pytest.mark.parametrize(

@@ -15,17 +15,17 @@ from hypothesis import strategies as st
 from simulators.iris import (
     DEFAULT_TIMING,
     FAST_TIMING,
-    AutoApplicant,
     CameraConfig,
-    HostFrameScanner,
     RunningIrisSimulator,
     Timing,
     build_frame,
     crc16_ccitt,
     start_iris_simulator,
 )
+from simulators.iris_codec import HostFrameScanner
 from simulators.iris_control import serve_control
 from simulators.iris_images import EyeConditions, EyeSide
+from simulators.iris_sittings import iris_applicant
 from tests.simulators.tcp_clients import ControlClient, RawTcpHost
 
 
@@ -290,12 +290,13 @@ def test_present_and_its_refusals(sim: RunningIrisSimulator) -> None:
 
 def test_auto_applicant_is_deterministic_and_captures_each_person_k_times() -> None:
     def sequence(seed: int, index: int) -> list[tuple[int, bool, bool]]:
-        applicant = AutoApplicant(seed=seed, index=index, captures_per_person=2, poor_rate=0.3)
+        applicant = iris_applicant(seed=seed, index=index, captures_per_person=2, poor_rate=0.3)
         out = []
         for _ in range(8):
-            sitting = applicant.in_view()
+            sitting = applicant.current()
+            assert sitting is not None
             out.append((sitting.person, sitting.left.occlusion > 0.5, sitting.right.blur > 3))
-            applicant.completed(sitting)
+            applicant.taken(sitting)
         return out
 
     first = sequence(5, 0)
@@ -324,14 +325,15 @@ def test_the_next_applicant_steps_up_after_a_capture_spoilt_by_a_fault() -> None
 
 
 def test_poor_rate_gives_that_share_of_poor_eyes() -> None:
-    applicant = AutoApplicant(seed=1, captures_per_person=1, poor_rate=0.25)
+    applicant = iris_applicant(seed=1, captures_per_person=1, poor_rate=0.25)
     poor = 0
     for _ in range(200):
-        sitting = applicant.in_view()
+        sitting = applicant.current()
+        assert sitting is not None
         for side in EyeSide:
             conditions = sitting.eye(side)
             poor += conditions.occlusion > 0.5 or conditions.blur > 3
-        applicant.completed(sitting)
+        applicant.taken(sitting)
     assert 60 < poor < 140  # of 400 eyes
 
 

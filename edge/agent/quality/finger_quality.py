@@ -23,11 +23,12 @@ is still a bad print). See docs/quality.md for the anchors, the weights and the 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import NDArray
+
+from edge.agent.quality.scoring import box_mean, ramped, weakest_advice, weighted_score
 
 ALGORITHM = "ewp-fq-1"
 BLOCK = 16  # pixels: about two ridge periods at 500 ppi
@@ -64,36 +65,7 @@ class FingerQuality:
 
     def reasons(self, threshold: int = 40) -> list[str]:
         """What to tell the operator when the score is under ``threshold``: weakest first."""
-        if self.score >= threshold:
-            return []
-        weak = sorted((v, k) for k, v in self.components.items() if v < 0.75)
-        if not weak:
-            weak = [min((v, k) for k, v in self.components.items())]
-        return [_ADVICE[k] for _, k in weak]
-
-
-def _ramp(value: float, low: float, high: float) -> float:
-    return min(1.0, max(0.0, (value - low) / (high - low)))
-
-
-def _box_mean(image: FloatArray, radius: int) -> FloatArray:
-    """Mean over a (2r+1)^2 window with edge clamping (cumulative sums: cost independent of r)."""
-    out = image
-    for axis in (0, 1):
-        n = out.shape[axis]
-        padded = np.concatenate(
-            [
-                np.repeat(np.take(out, [0], axis=axis), radius + 1, axis=axis),
-                out,
-                np.repeat(np.take(out, [-1], axis=axis), radius, axis=axis),
-            ],
-            axis=axis,
-        )
-        summed = np.cumsum(padded, axis=axis)
-        upper = np.take(summed, np.arange(2 * radius + 1, 2 * radius + 1 + n), axis=axis)
-        lower = np.take(summed, np.arange(0, n), axis=axis)
-        out = (upper - lower) / (2 * radius + 1)
-    return out
+        return weakest_advice(self.components, _ADVICE, self.score, threshold)
 
 
 def _blocks(values: FloatArray) -> FloatArray:
@@ -113,8 +85,8 @@ def finger_quality(pixels: bytes, width: int, height: int) -> FingerQuality:
     image = np.frombuffer(pixels, dtype=np.uint8).reshape(height, width).astype(np.float64)
 
     # Band-pass: keep the ridge band, drop single-pixel noise and slow shading.
-    fine_smooth = _box_mean(image, 1)
-    band = fine_smooth - _box_mean(fine_smooth, 5)
+    fine_smooth = box_mean(image, 1)
+    band = fine_smooth - box_mean(fine_smooth, 5)
     fine = image - fine_smooth
     area_px = BLOCK * BLOCK
     band_energy = _blocks(band * band) / area_px
@@ -148,11 +120,9 @@ def finger_quality(pixels: bytes, width: int, height: int) -> FingerQuality:
         "orientation_certainty": certainty,
         "ridge_clarity": ridge_clarity,
     }
-    components = {k: _ramp(v, *RAMPS[k]) for k, v in measured.items()}
-    log_score = sum(WEIGHTS[k] * math.log(max(components[k], 1e-6)) for k in components)
-    score = round(100 * math.exp(log_score / sum(WEIGHTS.values())))
+    components = ramped(measured, RAMPS)
     return FingerQuality(
-        score=max(0, min(100, score)),
+        score=weighted_score(components, WEIGHTS),
         area=area,
         orientation_certainty=certainty,
         ridge_clarity=ridge_clarity,

@@ -35,6 +35,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from edge.agent.quality.scoring import box_mean, ramp, ramped, weakest_advice, weighted_score
+
 ALGORITHM = "ewp-iq-1"
 SATURATED = 235  # grey level at and above which a pixel is taken as a specular reflection
 _RAYS = 32
@@ -101,32 +103,7 @@ class IrisQuality:
         """What to tell the operator when the score is under ``threshold``: weakest first."""
         if self.location is None:
             return [_ADVICE["localisation"]]
-        if self.score >= threshold:
-            return []
-        weak = sorted((v, k) for k, v in self.components.items() if v < 0.75)
-        if not weak:
-            weak = [min((v, k) for k, v in self.components.items())]
-        return [_ADVICE[k] for _, k in weak]
-
-
-def _ramp(value: float, low: float, high: float) -> float:
-    return min(1.0, max(0.0, (value - low) / (high - low)))
-
-
-def _box_mean(image: FloatArray, radius: int) -> FloatArray:
-    """Mean over a (2r+1)^2 window with edge clamping (cumulative sums over slices)."""
-    k = 2 * radius + 1
-    padded = np.pad(image, radius, mode="edge")
-    summed = np.cumsum(padded, axis=0)
-    rows = np.empty((image.shape[0], padded.shape[1]))
-    rows[0] = summed[k - 1]
-    rows[1:] = summed[k:] - summed[:-k]
-    summed = np.cumsum(rows, axis=1)
-    out = np.empty(image.shape)
-    out[:, 0] = summed[:, k - 1]
-    out[:, 1:] = summed[:, k:] - summed[:, :-k]
-    result: FloatArray = out / (k * k)
-    return result
+        return weakest_advice(self.components, _ADVICE, self.score, threshold)
 
 
 def _sample(image: FloatArray, xs: FloatArray, ys: FloatArray) -> FloatArray:
@@ -216,7 +193,7 @@ def _smoothed_window(
     height, width = image.shape
     top, left = max(0, int(cy - reach)), max(0, int(cx - reach))
     bottom, right = min(height, int(cy + reach) + 1), min(width, int(cx + reach) + 1)
-    return _box_mean(image[top:bottom, left:right], radius), left, top
+    return box_mean(image[top:bottom, left:right], radius), left, top
 
 
 def _locate(image: FloatArray) -> IrisLocation | None:
@@ -227,7 +204,7 @@ def _locate(image: FloatArray) -> IrisLocation | None:
     # Reflections inside the pupil would make their own bright edges: fill them in.
     work = np.where(image >= SATURATED, dark_level, image)
     small = np.where(small >= SATURATED, dark_level, small)
-    blurred = _box_mean(small, 4)
+    blurred = box_mean(small, 4)
     sy, sx = np.unravel_index(int(np.argmin(blurred)), blurred.shape)
     cx, cy = float(sx * 4 + 1.5), float(sy * 4 + 1.5)
     angles = np.linspace(0, 2 * math.pi, _RAYS, endpoint=False)
@@ -329,7 +306,7 @@ def iris_quality(pixels: bytes, width: int, height: int) -> IrisQuality:
     # Median absolute deviation: robust while lids or lashes cover less than half of the ring.
     mad = float(np.median(np.abs(iris_values - iris_level)))
     tolerance = min(max(3.0 * 1.4826 * mad, 20.0), 45.0)
-    smoothed = _box_mean(image, 1)
+    smoothed = box_mean(image, 1)
     annulus = (radius > rp * 1.05) & (radius < ri * 0.97)
     visible = (np.abs(smoothed - iris_level) <= tolerance) & unsaturated
     annulus_area = math.pi * ((ri * 0.97) ** 2 - (rp * 1.05) ** 2)
@@ -348,7 +325,7 @@ def iris_quality(pixels: bytes, width: int, height: int) -> IrisQuality:
     iris_sclera = (sclera_level - iris_level) / (sclera_level + iris_level + 1e-9)
     dilation = rp / ri
     # Good between 0.2 and 0.6; falls to 0 at 0.1 and at 0.75.
-    dilation_ok = min(_ramp(dilation, 0.1, 0.2), 1.0 - _ramp(dilation, 0.6, 0.75))
+    dilation_ok = min(ramp(dilation, 0.1, 0.2), 1.0 - ramp(dilation, 0.6, 0.75))
     x, y = location.centre_x, location.centre_y
     margins = (
         x / (1.6 * ri),  # left: iris radius plus 0.6 of it
@@ -366,13 +343,11 @@ def iris_quality(pixels: bytes, width: int, height: int) -> IrisQuality:
         "iris_sclera_contrast": iris_sclera,
         "iris_diameter": diameter,
     }
-    components = {k: _ramp(v, *RAMPS[k]) for k, v in measured.items()}
+    components = ramped(measured, RAMPS)
     components["dilation"] = dilation_ok
     components["margin"] = margin
-    log_score = sum(WEIGHTS[k] * math.log(max(components[k], 1e-6)) for k in WEIGHTS)
-    score = round(100 * math.exp(log_score / sum(WEIGHTS.values())))
     return IrisQuality(
-        score=max(0, min(100, score)),
+        score=weighted_score(components, WEIGHTS),
         usable_area=usable_area,
         sharpness=sharpness,
         pupil_iris_contrast=pupil_iris,

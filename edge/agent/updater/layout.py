@@ -35,10 +35,12 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
 from edge.agent.updater.errors import UpdateRefused, UpdaterError
+from protocol.private_files import sync_directory, write_atomic
 
 log = logging.getLogger(__name__)
 
 MAX_BOOTS = 3
+STATE_MODE = 0o644  # the updater's state, reports and trusted root: readable, not secret
 LOG_TAIL = 4000
 FAULT_ENV = "EWP_UPDATE_FAULT"  # fault injection for tests: SIGKILL at the named step
 
@@ -50,32 +52,8 @@ def _checkpoint(step: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _write_json(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as f:
-        json.dump(data, f, sort_keys=True)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-    _fsync_dir(path.parent)
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
+    write_atomic(path, json.dumps(data, sort_keys=True).encode(), mode=STATE_MODE)
 
 
 @dataclass(frozen=True)
@@ -129,7 +107,7 @@ class Layout:
         """Provisioning: the fleet's update root the station trusts from now on (ngclient
         accepts later roots only when this one's keys signed them)."""
         self.tuf_dir.mkdir(parents=True, exist_ok=True)
-        _write_bytes(self.tuf_dir / "root.json", root_json)
+        write_atomic(self.tuf_dir / "root.json", root_json, mode=STATE_MODE)
 
     # --- install ---
 
@@ -160,7 +138,7 @@ class Layout:
         shutil.copyfile(bundle, target / "bundle.tar")
         _checkpoint("before-complete")
         (target / ".complete").write_text(version, encoding="ascii")
-        _fsync_dir(target)
+        sync_directory(target)
         self._prune(keep={version})
         return version
 
@@ -180,7 +158,7 @@ class Layout:
             tmp.unlink()
         os.symlink(f"releases/{version}", tmp)
         os.replace(tmp, link)
-        _fsync_dir(link.parent)
+        sync_directory(link.parent)
 
     def activate_first(self, version: str) -> None:
         """Provisioning: the first release becomes ``current`` without a trial."""
@@ -252,7 +230,7 @@ class Layout:
             return None
         self.queue_report(trial, "healthy", None)
         self.state_file.unlink()
-        _fsync_dir(self.state_file.parent)
+        sync_directory(self.state_file.parent)
         return trial
 
     def rollback(self, reason: str) -> bool:
@@ -268,7 +246,7 @@ class Layout:
         self.queue_report(trial, "rolled-back", reason, log_tail=self.log_tail())
         self._remember_failed(trial)
         self.state_file.unlink()
-        _fsync_dir(self.state_file.parent)
+        sync_directory(self.state_file.parent)
         log.warning("rolled back to %s: %s", old, reason)
         return True
 

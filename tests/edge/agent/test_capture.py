@@ -15,7 +15,8 @@ from edge.agent.capture import EnrolmentWorkflow
 from edge.agent.capture_console import Declared, Guidance, KeepBest, Resolution
 from edge.agent.capture_devices import FingerCapturer
 from edge.agent.i18n import render
-from edge.drivers.fingerprint_r30x import FingerprintSensor, TransportError
+from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
+from edge.drivers.fingerprint_r30x_errors import DISCONNECTED
 from protocol.iso19794_4 import FINGER_POSITIONS, decode_finger_record
 from protocol.station_config import ALL_FINGERS, CapturePolicy
 from simulators.fingerprint import (
@@ -181,11 +182,12 @@ def test_an_unreadable_press_is_retried_and_a_pulled_cable_is_an_error(
     assert "finger-unreadable" in applicant.keys("left-thumb")
     assert result.stats.attempts["left-thumb"] == 2
     sim.sensor.inject("unplug-mid-image:5")
-    with pytest.raises(TransportError):
+    with pytest.raises(FingerprintError) as caught:
         workflow(sensor, ScriptedApplicant(sim), fingers=["left-ring"]).run(
             application(),
             operator_id="op",  # type: ignore[arg-type]
         )
+    assert caught.value.code == DISCONNECTED
 
 
 def test_no_sensor_records_exceptions_rather_than_inventing_data() -> None:

@@ -17,21 +17,23 @@ import pytest
 import serial
 
 from edge.drivers.controller import (
+    Controller,
+    ControllerError,
+    ControllerTimeoutError,
+    TamperClearRefusedError,
+)
+from edge.drivers.controller_messages import (
     Beep,
     BoardBooted,
     ButtonPressed,
     Capability,
-    Controller,
-    ControllerError,
     ControllerEvent,
-    ControllerTimeoutError,
     GpsSentence,
     Led,
     LedMode,
     PowerChanged,
     ResetCause,
     TamperCleared,
-    TamperClearRefusedError,
     TamperOpened,
 )
 from protocol.controller_tamper import tamper_clear_mac

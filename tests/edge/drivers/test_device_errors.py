@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from edge.drivers.device_errors import DeviceError, ErrorCode, ErrorTable
@@ -46,3 +48,35 @@ def test_the_table_is_iterable_and_refuses_a_code_twice() -> None:
         TABLE.by_name("NOPE")
     with pytest.raises(ValueError, match="twice"):
         ErrorTable("x", [ErrorCode(1, "A", "a", "a"), ErrorCode(1, "B", "b", "b")])
+
+
+def test_a_table_kept_as_toml_is_read_and_a_typo_refused(tmp_path: Path) -> None:
+    good = tmp_path / "codes.toml"
+    good.write_text(
+        'device = "test sensor"\nunknown_advice = "report it"\n\n'
+        '[[code]]\ncode = 0x01\nname = "BUSY"\nmessage = "busy"\nadvice = "wait"\n'
+        "retryable = true\n\n"
+        '[[code]]\ncode = -1\nname = "GONE"\nmessage = "gone"\nadvice = "replug"\n'
+        "device_lost = true\n",
+        encoding="utf-8",
+    )
+    table = ErrorTable.from_toml(good)
+    assert [(row.code, row.retryable, row.device_lost) for row in table] == [
+        (1, True, False),
+        (-1, False, True),
+    ]
+    assert table.device == "test sensor" and table[0x42].advice == "report it"
+    typo = tmp_path / "typo.toml"
+    typo.write_text(
+        'device = "x"\n[[code]]\ncode = 1\nname = "A"\nmessage = "a"\nadvice = "a"\nretry = true\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(ValueError, match="row 1"):
+        ErrorTable.from_toml(typo)
+    missing = tmp_path / "missing.toml"
+    missing.write_text('device = "x"\n[[code]]\ncode = 1\nname = "A"\n', encoding="utf-8")
+    with pytest.raises(ValueError, match="needs code, name, message, advice"):
+        ErrorTable.from_toml(missing)
+    (tmp_path / "nodevice.toml").write_text("[[code]]\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="needs device"):
+        ErrorTable.from_toml(tmp_path / "nodevice.toml")

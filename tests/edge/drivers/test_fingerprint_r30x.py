@@ -1,8 +1,9 @@
 """The fingerprint driver against the simulated module, over TCP and over a pty.
 
 Every instruction the driver sends, every confirmation code the simulator produces (each
-mapped to its typed error), and what the line can do wrong: noise, silence, damaged packets,
-a cable pulled in the middle of an image, a baud rate or packet size change.
+raised as the one error type carrying the code, with its row of the table), and what the line
+can do wrong: noise, silence, damaged packets, a cable pulled in the middle of an image, a baud
+rate or packet size change.
 """
 
 from __future__ import annotations
@@ -14,21 +15,25 @@ from pathlib import Path
 
 import pytest
 
-from edge.drivers import fingerprint_r30x as fp
 from edge.drivers.fingerprint_r30x import (
-    CONFIRMATION_ERRORS,
+    R30X_ERRORS,
     AuraColour,
     AuraMode,
-    ChecksumError,
-    ConfirmationError,
     FingerprintError,
     FingerprintSensor,
-    FingerStillPresentError,
-    NoFingerError,
+    NoMatchError,
+    NotFoundError,
     RetryCaptureError,
     SearchResult,
-    SensorDisconnectedError,
-    SensorTimeoutError,
+)
+from edge.drivers.fingerprint_r30x_errors import (
+    CANNOT_OPEN,
+    DAMAGED_PACKET,
+    DISCONNECTED,
+    FINGER_NOT_LIFTED,
+    NO_FINGER,
+    NOT_ANSWERING,
+    fingerprint_error,
 )
 from simulators.fingerprint import pack_nibbles
 from tests.edge.drivers.conftest import Rig, RigFactory, damage_next_writes
@@ -110,13 +115,14 @@ def test_read_image_is_the_rendered_press_at_four_bits(rig: Rig) -> None:
 
 def test_wait_for_finger_and_for_its_removal(rig: Rig) -> None:
     sensor, sim = rig.sensor, rig.sim.sensor
-    with pytest.raises(NoFingerError, match=r"within 0\.2 s"):
+    with pytest.raises(RetryCaptureError, match=r"within 0\.2 s") as no_finger:
         sensor.wait_for_finger(0.2, poll_interval=0.05)
+    assert no_finger.value.code == NO_FINGER
     sim.place(5, "right-thumb")
     sensor.wait_for_finger(1.0, poll_interval=0.05)
-    with pytest.raises(FingerStillPresentError, match="lift the finger") as caught:
+    with pytest.raises(RetryCaptureError, match="lift the finger") as caught:
         sensor.wait_for_finger_removed(0.2, poll_interval=0.05)
-    assert isinstance(caught.value, RetryCaptureError) and caught.value.code is None
+    assert caught.value.code == FINGER_NOT_LIFTED and caught.value.retryable
     sim.lift()
     sensor.wait_for_finger_removed(1.0, poll_interval=0.05)
 
@@ -159,14 +165,16 @@ def test_a_module_with_its_own_address(make_rig: RigFactory) -> None:
     rig = make_rig(address=0x12345678, driver_address=0x12345678)
     assert rig.sensor.read_system_parameters().address == 0x12345678
     other = make_rig(address=0x12345678)  # the driver speaks to FFFFFFFF: the module ignores it
-    with pytest.raises(SensorTimeoutError):
+    with pytest.raises(FingerprintError) as caught:
         other.sensor.probe()
+    assert caught.value.code == NOT_ANSWERING
 
 
 def test_a_wrong_password_is_refused(make_rig: RigFactory) -> None:
     rig = make_rig(password=0x1234, driver_password=0x4321)
-    with pytest.raises(fp.WrongPasswordError, match="password"):
+    with pytest.raises(FingerprintError, match="password") as caught:
         rig.sensor.template_count()
+    assert caught.value.code == 0x13
 
 
 # --- every confirmation code the simulator produces ----------------------------------------
@@ -201,40 +209,48 @@ NATURAL_CODES: list[tuple[int, Callable[[Rig], object]]] = [
 def test_each_error_case_gets_its_confirmation_code_and_typed_error(
     rig: Rig, code: int, provoke: Callable[[Rig], object]
 ) -> None:
-    with pytest.raises(CONFIRMATION_ERRORS[code]) as caught:
+    with pytest.raises(FingerprintError) as caught:
         provoke(rig)
     assert caught.value.code == code
-    assert f"(code {code:#04x})" in str(caught.value)
+    assert f"{code:#06x}" in str(caught.value) and R30X_ERRORS[code].advice in str(caught.value)
     rig.sensor.probe()  # the line is still in step
 
 
-@pytest.mark.parametrize("code", sorted(CONFIRMATION_ERRORS), ids=lambda c: f"{c:#04x}")
-def test_every_confirmation_code_maps_to_its_typed_error(rig: Rig, code: int) -> None:
+DEVICE_CODES = sorted(row.code for row in R30X_ERRORS if row.code > 0)
+
+
+@pytest.mark.parametrize("code", DEVICE_CODES, ids=lambda c: f"{c:#04x}")
+def test_every_confirmation_code_raises_its_row(rig: Rig, code: int) -> None:
     rig.sim.sensor.inject(f"code:vfypwd:{code:#x}")
-    with pytest.raises(CONFIRMATION_ERRORS[code]) as caught:
+    with pytest.raises(FingerprintError) as caught:
         rig.sensor.verify_password()
     error = caught.value
-    assert isinstance(error, ConfirmationError) and isinstance(error, FingerprintError)
-    assert error.code == code
-    assert type(error).ADVICE in str(error)
+    row = R30X_ERRORS[code]
+    assert error.code == code and error.name == row.name
+    assert row.message in str(error) and row.advice in str(error) and "VFY_PWD" in str(error)
+    assert isinstance(error, RetryCaptureError) == row.retryable
 
 
 def test_an_unknown_confirmation_code_is_still_a_fingerprint_error(rig: Rig) -> None:
     rig.sim.sensor.inject("code:handshake:0x99")
-    with pytest.raises(ConfirmationError, match="unknown confirmation code 0x99") as caught:
+    with pytest.raises(FingerprintError, match="unknown result code") as caught:
         rig.sensor.probe()
-    assert caught.value.code == 0x99
+    assert caught.value.code == 0x99 and "0x0099" in str(caught.value)
+    assert not isinstance(caught.value, RetryCaptureError)
 
 
-def test_error_families() -> None:
-    assert issubclass(fp.NoFingerError, RetryCaptureError)
-    assert issubclass(fp.ImageTooMessyError, RetryCaptureError)
-    assert not issubclass(fp.NotFoundError, RetryCaptureError)
-    for cls in (SensorTimeoutError, SensorDisconnectedError, ChecksumError, fp.FrameError):
-        assert issubclass(cls, fp.TransportError) and issubclass(cls, FingerprintError)
-    assert {0x02, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x13, 0x15, 0x1A, 0x1F, 0x21} <= set(
-        CONFIRMATION_ERRORS
-    )
+def test_error_types_follow_the_table() -> None:
+    retryable = {row.code for row in R30X_ERRORS if row.retryable}
+    assert retryable == {0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x17, 0x26, FINGER_NOT_LIFTED}
+    for row in R30X_ERRORS:
+        error = fingerprint_error(row.code)
+        assert isinstance(error, RetryCaptureError) == row.retryable, row.name
+    assert type(fingerprint_error(0x08)) is NoMatchError
+    assert type(fingerprint_error(0x09)) is NotFoundError
+    assert type(fingerprint_error(0x0A)) is FingerprintError
+    assert fingerprint_error(DISCONNECTED).device_lost
+    assert fingerprint_error(CANNOT_OPEN).device_lost
+    assert not fingerprint_error(NOT_ANSWERING).device_lost
 
 
 # --- what the line can do ------------------------------------------------------------------
@@ -249,8 +265,9 @@ def test_resync_after_line_noise(rig: Rig, caplog: pytest.LogCaptureFixture) -> 
 
 def test_a_timeout_on_silence_says_where_and_what_to_do(rig: Rig) -> None:
     rig.sim.sensor.inject("silence:1")
-    with pytest.raises(SensorTimeoutError) as caught:
+    with pytest.raises(FingerprintError) as caught:
         rig.sensor.template_count()
+    assert caught.value.code == NOT_ANSWERING
     message = str(caught.value)
     assert rig.sensor.port_name in message and "57600 baud" in message
     assert "ewp sensor fingerprint info --port" in message
@@ -265,7 +282,8 @@ def test_silence_for_a_time(rig: Rig) -> None:
         try:
             rig.sensor.probe()
             break
-        except SensorTimeoutError:
+        except FingerprintError as exc:
+            assert exc.code == NOT_ANSWERING
             timeouts += 1
             assert timeouts < 10
     assert timeouts >= 1
@@ -274,8 +292,9 @@ def test_silence_for_a_time(rig: Rig) -> None:
 
 def test_a_damaged_answer_is_detected(rig: Rig) -> None:
     rig.sim.sensor.inject("bad-checksum")
-    with pytest.raises(ChecksumError, match="checksum"):
+    with pytest.raises(FingerprintError, match="checksum") as caught:
         rig.sensor.template_count()
+    assert caught.value.code == DAMAGED_PACKET
     assert rig.sensor.template_count() == 0
 
 
@@ -283,8 +302,9 @@ def test_a_damaged_image_ack_does_not_leave_the_data_on_the_line(rig: Rig) -> No
     rig.sim.sensor.place(3, "right-ring")
     rig.sensor.capture_image()
     rig.sim.sensor.inject("bad-checksum")
-    with pytest.raises(ChecksumError):
+    with pytest.raises(FingerprintError) as caught:
         rig.sensor.read_image()
+    assert caught.value.code == DAMAGED_PACKET
     assert rig.sensor.template_count() == 0
     assert len(rig.sensor.read_image().pixels) == 256 * 288
 
@@ -293,8 +313,9 @@ def test_a_damaged_data_packet_fails_the_transfer_but_keeps_the_line_in_step(rig
     rig.sim.sensor.place(3, "right-ring")
     rig.sensor.capture_image()
     rig.sim.sensor.inject("bad-data-checksum:2")
-    with pytest.raises(ChecksumError):
+    with pytest.raises(FingerprintError) as caught:
         rig.sensor.read_image()
+    assert caught.value.code == DAMAGED_PACKET
     assert rig.sensor.template_count() == 0
 
 
@@ -302,8 +323,9 @@ def test_unplugged_in_the_middle_of_an_image(rig: Rig) -> None:
     rig.sim.sensor.place(3, "right-ring")
     rig.sensor.capture_image()
     rig.sim.sensor.inject("unplug-mid-image:20")
-    with pytest.raises(SensorDisconnectedError, match="disconnected"):
+    with pytest.raises(FingerprintError, match="disconnected") as caught:
         rig.sensor.read_image()
+    assert caught.value.code == DISCONNECTED and caught.value.device_lost
 
 
 @pytest.mark.parametrize("transport", ["pty"])
@@ -312,8 +334,9 @@ def test_a_pty_sensor_comes_back_under_a_new_name(make_rig: RigFactory) -> None:
     rig = make_rig()
     old = rig.sim.url
     rig.sim.sensor.unplug()
-    with pytest.raises(SensorDisconnectedError):
+    with pytest.raises(FingerprintError) as caught:
         rig.sensor.template_count()
+    assert caught.value.code == DISCONNECTED
     new = rig.sim.endpoint.wait_for_url_change(old, timeout=5)
     assert new != old
     with FingerprintSensor.open(new, timeout=0.5) as sensor:
@@ -355,8 +378,9 @@ def test_wire_traffic_is_logged_at_debug(rig: Rig, caplog: pytest.LogCaptureFixt
 
 
 def test_open_reports_a_port_that_is_not_there() -> None:
-    with pytest.raises(SensorDisconnectedError, match="cannot open fingerprint sensor port"):
+    with pytest.raises(FingerprintError, match="/dev/ttyNOSUCH0") as caught:
         FingerprintSensor.open("/dev/ttyNOSUCH0")
+    assert caught.value.code == CANNOT_OPEN and "ls /dev/serial/by-id/" in str(caught.value)
 
 
 def test_arguments_are_checked_before_anything_is_sent(rig: Rig) -> None:
@@ -368,3 +392,9 @@ def test_arguments_are_checked_before_anything_is_sent(rig: Rig) -> None:
         rig.sensor.set_security_level(6)
     with pytest.raises(ValueError):
         rig.sensor.read_index_table(4)
+
+
+def test_the_device_page_lists_every_row_of_the_table() -> None:
+    page = (Path(__file__).parents[3] / "docs/devices/fingerprint-r30x.md").read_text("utf-8")
+    for row in R30X_ERRORS:
+        assert f"| `{row.name}` | {'yes' if row.retryable else ''} | {row.message}:" in page, row

@@ -8,42 +8,46 @@ frames both ways, lost status events, stale answers, a cable pulled in the middl
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
-from edge.drivers import iris_camera as iris
 from edge.drivers.iris_camera import (
-    RESULT_ERRORS,
-    CaptureAbortedError,
+    IRIS_ERRORS,
     CaptureState,
     CaptureStatus,
-    Command,
     Eye,
     ImageFormat,
-    IrisBusyError,
     IrisCamera,
     IrisCameraError,
-    IrisCaptureTimeoutError,
-    IrisCrcError,
     IrisDeviceInfo,
-    IrisDisconnectedError,
-    IrisNotInitialisedError,
     IrisResultError,
     IrisRetryCaptureError,
-    IrisSensorFaultError,
-    IrisTimeoutError,
-    IrisTransportError,
-    LeftFrameUnqualifiedError,
-    NoFrameAvailableError,
-    NoQualifiedFrameError,
-    RightFrameUnqualifiedError,
+    ResultCode,
+    iris_error,
 )
-from edge.drivers.iris_frames import encode_frame
+from edge.drivers.iris_camera_errors import (
+    CANNOT_OPEN,
+    CAPTURE_TIMED_OUT,
+    DISCONNECTED,
+    NOT_ANSWERING,
+)
+from edge.drivers.iris_frames import Command, IrisCrcError, IrisFrameError, encode_frame
 from simulators.iris import Timing
 from tests.edge.drivers.conftest import IrisRig, IrisRigFactory, damage_next_writes
+
+
+@contextlib.contextmanager
+def raises_code(code: int, match: str | None = None) -> Iterator[pytest.ExceptionInfo[Any]]:
+    """``pytest.raises`` for the driver's one error type, and that it carries ``code``."""
+    with pytest.raises(IrisResultError, match=match) as caught:
+        yield caught
+    assert caught.value.code == code, caught.value
+
 
 COMPLETE, ABORT = CaptureState.COMPLETE, CaptureState.ABORT
 LEFT, RIGHT = Eye.LEFT, Eye.RIGHT
@@ -132,7 +136,7 @@ def test_a_capture_of_both_eyes_start_to_clear(iris_rig: IrisRig) -> None:
 
     camera.clear()
     assert camera.status().state is CaptureState.IDLE
-    with pytest.raises(NoFrameAvailableError):
+    with raises_code(ResultCode.NO_FRAME_AVAILABLE):
         camera.result_quality(LEFT)  # cleared: nothing left in the camera
 
 
@@ -141,9 +145,9 @@ def test_one_eye_captures_only_that_eye(iris_rig: IrisRig) -> None:
     final = capture(iris_rig, "right")
     assert final.eyes_requested == final.eyes_qualified == (RIGHT,)
     assert iris_rig.camera.result_quality("right").qualified
-    with pytest.raises(NoFrameAvailableError):
+    with raises_code(ResultCode.NO_FRAME_AVAILABLE):
         iris_rig.camera.result_quality("left")
-    with pytest.raises(NoFrameAvailableError):
+    with raises_code(ResultCode.NO_FRAME_AVAILABLE):
         iris_rig.camera.result_image("left")
 
 
@@ -175,7 +179,7 @@ def test_quality_modes_set_what_qualifies(iris_rig: IrisRig) -> None:
     normal = capture(iris_rig, "left", quality="normal")
     score = iris_rig.camera.result_quality(LEFT).total_score
     assert 40 <= score < 60 and normal.eyes_qualified == (LEFT,)
-    with pytest.raises(NoQualifiedFrameError):
+    with raises_code(ResultCode.NO_QUALIFIED_FRAME):
         capture(iris_rig, "left", quality="high")
     assert not iris_rig.camera.result_quality(LEFT).qualified
 
@@ -230,14 +234,14 @@ def test_ready_to_capturing_to_complete_with_events(make_iris_rig: IrisRigFactor
 def test_ready_times_out_to_abort_when_no_eye_is_in_view(iris_rig: IrisRig) -> None:
     iris_rig.camera.start_capture("both", timeout=0.3)  # nobody in front of the camera
     assert iris_rig.camera.status().state is CaptureState.READY
-    with pytest.raises(NoFrameAvailableError, match="no eye found") as caught:
+    with raises_code(ResultCode.NO_FRAME_AVAILABLE, match="no eye found") as caught:
         iris_rig.camera.wait_for_result(5, poll_interval=0.05)
     assert caught.value.status is not None and caught.value.status.state is ABORT
 
 
 def test_closed_eyes_are_not_found(iris_rig: IrisRig) -> None:
     iris_rig.sim.camera.present(11, open="none")
-    with pytest.raises(NoFrameAvailableError):
+    with raises_code(ResultCode.NO_FRAME_AVAILABLE):
         capture(iris_rig, "both", timeout=0.3)
 
 
@@ -251,17 +255,17 @@ def test_stop_in_ready_and_in_capturing_aborts(make_iris_rig: IrisRigFactory) ->
     camera.start_capture("both")  # ABORT -> READY
     wait_for_state(rig, CaptureState.CAPTURING)
     camera.stop()
-    with pytest.raises(CaptureAbortedError) as caught:
+    with raises_code(ResultCode.CAPTURE_ABORTED) as caught:
         camera.wait_for_result(2, poll_interval=0.05)
     assert caught.value.status is not None and caught.value.status.result == 0x14
-    with pytest.raises(CaptureAbortedError):
+    with raises_code(ResultCode.CAPTURE_ABORTED):
         camera.result_quality(LEFT)  # in ABORT, results answer the abort's code
 
 
 def test_a_sensor_fault_while_capturing_aborts(iris_rig: IrisRig) -> None:
     iris_rig.sim.camera.present(13)
     iris_rig.sim.camera.inject("sensor-fault")
-    with pytest.raises(IrisSensorFaultError, match="replace the camera"):
+    with raises_code(ResultCode.SENSOR_FAULT, match="replace the camera"):
         capture(iris_rig, "both")
     assert iris_rig.camera.status().state is ABORT
 
@@ -269,11 +273,11 @@ def test_a_sensor_fault_while_capturing_aborts(iris_rig: IrisRig) -> None:
 @pytest.mark.parametrize(
     ("left", "right", "eye", "result", "error"),
     [
-        (0.1, 0.1, "both", 0x00, None),
-        (0.8, 0.1, "both", 0x12, LeftFrameUnqualifiedError),
-        (0.1, 0.8, "both", 0x13, RightFrameUnqualifiedError),
-        (0.8, 0.8, "both", 0x11, NoQualifiedFrameError),
-        (0.8, 0.1, "left", 0x11, NoQualifiedFrameError),
+        (0.1, 0.1, "both", 0x00, False),
+        (0.8, 0.1, "both", 0x12, True),
+        (0.1, 0.8, "both", 0x13, True),
+        (0.8, 0.8, "both", 0x11, True),
+        (0.8, 0.1, "left", 0x11, True),
     ],
     ids=["ok", "left-unqualified", "right-unqualified", "none-qualified", "single-unqualified"],
 )
@@ -283,7 +287,7 @@ def test_capturing_to_complete_with_each_result(
     right: float,
     eye: str,
     result: int,
-    error: type[IrisResultError] | None,
+    error: bool,
 ) -> None:
     sim, camera = iris_rig.sim.camera, iris_rig.camera
     sim.present(14, left={"occlusion": left}, right={"occlusion": right})
@@ -296,8 +300,8 @@ def test_capturing_to_complete_with_each_result(
             assert quality.total_score >= 40
         else:
             assert quality.total_score < 40 and quality.usable_area < 40
-    if error is not None:
-        with pytest.raises(error) as caught:
+    if error:
+        with raises_code(result) as caught:
             capture(iris_rig, eye)
         assert isinstance(caught.value, IrisRetryCaptureError)
         assert caught.value.status is not None and caught.value.status.result == result
@@ -307,11 +311,11 @@ def test_an_unqualified_eye_image_needs_asking_for(iris_rig: IrisRig) -> None:
     iris_rig.sim.camera.present(15, left={"open": False})  # the left eye is closed
     final = capture(iris_rig, "both", accept_unqualified=True)
     assert final.result == 0x12 and final.eyes_found == (RIGHT,)
-    with pytest.raises(NoFrameAvailableError):
+    with raises_code(ResultCode.NO_FRAME_AVAILABLE):
         iris_rig.camera.result_image(LEFT, unqualified=True)  # never in view: no frame
     iris_rig.sim.camera.present(15, left={"occlusion": 0.85})
     capture(iris_rig, "both", accept_unqualified=True)
-    with pytest.raises(LeftFrameUnqualifiedError):
+    with raises_code(ResultCode.LEFT_FRAME_UNQUALIFIED):
         iris_rig.camera.result_image(LEFT)
     image = iris_rig.camera.result_image(LEFT, unqualified=True)
     assert len(image.pixels) == 640 * 480
@@ -390,44 +394,46 @@ NATURAL_CODES: list[tuple[int, Callable[[IrisRig], object]]] = [
 def test_each_error_case_gets_its_result_code_and_typed_error(
     iris_rig: IrisRig, code: int, provoke: Callable[[IrisRig], object]
 ) -> None:
-    with pytest.raises(RESULT_ERRORS[code]) as caught:
+    with raises_code(code) as caught:
         provoke(iris_rig)
-    assert caught.value.code == code
-    assert f"(code {code:#04x})" in str(caught.value)
+    assert f"{code:#06x}" in str(caught.value) and IRIS_ERRORS[code].advice in str(caught.value)
     assert iris_rig.camera.status().state in CaptureState  # the line is still in step
 
 
-@pytest.mark.parametrize("code", sorted(RESULT_ERRORS), ids=lambda c: f"{c:#04x}")
-def test_every_result_code_maps_to_its_typed_error(iris_rig: IrisRig, code: int) -> None:
+CAMERA_CODES = sorted(row.code for row in IRIS_ERRORS if row.code > 0)
+
+
+@pytest.mark.parametrize("code", CAMERA_CODES, ids=lambda c: f"{c:#04x}")
+def test_every_result_code_raises_its_row(iris_rig: IrisRig, code: int) -> None:
     iris_rig.sim.camera.inject(f"code:get_status:{code:#x}:3")  # 3: a NAK code is sent again
-    with pytest.raises(RESULT_ERRORS[code]) as caught:
+    with raises_code(code) as caught:
         iris_rig.camera.status()
     error = caught.value
-    assert isinstance(error, IrisResultError) and isinstance(error, IrisCameraError)
-    assert error.code == code and type(error).ADVICE in str(error)
+    row = IRIS_ERRORS[code]
+    assert isinstance(error, IrisCameraError) and error.name == row.name
+    assert row.message in str(error) and row.advice in str(error) and "GET_STATUS" in str(error)
+    assert isinstance(error, IrisRetryCaptureError) == row.retryable
     iris_rig.sim.camera.clear_faults()
     assert iris_rig.camera.status().state is CaptureState.IDLE
 
 
 def test_an_unknown_result_code_is_still_an_iris_error(iris_rig: IrisRig) -> None:
     iris_rig.sim.camera.inject("code:get_info:0x99")
-    with pytest.raises(IrisResultError, match="unknown result code 0x99") as caught:
+    with raises_code(0x99, match="unknown result code") as caught:
         iris_rig.camera.device_info()
-    assert caught.value.code == 0x99
+    assert "0x0099" in str(caught.value) and not caught.value.retryable
 
 
-def test_error_families() -> None:
-    for cls in (NoFrameAvailableError, NoQualifiedFrameError, LeftFrameUnqualifiedError,
-                RightFrameUnqualifiedError, IrisCaptureTimeoutError):  # fmt: skip
-        assert issubclass(cls, IrisRetryCaptureError)
-    assert not issubclass(IrisBusyError, IrisRetryCaptureError)
-    for cls in (IrisTimeoutError, IrisDisconnectedError, IrisCrcError, iris.IrisFrameError):
-        assert issubclass(cls, IrisTransportError) and issubclass(cls, IrisCameraError)
-    assert set(RESULT_ERRORS) == {
-        0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x10, 0x11, 0x12, 0x13, 0x14, 0x20,
-    }  # fmt: skip
-    assert "remove glasses" in str(NoQualifiedFrameError())
-    assert "look at the green light" in str(NoQualifiedFrameError())
+def test_error_types_follow_the_table() -> None:
+    retryable = {row.code for row in IRIS_ERRORS if row.retryable}
+    assert retryable == {0x10, 0x11, 0x12, 0x13, CAPTURE_TIMED_OUT}
+    for row in IRIS_ERRORS:
+        assert isinstance(iris_error(row.code), IrisRetryCaptureError) == row.retryable
+    assert {row.code for row in IRIS_ERRORS if row.code > 0} == set(ResultCode) - {0}
+    assert iris_error(DISCONNECTED).device_lost and not iris_error(NOT_ANSWERING).device_lost
+    assert issubclass(IrisCrcError, IrisCameraError) and issubclass(IrisFrameError, IrisCameraError)
+    no_qualified = str(iris_error(ResultCode.NO_QUALIFIED_FRAME))
+    assert "remove glasses" in no_qualified and "look at the green light" in no_qualified
 
 
 # --- what the line can do ------------------------------------------------------------------
@@ -443,7 +449,7 @@ def test_resync_after_line_noise(iris_rig: IrisRig, caplog: pytest.LogCaptureFix
 def test_a_timeout_on_silence_says_where_and_what_to_do(make_iris_rig: IrisRigFactory) -> None:
     iris_rig = make_iris_rig(timeout=0.3)
     iris_rig.sim.camera.inject("silence:1")
-    with pytest.raises(IrisTimeoutError) as caught:
+    with raises_code(NOT_ANSWERING) as caught:
         iris_rig.camera.init()
     message = str(caught.value)
     assert iris_rig.camera.port_name in message and "check the USB cable" in message
@@ -460,7 +466,8 @@ def test_silence_for_a_time(make_iris_rig: IrisRigFactory) -> None:
         try:
             rig.camera.status()
             break
-        except IrisTimeoutError:
+        except IrisResultError as exc:
+            assert exc.code == NOT_ANSWERING
             timeouts += 1
             assert timeouts < 10
     assert timeouts >= 1 and time.monotonic() - started >= 0.7
@@ -517,14 +524,14 @@ def test_unplugged_in_the_middle_of_an_image(iris_rig: IrisRig) -> None:
     iris_rig.sim.camera.present(21)
     capture(iris_rig, "left")
     iris_rig.sim.camera.inject("unplug-mid-image:5")
-    with pytest.raises(IrisDisconnectedError, match="disconnected"):
+    with raises_code(DISCONNECTED, match="disconnected"):
         iris_rig.camera.result_image(LEFT)
 
 
 def test_unplugged_while_waiting_for_the_result(iris_rig: IrisRig) -> None:
     iris_rig.camera.start_capture("both")
     iris_rig.sim.camera.unplug()
-    with pytest.raises(IrisDisconnectedError, match="plugged in"):
+    with raises_code(DISCONNECTED, match="plugged in"):
         iris_rig.camera.wait_for_result(3, poll_interval=0.05)
 
 
@@ -537,7 +544,7 @@ def test_a_pty_camera_comes_back_under_a_new_name_and_is_initialised_again(
     rig.camera.init()
     old = rig.sim.url
     rig.sim.camera.unplug()
-    with pytest.raises(IrisDisconnectedError):
+    with raises_code(DISCONNECTED):
         rig.camera.status()
     new = rig.sim.endpoint.wait_for_url_change(old, timeout=5)
     assert new != old
@@ -553,7 +560,7 @@ def test_a_new_connection_is_a_power_up(make_iris_rig: IrisRigFactory) -> None:
     rig.camera.init()
     rig.port.close()
     with IrisCamera.open(rig.sim.url, timeout=1.0, auto_init=False) as camera:
-        with pytest.raises(IrisNotInitialisedError, match="not initialised"):
+        with raises_code(ResultCode.NOT_INITIALISED, match="not initialised"):
             camera.start_capture()
         camera.init()
         camera.start_capture()
@@ -561,7 +568,7 @@ def test_a_new_connection_is_a_power_up(make_iris_rig: IrisRigFactory) -> None:
 
 def test_waiting_too_long_stops_the_capture(iris_rig: IrisRig) -> None:
     iris_rig.camera.start_capture("both", timeout=None)  # the camera would look forever
-    with pytest.raises(IrisCaptureTimeoutError, match="was stopped"):
+    with raises_code(CAPTURE_TIMED_OUT, match="was stopped"):
         iris_rig.camera.wait_for_result(0.3, poll_interval=0.05)
     assert iris_rig.camera.status().state is ABORT
 
@@ -577,8 +584,9 @@ def test_wire_traffic_is_logged_at_debug(
 
 
 def test_open_reports_a_port_that_is_not_there() -> None:
-    with pytest.raises(IrisDisconnectedError, match="cannot open iris camera port"):
+    with raises_code(CANNOT_OPEN, match="/dev/ttyNOSUCH0") as caught:
         IrisCamera.open("/dev/ttyNOSUCH0")
+    assert "ewp sensor iris list" in str(caught.value) and caught.value.device_lost
 
 
 def test_arguments_are_checked_before_anything_is_sent(iris_rig: IrisRig) -> None:

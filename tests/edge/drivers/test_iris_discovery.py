@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from edge.drivers.iris_camera import (
+from edge.drivers.iris_discovery import (
     DEFAULT_PID,
     DEFAULT_VID,
     FoundCamera,

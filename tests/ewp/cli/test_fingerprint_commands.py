@@ -100,7 +100,7 @@ def test_a_silent_sensor_is_reported_with_what_to_do() -> None:
     with simulator("--listen", "tcp://127.0.0.1:0", "--fault", "silence:5") as (url,):
         result = sensor("info", url, "--timeout", "0.3")
         assert result.returncode == 2
-        assert "fingerprint sensor not answering on" in result.stderr
+        assert "fingerprint sensor: not answering [on " in result.stderr
         assert "ewp sensor fingerprint info --port" in result.stderr
         assert "Traceback" not in result.stderr
 
@@ -109,7 +109,7 @@ def test_a_messy_image_is_explained_to_the_operator() -> None:
     with simulator("--listen", "tcp://127.0.0.1:0", "--fault", "messy-image") as (url,):
         result = sensor("identify", url)
         assert result.returncode == 2
-        assert "too messy" in result.stderr and "(code 0x06)" in result.stderr
+        assert "too messy" in result.stderr and "(IMAGE_TOO_MESSY, 0x0006" in result.stderr
 
 
 def test_bad_simulator_options_are_refused() -> None:

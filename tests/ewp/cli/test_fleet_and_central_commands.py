@@ -11,7 +11,7 @@ from pathlib import Path
 from edge.agent.outbox import Outbox
 from ewp.local_fleet import FleetStack, wait_until
 from tests.edge.agent.helpers import make_enrolment
-from tests.edge.agent.test_uplink import builder_for, running_uplink
+from tests.edge.agent.uplink.link import builder_for, running_uplink
 
 EWP = str(Path(sys.executable).with_name("ewp"))
 

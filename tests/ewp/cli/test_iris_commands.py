@@ -86,14 +86,15 @@ def test_manual_mode_and_an_unqualified_eye_through_the_control_port(tmp_path: P
         assert control.ask({"cmd": "withdraw"})["ok"] is True
         nobody = iris("capture", url, "--wait", "0.3")
         assert nobody.returncode == 2
-        assert "error: no eye found" in nobody.stderr and "Traceback" not in nobody.stderr
+        assert "error: iris camera: no eye found" in nobody.stderr
+        assert "Traceback" not in nobody.stderr
 
 
 def test_a_silent_camera_is_reported_with_what_to_do() -> None:
     with simulator("--listen", "tcp://127.0.0.1:0", "--fault", "silence:5") as (url,):
         result = iris("info", url, "--timeout", "0.3")
         assert result.returncode == 2
-        assert "iris camera not answering on" in result.stderr
+        assert "iris camera: not answering [on " in result.stderr
         assert "ewp sensor iris info --port" in result.stderr
         assert "Traceback" not in result.stderr
 
@@ -120,7 +121,7 @@ def test_bad_options_are_refused(tmp_path: Path) -> None:
     result = ewp("sensor", "iris", "capture", "--port", "socket://127.0.0.1:9", "--eye", "middle")
     assert result.returncode == 2 and "left, right or both" in result.stderr
     result = ewp("sensor", "iris", "info", "--port", str(tmp_path / "ttyNOSUCH"))
-    assert result.returncode == 2 and "cannot open iris camera port" in result.stderr
+    assert result.returncode == 2 and "iris camera: cannot open the camera's port" in result.stderr
 
 
 def test_list_finds_no_camera_here() -> None:
