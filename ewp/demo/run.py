@@ -24,6 +24,7 @@ from ewp.demo.stations import (
     agent_config,
     demo_province,
     outbox_counts,
+    set_links,
     station_name,
 )
 from ewp.demo.summary import DemoResult, render
@@ -145,9 +146,8 @@ class Demo:
         """After the summary: the stations run again (fresh simulated devices, every link up),
         heartbeating and enrolling someone now and then, while the dashboard is held."""
         sensor_urls, iris_urls = self.sensors.start(irises=bool(self.o.eyes))
+        set_links(self.stations, up=True)
         for n, station in enumerate(self.stations):
-            if station.link is not None:
-                station.link.restore()
             iris_url = iris_urls[n] if iris_urls else None
             station.config.write_text(
                 agent_config(self.o, station, sensor_urls[n], iris_url, live=True)
@@ -245,9 +245,7 @@ def run_demo(options: DemoOptions, console: Console, *, hold: bool) -> DemoResul
                 demo.rollout.provision(demo.stations, demo.fleet.url)
             run_started = time.monotonic()
             if options.cut_after_s <= 0:
-                for station in demo.links_to_cut():
-                    assert station.link is not None
-                    station.link.cut()  # these vans start out of coverage
+                set_links(demo.links_to_cut(), up=False)  # these vans start out of coverage
             demo.start_agents(progress)
             if options.kiosk:
                 demo.start_kiosk()

@@ -37,6 +37,18 @@ class Station:
     broker_url: str = ""
 
 
+def set_links(stations: Iterable[Station], *, up: bool) -> None:
+    """Restore (``up``) or cut the links of those ``stations`` that reach the broker through
+    one (the vans: cut, they are out of coverage)."""
+    for station in stations:
+        if station.link is None:
+            continue
+        if up:
+            station.link.restore()
+        else:
+            station.link.cut()
+
+
 def station_name(n: int, mobile_units: int) -> tuple[str, str]:
     """The id and kind of the demo's ``n``-th station (0-based): the vans come first."""
     if n < mobile_units:

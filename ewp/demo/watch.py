@@ -11,7 +11,7 @@ from rich.progress import Progress
 
 from ewp.demo.fleet import DemoFleet
 from ewp.demo.options import DemoOptions
-from ewp.demo.stations import Station
+from ewp.demo.stations import Station, set_links
 from fleet.errors import FleetError
 
 log = logging.getLogger(__name__)
@@ -40,18 +40,14 @@ def watch(
         while True:
             elapsed = time.monotonic() - started
             if not cut_done and elapsed >= options.cut_after_s:
-                for station in to_cut:
-                    assert station.link is not None
-                    station.link.cut()
+                set_links(to_cut, up=False)
                 cut_done = True
                 progress.update(
                     links_task,
                     description=f"mobile links cut: {len(to_cut)} vans out of coverage",
                 )
             if cut_done and not restored and elapsed >= options.cut_after_s + options.cut_for_s:
-                for station in to_cut:
-                    assert station.link is not None
-                    station.link.restore()
+                set_links(to_cut, up=True)
                 restored = True
                 progress.update(
                     links_task,
