@@ -156,6 +156,14 @@ def check_general_header(data: bytes, magic: bytes, name: str) -> tuple[int, int
     return representations, certification, count
 
 
+def check_image_geometry(width: int, height: int, bit_depth: int) -> None:
+    """An image's size and bit depth as both parts' headers can carry them."""
+    if not (1 <= width <= 0xFFFF and 1 <= height <= 0xFFFF):
+        raise RecordError(f"image size {width}x{height} does not fit the record")
+    if not 1 <= bit_depth <= 16:
+        raise RecordError(f"bit depth {bit_depth} is outside 1-16")
+
+
 def encode_general_header(
     magic: bytes, body: bytes, representations: int, certification: bool, count: int
 ) -> bytes:

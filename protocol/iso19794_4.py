@@ -37,6 +37,7 @@ from protocol.iso19794 import (
     QualityBlock,
     RecordError,
     check_general_header,
+    check_image_geometry,
     encode_general_header,
     framed_representation,
     png_properties,
@@ -135,10 +136,7 @@ class FingerImageRecord:
 def _check(image: FingerImage) -> None:
     if image.position not in POSITION_NAMES and image.position not in _OTHER_POSITIONS:
         raise RecordError(f"finger position code {image.position} is not defined")
-    if not (1 <= image.width <= 0xFFFF and 1 <= image.height <= 0xFFFF):
-        raise RecordError(f"image size {image.width}x{image.height} does not fit the record")
-    if not 1 <= image.bit_depth <= 16:
-        raise RecordError(f"bit depth {image.bit_depth} is outside 1-16")
+    check_image_geometry(image.width, image.height, image.bit_depth)
     if not 0 <= image.impression <= 29:
         raise RecordError(f"impression type {image.impression} is not defined")
     for name in ("resolution", "capture_resolution", "device_vendor", "device_type"):

@@ -39,6 +39,7 @@ from protocol.iso19794 import (
     QualityBlock,
     RecordError,
     check_general_header,
+    check_image_geometry,
     encode_general_header,
     framed_representation,
     png_properties,
@@ -136,10 +137,7 @@ class IrisImageRecord:
 
 
 def _check(image: IrisImage) -> None:
-    if not (1 <= image.width <= 0xFFFF and 1 <= image.height <= 0xFFFF):
-        raise RecordError(f"image size {image.width}x{image.height} does not fit the record")
-    if not 1 <= image.bit_depth <= 16:
-        raise RecordError(f"bit depth {image.bit_depth} is outside 1-16")
+    check_image_geometry(image.width, image.height, image.bit_depth)
     if not 0 <= image.device_technology <= 1:
         raise RecordError(f"device technology {image.device_technology} (0 unknown, 1 CMOS/CCD)")
     for name in ("device_vendor", "device_type", "number", "range_cm"):
