@@ -18,6 +18,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from protocol.errors import ProtocolError
 
@@ -192,6 +193,21 @@ def representation_readers(data: bytes, count: int, kind: str) -> Iterator[tuple
         raise RecordError(f"{kind} record has {len(data) - offset} bytes after its representations")
 
 
+class CapturedImage(Protocol):
+    """What a representation of either part says about its capture."""
+
+    @property
+    def captured_at(self) -> datetime: ...
+    @property
+    def device_technology(self) -> int: ...
+    @property
+    def device_vendor(self) -> int: ...
+    @property
+    def device_type(self) -> int: ...
+    @property
+    def quality(self) -> tuple[QualityBlock, ...]: ...
+
+
 @dataclass(frozen=True)
 class CaptureHead:
     """What every representation starts with after its length: when and with what device it
@@ -202,6 +218,16 @@ class CaptureHead:
     device_vendor: int
     device_type: int
     quality: tuple[QualityBlock, ...]
+
+    @classmethod
+    def of(cls, image: CapturedImage) -> CaptureHead:
+        return cls(
+            image.captured_at,
+            image.device_technology,
+            image.device_vendor,
+            image.device_type,
+            image.quality,
+        )
 
     def encode(self) -> bytes:
         device = struct.pack(">BHH", self.device_technology, self.device_vendor, self.device_type)

@@ -166,13 +166,7 @@ def _check_payload(compression: int, data: bytes, width: int, height: int) -> No
 
 def _encode_representation(image: FingerImage, certification: bool) -> bytes:
     _check(image)
-    head = CaptureHead(
-        image.captured_at,
-        image.device_technology,
-        image.device_vendor,
-        image.device_type,
-        image.quality,
-    ).encode()
+    head = CaptureHead.of(image).encode()
     if certification:
         head += bytes([len(image.certifications)])
         for authority, scheme in image.certifications:

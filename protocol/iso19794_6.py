@@ -163,13 +163,7 @@ def _check(image: IrisImage) -> None:
 
 def _encode_representation(image: IrisImage) -> bytes:
     _check(image)
-    head = CaptureHead(
-        image.captured_at,
-        image.device_technology,
-        image.device_vendor,
-        image.device_type,
-        image.quality,
-    )
+    head = CaptureHead.of(image)
     properties = (
         image.horizontal_orientation
         | image.vertical_orientation << 2
