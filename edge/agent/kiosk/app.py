@@ -435,14 +435,8 @@ def _application(values: dict[str, str]) -> tuple[Application | None, dict[str, 
     data = {
         "application_number": values["application_number"].upper(),
         "kind": values["kind"],
-        "applicant": {
-            "given_name": values["given_name"],
-            "family_name": values["family_name"],
-            "passport_number": values["passport_number"],
-            "nationality": values["nationality"].upper(),
-            "date_of_birth": values["date_of_birth"],
-            "sex": values["sex"] or "X",
-        },
+        "applicant": {name: values[name] for name in APPLICANT_FIELDS}
+        | {"nationality": values["nationality"].upper(), "sex": values["sex"] or "X"},
         "employer": {"juristic_id": values["juristic_id"], "name": values["employer_name"]},
         "job_type": values["job_type"],
         "work_province": values["work_province"],
