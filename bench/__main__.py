@@ -12,7 +12,8 @@ import pkgutil
 import sys
 from pathlib import Path
 
-SKIP = {"__main__", "report", "__init__", "minimal_ingest"}  # minimal_ingest: a baseline
+# Not benchmarks: minimal_ingest is a baseline, station_backlog what the uplink benches share.
+SKIP = {"__main__", "report", "__init__", "minimal_ingest", "station_backlog"}
 
 
 def available() -> list[str]:

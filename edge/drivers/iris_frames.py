@@ -9,9 +9,10 @@ everything after the sync. The host sends commands (``0x00..0x5F``); the camera 
 ``command | 0x80`` (a result code, then data), pushes status events (``0xE0``) and NAKs damaged
 frames (``0xFF``).
 
-Nothing here touches a port: :class:`FrameReader` is fed whatever bytes arrived and hands back
-whole frames, skipping line noise. It raises only :class:`IrisCameraError` subclasses (or
-``ValueError`` for a caller's mistake when *encoding*), which is what the property tests check.
+Nothing here touches a port: :class:`FrameReader` (a ``frame_parser.SyncFrameParser``) is fed
+whatever bytes arrived and hands back whole frames, skipping line noise. It raises only
+:class:`IrisCameraError` subclasses (or ``ValueError`` for a caller's mistake when
+*encoding*), which is what the property tests check.
 
 The protocol's numbers, enumerations and errors are in ``iris_protocol``; the record codecs
 (status, info, quality, image block) and the PNG decoder in ``iris_records``. This module
@@ -24,6 +25,7 @@ import binascii
 import struct
 from dataclasses import dataclass
 
+from edge.drivers.frame_parser import SyncFrameParser
 from edge.drivers.iris_protocol import (
     IMAGE_FLAG_UNQUALIFIED,
     IMAGE_HEIGHT,
@@ -138,87 +140,36 @@ class Frame:
         return f"{_code_name(self.code)} #{self.seq} [{len(self.payload)}] {shown}{more}"
 
 
-class FrameReader:
-    """Incremental frame parser: :meth:`feed` bytes, then take frames with :meth:`next_frame`.
+class FrameReader(SyncFrameParser[Frame]):
+    """Incremental frame parser (``frame_parser``): :meth:`feed` bytes, then take frames with
+    :meth:`next_frame`.
 
-    Bytes before a sync are line noise and are skipped (counted in ``skipped``). A sync
-    followed by an impossible length or a wrong length check is a false start: the parser steps
-    one byte past it and hunts on, so a real frame hidden behind noise is found. A frame whose
-    CRC does not match is consumed and reported as :class:`IrisCrcError`, so the next call
-    continues with what follows it.
+    A sync followed by an impossible length or a wrong length check is a false start. A frame
+    whose CRC does not match is consumed and reported as :class:`IrisCrcError`.
     """
 
-    def __init__(self) -> None:
-        self._buffer = bytearray()
-        self.skipped = 0
+    sync = SYNC
+    header_size = HEADER_SIZE
+    min_size = FRAME_OVERHEAD
 
-    def feed(self, data: bytes) -> None:
-        self._buffer += data
+    def frame_size(self, header: bytearray) -> int | None:
+        length = (header[2] << 8) | header[3]
+        if length > MAX_PAYLOAD or header[4] != length_check(length):
+            return None
+        return FRAME_OVERHEAD + length
 
-    def clear(self) -> None:
-        self._buffer.clear()
-
-    @property
-    def buffered(self) -> int:
-        return len(self._buffer)
-
-    @property
-    def bytes_needed(self) -> int:
-        """How many more bytes, at least, before :meth:`next_frame` can return a frame."""
-        buf = self._buffer
-        start = buf.find(SYNC)
-        if start < 0:
-            return FRAME_OVERHEAD
-        have = len(buf) - start
-        if have < HEADER_SIZE:
-            return FRAME_OVERHEAD - have
-        length = int.from_bytes(buf[start + 2 : start + 4], "big")
-        if length > MAX_PAYLOAD or buf[start + 4] != length_check(length):
-            return 1
-        return max(1, FRAME_OVERHEAD + length - have)
-
-    def next_frame(self) -> Frame | None:
-        """The next complete frame, or ``None`` until more bytes are fed.
-
-        Raises :class:`IrisCrcError` for a complete frame whose CRC is wrong.
-        """
-        buf = self._buffer
-        while True:
-            start = buf.find(SYNC)
-            if start < 0:
-                # Keep a trailing 0xA5: it may be the first half of a sync.
-                keep = 1 if buf.endswith(b"\xa5") else 0
-                self._skip(len(buf) - keep)
-                return None
-            if start:
-                self._skip(start)
-            if len(buf) < HEADER_SIZE:
-                return None
-            length = (buf[2] << 8) | buf[3]
-            if length > MAX_PAYLOAD or buf[4] != length_check(length):
-                self._skip(1)
-                continue
-            total = FRAME_OVERHEAD + length
-            if len(buf) < total:
-                return None
-            code, seq = buf[5], buf[6]
-            received = (buf[total - 2] << 8) | buf[total - 1]
-            expected = crc16(memoryview(buf)[2 : total - 2])
-            payload = bytes(buf[HEADER_SIZE : total - 2])
-            del buf[:total]
-            if received != expected:
-                raise IrisCrcError(
-                    f"damaged frame from the iris camera (CRC {received:04x}, expected "
-                    f"{expected:04x}): check the USB cable",
-                    frame_code=code,
-                    frame_seq=seq,
-                )
-            return Frame(code=code, seq=seq, payload=payload)
-
-    def _skip(self, count: int) -> None:
-        if count > 0:
-            del self._buffer[:count]
-            self.skipped += count
+    def decode(self, frame: bytes) -> Frame:
+        code, seq = frame[5], frame[6]
+        received = int.from_bytes(frame[-CRC_SIZE:], "big")
+        expected = crc16(memoryview(frame)[2:-CRC_SIZE])
+        if received != expected:
+            raise IrisCrcError(
+                f"damaged frame from the iris camera (CRC {received:04x}, expected "
+                f"{expected:04x}): check the USB cable",
+                frame_code=code,
+                frame_seq=seq,
+            )
+        return Frame(code=code, seq=seq, payload=frame[HEADER_SIZE:-CRC_SIZE])
 
 
 # The driver and the tests import the protocol's vocabulary and records from here.

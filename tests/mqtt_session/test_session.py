@@ -70,6 +70,9 @@ def test_backoff_grows_with_full_jitter_and_stays_bounded() -> None:
     assert all(backoff.delay(n, lowest) == 0.5 for n in (1, 5, 50))
     with pytest.raises(SessionError):
         Backoff(min_s=0, max_s=1)
+    assert backoff.after_healthy(highest) == 0.25 and backoff.after_healthy(lowest) == 0.0
+    with pytest.raises(SessionError):
+        Backoff(quick_s=-0.1)
 
 
 def test_broker_urls() -> None:
