@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from fleet import audit
 from fleet.broker.publisher import FleetPublisher
-from fleet.errors import FleetError
+from fleet.errors import ConflictError, NotFoundError
 from fleet.store.locking import locked, serialised
 from fleet.store.models import Packet
 from fleet.store.ops_models import ApplicationRecord, ApplicationStatusEvent
@@ -46,11 +46,11 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-class ApplicationStatusError(FleetError):
+class ApplicationStatusError(ConflictError):
     """A status post the fleet cannot accept (unknown packet, conflicting facts)."""
 
 
-class UnknownPacketError(ApplicationStatusError):
+class UnknownPacketError(NotFoundError, ApplicationStatusError):
     pass
 
 
