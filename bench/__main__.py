@@ -12,8 +12,17 @@ import pkgutil
 import sys
 from pathlib import Path
 
-# Not benchmarks: minimal_ingest is a baseline, station_backlog what the uplink benches share.
-SKIP = {"__main__", "report", "__init__", "minimal_ingest", "station_backlog"}
+# Not benchmarks: minimal_ingest is a baseline; station_backlog, station_side and fleet_store
+# are what the uplink, station-side and fleet benches share.
+SKIP = {
+    "__main__",
+    "report",
+    "__init__",
+    "minimal_ingest",
+    "station_backlog",
+    "station_side",
+    "fleet_store",
+}
 
 
 def available() -> list[str]:

@@ -37,13 +37,11 @@ import random
 import secrets
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -51,9 +49,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, insert, select
 
 from bench.fleet_ingest import heartbeat
+from bench.fleet_store import backend_store
 from bench.report import Figure, report
 from ewp.local_fleet import FleetStack, start_fleet_stack
-from ewp.local_postgres import PostgresCluster
 from fleet.broker.dynsec import DynsecAdmin
 from fleet.store.db import make_engine, migrate, session_factory
 from fleet.store.models import Packet, Station, utcnow
@@ -311,13 +309,7 @@ def stored_heartbeats(database_url: str) -> int:
 
 
 def run(backend: str) -> None:
-    with tempfile.TemporaryDirectory(prefix="ewp-bench-") as tmp:
-        root = Path(os.environ.get("EWP_BENCH_KEEP") or tmp) / backend
-        cluster = None
-        database_url = None
-        if backend == "postgresql":
-            cluster = PostgresCluster(durable=True).start()
-            database_url = cluster.create_database("ewp")
+    with backend_store(backend) as (root, database_url):
         stack = start_fleet_stack(root, workers=0, serve=False, database_url=database_url)
         (root / "logs").mkdir(parents=True, exist_ok=True)
         ingest = stack.ingest_process("bench", workers=2)
@@ -342,8 +334,6 @@ def run(backend: str) -> None:
                 beats.stop()
             ingest.stop()
             stack.stop()
-            if cluster is not None:
-                cluster.stop()
     base = p99(baseline)
     common: dict[str, float | int | str] = {
         "stations": STATIONS,

@@ -17,23 +17,15 @@ import time
 from pathlib import Path
 
 import serial
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.report import Figure, report
+from bench.station_side import QuietConsole, bench_builder
 from edge.agent.autopilot import synthetic_application
-from edge.agent.capture import (
-    CameraIrisCapturer,
-    EnrolmentWorkflow,
-    FingerCapturer,
-    Guidance,
-    KeepBest,
-    Resolution,
-)
+from edge.agent.capture import EnrolmentWorkflow
+from edge.agent.capture_devices import CameraIrisCapturer, FingerCapturer
 from edge.agent.outbox import Outbox
-from edge.agent.packet_builder import PacketBuilder
 from edge.drivers.fingerprint_r30x import FingerprintSensor
 from edge.drivers.iris_camera import IrisCamera
-from protocol.keys import CentralPrivateKey
 from protocol.station_config import CapturePolicy
 from simulators.fingerprint import SensorConfig, start_fingerprint_simulator
 from simulators.iris import CameraConfig, start_iris_simulator
@@ -41,22 +33,8 @@ from simulators.iris import CameraConfig, start_iris_simulator
 BAUD = 115200
 
 
-class QuietConsole:
-    def guide(self, guidance: Guidance) -> None:
-        pass
-
-    def resolve(self, position: str, best_quality: int | None) -> Resolution:
-        return KeepBest()
-
-
 def main() -> None:
-    central = CentralPrivateKey.generate()
-    builder = PacketBuilder(
-        station_id="ct-01",
-        signing_key=ed25519.Ed25519PrivateKey.generate(),
-        central_key=central.public_key(),
-        software_version="bench",
-    )
+    builder = bench_builder("ct-01")
     with (
         tempfile.TemporaryDirectory() as tmp,
         start_fingerprint_simulator(

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import os
 import random
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -47,11 +46,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import func, select
 
+from bench.fleet_store import backend_store
 from bench.minimal_ingest import MinimalIngest
 from bench.report import Figure, report
 from edge.agent.identity import StationIdentity
 from ewp.local_fleet import FleetStack, start_fleet_stack
-from ewp.local_postgres import PostgresCluster
 from fleet.store.db import make_engine, session_factory
 from fleet.store.ops_models import HealthSample
 from protocol import topics
@@ -352,13 +351,7 @@ def minimal_arrival(
 
 
 def run(backend: str) -> None:
-    with tempfile.TemporaryDirectory(prefix="ewp-bench-") as tmp:
-        root = Path(os.environ.get("EWP_BENCH_KEEP") or tmp) / backend
-        cluster = None
-        database_url = None
-        if backend == "postgresql":
-            cluster = PostgresCluster(durable=True).start()
-            database_url = cluster.create_database("ewp")
+    with backend_store(backend) as (root, database_url):
         stack = start_fleet_stack(root, workers=1, database_url=database_url)
         publishers: list[Publisher] = []
         try:
@@ -382,8 +375,6 @@ def run(backend: str) -> None:
             for p in publishers:
                 p.close()
             stack.stop()
-            if cluster is not None:
-                cluster.stop()
     if raw_chunks.lost:
         raise RuntimeError(f"the raw subscriber lost {raw_chunks.lost} QoS 1 chunks")
     raw_packets = raw_chunks.rate / chunks_per_packet

@@ -30,17 +30,16 @@ import time
 from pathlib import Path
 
 import serial
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.report import Figure, report
+from bench.station_side import QuietConsole, bench_builder
 from edge.agent.autopilot import synthetic_application
-from edge.agent.capture import EnrolmentWorkflow, FingerCapturer, Guidance, KeepBest, Resolution
+from edge.agent.capture import EnrolmentWorkflow
+from edge.agent.capture_devices import FingerCapturer
 from edge.agent.iddk_capture import IddkIrisCapturer
 from edge.agent.outbox import Outbox
-from edge.agent.packet_builder import PacketBuilder
 from edge.drivers.fingerprint_r30x import FingerprintSensor
 from edge.drivers.iddk2000 import EyeSubtype, IddkCamera, IddkLibrary
-from protocol.keys import CentralPrivateKey
 from protocol.station_config import CapturePolicy
 from simulators.fake_iddk2000 import FakeIddk, build_fake_iddk
 from simulators.fingerprint import SensorConfig, start_fingerprint_simulator
@@ -50,14 +49,6 @@ READY_MS, CAPTURE_MS = 300, 1200
 BAUD = 115200
 CAPTURES = 10
 ENROLMENTS = 3
-
-
-class QuietConsole:
-    def guide(self, guidance: Guidance) -> None:
-        pass
-
-    def resolve(self, position: str, best_quality: int | None) -> Resolution:
-        return KeepBest()
 
 
 def _figure(name: str, camera: float, total: float, extra: dict[str, float | int | str]) -> Figure:
@@ -130,12 +121,7 @@ def main() -> None:
 
 
 def _full_enrolment(fake: FakeIddk, path: Path, tmp: Path) -> Figure:
-    builder = PacketBuilder(
-        station_id="ct-01",
-        signing_key=ed25519.Ed25519PrivateKey.generate(),
-        central_key=CentralPrivateKey.generate().public_key(),
-        software_version="bench",
-    )
+    builder = bench_builder("ct-01")
     irises = IddkIrisCapturer(path)
     with (
         start_fingerprint_simulator(

@@ -16,13 +16,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from cryptography.hazmat.primitives.asymmetric import ed25519
-
 from bench.report import Figure, report
 from bench.station_backlog import random_enrolment
+from bench.station_side import bench_builder
+from edge.agent.captured import Enrolment
 from edge.agent.outbox import Outbox
-from edge.agent.packet_builder import Enrolment, PacketBuilder
-from protocol.keys import CentralPrivateKey
 
 PACKET_BYTES = 300 * 1024
 ROUNDS = 60
@@ -52,13 +50,7 @@ def _baseline(directory: Path, size: int, rounds: int) -> list[float]:
 
 
 def _ours(directory: Path, rounds: int) -> tuple[list[float], int]:
-    central = CentralPrivateKey.generate()
-    builder = PacketBuilder(
-        station_id="mu-01",
-        signing_key=ed25519.Ed25519PrivateKey.generate(),
-        central_key=central.public_key(),
-        software_version="bench",
-    )
+    builder = bench_builder("mu-01")
     rng = random.Random(1)
     times = []
     size = 0

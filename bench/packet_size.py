@@ -25,16 +25,15 @@ import statistics
 from datetime import UTC, datetime
 
 import numpy as np
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from bench.report import Figure, report
+from bench.station_side import bench_builder
 from edge.agent.autopilot import synthetic_application
 from edge.agent.biometric_records import finger_record, iris_record, png_compress, wsq_compress
-from edge.agent.packet_builder import CapturedRecord, Enrolment, PacketBuilder
+from edge.agent.captured import CapturedRecord, Enrolment
 from edge.agent.quality.finger_quality import finger_quality
 from edge.agent.quality.iris_quality import iris_quality
 from protocol.envelope import utc_timestamp
-from protocol.keys import CentralPrivateKey
 from simulators.fingerprint_images import (
     HEIGHT,
     WIDTH,
@@ -92,13 +91,7 @@ def _enrolment(subject: int) -> tuple[Enrolment, list[bytes]]:
 
 
 def main() -> None:
-    central = CentralPrivateKey.generate()
-    builder = PacketBuilder(
-        station_id="mu-01",
-        signing_key=ed25519.Ed25519PrivateKey.generate(),
-        central_key=central.public_key(),
-        software_version="bench",
-    )
+    builder = bench_builder("mu-01")
     sizes: list[int] = []
     finger_bytes: list[int] = []
     iris_bytes: list[int] = []
@@ -108,8 +101,10 @@ def main() -> None:
         enrolment, fingers = _enrolment(subject)
         packet = builder.seal(enrolment, seq=subject, packet_id=f"{subject:032x}")
         sizes.append(len(packet.to_bytes()))
-        finger_bytes.append(sum(len(r.data) for r in enrolment.records if r.modality == "finger"))
-        iris_bytes.append(sum(len(r.data) for r in enrolment.records if r.modality == "iris"))
+        finger_bytes.append(
+            sum(len(r.data) for r in enrolment.records if r.entry.modality == "finger")
+        )
+        iris_bytes.append(sum(len(r.data) for r in enrolment.records if r.entry.modality == "iris"))
         for pixels in fingers:
             wsq_sizes.append(len(wsq_compress(pixels, WIDTH, HEIGHT)))
             png_sizes.append(len(png_compress(pixels, WIDTH, HEIGHT)))

@@ -22,10 +22,11 @@ from pathlib import Path
 import httpx
 
 from edge.agent.autopilot import synthetic_application
+from edge.agent.captured import CapturedRecord, Enrolment
 from edge.agent.health import HealthReporter, SensorBoard
 from edge.agent.identity import StationIdentity
 from edge.agent.outbox import Outbox
-from edge.agent.packet_builder import CapturedRecord, Enrolment, PacketBuilder
+from edge.agent.packet_builder import PacketBuilder
 from edge.agent.settings import UplinkSettings
 from edge.agent.uplink import LinkStats, Uplink
 from ewp.local_fleet import FleetStack, start_fleet_stack
@@ -73,9 +74,9 @@ def random_enrolment(
     """A synthetic applicant with one finger image of ``image_bytes`` random bytes (as
     incompressible as compressed images) at each of ``positions``."""
     records = [
-        CapturedRecord(
-            name=f"finger/{position}.png",
-            data=rng.randbytes(image_bytes),
+        CapturedRecord.of(
+            f"finger/{position}.png",
+            rng.randbytes(image_bytes),
             modality="finger",
             kind="image",
             format="image/png",

@@ -41,7 +41,7 @@ from ewp.demo_releases import Releases
 from fleet.errors import FleetError
 
 if TYPE_CHECKING:
-    from ewp.demo import Station
+    from ewp.demo.stations import Station
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from fleet.secret_ref import SecretRef
+from protocol.station_config import Section
 
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$|^24:00$")
 
@@ -27,11 +28,6 @@ RuleName = Literal[
     "station-misbehaving",
 ]
 RULES: tuple[RuleName, ...] = get_args(RuleName)
-
-
-class Section(BaseModel):
-    # A docstring under a field is its description (docs/settings.md is generated from them).
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class HealthSettings(Section):

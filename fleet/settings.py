@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -18,13 +18,9 @@ from fleet.ops_settings import AlertSettings, HealthSettings, StatusPageSettings
 from fleet.secret_ref import PLACEHOLDERS, SecretRef
 from fleet.tls import TlsFiles
 from fleet.updates.plan import RolloutSettings
+from protocol.station_config import Section
 
 __all__ = ["PLACEHOLDERS", "FleetSettings", "SecretRef"]
-
-
-class Section(BaseModel):
-    # A docstring under a field is its description (docs/settings.md is generated from them).
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class ServiceSettings(Section):

@@ -14,7 +14,7 @@ import io
 import re
 import zipfile
 from datetime import date
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -43,20 +43,6 @@ MAX_ARCHIVE_MEMBERS = 64
 MAX_MEMBER_SIZE = 16 * 1024 * 1024
 MIN_WORKING_AGE = 15
 _PASSPORT = re.compile(r"^[A-Z0-9]{6,9}$")
-
-FingerPosition = Literal[
-    "right-thumb",
-    "right-index",
-    "right-middle",
-    "right-ring",
-    "right-little",
-    "left-thumb",
-    "left-index",
-    "left-middle",
-    "left-ring",
-    "left-little",
-]
-EyePosition = Literal["left-eye", "right-eye"]
 
 
 class ContentError(ProtocolError):
@@ -132,6 +118,9 @@ class Employer(Strict):
 
 
 ApplicationKind = Literal["new", "renewal", "change-employer", "notification"]
+APPLICATION_KINDS: tuple[ApplicationKind, ...] = get_args(ApplicationKind)
+# The applicant's fields in the order a form asks for them (the terminal's and the kiosk's).
+APPLICANT_FIELDS: tuple[str, ...] = tuple(Applicant.model_fields)
 
 
 class Application(Strict):

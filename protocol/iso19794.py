@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from protocol.errors import ProtocolError
 
@@ -153,6 +155,98 @@ def check_general_header(data: bytes, magic: bytes, name: str) -> tuple[int, int
     if certification not in (0, 1):
         raise RecordError(f"{name}: certification flag {certification} is neither 0 nor 1")
     return representations, certification, count
+
+
+def check_image_geometry(width: int, height: int, bit_depth: int) -> None:
+    """An image's size and bit depth as both parts' headers can carry them."""
+    if not (1 <= width <= 0xFFFF and 1 <= height <= 0xFFFF):
+        raise RecordError(f"image size {width}x{height} does not fit the record")
+    if not 1 <= bit_depth <= 16:
+        raise RecordError(f"bit depth {bit_depth} is outside 1-16")
+
+
+def encode_general_header(
+    magic: bytes, body: bytes, representations: int, certification: bool, count: int
+) -> bytes:
+    """The 16-byte general header of a record whose representations are ``body``."""
+    if representations > 0xFFFF:
+        raise RecordError("too many representations")
+    lengths = struct.pack(">IHBB", 16 + len(body), representations, int(certification), count)
+    return magic + VERSION_2011 + lengths
+
+
+def representation_readers(data: bytes, count: int, kind: str) -> Iterator[tuple[str, Reader]]:
+    """After the general header, each of the ``count`` representations of a ``kind`` record
+    ("finger", "iris") as its name for errors and a reader bounded to it (past its length
+    field); RecordError when one does not fit, or when bytes are left after the last."""
+    offset = 16
+    for index in range(count):
+        what = f"{kind} record representation {index + 1}"
+        if offset + 4 > len(data):
+            raise RecordError(f"{what} is missing (the record ends at byte {len(data)})")
+        length = int.from_bytes(data[offset : offset + 4], "big")
+        if length < 4 or offset + length > len(data):
+            raise RecordError(f"{what}: length {length} does not fit in the record")
+        yield what, Reader(data, what, offset + 4, offset + length)
+        offset += length
+    if offset != len(data):
+        raise RecordError(f"{kind} record has {len(data) - offset} bytes after its representations")
+
+
+class CapturedImage(Protocol):
+    """What a representation of either part says about its capture."""
+
+    @property
+    def captured_at(self) -> datetime: ...
+    @property
+    def device_technology(self) -> int: ...
+    @property
+    def device_vendor(self) -> int: ...
+    @property
+    def device_type(self) -> int: ...
+    @property
+    def quality(self) -> tuple[QualityBlock, ...]: ...
+
+
+@dataclass(frozen=True)
+class CaptureHead:
+    """What every representation starts with after its length: when and with what device it
+    was captured, and its quality blocks."""
+
+    captured_at: datetime
+    device_technology: int
+    device_vendor: int
+    device_type: int
+    quality: tuple[QualityBlock, ...]
+
+    @classmethod
+    def of(cls, image: CapturedImage) -> CaptureHead:
+        return cls(
+            image.captured_at,
+            image.device_technology,
+            image.device_vendor,
+            image.device_type,
+            image.quality,
+        )
+
+    def encode(self) -> bytes:
+        device = struct.pack(">BHH", self.device_technology, self.device_vendor, self.device_type)
+        return encode_datetime(self.captured_at) + device + encode_quality_blocks(self.quality)
+
+    @classmethod
+    def read(cls, reader: Reader) -> CaptureHead:
+        return cls(
+            decode_datetime(reader.take(9, "capture date and time")),
+            reader.u8("device technology"),
+            reader.u16("device vendor"),
+            reader.u16("device type"),
+            reader.quality_blocks(),
+        )
+
+
+def framed_representation(body: bytes) -> bytes:
+    """A representation: its length (4 bytes, counting themselves), then ``body``."""
+    return struct.pack(">I", 4 + len(body)) + body
 
 
 # --- image payloads ---------------------------------------------------------------------------

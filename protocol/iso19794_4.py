@@ -33,14 +33,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from protocol.iso19794 import (
+    CaptureHead,
     QualityBlock,
-    Reader,
     RecordError,
     check_general_header,
-    decode_datetime,
-    encode_datetime,
-    encode_quality_blocks,
+    check_image_geometry,
+    encode_general_header,
+    framed_representation,
     png_properties,
+    representation_readers,
     wsq_dimensions,
 )
 
@@ -135,10 +136,7 @@ class FingerImageRecord:
 def _check(image: FingerImage) -> None:
     if image.position not in POSITION_NAMES and image.position not in _OTHER_POSITIONS:
         raise RecordError(f"finger position code {image.position} is not defined")
-    if not (1 <= image.width <= 0xFFFF and 1 <= image.height <= 0xFFFF):
-        raise RecordError(f"image size {image.width}x{image.height} does not fit the record")
-    if not 1 <= image.bit_depth <= 16:
-        raise RecordError(f"bit depth {image.bit_depth} is outside 1-16")
+    check_image_geometry(image.width, image.height, image.bit_depth)
     if not 0 <= image.impression <= 29:
         raise RecordError(f"impression type {image.impression} is not defined")
     for name in ("resolution", "capture_resolution", "device_vendor", "device_type"):
@@ -168,9 +166,7 @@ def _check_payload(compression: int, data: bytes, width: int, height: int) -> No
 
 def _encode_representation(image: FingerImage, certification: bool) -> bytes:
     _check(image)
-    head = encode_datetime(image.captured_at)
-    head += struct.pack(">BHH", image.device_technology, image.device_vendor, image.device_type)
-    head += encode_quality_blocks(image.quality)
+    head = CaptureHead.of(image).encode()
     if certification:
         head += bytes([len(image.certifications)])
         for authority, scheme in image.certifications:
@@ -191,24 +187,18 @@ def _encode_representation(image: FingerImage, certification: bool) -> bytes:
         image.height,
         len(image.image_data),
     )
-    body = head + image.image_data + image.extended_data
-    return struct.pack(">I", 4 + len(body)) + body
+    return framed_representation(head + image.image_data + image.extended_data)
 
 
 def encode_finger_record(record: FingerImageRecord) -> bytes:
     """The record's bytes; raises RecordError for values the format cannot carry."""
     if not record.representations:
         raise RecordError("a finger image record needs at least one representation")
-    if len(record.representations) > 0xFFFF:
-        raise RecordError("too many representations")
     certification = any(r.certifications for r in record.representations)
     body = b"".join(_encode_representation(r, certification) for r in record.representations)
     positions = len({r.position for r in record.representations})
-    header = FORMAT_ID + b"020\x00"
-    header += struct.pack(
-        ">IHBB", 16 + len(body), len(record.representations), int(certification), positions
-    )
-    return header + body
+    count = len(record.representations)
+    return encode_general_header(FORMAT_ID, body, count, certification, positions) + body
 
 
 def decode_finger_record(data: bytes) -> FingerImageRecord:
@@ -216,21 +206,9 @@ def decode_finger_record(data: bytes) -> FingerImageRecord:
     count, certification, positions = check_general_header(
         data, FORMAT_ID, "ISO 19794-4 finger record"
     )
-    offset = 16
     images = []
-    for index in range(count):
-        what = f"finger record representation {index + 1}"
-        if offset + 4 > len(data):
-            raise RecordError(f"{what} is missing (the record ends at byte {len(data)})")
-        length = int.from_bytes(data[offset : offset + 4], "big")
-        if length < 4 or offset + length > len(data):
-            raise RecordError(f"{what}: length {length} does not fit in the record")
-        reader = Reader(data, what, offset + 4, offset + length)
-        captured_at = decode_datetime(reader.take(9, "capture date and time"))
-        technology = reader.u8("device technology")
-        vendor = reader.u16("device vendor")
-        device_type = reader.u16("device type")
-        quality = reader.quality_blocks()
+    for what, reader in representation_readers(data, count, "finger"):
+        head = CaptureHead.read(reader)
         certifications: list[tuple[int, int]] = []
         if certification:
             for _ in range(reader.u8("number of certification blocks")):
@@ -266,17 +244,17 @@ def decode_finger_record(data: bytes) -> FingerImageRecord:
             width=width,
             height=height,
             image_data=image_data,
-            captured_at=captured_at,
+            captured_at=head.captured_at,
             compression=compression,
-            quality=quality,
+            quality=head.quality,
             impression=impression,
             resolution=image_h,
             capture_resolution=capture_h,
             scale_units=ScaleUnits(units),
             bit_depth=depth,
-            device_technology=technology,
-            device_vendor=vendor,
-            device_type=device_type,
+            device_technology=head.device_technology,
+            device_vendor=head.device_vendor,
+            device_type=head.device_type,
             number=number,
             certifications=tuple(certifications),
             extended_data=extended,
@@ -286,9 +264,6 @@ def decode_finger_record(data: bytes) -> FingerImageRecord:
         except RecordError as exc:
             raise RecordError(f"{what}: {exc}") from None
         images.append(image)
-        offset += length
-    if offset != len(data):
-        raise RecordError(f"finger record has {len(data) - offset} bytes after its representations")
     if positions != len({i.position for i in images}):
         raise RecordError(
             f"finger record header counts {positions} finger positions, the representations "

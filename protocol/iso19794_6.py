@@ -35,14 +35,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from protocol.iso19794 import (
+    CaptureHead,
     QualityBlock,
-    Reader,
     RecordError,
     check_general_header,
-    decode_datetime,
-    encode_datetime,
-    encode_quality_blocks,
+    check_image_geometry,
+    encode_general_header,
+    framed_representation,
     png_properties,
+    representation_readers,
 )
 
 FORMAT_ID = b"IIR\x00"
@@ -136,10 +137,7 @@ class IrisImageRecord:
 
 
 def _check(image: IrisImage) -> None:
-    if not (1 <= image.width <= 0xFFFF and 1 <= image.height <= 0xFFFF):
-        raise RecordError(f"image size {image.width}x{image.height} does not fit the record")
-    if not 1 <= image.bit_depth <= 16:
-        raise RecordError(f"bit depth {image.bit_depth} is outside 1-16")
+    check_image_geometry(image.width, image.height, image.bit_depth)
     if not 0 <= image.device_technology <= 1:
         raise RecordError(f"device technology {image.device_technology} (0 unknown, 1 CMOS/CCD)")
     for name in ("device_vendor", "device_type", "number", "range_cm"):
@@ -165,16 +163,14 @@ def _check(image: IrisImage) -> None:
 
 def _encode_representation(image: IrisImage) -> bytes:
     _check(image)
-    body = encode_datetime(image.captured_at)
-    body += struct.pack(">BHH", image.device_technology, image.device_vendor, image.device_type)
-    body += encode_quality_blocks(image.quality)
+    head = CaptureHead.of(image)
     properties = (
         image.horizontal_orientation
         | image.vertical_orientation << 2
         | image.compression_history << 6
     )
     box = image.iris
-    body += _INFO.pack(
+    info = _INFO.pack(
         image.number,
         image.eye,
         image.image_type,
@@ -194,8 +190,7 @@ def _encode_representation(image: IrisImage) -> bytes:
         box.diameter_largest,
         len(image.image_data),
     )
-    body += image.image_data
-    return struct.pack(">I", 4 + len(body)) + body
+    return framed_representation(head.encode() + info + image.image_data)
 
 
 def encode_iris_record(record: IrisImageRecord) -> bytes:
@@ -204,9 +199,7 @@ def encode_iris_record(record: IrisImageRecord) -> bytes:
         raise RecordError("an iris image record needs at least one representation")
     body = b"".join(_encode_representation(r) for r in record.representations)
     eyes = len({r.eye for r in record.representations if r.eye != EyeLabel.UNSPECIFIED})
-    header = FORMAT_ID + b"020\x00"
-    header += struct.pack(">IHBB", 16 + len(body), len(record.representations), 0, eyes)
-    return header + body
+    return encode_general_header(FORMAT_ID, body, len(record.representations), False, eyes) + body
 
 
 def _enum(kind: type[enum.IntEnum], value: int, what: str) -> int:
@@ -222,21 +215,9 @@ def decode_iris_record(data: bytes) -> IrisImageRecord:
     count, certification, eyes = check_general_header(data, FORMAT_ID, "ISO 19794-6 iris record")
     if certification:
         raise RecordError("ISO 19794-6 iris record: the certification flag must be 0 (2011)")
-    offset = 16
     images = []
-    for index in range(count):
-        what = f"iris record representation {index + 1}"
-        if offset + 4 > len(data):
-            raise RecordError(f"{what} is missing (the record ends at byte {len(data)})")
-        length = int.from_bytes(data[offset : offset + 4], "big")
-        if length < 4 or offset + length > len(data):
-            raise RecordError(f"{what}: length {length} does not fit in the record")
-        reader = Reader(data, what, offset + 4, offset + length)
-        captured_at = decode_datetime(reader.take(9, "capture date and time"))
-        technology = reader.u8("device technology")
-        vendor = reader.u16("device vendor")
-        device_type = reader.u16("device type")
-        quality = reader.quality_blocks()
+    for what, reader in representation_readers(data, count, "iris"):
+        head = CaptureHead.read(reader)
         (
             number,
             eye,
@@ -263,10 +244,10 @@ def decode_iris_record(data: bytes) -> IrisImageRecord:
                 width=width,
                 height=height,
                 image_data=image_data,
-                captured_at=captured_at,
+                captured_at=head.captured_at,
                 image_format=ImageFormat(_enum(ImageFormat, image_format, "image format")),
                 image_type=ImageType(_enum(ImageType, image_type, "image type")),
-                quality=quality,
+                quality=head.quality,
                 horizontal_orientation=Orientation(
                     _enum(Orientation, properties & 3, "horizontal orientation")
                 ),
@@ -281,18 +262,15 @@ def decode_iris_record(data: bytes) -> IrisImageRecord:
                 roll_angle=roll,
                 roll_uncertainty=roll_uncertainty,
                 iris=IrisBox(*box),
-                device_technology=technology,
-                device_vendor=vendor,
-                device_type=device_type,
+                device_technology=head.device_technology,
+                device_vendor=head.device_vendor,
+                device_type=head.device_type,
                 number=number,
             )
             _check(image)
         except RecordError as exc:
             raise RecordError(f"{what}: {exc}") from None
         images.append(image)
-        offset += length
-    if offset != len(data):
-        raise RecordError(f"iris record has {len(data) - offset} bytes after its representations")
     found = len({i.eye for i in images if i.eye != EyeLabel.UNSPECIFIED})
     if eyes != found:
         raise RecordError(

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,18 +23,8 @@ FingerPosition = Literal[
     "left-ring",
     "left-little",
 ]
-ALL_FINGERS: tuple[FingerPosition, ...] = (
-    "right-thumb",
-    "right-index",
-    "right-middle",
-    "right-ring",
-    "right-little",
-    "left-thumb",
-    "left-index",
-    "left-middle",
-    "left-ring",
-    "left-little",
-)
+# The ten fingers in the capture plan's default order (right thumb to left little finger).
+ALL_FINGERS: tuple[FingerPosition, ...] = get_args(FingerPosition)
 Eye = Literal["left", "right"]
 _HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
@@ -50,7 +40,9 @@ ClockTime = Annotated[str, AfterValidator(_clock_time)]
 
 
 class Section(BaseModel):
-    # A docstring under a field is its description (docs/settings.md is generated from them).
+    # A settings section, here and in the station's and the fleet's settings: unknown keys are
+    # refused, values frozen, and a docstring under a field is its description (docs/settings.md
+    # is generated from them).
     model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 

@@ -20,7 +20,7 @@ from datetime import datetime
 import wsq  # noqa: F401  (registers the WSQ codec with Pillow)
 from PIL import Image
 
-from edge.agent.packet_builder import CapturedRecord
+from edge.agent.captured import CapturedRecord
 from edge.agent.quality.finger_quality import FingerQuality
 from edge.agent.quality.iris_quality import IrisQuality
 from protocol.iso19794 import QualityBlock
@@ -78,7 +78,6 @@ def finger_record(
     """The packet record of one finger: an ISO 19794-4 record with the WSQ image."""
     if position not in FINGER_POSITIONS or position == "unknown":
         raise ValueError(f"unknown finger position {position!r}")
-    blocks = () if quality is None else (QualityBlock.ours(quality.score, quality.algorithm),)
     record = FingerImageRecord(
         (
             FingerImage(
@@ -88,7 +87,7 @@ def finger_record(
                 image_data=wsq_compress(pixels, width, height),
                 captured_at=captured_at,
                 compression=Compression.WSQ,
-                quality=blocks,
+                quality=_our_blocks(quality),
                 resolution=FINGER_RESOLUTION_PPI,
                 capture_resolution=FINGER_RESOLUTION_PPI,
                 device_technology=device_technology,
@@ -97,18 +96,15 @@ def finger_record(
             ),
         )
     )
-    return CapturedRecord(
-        name=f"finger/{position}.fir",
-        data=encode_finger_record(record),
+    return _image_record(
+        f"finger/{position}.fir",
+        encode_finger_record(record),
         modality="finger",
-        kind="image",
-        format=FINGER_RECORD_FORMAT,
+        record_format=FINGER_RECORD_FORMAT,
         position=position,
-        quality=None if quality is None else quality.score,
-        quality_algorithm=None if quality is None else quality.algorithm,
+        quality=quality,
         attempts=attempts,
-        width=width,
-        height=height,
+        size=(width, height),
         resolution_ppi=FINGER_RESOLUTION_PPI,
     )
 
@@ -174,9 +170,7 @@ def iris_record(
     with our quality block first and the camera's own after it when given."""
     if eye not in EYE_POSITIONS:
         raise ValueError(f"unknown eye {eye!r}; expected one of {sorted(EYE_POSITIONS)}")
-    blocks: tuple[QualityBlock, ...] = ()
-    if quality is not None:
-        blocks = (QualityBlock.ours(quality.score, quality.algorithm),)
+    blocks = _our_blocks(quality)
     if camera_quality is not None:
         blocks += camera_quality.blocks()
     record = IrisImageRecord(
@@ -196,16 +190,47 @@ def iris_record(
             ),
         )
     )
-    return CapturedRecord(
-        name=f"iris/{eye}.iir",
-        data=encode_iris_record(record),
+    return _image_record(
+        f"iris/{eye}.iir",
+        encode_iris_record(record),
         modality="iris",
-        kind="image",
-        format=IRIS_RECORD_FORMAT,
+        record_format=IRIS_RECORD_FORMAT,
         position=eye,
+        quality=quality,
+        attempts=attempts,
+        size=(width, height),
+    )
+
+
+def _our_blocks(quality: FingerQuality | IrisQuality | None) -> tuple[QualityBlock, ...]:
+    """The record's quality block of our score (none when there is no score)."""
+    return () if quality is None else (QualityBlock.ours(quality.score, quality.algorithm),)
+
+
+def _image_record(
+    name: str,
+    data: bytes,
+    *,
+    modality: str,
+    record_format: str,
+    position: str,
+    quality: FingerQuality | IrisQuality | None,
+    attempts: int,
+    size: tuple[int, int],
+    resolution_ppi: int | None = None,
+) -> CapturedRecord:
+    """An image record with its manifest entry: our score and algorithm, attempts, size."""
+    return CapturedRecord.of(
+        name,
+        data,
+        modality=modality,
+        kind="image",
+        format=record_format,
+        position=position,
         quality=None if quality is None else quality.score,
         quality_algorithm=None if quality is None else quality.algorithm,
         attempts=attempts,
-        width=width,
-        height=height,
+        width=size[0],
+        height=size[1],
+        resolution_ppi=resolution_ppi,
     )

@@ -14,8 +14,10 @@ For each position of the plan (``protocol.station_config.CapturePolicy``):
 
 Images go straight into ISO 19794-4 (WSQ) and 19794-6 (PNG) records, in memory, as each
 position is accepted. What the operator sees is said through a ``Console`` in message keys
-(edge/agent/i18n.py), so any screen (terminal, kiosk, autopilot log) can render it in Thai or
-English.
+(edge/agent/i18n.py, edge/agent/capture_console.py), so any screen (terminal, kiosk, autopilot
+log) can render it in Thai or English; the devices are behind edge/agent/capture_devices.py.
+The result is an ``Enrolment`` of ``CapturedRecord``s (edge/agent/captured.py) for the packet
+builder.
 """
 
 from __future__ import annotations
@@ -25,206 +27,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Literal, Protocol
 
-from edge.agent.biometric_records import CameraQuality, finger_record, iris_record
-from edge.agent.packet_builder import CapturedRecord, Enrolment
-from edge.agent.quality.finger_quality import FingerQuality, finger_quality
-from edge.agent.quality.iris_quality import IrisQuality, iris_quality
-from edge.drivers.fingerprint_r30x import (
-    FingerprintImage,
-    FingerprintSensor,
-    NoMatchError,
-    RetryCaptureError,
-)
-from edge.drivers.iris_camera import IrisCamera, IrisImage, IrisRetryCaptureError
-from edge.drivers.iris_camera import IrisQuality as CameraReport
+from edge.agent.biometric_records import finger_record, iris_record
+from edge.agent.capture_console import Console, Declared, Guidance, ShownCapture
+from edge.agent.capture_devices import FingerCapturer, FingerSample, IrisCapturer, IrisSample
+from edge.agent.captured import CapturedRecord, Enrolment
+from edge.drivers.fingerprint_r30x import RetryCaptureError
 from protocol.enrolment import Application, BiometricException
 from protocol.envelope import utc_timestamp
 from protocol.station_config import CapturePolicy
 
 log = logging.getLogger(__name__)
-
-Level = Literal["info", "capturing", "good", "retry", "error"]
-ExceptionReason = Literal["missing", "amputated", "bandaged", "unusable", "other"]
-# The module's Match score above which two templates are the same finger (R30x: ~50 at
-# security level 3). Deliberately a little lower, to catch a duplicate rather than miss it.
-DUPLICATE_SCORE = 40
-
-
-@dataclass(frozen=True)
-class Guidance:
-    """One thing to tell the operator: a message key of edge/agent/i18n.py and its values."""
-
-    key: str
-    level: Level = "info"
-    params: dict[str, str | int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Declared:
-    """A position the operator says cannot be captured, before capture starts."""
-
-    reason: ExceptionReason
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class KeepBest:
-    """After failed attempts: keep the best capture below the threshold."""
-
-
-Resolution = KeepBest | Declared
-
-
-@dataclass(frozen=True)
-class ShownCapture:
-    """One capture as a screen may show it (8-bit grey pixels, in memory only) with its score."""
-
-    position: str
-    attempt: int
-    quality: int
-    width: int
-    height: int
-    pixels: bytes
-
-
-class Console(Protocol):
-    """The operator's side of the workflow (terminal, kiosk, autopilot, test script)."""
-
-    def guide(self, guidance: Guidance) -> None: ...
-
-    def resolve(self, position: str, best_quality: int | None) -> Resolution:
-        """No attempt reached the threshold: keep the best, or record an exception."""
-        ...
-
-
-@dataclass(frozen=True)
-class FingerSample:
-    image: FingerprintImage
-    template: bytes
-    quality: FingerQuality
-
-
-@dataclass(frozen=True)
-class IrisSample:
-    eye: str  # "left-eye" | "right-eye"
-    pixels: bytes
-    width: int
-    height: int
-    quality: IrisQuality
-    camera_quality: int | None = None  # the camera's own total score, 0-100
-    camera_usable_area: int | None = None  # the camera's own usable iris area, 0-100
-
-
-class IrisCapturer(Protocol):
-    def capture(self, eyes: list[str], guide: Callable[[Guidance], None]) -> dict[str, IrisSample]:
-        """One capture of the given eyes ("left-eye", "right-eye"); the eyes it got."""
-        ...
-
-
-class FingerCapturer:
-    """Fingers through the R30x module: image, module template, our quality score."""
-
-    def __init__(self, sensor: FingerprintSensor, *, timeout_s: float) -> None:
-        self.sensor = sensor
-        self.timeout_s = timeout_s
-        self.device_seconds = 0.0  # time spent waiting on the module (for the benchmark)
-
-    def capture(
-        self, guide: Callable[[Guidance], None], position: str, attempt: int, attempts: int
-    ) -> FingerSample:
-        guide(
-            Guidance(
-                "place-finger",
-                "capturing",
-                {"finger": position, "attempt": attempt, "attempts": attempts},
-            )
-        )
-        started = time.monotonic()
-        try:
-            self.sensor.wait_for_finger(self.timeout_s)
-            image = self.sensor.read_image()
-            self.sensor.image_to_template(1)
-            template = self.sensor.read_template(1)
-        finally:
-            self.device_seconds += time.monotonic() - started
-        return FingerSample(
-            image, template, finger_quality(image.pixels, image.width, image.height)
-        )
-
-    def lift(self, guide: Callable[[Guidance], None]) -> None:
-        guide(Guidance("lift-finger"))
-        started = time.monotonic()
-        try:
-            self.sensor.wait_for_finger_removed(self.timeout_s)
-        except RetryCaptureError:
-            log.info("finger not lifted within %.0f s; continuing", self.timeout_s)
-        finally:
-            self.device_seconds += time.monotonic() - started
-
-    def duplicate_of(self, accepted: dict[str, bytes]) -> tuple[str, int] | None:
-        """Which accepted finger the template in char buffer 1 matches, if any (on the module).
-
-        Each accepted template is written to buffer 2 and matched against buffer 1.
-        """
-        started = time.monotonic()
-        try:
-            for position, template in accepted.items():
-                self.sensor.write_template(2, template)
-                try:
-                    score = self.sensor.match()
-                except NoMatchError:
-                    continue
-                if score >= DUPLICATE_SCORE:
-                    return position, score
-            return None
-        finally:
-            self.device_seconds += time.monotonic() - started
-
-
-class CameraIrisCapturer:
-    """Irises through the iris camera: one capture of the eyes asked for, our quality score
-    on each image the camera found (qualified or not: the threshold is ours)."""
-
-    def __init__(self, camera: IrisCamera, *, timeout_s: float = 30.0) -> None:
-        self.camera = camera
-        self.timeout_s = timeout_s
-        self.device_seconds = 0.0
-
-    def capture(self, eyes: list[str], guide: Callable[[Guidance], None]) -> dict[str, IrisSample]:
-        sides = [eye.removesuffix("-eye") for eye in eyes]
-        started = time.monotonic()
-        try:
-            self.camera.start_capture(sides[0] if len(sides) == 1 else "both")
-            try:
-                status = self.camera.wait_for_result(self.timeout_s, accept_unqualified=True)
-            except IrisRetryCaptureError as exc:
-                log.info("iris capture of %s: %s", ", ".join(eyes), exc)
-                return {}
-            found = {eye.value for eye in status.eyes_found}
-            images: dict[str, tuple[IrisImage, CameraReport]] = {}
-            for side in sides:
-                if side not in found:
-                    continue
-                image = self.camera.result_image(side, unqualified=True)
-                camera_score = self.camera.result_quality(side)
-                images[f"{side}-eye"] = (image, camera_score)
-            self.camera.clear()
-        finally:
-            self.device_seconds += time.monotonic() - started
-        return {
-            eye: IrisSample(
-                eye,
-                image.pixels,
-                image.width,
-                image.height,
-                iris_quality(image.pixels, image.width, image.height),
-                camera_score.total_score,
-                camera_score.usable_area,
-            )
-            for eye, (image, camera_score) in images.items()
-        }
 
 
 @dataclass
@@ -411,9 +224,9 @@ class EnrolmentWorkflow:
                 quality=best.quality,
                 attempts=used,
             ),
-            CapturedRecord(
-                name=f"finger/{position}.template",
-                data=best.template,
+            CapturedRecord.of(
+                f"finger/{position}.template",
+                best.template,
                 modality="finger",
                 kind="template",
                 format="r30x-char-512",
@@ -508,7 +321,7 @@ class EnrolmentWorkflow:
                     captured_at=now,
                     quality=sample.quality,
                     attempts=used.get(eye, 1),
-                    camera_quality=_camera_quality(sample),
+                    camera_quality=sample.camera(),
                 )
             )
         return records
@@ -519,12 +332,6 @@ class EnrolmentWorkflow:
         return BiometricException.model_validate(
             {"modality": modality, "position": position, "reason": why.reason, "note": why.note}
         )
-
-
-def _camera_quality(sample: IrisSample) -> CameraQuality | None:
-    if sample.camera_quality is None or sample.camera_usable_area is None:
-        return None
-    return CameraQuality(sample.camera_quality, sample.camera_usable_area)
 
 
 def _weakest(components: dict[str, float], default: str) -> str:

@@ -22,6 +22,7 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from protocol.catalogs import MissingMessage, load_catalog
 from protocol.station_config import ALL_FINGERS
 
 Language = Literal["th", "en"]
@@ -56,11 +57,8 @@ NATIONALITY_LANGUAGE: dict[str, ApplicantLanguage] = {
 }
 
 
-class _Missing(gettext.NullTranslations):
+class _Missing(MissingMessage):
     """The fallback of every catalog: a key it lacks is an error, never shown as the key."""
-
-    def gettext(self, message: str) -> str:
-        raise KeyError(message)
 
     def pgettext(self, context: str, message: str) -> str:
         raise KeyError(f"{context}/{message}")
@@ -69,16 +67,7 @@ class _Missing(gettext.NullTranslations):
 @cache
 def catalog(domain: str, language: str) -> gettext.GNUTranslations:
     """The compiled catalog (a missing .mo: an error that says what to run)."""
-    try:
-        found = gettext.translation(domain, LOCALE_DIR, languages=[language])
-    except FileNotFoundError as exc:
-        raise RuntimeError(
-            f"no compiled {domain} catalog for {language!r} in {LOCALE_DIR}: "
-            "run `make catalogs` (python -m ewp.catalogs)"
-        ) from exc
-    assert isinstance(found, gettext.GNUTranslations)
-    found.add_fallback(_Missing())
-    return found
+    return load_catalog(domain, LOCALE_DIR, language, _Missing())
 
 
 def _lookup(domain: str, language: str, key: str, context: str | None = None) -> str:

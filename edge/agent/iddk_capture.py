@@ -23,7 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from edge.agent.capture import Guidance, IrisSample
+from edge.agent.capture_console import Guidance
+from edge.agent.capture_devices import IrisSample
 from edge.agent.quality.iris_quality import iris_quality
 from edge.drivers.iddk2000 import (
     CaptureStatus,
@@ -94,24 +95,19 @@ class IddkIrisCapturer:
     def capture(self, eyes: list[str], guide: Callable[[Guidance], None]) -> dict[str, IrisSample]:
         if self.camera is None and not self._find(guide, lost=False):
             return {}
-        try:
-            return self._look(eyes, guide)
-        except IddkError as exc:
-            if not exc.device_lost:
-                raise
-            log.warning("iris camera lost during a capture: %s", exc)
-            self.close()
-            if not self._find(guide, lost=True):
-                return {}
-            guide(Guidance("iris-camera-back", "info"))
+        for retry in (False, True):  # a camera lost and found again: the same look, once more
             try:
                 return self._look(eyes, guide)
-            except IddkError as again:
-                if not again.device_lost:
+            except IddkError as exc:
+                if not exc.device_lost:
                     raise
-                log.warning("iris camera lost again: %s", again)
+                when = "again" if retry else "during a capture"
+                log.warning("iris camera lost %s: %s", when, exc)
                 self.close()
-                return {}
+                if retry or not self._find(guide, lost=True):
+                    return {}
+                guide(Guidance("iris-camera-back", "info"))
+        return {}
 
     def _find(self, guide: Callable[[Guidance], None], *, lost: bool) -> bool:
         """Scan for the camera for up to ``reconnect_s``; True once it is open."""

@@ -23,6 +23,7 @@ from edge.agent.errors import NotProvisionedError
 from protocol.errors import KeyFileError
 from protocol.keys import CentralPublicKey, load_station_private_key
 from protocol.private_files import write_private
+from protocol.provisioning import MqttAccess
 
 KEY_FILE = "station.key"
 NEXT_KEY_FILE = "station.key.next"
@@ -30,15 +31,9 @@ STATION_FILE = "station.json"
 FLEET_CA_FILE = "fleet-ca.pem"
 
 
-class MqttCredentials(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class MqttCredentials(MqttAccess):
+    """The broker login the fleet gave at provisioning, as the station keeps it."""
 
-    host: str
-    port: int
-    username: str
-    password: str
-    client_id: str
-    tls: bool = False
     next_password: str | None = None  # a rotation's new password, until a login proves it
 
 

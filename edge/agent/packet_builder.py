@@ -1,66 +1,25 @@
 """Build, seal and sign an enrolment packet in memory, then hand it to the outbox.
 
-Nothing here writes plaintext anywhere: the archive is built in memory, sealed to the central
-public key, signed with the station key, and only the envelope reaches the outbox.
+The enrolment comes from the capture workflow (edge/agent/captured.py) with its records'
+manifest entries already made. Nothing here writes plaintext anywhere: the archive is built in
+memory, sealed to the central public key, signed with the station key, and only the envelope
+reaches the outbox.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import uuid
-from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from edge.agent.captured import Enrolment
 from edge.agent.outbox import Outbox, OutboxEntry
-from protocol.enrolment import (
-    Application,
-    BiometricException,
-    BiometricRecord,
-    EnrolmentManifest,
-    build_archive,
-)
+from protocol.enrolment import EnrolmentManifest, build_archive
 from protocol.envelope import SealedPacket, seal_packet
 from protocol.keys import CentralPublicKey
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class CapturedRecord:
-    """One biometric record as captured, before it goes into the archive.
-
-    Its SHA-256 is computed once, when the record is made (during capture, while the operator
-    moves on to the next finger), not again when the packet is saved.
-    """
-
-    name: str  # file name inside the archive, e.g. "finger/right-index.png"
-    data: bytes = field(repr=False)
-    modality: str
-    kind: str
-    format: str
-    position: str
-    quality: int | None = None
-    quality_algorithm: str | None = None
-    attempts: int = 1
-    width: int | None = None
-    height: int | None = None
-    resolution_ppi: int | None = None
-    sha256: str = field(init=False, repr=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "sha256", hashlib.sha256(self.data).hexdigest())
-
-
-@dataclass(frozen=True)
-class Enrolment:
-    application: Application
-    operator_id: str
-    captured_at: str
-    records: list[CapturedRecord]
-    exceptions: list[BiometricException] = field(default_factory=list)
-    source: str = "operator"
 
 
 class PacketBuilder:
@@ -78,7 +37,7 @@ class PacketBuilder:
         self._software_version = software_version
 
     def plaintext(self, enrolment: Enrolment, *, seq: int, packet_id: str) -> bytes:
-        files = {r.name: r.data for r in enrolment.records}
+        files = {r.entry.name: r.data for r in enrolment.records}
         manifest = EnrolmentManifest.model_validate(
             {
                 "station_id": self.station_id,
@@ -89,24 +48,7 @@ class PacketBuilder:
                 "source": enrolment.source,
                 "software_version": self._software_version,
                 "application": enrolment.application,
-                "records": [
-                    BiometricRecord(
-                        name=r.name,
-                        sha256=r.sha256,
-                        size=len(r.data),
-                        modality=r.modality,
-                        kind=r.kind,
-                        format=r.format,
-                        position=r.position,
-                        quality=r.quality,
-                        quality_algorithm=r.quality_algorithm,
-                        attempts=r.attempts,
-                        width=r.width,
-                        height=r.height,
-                        resolution_ppi=r.resolution_ppi,
-                    )
-                    for r in enrolment.records
-                ],
+                "records": [r.entry for r in enrolment.records],
                 "exceptions": enrolment.exceptions,
             }
         )

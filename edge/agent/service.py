@@ -22,18 +22,16 @@ from edge.agent import fleet_link
 from edge.agent.application_status import ApplicationStatusStore
 from edge.agent.applied_config import AppliedConfig, local_station_config
 from edge.agent.autopilot import Autopilot
-from edge.agent.capture import (
+from edge.agent.capture import EnrolmentWorkflow, WorkflowResult
+from edge.agent.capture_console import (
     Console,
     Declared,
-    EnrolmentWorkflow,
-    FingerCapturer,
     Guidance,
-    IrisCapturer,
     KeepBest,
     Resolution,
     ShownCapture,
-    WorkflowResult,
 )
+from edge.agent.capture_devices import FingerCapturer, IrisCapturer
 from edge.agent.errors import AgentError
 from edge.agent.health import HealthReporter, SensorBoard
 from edge.agent.identity import StationIdentity

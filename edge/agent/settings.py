@@ -9,15 +9,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from protocol.bounds import MAX_CHUNK_SIZE
-from protocol.station_config import CapturePolicy, UploadSchedule
-
-
-class Section(BaseModel):
-    # A docstring under a field is its description (docs/settings.md is generated from them).
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+from protocol.station_config import CapturePolicy, Section, UploadSchedule
 
 
 class StationSettings(Section):

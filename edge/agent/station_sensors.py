@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import serial
 
-from edge.agent.capture import CameraIrisCapturer, IrisCapturer
+from edge.agent.capture_devices import CameraIrisCapturer, IrisCapturer
 from edge.agent.errors import AgentError
 from edge.agent.health import SensorBoard
 from edge.agent.iddk_capture import IddkIrisCapturer

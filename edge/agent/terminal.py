@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import ValidationError
 from rich.console import Console as RichConsole
 
-from edge.agent.capture import Declared, Guidance, KeepBest, Resolution
+from edge.agent.capture_console import Declared, Guidance, KeepBest, Resolution
 from edge.agent.errors import AgentError
 from edge.agent.i18n import REASONS, Language, render
 from edge.agent.operators import OperatorError, OperatorSession
@@ -24,7 +24,7 @@ from edge.agent.preregistered import CacheLockedError
 from edge.agent.service import StationAgent
 from edge.drivers.fingerprint_r30x import FingerprintError
 from edge.drivers.iris_camera import IrisCameraError
-from protocol.enrolment import Application
+from protocol.enrolment import APPLICANT_FIELDS, APPLICATION_KINDS, Application
 from protocol.reference_data import job_types, nationalities
 
 log = logging.getLogger(__name__)
@@ -170,17 +170,8 @@ class TerminalEnrolment:
         data: dict[str, Any] = {"applicant": {}, "employer": {}}
         number = self.ask(self._t("application-number"), False).strip().upper()
         data["application_number"] = number
-        data["kind"] = self._field(
-            "field-kind", _choice(("new", "renewal", "change-employer", "notification"))
-        )
-        for name in (
-            "given_name",
-            "family_name",
-            "passport_number",
-            "nationality",
-            "date_of_birth",
-            "sex",
-        ):
+        data["kind"] = self._field("field-kind", _choice(APPLICATION_KINDS))
+        for name in APPLICANT_FIELDS:
             data["applicant"][name] = self._field(
                 f"field-{name}", _applicant_field(name, data["applicant"])
             )

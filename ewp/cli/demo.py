@@ -67,7 +67,9 @@ def demo(
     from rich.console import Console
 
     from ewp import log
-    from ewp.demo import DemoOptions, result_json, run_demo
+    from ewp.demo.options import DemoOptions
+    from ewp.demo.run import run_demo
+    from ewp.demo.summary import result_json
     from protocol.station_config import ALL_FINGERS
 
     log.configure("WARNING")

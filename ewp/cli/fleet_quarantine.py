@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from ewp.cli.fleet import ConfigOption, _context
+from ewp.cli.fleet_host import ConfigOption, fleet_context
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -29,12 +29,8 @@ def quarantine_list(
     preview."""
     from fleet.quarantine_list import list_quarantined
 
-    context = _context(config)
-    try:
-        with context.sessions() as session:
-            views = list_quarantined(session, station_id=station, limit=limit)
-    finally:
-        context.close()
+    with fleet_context(config) as context, context.sessions() as session:
+        views = list_quarantined(session, station_id=station, limit=limit)
     if as_json:
         for view in views:
             typer.echo(json.dumps(view.model_dump(mode="json")))

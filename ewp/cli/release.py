@@ -7,9 +7,16 @@ from typing import Annotated
 
 import typer
 
+from ewp.cli import release_rollout
+
 app = typer.Typer(no_args_is_help=True)
 keys_app = typer.Typer(no_args_is_help=True)
 app.add_typer(keys_app, name="keys", help="Signing keys: make them, sign a root offline.")
+app.add_typer(
+    release_rollout.app,
+    name="rollout",
+    help="Rollouts to the fleet: create, list, show, pause, resume, cancel, approve, rollback.",
+)
 
 RepoOption = Annotated[
     Path, typer.Option("--repo", help="The release repository (metadata/ and targets/).")
@@ -140,16 +147,3 @@ def refresh_timestamp(repo: RepoOption, keys: KeysOption) -> None:
 
     done = FileRepository(repo, keys).refresh_timestamp()
     typer.echo("refreshed" if done else "still fresh")
-
-
-def _add_rollouts() -> None:
-    from ewp.cli import release_rollout
-
-    app.add_typer(
-        release_rollout.app,
-        name="rollout",
-        help="Rollouts to the fleet: create, list, show, pause, resume, cancel, approve, rollback.",
-    )
-
-
-_add_rollouts()

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ewp.cli.fleet import ConfigOption, _actor, _context
+from ewp.cli.fleet_host import ConfigOption, actor, fleet_context
 
 if TYPE_CHECKING:
     from fleet.updates.rollout_views import RolloutView
@@ -64,22 +64,18 @@ def create(
         problems = "; ".join(e["msg"] for e in exc.errors())
         raise typer.BadParameter(problems) from None
     assert isinstance(chosen, RolloutPlan)
-    context = _context(config)
-    try:
-        with context.sessions() as session:
-            release = rollouts.resolve_release(context.release_catalog, component, version, target)
-            rollout = rollouts.create(
-                session,
-                release=release,
-                selector=selector,
-                plan=chosen,
-                actor=_actor(),
-                now=context.ops.clock(),
-            )
-            session.commit()
-            _print(rollout_views.view(session, rollout.rollout_id))
-    finally:
-        context.close()
+    with fleet_context(config) as context, context.sessions() as session:
+        release = rollouts.resolve_release(context.release_catalog, component, version, target)
+        rollout = rollouts.create(
+            session,
+            release=release,
+            selector=selector,
+            plan=chosen,
+            actor=actor(),
+            now=context.ops.clock(),
+        )
+        session.commit()
+        _print(rollout_views.view(session, rollout.rollout_id))
 
 
 @app.command("list")
@@ -87,16 +83,12 @@ def list_(config: ConfigOption) -> None:
     """Rollouts, newest first."""
     from fleet.updates import rollout_views
 
-    context = _context(config)
-    try:
-        with context.sessions() as session:
-            for r in rollout_views.list_rollouts(session):
-                typer.echo(
-                    f"{r.rollout_id}  {r.component} {r.version}  {r.state}  "
-                    f"{r.created_at:%Y-%m-%d %H:%M}Z  {r.created_by}"
-                )
-    finally:
-        context.close()
+    with fleet_context(config) as context, context.sessions() as session:
+        for r in rollout_views.list_rollouts(session):
+            typer.echo(
+                f"{r.rollout_id}  {r.component} {r.version}  {r.state}  "
+                f"{r.created_at:%Y-%m-%d %H:%M}Z  {r.created_by}"
+            )
 
 
 @app.command("show")
@@ -109,16 +101,12 @@ def show(
     from fleet.api.rollout_schemas import RolloutPublic
     from fleet.updates import rollout_views
 
-    context = _context(config)
-    try:
-        with context.sessions() as session:
-            view = rollout_views.view(session, rollout_id)
-            if as_json:
-                typer.echo(RolloutPublic.of(view).model_dump_json(indent=2))
-            else:
-                _print(view)
-    finally:
-        context.close()
+    with fleet_context(config) as context, context.sessions() as session:
+        view = rollout_views.view(session, rollout_id)
+        if as_json:
+            typer.echo(RolloutPublic.of(view).model_dump_json(indent=2))
+        else:
+            _print(view)
 
 
 def _print(view: RolloutView) -> None:
@@ -146,14 +134,10 @@ def _change(config: Path, rollout_id: str, action: str) -> None:
         "cancel": rollouts.cancel,
         "approve": rollouts.approve,
     }[action]
-    context = _context(config)
-    try:
-        with context.sessions() as session:
-            rollout = change(session, rollout_id, actor=_actor(), now=context.ops.clock())
-            session.commit()
-            typer.echo(f"rollout {rollout_id}: {rollout.state}")
-    finally:
-        context.close()
+    with fleet_context(config) as context, context.sessions() as session:
+        rollout = change(session, rollout_id, actor=actor(), now=context.ops.clock())
+        session.commit()
+        typer.echo(f"rollout {rollout_id}: {rollout.state}")
 
 
 @app.command("pause")
@@ -193,19 +177,15 @@ def rollback(
     """Roll the previous version out to every station the rollout offered its release to."""
     from fleet.updates import rollout_views, rollouts
 
-    context = _context(config)
-    try:
-        with context.sessions() as session:
-            back = rollouts.roll_back(
-                session,
-                rollout_id,
-                catalog=context.release_catalog,
-                actor=_actor(),
-                now=context.ops.clock(),
-                version=version,
-                target=target,
-            )
-            session.commit()
-            _print(rollout_views.view(session, back.rollout_id))
-    finally:
-        context.close()
+    with fleet_context(config) as context, context.sessions() as session:
+        back = rollouts.roll_back(
+            session,
+            rollout_id,
+            catalog=context.release_catalog,
+            actor=actor(),
+            now=context.ops.clock(),
+            version=version,
+            target=target,
+        )
+        session.commit()
+        _print(rollout_views.view(session, back.rollout_id))

@@ -16,32 +16,19 @@ from functools import cache
 from pathlib import Path
 from typing import Literal
 
+from protocol.catalogs import MissingMessage, load_catalog
+
 Language = Literal["th", "en"]
 LANGUAGES: tuple[Language, ...] = ("th", "en")
 DOMAIN = "dashboard"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 
-class _Missing(gettext.NullTranslations):
-    """The catalogs' fallback: a missing message is an error; a missing label is the value."""
-
-    def gettext(self, message: str) -> str:
-        raise KeyError(message)
-
-
 @cache
 def catalog(language: Language) -> gettext.GNUTranslations:
-    """The compiled catalog of one language (a missing .mo: an error that says what to run)."""
-    try:
-        found = gettext.translation(DOMAIN, LOCALE_DIR, languages=[language])
-    except FileNotFoundError as exc:
-        raise RuntimeError(
-            f"no compiled {DOMAIN} catalog for {language!r} in {LOCALE_DIR}: "
-            "run `make catalogs` (python -m ewp.catalogs)"
-        ) from exc
-    assert isinstance(found, gettext.GNUTranslations)
-    found.add_fallback(_Missing())
-    return found
+    """The compiled catalog of one language (a missing .mo: an error that says what to run).
+    A missing message is an error; a missing label (a context's entry) is the value itself."""
+    return load_catalog(DOMAIN, LOCALE_DIR, language, MissingMessage())
 
 
 def parse_language(text: str | None) -> Language | None:

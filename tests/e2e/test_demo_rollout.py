@@ -12,7 +12,9 @@ import pytest
 from rich.console import Console
 
 from edge.agent.updater.layout import Layout
-from ewp.demo import DemoOptions, DemoResult, run_demo
+from ewp.demo.options import DemoOptions
+from ewp.demo.run import run_demo
+from ewp.demo.summary import DemoResult
 
 
 def _run(tmp_path: Path, *, broken: bool) -> tuple[DemoResult, str]:

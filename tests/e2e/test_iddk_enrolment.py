@@ -22,7 +22,8 @@ import serial
 from PIL import Image
 
 from edge.agent.biometric_records import CAMERA_QUALITY_ALGORITHM_IDS
-from edge.agent.capture import EnrolmentWorkflow, FingerCapturer
+from edge.agent.capture import EnrolmentWorkflow
+from edge.agent.capture_devices import FingerCapturer
 from edge.agent.iddk_capture import IddkIrisCapturer
 from edge.drivers.fingerprint_r30x import FingerprintSensor
 from protocol.iso19794 import EWP_VENDOR_ID

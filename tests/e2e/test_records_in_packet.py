@@ -26,7 +26,7 @@ import serial
 from PIL import Image
 
 from edge.agent.biometric_records import finger_record, iris_record
-from edge.agent.packet_builder import CapturedRecord, Enrolment
+from edge.agent.captured import CapturedRecord, Enrolment
 from edge.agent.quality.finger_quality import finger_quality
 from edge.agent.quality.iris_quality import iris_quality
 from edge.drivers.fingerprint_r30x import FingerprintSensor

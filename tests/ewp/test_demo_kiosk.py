@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ewp.demo import DemoOptions, run_demo
+from ewp.demo.options import DemoOptions
+from ewp.demo.run import run_demo
 
 
 @pytest.mark.slow

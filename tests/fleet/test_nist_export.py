@@ -90,7 +90,7 @@ def one_finger() -> dict[str, bytes]:
         3,
     )
     record = finger_record(pixels, 256, 288, position="right-index", captured_at=MOMENT)
-    return {record.name: record.data, "finger/right-index.template": bytes(512)}
+    return {record.entry.name: record.data, "finger/right-index.template": bytes(512)}
 
 
 def test_every_record_length_field_is_exact() -> None:

@@ -28,7 +28,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import ValidationError
 
 from edge.agent.application_status import ApplicationStatusStore
-from edge.agent.capture import Declared, ExceptionReason, KeepBest
+from edge.agent.capture_console import Declared, ExceptionReason, KeepBest
 from edge.agent.i18n import (
     APPLICANT_LANGUAGES,
     APPLICANT_PROMPTS,
@@ -45,7 +45,7 @@ from edge.agent.i18n import (
 from edge.agent.kiosk.access import COOKIE, CSRF_FIELD, CSRF_HEADER, KioskAccess
 from edge.agent.kiosk.flow import KioskFlow, KioskState
 from edge.agent.kiosk.status import StatusReader
-from protocol.enrolment import Application
+from protocol.enrolment import APPLICANT_FIELDS, APPLICATION_KINDS, Application
 from protocol.reference_data import job_types, nationalities, provinces
 
 log = logging.getLogger(__name__)
@@ -57,16 +57,10 @@ BANGKOK = ZoneInfo("Asia/Bangkok")
 NO_STORE = {"Cache-Control": "no-store"}
 LONG_POLL_S = 10.0
 LONG_POLL_STEP_S = 0.01
-KINDS = ("new", "renewal", "change-employer", "notification")
 WALK_IN_FIELDS = (
     "application_number",
     "kind",
-    "given_name",
-    "family_name",
-    "passport_number",
-    "nationality",
-    "date_of_birth",
-    "sex",
+    *APPLICANT_FIELDS,
     "juristic_id",
     "employer_name",
     "job_type",
@@ -166,7 +160,7 @@ class Kiosk:
             "nationalities": nationalities(),
             "job_types": job_types(),
             "provinces": provinces(),
-            "kinds": KINDS,
+            "kinds": APPLICATION_KINDS,
             "asset_version": self.flow.agent.software_version,
             "status_label": lambda status: status_name(status, lang),
             "operators": self.flow.agent.operators.list() if state.screen == "login" else [],
@@ -441,14 +435,8 @@ def _application(values: dict[str, str]) -> tuple[Application | None, dict[str, 
     data = {
         "application_number": values["application_number"].upper(),
         "kind": values["kind"],
-        "applicant": {
-            "given_name": values["given_name"],
-            "family_name": values["family_name"],
-            "passport_number": values["passport_number"],
-            "nationality": values["nationality"].upper(),
-            "date_of_birth": values["date_of_birth"],
-            "sex": values["sex"] or "X",
-        },
+        "applicant": {name: values[name] for name in APPLICANT_FIELDS}
+        | {"nationality": values["nationality"].upper(), "sex": values["sex"] or "X"},
         "employer": {"juristic_id": values["juristic_id"], "name": values["employer_name"]},
         "job_type": values["job_type"],
         "work_province": values["work_province"],

@@ -28,14 +28,14 @@ from typing import Literal, TypeVar
 
 from PIL import Image
 
-from edge.agent.capture import (
+from edge.agent.capture import WorkflowResult
+from edge.agent.capture_console import (
     Declared,
     ExceptionReason,
     Guidance,
     KeepBest,
     Resolution,
     ShownCapture,
-    WorkflowResult,
 )
 from edge.agent.errors import AgentError
 from edge.agent.i18n import ApplicantLanguage, applicant_language

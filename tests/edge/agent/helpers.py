@@ -7,7 +7,8 @@ import random
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from edge.agent.autopilot import synthetic_application
-from edge.agent.packet_builder import CapturedRecord, Enrolment, PacketBuilder
+from edge.agent.captured import CapturedRecord, Enrolment
+from edge.agent.packet_builder import PacketBuilder
 from protocol.envelope import utc_timestamp
 from protocol.keys import CentralPrivateKey
 
@@ -34,9 +35,9 @@ def make_enrolment(number: int = 1, image_size: int = 73728, seed: int = 0) -> E
         operator_id="op-1",
         captured_at=utc_timestamp(),
         records=[
-            CapturedRecord(
-                name="finger/right-index.raw",
-                data=image,
+            CapturedRecord.of(
+                "finger/right-index.raw",
+                image,
                 modality="finger",
                 kind="image",
                 format="raw-gray8",

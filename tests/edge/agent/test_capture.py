@@ -11,14 +11,9 @@ import pytest
 import serial
 
 from edge.agent.autopilot import synthetic_application
-from edge.agent.capture import (
-    Declared,
-    EnrolmentWorkflow,
-    FingerCapturer,
-    Guidance,
-    KeepBest,
-    Resolution,
-)
+from edge.agent.capture import EnrolmentWorkflow
+from edge.agent.capture_console import Declared, Guidance, KeepBest, Resolution
+from edge.agent.capture_devices import FingerCapturer
 from edge.agent.i18n import render
 from edge.drivers.fingerprint_r30x import FingerprintError, FingerprintSensor
 from edge.drivers.fingerprint_r30x_errors import DISCONNECTED
@@ -120,7 +115,7 @@ def test_ten_fingers_with_a_recapture_an_amputation_and_a_refused_duplicate(
         declared={"left-little": Declared("amputated", "old injury")},
     )
     enrolment = result.enrolment
-    images = {r.position: r for r in enrolment.records if r.kind == "image"}
+    images = {r.entry.position: r for r in enrolment.records if r.entry.kind == "image"}
     assert list(images) == [f for f in ALL_FINGERS if f != "left-little"]
     assert [(e.position, e.reason, e.note) for e in enrolment.exceptions] == [
         ("left-little", "amputated", "old injury")
@@ -132,12 +127,15 @@ def test_ten_fingers_with_a_recapture_an_amputation_and_a_refused_duplicate(
         "place-finger",
         "finger-good",
     ]
-    assert images["right-middle"].attempts == 2
-    assert images["right-middle"].quality is not None and images["right-middle"].quality >= 40
+    assert images["right-middle"].entry.attempts == 2
+    assert (
+        images["right-middle"].entry.quality is not None
+        and images["right-middle"].entry.quality >= 40
+    )
     # The right index presented again as the left index was refused by the module's match.
     assert "duplicate-finger" in applicant.keys("left-index")
     assert result.stats.duplicates_refused == 1
-    assert images["left-index"].attempts == 2
+    assert images["left-index"].entry.attempts == 2
     # Every finger record is a real ISO 19794-4 record of the position it claims.
     for position, record in images.items():
         (finger,) = decode_finger_record(record.data).representations
@@ -146,8 +144,8 @@ def test_ten_fingers_with_a_recapture_an_amputation_and_a_refused_duplicate(
             288,
             FINGER_POSITIONS[position],
         )
-        assert record.name == f"finger/{position}.fir"
-    assert all(r.quality is not None and r.quality >= 40 for r in images.values())
+        assert record.entry.name == f"finger/{position}.fir"
+    assert all(r.entry.quality is not None and r.entry.quality >= 40 for r in images.values())
     assert any("นิ้วกลางขวา" in line for line in applicant.thai), "guidance renders in Thai"
     assert result.stats.average_attempts("finger") == pytest.approx(11 / 9)
 
@@ -159,8 +157,12 @@ def test_when_no_press_is_good_enough_the_operator_decides(
     keep = ScriptedApplicant(sim, {"right-thumb": poor})
     kept = workflow(sensor, keep, fingers=["right-thumb"]).run(application(), operator_id="op")  # type: ignore[arg-type]
     assert keep.resolved and keep.resolved[0][0] == "right-thumb"
-    (record,) = [r for r in kept.enrolment.records if r.kind == "image"]
-    assert record.quality is not None and record.quality < 40 and record.attempts == 3
+    (record,) = [r for r in kept.enrolment.records if r.entry.kind == "image"]
+    assert (
+        record.entry.quality is not None
+        and record.entry.quality < 40
+        and record.entry.attempts == 3
+    )
     refuse = ScriptedApplicant(
         sim, {"right-thumb": poor}, resolution=Declared("unusable", "scarred")
     )
@@ -206,7 +208,7 @@ def test_a_full_enrolment_ten_fingers_and_both_irises_from_both_simulators(
 ) -> None:
     """The issue's must-show: 10 fingers and 2 irises, a poor first press re-captured, an
     amputated finger recorded as an exception, a duplicate finger refused."""
-    from edge.agent.capture import CameraIrisCapturer
+    from edge.agent.capture_devices import CameraIrisCapturer
     from edge.drivers.iris_camera import IrisCamera
     from protocol.iso19794_6 import EyeLabel, decode_iris_record
     from simulators.iris import FAST_TIMING, CameraConfig, start_iris_simulator
@@ -236,16 +238,16 @@ def test_a_full_enrolment_ten_fingers_and_both_irises_from_both_simulators(
             declared={"left-thumb": Declared("amputated")},
         )
         port.close()
-    images = {r.position: r for r in result.enrolment.records if r.kind == "image"}
+    images = {r.entry.position: r for r in result.enrolment.records if r.entry.kind == "image"}
     assert set(images) == {*ALL_FINGERS, "left-eye", "right-eye"} - {"left-thumb"}
     assert [(e.position, e.reason) for e in result.enrolment.exceptions] == [
         ("left-thumb", "amputated")
     ]
-    assert images["right-thumb"].attempts == 2 and result.stats.duplicates_refused == 1
-    assert images["left-eye"].attempts == 2 and images["right-eye"].attempts == 1
+    assert images["right-thumb"].entry.attempts == 2 and result.stats.duplicates_refused == 1
+    assert images["left-eye"].entry.attempts == 2 and images["right-eye"].entry.attempts == 1
     for eye, label in (("left-eye", EyeLabel.LEFT), ("right-eye", EyeLabel.RIGHT)):
         (representation,) = decode_iris_record(images[eye].data).representations
         assert representation.eye == label
         assert (representation.width, representation.height) == (640, 480)
-        assert images[eye].quality is not None and images[eye].quality >= 60
+        assert images[eye].entry.quality is not None and images[eye].entry.quality >= 60
     assert "iris-low-quality" in [g.key for g in applicant.shown]

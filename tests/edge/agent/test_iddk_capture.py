@@ -16,7 +16,8 @@ from PIL import Image
 from pydantic import ValidationError
 
 from edge.agent.biometric_records import CAMERA_QUALITY_ALGORITHM_IDS, iris_record
-from edge.agent.capture import Declared, EnrolmentWorkflow, Guidance, KeepBest, Resolution
+from edge.agent.capture import EnrolmentWorkflow
+from edge.agent.capture_console import Declared, Guidance, KeepBest, Resolution
 from edge.agent.i18n import render
 from edge.agent.iddk_capture import IddkIrisCapturer
 from edge.agent.settings import IrisCameraSettings
@@ -98,11 +99,11 @@ def test_the_workflow_records_our_score_first_and_the_cameras_after(
     capturer: IddkIrisCapturer, eyes: FakeIddk
 ) -> None:
     result = run(capturer, Applicant(eyes))
-    records = {r.position: r for r in result.enrolment.records}  # type: ignore[attr-defined]
+    records = {r.entry.position: r for r in result.enrolment.records}  # type: ignore[attr-defined]
     assert set(records) == {"left-eye", "right-eye"}
     (image,) = decode_iris_record(records["right-eye"].data).representations
     ours, total, usable = image.quality
-    assert (ours.vendor_id, ours.score) == (EWP_VENDOR_ID, records["right-eye"].quality)
+    assert (ours.vendor_id, ours.score) == (EWP_VENDOR_ID, records["right-eye"].entry.quality)
     assert (total.score, total.algorithm_id) == (
         88,
         CAMERA_QUALITY_ALGORITHM_IDS["camera-total-score"],
@@ -123,8 +124,8 @@ def test_our_threshold_decides_and_the_best_of_three_is_kept(
         eyes, [{"left": {"scene": DROOPING, "total": 45}}, {"left": {"scene": LEFT}}]
     )
     result = run(capturer, applicant)
-    records = {r.position: r for r in result.enrolment.records}  # type: ignore[attr-defined]
-    assert records["left-eye"].attempts == 2 and records["right-eye"].attempts == 1
+    records = {r.entry.position: r for r in result.enrolment.records}  # type: ignore[attr-defined]
+    assert records["left-eye"].entry.attempts == 2 and records["right-eye"].entry.attempts == 1
     assert "iris-low-quality" in applicant.said()
     assert eyes.captures() == 2
 
@@ -135,8 +136,8 @@ def test_one_eye_unqualified_by_the_camera_is_looked_at_again(
     eyes.inject(FakeFault.RIGHT_UNQUALIFIED)
     applicant = Applicant(eyes)
     result = run(capturer, applicant)
-    records = {r.position: r for r in result.enrolment.records}  # type: ignore[attr-defined]
-    assert records["right-eye"].attempts == 2 and records["left-eye"].attempts == 1
+    records = {r.entry.position: r for r in result.enrolment.records}  # type: ignore[attr-defined]
+    assert records["right-eye"].entry.attempts == 2 and records["left-eye"].entry.attempts == 1
     not_found = [g.params["eye"] for g in applicant.shown if g.key == "iris-not-found"]
     assert not_found == ["right-eye"]
 
@@ -158,7 +159,7 @@ def test_a_declared_eye_is_not_captured(capturer: IddkIrisCapturer, eyes: FakeId
         CapturePolicy(fingers=[]), Applicant(eyes), fingers=None, irises=capturer
     )
     result = flow.run(application(), operator_id="op", declared={"left-eye": Declared("missing")})  # type: ignore[arg-type]
-    assert [r.position for r in result.enrolment.records] == ["right-eye"]
+    assert [r.entry.position for r in result.enrolment.records] == ["right-eye"]
     assert eyes.calls("Iddk_StartCapture") == 1
 
 

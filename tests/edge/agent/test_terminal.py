@@ -14,7 +14,7 @@ import serial
 from rich.console import Console
 
 from edge.agent.autopilot import synthetic_application
-from edge.agent.capture import Guidance
+from edge.agent.capture_console import Guidance
 from edge.agent.service import StationAgent
 from edge.agent.settings import AgentSettings
 from edge.agent.terminal import TerminalEnrolment
