@@ -46,3 +46,38 @@ def report(figure: Figure) -> Figure:
     sys.stdout.write("BENCH " + json.dumps(asdict(figure) | {"meets": figure.meets_target}) + "\n")
     sys.stdout.flush()
     return figure
+
+
+def _crossed(size: int, seconds: float) -> str:
+    return f"{size / 1e6:.2f} MB in {seconds:.1f} s, {size / seconds * 8 / 1000:.1f} kbit/s"
+
+
+def report_link(
+    name: str,
+    *,
+    target: str,
+    ours: tuple[str, int, float],
+    capacity: tuple[str, int, float],
+    nominal_bps: float,
+    extra: dict[str, float | int | str] | None = None,
+) -> Figure:
+    """A transfer over a capped link against the link's capacity measured in the same run,
+    each given as (how it was measured, bytes that crossed, seconds): ratio = our goodput /
+    the capacity."""
+    (how, size, seconds), (capacity_how, capacity_size, capacity_seconds) = ours, capacity
+    goodput = size / seconds
+    return report(
+        Figure(
+            name=name,
+            ratio=goodput / (capacity_size / capacity_seconds),
+            target=target,
+            ours=f"{how}: {_crossed(size, seconds)}",
+            baseline=f"{capacity_how}: {_crossed(capacity_size, capacity_seconds)}",
+            extra={
+                f"against the nominal {nominal_bps * 8 / 1000:.0f} kbit/s": (
+                    f"{goodput / nominal_bps:.3f}"
+                ),
+                **(extra or {}),
+            },
+        )
+    )

@@ -1,5 +1,6 @@
 # Message ids and codes of the host link (docs/controller-protocol.md is the contract; the
-# host's copy is edge/drivers/controller.py). A message is id(1) | len(1) | body(len);
+# host's copy is edge/drivers/controller_messages.py; tests/firmware/test_messages_agree.py
+# checks that the two agree). A message is id(1) | len(1) | body(len);
 # numbers are big-endian.
 
 try:

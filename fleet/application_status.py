@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from fleet import audit
 from fleet.broker.publisher import FleetPublisher
-from fleet.errors import FleetError
+from fleet.errors import ConflictError, NotFoundError
 from fleet.store.locking import locked, serialised
 from fleet.store.models import Packet
 from fleet.store.ops_models import ApplicationRecord, ApplicationStatusEvent
@@ -33,7 +33,6 @@ from protocol.ops_messages import ApplicationState, ApplicationStatus
 
 log = logging.getLogger(__name__)
 
-PASSPORT_RE = re.compile(r"^[A-Z0-9]{5,20}$")
 # scrypt: about 16 MiB and tens of milliseconds per check; lookups are rate-limited too.
 SCRYPT = {"n": 2**14, "r": 8, "p": 1, "maxmem": 64 * 1024 * 1024, "dklen": 32}
 _DUMMY_SALT = secrets.token_bytes(16)
@@ -47,11 +46,11 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
-class ApplicationStatusError(FleetError):
+class ApplicationStatusError(ConflictError):
     """A status post the fleet cannot accept (unknown packet, conflicting facts)."""
 
 
-class UnknownPacketError(ApplicationStatusError):
+class UnknownPacketError(NotFoundError, ApplicationStatusError):
     pass
 
 

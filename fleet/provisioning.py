@@ -15,7 +15,12 @@ from sqlalchemy.orm import Session
 
 from fleet import audit
 from fleet.broker.dynsec import DynsecAdmin
-from fleet.errors import ClaimRefusedError, StationExistsError, UnknownStationError
+from fleet.errors import (
+    ClaimRefusedError,
+    RegistryError,
+    StationExistsError,
+    UnknownStationError,
+)
 from fleet.store.admin_models import StationKey
 from fleet.store.models import Station, utcnow
 from protocol.errors import KeyFileError
@@ -45,9 +50,9 @@ def add_station(
     try:
         validate_station_id(station_id)
     except ValueError as exc:
-        raise ClaimRefusedError(str(exc)) from None
+        raise RegistryError(str(exc)) from None
     if kind not in KINDS:
-        raise ClaimRefusedError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        raise RegistryError(f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     if session.get(Station, station_id) is not None:
         raise StationExistsError(
             f"station {station_id} already exists: to replace its hardware or key, use "

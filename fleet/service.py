@@ -15,9 +15,9 @@ from fleet.api.app import create_app
 from fleet.context import FleetContext
 from fleet.errors import FleetError
 from fleet.ingest import IngestWorker
+from fleet.services.health_reads import warm_fleet_views
 from fleet.settings import FleetSettings
 from fleet.updates.serve import TimestampRefresher
-from fleet.web.pages import warm_fleet_views
 
 log = logging.getLogger(__name__)
 

@@ -57,6 +57,15 @@ class ManualPresenter(Generic[T]):
         return {"mode": self.mode, self._key: None if current is None else current.describe()}
 
 
+def manual_only(
+    presenter: ManualPresenter[T] | AutoApplicant[T], device: str
+) -> ManualPresenter[T]:
+    """The tester's presenter, or a ValueError telling to switch the ``device`` to manual."""
+    if not isinstance(presenter, ManualPresenter):
+        raise ValueError(f"the {device} is in auto mode: switch it to manual mode first")
+    return presenter
+
+
 class AutoApplicant(Generic[T]):
     """A scripted queue of applicants; see the module docstring.
 

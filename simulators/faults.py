@@ -23,7 +23,7 @@ import threading
 import time
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import ClassVar, Generic, TypeVar
 
@@ -74,7 +74,10 @@ class FaultSyntax(Generic[F]):
     code_word: str  # "confirmation code", "result code"
     code_example: str  # a code fault, e.g. "code:store:0x18"
     summary: str  # "fault specs look like ...": shown with every syntax error
-    default_counts: Mapping[str, int]  # kind value -> count without an argument (else 1)
+    # kind value -> count without an argument (else 1); every device's defaults unless given
+    default_counts: Mapping[str, int] = field(
+        default_factory=lambda: {UNPLUG_MID_IMAGE: 10, GARBAGE: 16}
+    )
     nonzero_code: bool = False  # whether a forced code of 0 is refused
 
     def _number(self, text: str, what: str) -> int:

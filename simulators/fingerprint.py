@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from simulators.applicants import ManualPresenter
+from simulators.applicants import manual_only
 from simulators.fingerprint_faults import Fault, FaultPlan
 from simulators.fingerprint_images import HEIGHT, WIDTH, FingerIdentity, FingerPosition
 from simulators.fingerprint_instructions import (
@@ -69,38 +69,31 @@ from simulators.fingerprint_templates import (
 )
 from simulators.host_frames import serve_frames
 from simulators.serial_endpoints import ByteStream, Transport
-from simulators.simulated_device import Mode, RunningSimulator, SimulatedDevice
+from simulators.simulated_device import DeviceConfig, Mode, RunningSimulator, SimulatedDevice
 
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.sim.fingerprint")
 
-_IDLE_DROP = 1.0  # seconds of silence after which a half-received packet is dropped
 
-
-@dataclass
-class SensorConfig:
+@dataclass(kw_only=True)
+class SensorConfig(DeviceConfig[Fault]):
     """Everything a simulated sensor is configured with (the command line maps onto this)."""
 
-    mode: Mode = "manual"
+    # the line
     address: int = 0xFFFFFFFF
     password: int = 0
+    baudrate: int = 57600
+    packet_size: int = 128
+    # the template library and matching
     library: Path | None = None
     capacity: int = 200
-    baudrate: int = 57600
-    pace: bool = False
-    packet_size: int = 128
     security_level: int = 3
-    seed: int = 0
-    index: int = 0  # which of several sensors in one process (its own subject sequence)
+    # auto: the applicant
     presses_per_finger: int = 1
-    poor_rate: float = 0.0
     lift_polls: int = 2
-    faults: list[Fault] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        problems = []
-        if self.mode not in ("manual", "auto"):
-            problems.append(f"mode must be manual or auto, got {self.mode!r}")
+    def problems(self) -> list[str]:
+        problems = super().problems()
         if not 0 <= self.address <= 0xFFFFFFFF or not 0 <= self.password <= 0xFFFFFFFF:
             problems.append("address and password must fit in 32 bits")
         if not 1 <= self.capacity <= 1024:
@@ -113,12 +106,9 @@ class SensorConfig:
             problems.append(f"security level must be 1..5, got {self.security_level}")
         if self.presses_per_finger < 1:
             problems.append("presses per finger must be at least 1")
-        if not 0.0 <= self.poor_rate <= 1.0:
-            problems.append(f"poor rate must be 0..1, got {self.poor_rate}")
         if self.lift_polls < 1:
             problems.append("lift polls must be at least 1 (or a host never sees the finger go)")
-        if problems:
-            raise ValueError("; ".join(problems))
+        return problems
 
 
 class SimulatedFingerprintSensor(InstructionSet, SimulatedDevice[Fault, FingerPresenter]):
@@ -164,11 +154,6 @@ class SimulatedFingerprintSensor(InstructionSet, SimulatedDevice[Fault, FingerPr
 
     # --- control (tests, the control port) ----------------------------------------------
 
-    def _manual(self) -> ManualPresenter[Press]:
-        if not isinstance(self._presenter, ManualPresenter):
-            raise ValueError("the sensor is in auto mode: switch it to manual mode first")
-        return self._presenter
-
     def place(
         self,
         subject: int,
@@ -180,13 +165,13 @@ class SimulatedFingerprintSensor(InstructionSet, SimulatedDevice[Fault, FingerPr
         if quality not in ("good", "poor"):
             raise ValueError(f"quality must be good or poor, got {quality!r}")
         with self._lock:
-            hand = self._manual()
+            hand = manual_only(self._presenter, "sensor")
             identity = FingerIdentity(subject, position, self.config.seed)
             return hand.present(Press(identity, quality == "poor", hand.count + 1))
 
     def lift(self) -> None:
         with self._lock:
-            self._manual().withdraw()
+            manual_only(self._presenter, "sensor").withdraw()
 
     def status(self) -> dict[str, object]:
         with self._lock:
@@ -219,7 +204,6 @@ class SimulatedFingerprintSensor(InstructionSet, SimulatedDevice[Fault, FingerPr
                 stream,
                 HostPacketScanner(),
                 lambda packet: self._on_packet(packet, stream),
-                idle_drop=_IDLE_DROP,
             )
 
     def _on_packet(self, packet: HostPacket, stream: ByteStream) -> bool:

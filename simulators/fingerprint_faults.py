@@ -95,7 +95,6 @@ SYNTAX = FaultSyntax(
         "bad-data-checksum, silence:4, "
         "silence:1.5s, unplug-mid-image:10, garbage:16 or code:store:0x18"
     ),
-    default_counts={faults.UNPLUG_MID_IMAGE: 10, faults.GARBAGE: 16},
 )
 
 

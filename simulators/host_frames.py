@@ -95,11 +95,13 @@ def serve_frames(
     scanner: FrameScanner[T],
     on_frame: Callable[[T], bool],
     *,
-    idle_drop: float,
+    idle_drop: float = 1.0,
     wakeup: Callable[[], float] = lambda: 0.2,
     tick: Callable[[], None] | None = None,
 ) -> None:
     """Read frames from ``stream`` and hand each to ``on_frame`` until it returns False.
+
+    A frame left half-received for ``idle_drop`` seconds of silence is given up.
 
     ``wakeup()`` is how long to wait for bytes before looking again; ``tick()``, when given,
     runs after every wait (a device with a clock of its own: status events, timeouts).

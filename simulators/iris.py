@@ -39,7 +39,7 @@ import logging
 import random
 import time
 
-from simulators.applicants import ManualPresenter
+from simulators.applicants import manual_only
 from simulators.host_frames import serve_frames
 from simulators.iris_capture import (
     DEFAULT_TIMING,
@@ -82,8 +82,6 @@ from simulators.simulated_device import Mode, RunningSimulator, SimulatedDevice
 
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.sim.iris")
-
-_IDLE_DROP = 1.0  # seconds of silence after which a half-received frame is dropped
 _USB_FULL_SPEED = 10_000_000  # paced "baud": 1 MB/s, what a CDC device does on full-speed USB
 
 
@@ -130,11 +128,6 @@ class SimulatedIrisCamera(CommandSet, SimulatedDevice[Fault, EyePresenter]):
 
     # --- control (tests, the control port) ----------------------------------------------
 
-    def _manual(self) -> ManualPresenter[Sitting]:
-        if not isinstance(self._presenter, ManualPresenter):
-            raise ValueError("the camera is in auto mode: switch it to manual mode first")
-        return self._presenter
-
     def present(
         self,
         person: int,
@@ -167,13 +160,13 @@ class SimulatedIrisCamera(CommandSet, SimulatedDevice[Fault, EyePresenter]):
             eye_conditions(right, base[EyeSide.RIGHT]),
         )
         with self._lock:
-            self._manual().present(sitting)
+            manual_only(self._presenter, "camera").present(sitting)
         return sitting
 
     def withdraw(self) -> None:
         """Nobody in front of the camera (manual mode)."""
         with self._lock:
-            self._manual().withdraw()
+            manual_only(self._presenter, "camera").withdraw()
 
     def status(self) -> dict[str, object]:
         with self._lock:
@@ -217,7 +210,6 @@ class SimulatedIrisCamera(CommandSet, SimulatedDevice[Fault, EyePresenter]):
                 stream,
                 HostFrameScanner(),
                 lambda frame: self._on_frame(frame, stream),
-                idle_drop=_IDLE_DROP,
                 wakeup=self._wakeup,
                 tick=lambda: self._tick(stream),
             )

@@ -37,7 +37,7 @@ from simulators.iris_faults import Fault, FaultPlan
 from simulators.iris_images import EyeSide, IrisIdentity, RenderedEye, render_eye
 from simulators.iris_sittings import EyePresenter, Sitting
 from simulators.serial_endpoints import ByteStream
-from simulators.simulated_device import Mode
+from simulators.simulated_device import DeviceConfig
 
 wire_log = logging.getLogger("ewp.wire.sim.iris")
 
@@ -68,40 +68,32 @@ FAST_TIMING = Timing(
 )
 
 
-@dataclass
-class CameraConfig:
+@dataclass(kw_only=True)
+class CameraConfig(DeviceConfig[Fault]):
     """Everything a simulated camera is configured with (the command line maps onto this)."""
 
-    mode: Mode = "manual"
-    seed: int = 0
-    index: int = 0  # which of several cameras in one process (its own applicants, serial)
     captures_per_person: int = 2
-    poor_rate: float = 0.0
     timing: Timing = DEFAULT_TIMING
-    pace: bool = False
     model: str = "ewp-sim iris camera"
     serial_number: str | None = None  # default SIM-IRIS-<seed>-<index>
     firmware: str = "1.0.0"
     vid: int = 0x1209
     pid: int = 0x0001
-    faults: list[Fault] = field(default_factory=list)
 
-    def __post_init__(self) -> None:
-        problems = []
-        if self.mode not in ("manual", "auto"):
-            problems.append(f"mode must be manual or auto, got {self.mode!r}")
+    def problems(self) -> list[str]:
+        problems = super().problems()
         if self.captures_per_person < 1:
             problems.append("captures per person must be at least 1")
-        if not 0.0 <= self.poor_rate <= 1.0:
-            problems.append(f"poor rate must be 0..1, got {self.poor_rate}")
         if not 0 <= self.vid <= 0xFFFF or not 0 <= self.pid <= 0xFFFF:
             problems.append("USB vendor and product ids are 16 bits")
         for name in ("model", "firmware", "serial_number"):
             value = getattr(self, name)
             if value is not None and (not value.isascii() or len(value) > 64):
                 problems.append(f"{name} must be ASCII of at most 64 characters")
-        if problems:
-            raise ValueError("; ".join(problems))
+        return problems
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
         if self.serial_number is None:
             self.serial_number = f"SIM-IRIS-{self.seed:04d}-{self.index:02d}"
 

@@ -88,7 +88,6 @@ SYNTAX = FaultSyntax(
         "drop-events:5, silence:4, silence:1.5s, unplug-mid-image:10, garbage:64 or "
         "code:start_capture:0x20"
     ),
-    default_counts={faults.UNPLUG_MID_IMAGE: 10, faults.GARBAGE: 16},
     nonzero_code=True,
 )
 

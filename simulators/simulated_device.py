@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, Protocol, Self, TypeVar
 
 from simulators.faults import F, FaultPlan
@@ -102,6 +102,36 @@ class SimulatedDevice(Generic[F, P]):
 
     def session(self, stream: ByteStream) -> None:
         raise NotImplementedError
+
+
+@dataclass(kw_only=True)
+class DeviceConfig(Generic[F]):
+    """What every simulated device is configured with (the command line maps onto it).
+
+    A device's config adds its own settings and checks them in :meth:`problems`; all the
+    problems are reported at once, as one ValueError.
+    """
+
+    mode: Mode = "manual"
+    seed: int = 0
+    index: int = 0  # which of several devices in one process (its own applicants)
+    poor_rate: float = 0.0  # auto: the share of poor presentations
+    pace: bool = False  # send at the line's speed
+    faults: list[F] = field(default_factory=list)
+
+    def problems(self) -> list[str]:
+        """What is wrong with the settings (a device's config extends this)."""
+        problems = []
+        if self.mode not in ("manual", "auto"):
+            problems.append(f"mode must be manual or auto, got {self.mode!r}")
+        if not 0.0 <= self.poor_rate <= 1.0:
+            problems.append(f"poor rate must be 0..1, got {self.poor_rate}")
+        return problems
+
+    def __post_init__(self) -> None:
+        problems = self.problems()
+        if problems:
+            raise ValueError("; ".join(problems))
 
 
 D = TypeVar("D", bound="SimulatedDevice[Any, Any]")

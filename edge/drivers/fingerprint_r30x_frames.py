@@ -148,18 +148,6 @@ def unpack_image(wire: bytes) -> bytes:
     return bytes(pixels)
 
 
-_TO_NIBBLE = bytes(b >> 4 for b in range(256))
-
-
-def pack_image(pixels: bytes) -> bytes:
-    """8-bit pixels as the wire's 4-bit pixels (the top four bits of each pixel, two a byte)."""
-    if len(pixels) % 2:
-        raise ValueError("an image has an even number of pixels")
-    high = pixels[0::2].translate(_TO_NIBBLE)
-    low = pixels[1::2].translate(_TO_NIBBLE)
-    return bytes((h << 4) | lo for h, lo in zip(high, low, strict=True))
-
-
 def decode_index_table(table: bytes, page: int) -> set[int]:
     """Used template page ids from a ReadIndexTable bitmap (bit n of byte k: id 8k+n)."""
     base = page * len(table) * 8

@@ -54,6 +54,7 @@ from edge.drivers.iddk2000_defs import (
     ImageKind,
     IsoRevision,
     LedId,
+    OperationMode,
     QualityMode,
 )
 
@@ -318,7 +319,7 @@ class IddkCamera:
             CaptureMode.TIMEBASED,
             seconds,
             quality,
-            1,  # IDDK_AUTO_CAPTURE
+            OperationMode.AUTO_CAPTURE,
             eyes,
             int(auto_leds),
             IDDKCAPTUREPROC(),  # NULL: the status is polled

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from fleet import audit
 from fleet.alerts.rules import RULE_FUNCTIONS, SEVERITY, Condition, active_key, gather
+from fleet.errors import NotFoundError
 from fleet.ops_settings import AlertSettings
 from fleet.store.locking import locked
 from fleet.store.ops_models import Alert, AlertNotification
@@ -155,7 +156,7 @@ def evaluate(
     )
 
 
-class AlertNotFoundError(LookupError):
+class AlertNotFoundError(NotFoundError, LookupError):
     pass
 
 

@@ -1,5 +1,6 @@
-"""The fleet's HTTP API (FastAPI, OpenAPI at /api/v1/openapi.json). Routes stay thin: they
-call the fleet's services."""
+"""The fleet's HTTP API (FastAPI, OpenAPI at /api/v1/openapi.json) and the dashboard. Routes
+stay thin: they call the fleet's services (``fleet/services``); one handler answers the
+fleet's errors for both (``fleet/api/error_handler.py``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fleet.api import (
     auth,
     central,
     configuration,
+    error_handler,
     overview,
     packets,
     provisioning,
@@ -27,8 +29,7 @@ from fleet.api.deps import Viewer
 from fleet.api.schemas import errors
 from fleet.context import FleetContext
 from fleet.version import software_version
-from fleet.web import pages as dashboard
-from fleet.web import rollout_pages
+from fleet.web import dashboard
 
 API_PREFIX = "/api/v1"
 
@@ -69,8 +70,8 @@ def create_app(context: FleetContext) -> FastAPI:
     api.include_router(tokens.router)
     app.include_router(api)
     app.include_router(public_status.page_router)  # /status: the applicants' page
-    app.include_router(rollout_pages.router)  # /ui/rollouts...
     dashboard.install(app)  # / and /ui/...: the dashboard (fleet/web)
+    error_handler.install(app, page=dashboard.fleet_error_page)
     if context.settings.updates.repository is not None:
         from fleet.updates.serve import repository_app
 

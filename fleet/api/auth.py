@@ -1,18 +1,21 @@
-"""/api/v1/auth: log in and out of a web session, who am I, change my password."""
+"""/api/v1/auth: log in and out of a web session, who am I, change my password
+(``fleet/services/access.py``)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, Response, status
+from fastapi import APIRouter, Request, Response, status
 
-from fleet.access import sessions as web_sessions
-from fleet.access import users
-from fleet.access.passwords import verify_password
-from fleet.access.sessions import CSRF_COOKIE, SESSION_COOKIE
 from fleet.api.access_schemas import LoginRequest, LoginResult, Me, PasswordChange, UserPublic
-from fleet.api.deps import Context, DbSession, SignedIn, client_address
+from fleet.api.deps import (
+    Context,
+    DbSession,
+    SignedIn,
+    clear_session_cookies,
+    client_of,
+    set_session_cookies,
+)
 from fleet.api.schemas import errors
-from fleet.errors import AccessError, LockedOutError, LoginRefusedError
-from fleet.store.admin_models import User
+from fleet.services import access
 
 router = APIRouter(prefix="/auth", tags=["auth"])
 
@@ -27,40 +30,8 @@ def login(
 ) -> LoginResult:
     """Check username and password; set the session cookie (HttpOnly, SameSite=Lax) and the
     CSRF cookie. Failed logins are counted per username and per address, then locked out."""
-    try:
-        new = web_sessions.login(
-            session,
-            body.username,
-            body.password,
-            client_address=client_address(request),
-            user_agent=request.headers.get("user-agent", ""),
-            policy=context.session_policy,
-        )
-    except LockedOutError as exc:
-        context.metrics.logins.labels(outcome="locked").inc()
-        raise HTTPException(
-            status.HTTP_429_TOO_MANY_REQUESTS,
-            str(exc),
-            headers={"Retry-After": str(exc.retry_after)},
-        ) from None
-    except LoginRefusedError as exc:
-        context.metrics.logins.labels(outcome="failed").inc()
-        raise HTTPException(status.HTTP_401_UNAUTHORIZED, str(exc)) from None
-    context.metrics.logins.labels(outcome="ok").inc()
-    max_age = int(context.session_policy.lifetime.total_seconds())
-    secure = context.settings.secure_cookies
-    response.set_cookie(
-        SESSION_COOKIE,
-        new.session_id,
-        max_age=max_age,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
-    )
-    response.set_cookie(
-        CSRF_COOKIE, new.csrf_token, max_age=max_age, httponly=False, samesite="lax", secure=secure
-    )
+    new = access.login(session, context, body.username, body.password, client_of(request))
+    set_session_cookies(response, context, new)
     return LoginResult(
         user=UserPublic.of(new.user), csrf_token=new.csrf_token, expires_at=new.expires_at
     )
@@ -69,15 +40,13 @@ def login(
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT, responses=errors(401, 403))
 def logout(caller: SignedIn, session: DbSession, response: Response) -> None:
     """End this web session (with a bearer token there is nothing to end)."""
-    if caller.session_hash is not None:
-        web_sessions.logout(session, caller.session_hash, actor=caller.name)
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    access.logout(session, caller)
+    clear_session_cookies(response)
 
 
 @router.get("/me", response_model=Me, responses=errors(401))
 def me(caller: SignedIn, session: DbSession) -> Me:
-    user = session.get(User, caller.user_id) if caller.user_id is not None else None
+    user = access.user_of(session, caller)
     return Me(
         name=caller.name,
         role=caller.role.label,
@@ -92,16 +61,5 @@ def change_password(
 ) -> None:
     """Change your own password (ends all your web sessions, this one included, and revokes
     all your API tokens)."""
-    user = session.get(User, caller.user_id) if caller.user_id is not None else None
-    if user is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT, "the bootstrap token has no password"
-        )
-    if not verify_password(user.password_hash, body.current_password):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "the current password is wrong")
-    try:
-        users.update_user(session, user.username, actor=caller.name, password=body.new_password)
-    except AccessError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
-    response.delete_cookie(SESSION_COOKIE, path="/")
-    response.delete_cookie(CSRF_COOKIE, path="/")
+    access.change_password(session, caller, body.current_password, body.new_password)
+    clear_session_cookies(response)

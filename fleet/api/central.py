@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -23,18 +23,13 @@ from fleet.api.ops_schemas import (
     StatusEventPublic,
 )
 from fleet.api.schemas import PacketPublic, errors
-from fleet.application_status import ApplicationStatusError, StatusPost, UnknownPacketError
+from fleet.application_status import StatusPost
+from fleet.services.lookup import found
+from fleet.services.packets import packet_row
 from fleet.store.models import Packet
 from fleet.store.ops_models import ApplicationRecord
 
 router = APIRouter(prefix="/central", tags=["central"], responses=errors(401, 403, 404, 409))
-
-
-def _packet(session: Session, packet_id: str) -> Packet:
-    packet = session.get(Packet, packet_id)
-    if packet is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no packet {packet_id}")
-    return packet
 
 
 @router.get("/packets", response_model=list[PacketPublic])
@@ -57,7 +52,7 @@ def list_packets(
 
 @router.get("/packets/{packet_id}", response_model=PacketPublic)
 def get_packet(packet_id: str, session: DbSession, caller: Central) -> PacketPublic:
-    return PacketPublic.of(_packet(session, packet_id))
+    return PacketPublic.of(packet_row(session, packet_id))
 
 
 @router.get(
@@ -67,7 +62,7 @@ def get_packet(packet_id: str, session: DbSession, caller: Central) -> PacketPub
 )
 def get_envelope(packet_id: str, session: DbSession, context: Context, caller: Central) -> Response:
     """The sealed envelope as the station signed it; only the central key opens it."""
-    packet = _packet(session, packet_id)
+    packet = packet_row(session, packet_id)
     data = context.files.path(packet.path).read_bytes()
     return Response(data, media_type="application/vnd.ewp.sealed-packet")
 
@@ -75,7 +70,7 @@ def get_envelope(packet_id: str, session: DbSession, context: Context, caller: C
 @router.post("/packets/{packet_id}/processed", response_model=PacketPublic)
 def mark_processed(packet_id: str, session: DbSession, caller: Central) -> PacketPublic:
     """The central system has the packet: received -> processed (audited; again: no change)."""
-    packet = _packet(session, packet_id)
+    packet = packet_row(session, packet_id)
     if packet.state != "processed":
         packet.state = "processed"
         audit.record(
@@ -121,24 +116,19 @@ def post_application_status(
     changes nothing."""
     now = context.ops.clock()
     at: datetime = body.at or now
-    try:
-        record, changed = application_status.post_status(
-            session,
-            StatusPost(
-                application_number=body.application_number,
-                status=body.status,
-                reason=body.reason,
-                at=at if at.tzinfo else at.replace(tzinfo=now.tzinfo),
-                packet_id=body.packet_id,
-                passport_number=body.passport_number,
-            ),
-            actor=caller.name,
-            now=now,
-        )
-    except UnknownPacketError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except ApplicationStatusError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+    record, changed = application_status.post_status(
+        session,
+        StatusPost(
+            application_number=body.application_number,
+            status=body.status,
+            reason=body.reason,
+            at=at if at.tzinfo else at.replace(tzinfo=now.tzinfo),
+            packet_id=body.packet_id,
+            passport_number=body.passport_number,
+        ),
+        actor=caller.name,
+        now=now,
+    )
     session.commit()
     if changed:
         context.ops.publish_application_statuses([record.application_number])
@@ -150,7 +140,7 @@ def post_application_status(
 def get_application_status(
     application_number: str, session: DbSession, caller: Central
 ) -> ApplicationStatusPublic:
-    record = session.get(ApplicationRecord, application_number)
-    if record is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no application {application_number}")
+    record = found(
+        session, ApplicationRecord, application_number, f"no application {application_number}"
+    )
     return _public(session, record)

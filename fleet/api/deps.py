@@ -20,15 +20,16 @@ import logging
 from collections.abc import Callable, Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Request, Response, status
 from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from fleet.access import sessions as web_sessions
 from fleet.access import tokens
-from fleet.access.sessions import CSRF_HEADER, SESSION_COOKIE
+from fleet.access.sessions import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, NewSession
 from fleet.context import FleetContext
 from fleet.roles import Principal, Role
+from fleet.services.access import Client
 
 security = logging.getLogger("ewp.security")
 
@@ -75,6 +76,33 @@ ReadSession = Annotated[Session, Depends(get_read_session)]
 
 def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
+
+
+def client_of(request: Request) -> Client:
+    return Client(client_address(request), request.headers.get("user-agent", ""))
+
+
+def set_session_cookies(response: Response, context: FleetContext, new: NewSession) -> None:
+    """The session cookie (HttpOnly, SameSite=Lax) and the CSRF cookie of a new web session."""
+    max_age = int(context.session_policy.lifetime.total_seconds())
+    secure = context.settings.secure_cookies
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.session_id,
+        max_age=max_age,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
+    )
+    response.set_cookie(
+        CSRF_COOKIE, new.csrf_token, max_age=max_age, httponly=False, samesite="lax", secure=secure
+    )
+
+
+def clear_session_cookies(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    response.delete_cookie(CSRF_COOKIE, path="/")
 
 
 def _unauthorised(detail: str) -> HTTPException:
@@ -161,3 +189,6 @@ ReleaseManager = Annotated[Principal, Depends(require_role(Role.RELEASE_MANAGER)
 Central = Annotated[Principal, Depends(require_role(Role.CENTRAL))]
 AdminUser = Annotated[Principal, Depends(require_role(Role.ADMIN))]
 Admin = Depends(require_role(Role.ADMIN))
+
+# An alert's id in a path (the API's and the dashboard's).
+AlertId = Annotated[int, Path(ge=1, le=2**62)]

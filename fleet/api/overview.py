@@ -1,4 +1,4 @@
-"""/api/v1/summary, /api/v1/rejections and /api/v1/health."""
+"""/api/v1/summary, /api/v1/rejections and /api/v1/health (``fleet/services/summary.py``)."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel
-from sqlalchemy import case, func, select
 
 from fleet.api.deps import ReadSession, Viewer
-from fleet.api.schemas import RejectionPublic, StationCount, Summary, errors
-from fleet.store.models import Rejection, Station, StationPacketCount
+from fleet.api.schemas import RejectionPublic, Summary, errors
+from fleet.services import summary as totals
 from fleet.version import software_version
 
 router = APIRouter(tags=["overview"])
@@ -36,41 +35,8 @@ def summary(
 ) -> Summary:
     """Fleet totals, and the packets of a page of the stations in station id order (those of
     the page that have packets)."""
-    stations, online = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Station.online, 1), else_=0)), 0))
-    ).one()
-    counts = StationPacketCount
-    packets, total_bytes, resends = session.execute(
-        select(
-            func.coalesce(func.sum(counts.packets), 0),
-            func.coalesce(func.sum(counts.bytes), 0),
-            func.coalesce(func.sum(counts.resends), 0),
-        )
-    ).one()
-    rejections = session.scalar(select(func.count()).select_from(Rejection)) or 0
-    page = (
-        select(Station.station_id)
-        .order_by(Station.station_id)
-        .limit(per_station_limit)
-        .offset(per_station_offset)
-        .scalar_subquery()
-    )
-    per_station = [
-        StationCount(station_id=sid, packets=n, last_seq=last)
-        for sid, n, last in session.execute(
-            select(counts.station_id, counts.packets, counts.last_seq)
-            .where(counts.station_id.in_(page), counts.packets > 0)
-            .order_by(counts.station_id)
-        )
-    ]
-    return Summary(
-        stations=stations,
-        stations_online=online,
-        packets=int(packets),
-        packet_bytes=int(total_bytes),
-        resends_acknowledged=int(resends),
-        rejections=rejections,
-        per_station=per_station,
+    return totals.summary(
+        session, per_station_limit=per_station_limit, per_station_offset=per_station_offset
     )
 
 
@@ -78,5 +44,4 @@ def summary(
 def rejections(
     caller: Viewer, session: ReadSession, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[RejectionPublic]:
-    rows = session.scalars(select(Rejection).order_by(Rejection.id.desc()).limit(limit)).all()
-    return [RejectionPublic.model_validate(r, from_attributes=True) for r in rows]
+    return totals.rejections(session, limit=limit)

@@ -1,15 +1,14 @@
-"""/api/v1/packets: sealed packets received from stations."""
+"""/api/v1/packets: sealed packets received from stations (``fleet/services/packets.py``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
-from sqlalchemy import select
+from fastapi import APIRouter, Query, Response
 
 from fleet.api.deps import Central, Context, DbSession, Viewer
 from fleet.api.schemas import PacketPublic, errors
-from fleet.store.models import Packet
+from fleet.services import packets
 
 router = APIRouter(prefix="/packets", tags=["packets"])
 
@@ -26,23 +25,14 @@ def list_packets(
     ] = False,
 ) -> list[PacketPublic]:
     """In arrival order; for one station (``station_id``), by its sequence numbers."""
-    if station_id is None:
-        order = [Packet.received_at, Packet.packet_id]
-        query = select(Packet)
-    else:
-        order = [Packet.seq, Packet.packet_id]
-        query = select(Packet).where(Packet.station_id == station_id)
-    query = query.order_by(*(column.desc() for column in order) if newest_first else order)
-    rows = session.scalars(query.limit(limit).offset(offset)).all()
-    return [PacketPublic.of(p) for p in rows]
+    return packets.list_packets(
+        session, station_id=station_id, limit=limit, offset=offset, newest_first=newest_first
+    )
 
 
 @router.get("/{packet_id}", response_model=PacketPublic, responses=errors(401, 403, 404))
 def get_packet(packet_id: str, caller: Viewer, session: DbSession) -> PacketPublic:
-    packet = session.get(Packet, packet_id)
-    if packet is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no packet {packet_id}")
-    return PacketPublic.of(packet)
+    return packets.get_packet(session, packet_id)
 
 
 @router.get(
@@ -59,8 +49,5 @@ def get_packet(packet_id: str, caller: Viewer, session: DbSession) -> PacketPubl
 def get_envelope(packet_id: str, caller: Central, session: DbSession, context: Context) -> Response:
     """The sealed envelope as the station signed it (only the central system can open it).
     The central role only: it is a bulk copy of sealed biometric data, even if unreadable here."""
-    packet = session.get(Packet, packet_id)
-    if packet is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no packet {packet_id}")
-    data = context.files.path(packet.path).read_bytes()
+    data = packets.envelope(session, context, packet_id)
     return Response(data, media_type="application/vnd.ewp.sealed-packet")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Response, status
+from fastapi import APIRouter, Response
 
 from fleet import provisioning
 from fleet.api.deps import Context, DbSession
 from fleet.api.schemas import errors
-from fleet.errors import BrokerAdminError, ClaimRefusedError
+from fleet.errors import NotFoundError
 from protocol.provisioning import CA_PATH, ClaimRequest, ClaimResponse
 
 router = APIRouter(prefix="/provisioning", tags=["provisioning"])
@@ -16,19 +16,14 @@ router = APIRouter(prefix="/provisioning", tags=["provisioning"])
 @router.post("/claim", response_model=ClaimResponse, responses=errors(403, 422, 502))
 def claim(body: ClaimRequest, session: DbSession, context: Context) -> ClaimResponse:
     """Spend a claim token (no other credentials: the token is the credential)."""
-    try:
-        return provisioning.claim_station(
-            session,
-            context.broker_admin(),
-            body,
-            broker=context.broker_for_stations,
-            central_key=context.central_key,
-            fleet_url=context.settings.service.public_url,
-        )
-    except ClaimRefusedError as exc:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from None
-    except BrokerAdminError as exc:
-        raise HTTPException(status.HTTP_502_BAD_GATEWAY, str(exc)) from None
+    return provisioning.claim_station(
+        session,
+        context.broker_admin(),
+        body,
+        broker=context.broker_for_stations,
+        central_key=context.central_key,
+        fleet_url=context.settings.service.public_url,
+    )
 
 
 class PemResponse(Response):
@@ -48,5 +43,5 @@ def ca_certificate(context: Context) -> PemResponse:
     claim token carries before it trusts anything else from here."""
     pem = context.ca_certificate
     if pem is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, "this fleet has no TLS set up")
+        raise NotFoundError("this fleet has no TLS set up")
     return PemResponse(pem)

@@ -1,21 +1,16 @@
-"""/api/v1/reconciliation: what each station created against what the fleet received."""
+"""/api/v1/reconciliation: what each station created against what the fleet received
+(``fleet/services/reconciliation.py``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
-from sqlalchemy import select
+from fastapi import APIRouter, Query
 
 from fleet.api.deps import DbSession, Viewer
-from fleet.api.ops_schemas import (
-    ReconciliationDayPublic,
-    ReconciliationPublic,
-    StationReconciliation,
-)
+from fleet.api.ops_schemas import ReconciliationPublic, StationReconciliation
 from fleet.api.schemas import errors
-from fleet.store.models import Station
-from fleet.store.ops_models import ReconciliationDayRow, ReconciliationState
+from fleet.services import reconciliation
 
 router = APIRouter(tags=["reconciliation"], responses=errors(401, 403, 404))
 
@@ -27,10 +22,7 @@ def list_reconciliation(
     gaps_only: Annotated[bool, Query(description="only stations with lost packets")] = False,
 ) -> list[ReconciliationPublic]:
     """Every station that reported: created, received, waiting, lost."""
-    query = select(ReconciliationState).order_by(ReconciliationState.station_id)
-    if gaps_only:
-        query = query.where(ReconciliationState.lost_total > 0)
-    return [ReconciliationPublic.of(state) for state in session.scalars(query)]
+    return reconciliation.list_reconciliation(session, gaps_only=gaps_only)
 
 
 @router.get("/stations/{station_id}/reconciliation", response_model=StationReconciliation)
@@ -42,22 +34,6 @@ def get_station_reconciliation(
     gaps_only: bool = False,
 ) -> StationReconciliation:
     """Per Bangkok day, newest first."""
-    if session.get(Station, station_id) is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no station {station_id}")
-    state = session.get(ReconciliationState, station_id)
-    if state is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            f"station {station_id} has not reported yet (every 10 minutes while connected)",
-        )
-    query = (
-        select(ReconciliationDayRow)
-        .where(ReconciliationDayRow.station_id == station_id)
-        .order_by(ReconciliationDayRow.day.desc())
+    return reconciliation.station_reconciliation(
+        session, station_id, since=since, gaps_only=gaps_only
     )
-    if since is not None:
-        query = query.where(ReconciliationDayRow.day >= since)
-    if gaps_only:
-        query = query.where(ReconciliationDayRow.lost > 0)
-    days = [ReconciliationDayPublic.of(row) for row in session.scalars(query)]
-    return StationReconciliation(**ReconciliationPublic.of(state).model_dump(), days=days)

@@ -1,14 +1,12 @@
 """/api/v1/rollouts: software rollouts — create, follow, pause, resume, cancel, approve, roll
 back. Changes need the release-manager role and are audited (fleet/updates/rollouts.py); the
-rollout engine acts on them at once."""
+rollout engine acts on them at once (``fleet/services/rollouts.py``)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query, status
 
 from fleet.api.deps import Context, DbSession, ReadSession, ReleaseManager, Viewer
 from fleet.api.rollout_schemas import (
@@ -19,29 +17,10 @@ from fleet.api.rollout_schemas import (
     summary_of,
 )
 from fleet.api.schemas import errors
-from fleet.context import FleetContext
-from fleet.roles import Principal
-from fleet.store.rollout_models import Rollout
-from fleet.updates import rollout_views, rollouts
-from fleet.updates.rollouts import RolloutConflictError, RolloutError, UnknownRolloutError
+from fleet.services import rollouts
+from fleet.updates import rollout_views
 
 router = APIRouter(prefix="/rollouts", tags=["rollouts"], responses=errors(401, 403))
-
-
-def http_error(exc: RolloutError) -> HTTPException:
-    """One mapping for the API and the dashboard."""
-    if isinstance(exc, UnknownRolloutError):
-        return HTTPException(status.HTTP_404_NOT_FOUND, str(exc))
-    if isinstance(exc, RolloutConflictError):
-        return HTTPException(status.HTTP_409_CONFLICT, str(exc))
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc))
-
-
-def _public(session: Session, rollout_id: str) -> RolloutPublic:
-    try:
-        return RolloutPublic.of(rollout_views.view(session, rollout_id))
-    except RolloutError as exc:
-        raise http_error(exc) from None
 
 
 @router.get("")
@@ -60,77 +39,40 @@ def list_rollouts(
 def get_rollout(rollout_id: str, session: ReadSession, caller: Viewer) -> RolloutPublic:
     """The rollout, its phases (with the soak comparison) and every targeted station's state;
     ``halt_reason`` says why a halted rollout stopped."""
-    return _public(session, rollout_id)
+    return rollouts.get_rollout(session, rollout_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=errors(409, 422))
 def create_rollout(
     body: RolloutCreate, session: DbSession, context: Context, caller: ReleaseManager
 ) -> RolloutPublic:
-    try:
-        release = rollouts.resolve_release(
-            context.release_catalog, body.component, body.version, body.target
-        )
-        rollout = rollouts.create(
-            session,
-            release=release,
-            selector=body.selector,
-            plan=body.plan,
-            actor=caller.name,
-            now=context.ops.clock(),
-        )
-        session.commit()
-    except RolloutError as exc:
-        raise http_error(exc) from None
-    context.rollouts.wake()
-    return _public(session, rollout.rollout_id)
+    rollout_id = rollouts.create(session, context, body, actor=caller.name)
+    return rollouts.get_rollout(session, rollout_id)
 
 
-def _change(
-    session: Session,
-    context: FleetContext,
-    caller: Principal,
-    rollout_id: str,
-    change: Callable[..., Rollout],
-) -> RolloutPublic:
-    try:
-        change(session, rollout_id, actor=caller.name, now=context.ops.clock())
-        session.commit()
-    except RolloutError as exc:
-        raise http_error(exc) from None
-    context.rollouts.wake()
-    return _public(session, rollout_id)
+# Pause, resume, cancel and approve: one route each, alike but for the action.
+ACTIONS: dict[str, str | None] = {
+    "pause": "No new offers, no phase changes, no timeouts until resumed.",
+    "resume": None,
+    "cancel": "Offers not yet installed are cancelled; stations not yet offered never are.",
+    "approve": "Start the next phase of a rollout waiting for approval.",
+}
 
 
-@router.post("/{rollout_id}/pause", responses=errors(404, 409))
-def pause_rollout(
-    rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
-) -> RolloutPublic:
-    """No new offers, no phase changes, no timeouts until resumed."""
-    return _change(session, context, caller, rollout_id, rollouts.pause)
+def _action_route(action: str, doc: str | None) -> None:
+    def route(
+        rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
+    ) -> RolloutPublic:
+        rollouts.act(session, context, rollout_id, action, actor=caller.name)
+        return rollouts.get_rollout(session, rollout_id)
+
+    route.__name__ = route.__qualname__ = f"{action}_rollout"
+    route.__doc__ = doc
+    router.post(f"/{{rollout_id}}/{action}", responses=errors(404, 409))(route)
 
 
-@router.post("/{rollout_id}/resume", responses=errors(404, 409))
-def resume_rollout(
-    rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
-) -> RolloutPublic:
-    return _change(session, context, caller, rollout_id, rollouts.resume)
-
-
-@router.post("/{rollout_id}/cancel", responses=errors(404, 409))
-def cancel_rollout(
-    rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
-) -> RolloutPublic:
-    """Offers not yet installed are cancelled; stations not yet offered never are."""
-    return _change(session, context, caller, rollout_id, rollouts.cancel)
-
-
-@router.post("/{rollout_id}/approve", responses=errors(404, 409))
-def approve_rollout(
-    rollout_id: str, session: DbSession, context: Context, caller: ReleaseManager
-) -> RolloutPublic:
-    """Start the next phase of a rollout waiting for approval."""
-    return _change(session, context, caller, rollout_id, rollouts.approve)
+for _action, _doc in ACTIONS.items():
+    _action_route(_action, _doc)
 
 
 @router.post(
@@ -145,19 +87,13 @@ def rollback_rollout(
 ) -> RolloutPublic:
     """A new rollout of the previous version to every station this one offered its release
     to (downgrade allowed); this one is cancelled first if it is still going."""
-    try:
-        back = rollouts.roll_back(
-            session,
-            rollout_id,
-            catalog=context.release_catalog,
-            actor=caller.name,
-            now=context.ops.clock(),
-            version=body.version,
-            target=body.target,
-            timeout_s=body.timeout_s,
-        )
-        session.commit()
-    except RolloutError as exc:
-        raise http_error(exc) from None
-    context.rollouts.wake()
-    return _public(session, back.rollout_id)
+    back = rollouts.roll_back(
+        session,
+        context,
+        rollout_id,
+        actor=caller.name,
+        version=body.version,
+        target=body.target,
+        timeout_s=body.timeout_s,
+    )
+    return rollouts.get_rollout(session, back)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, status
 
 from fleet.access import users
 from fleet.api.access_schemas import UserCreate, UserPublic, UserUpdate
 from fleet.api.deps import AdminUser, DbSession
 from fleet.api.schemas import errors
-from fleet.errors import AccessError, LastAdminError, UnknownUserError, UserExistsError
 from fleet.roles import Role
 
 router = APIRouter(prefix="/users", tags=["users"])
@@ -26,28 +25,20 @@ def list_users(caller: AdminUser, session: DbSession) -> list[UserPublic]:
     responses=errors(401, 403, 409, 422),
 )
 def create_user(body: UserCreate, caller: AdminUser, session: DbSession) -> UserPublic:
-    try:
-        user = users.create_user(
-            session,
-            body.username,
-            body.password,
-            role=Role.parse(body.role),
-            actor=caller.name,
-            display_name=body.display_name,
-        )
-    except UserExistsError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except AccessError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    user = users.create_user(
+        session,
+        body.username,
+        body.password,
+        role=Role.parse(body.role),
+        actor=caller.name,
+        display_name=body.display_name,
+    )
     return UserPublic.of(user)
 
 
 @router.get("/{username}", response_model=UserPublic, responses=errors(401, 403, 404))
 def get_user(username: str, caller: AdminUser, session: DbSession) -> UserPublic:
-    try:
-        return UserPublic.of(users.get_user(session, username))
-    except UnknownUserError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    return UserPublic.of(users.get_user(session, username))
 
 
 @router.patch("/{username}", response_model=UserPublic, responses=errors(401, 403, 404, 409, 422))
@@ -56,20 +47,13 @@ def update_user(
 ) -> UserPublic:
     """Change role, display name, password, or disable; ends the user's web sessions when the
     role, password or enabled state changes. The last enabled admin cannot be demoted."""
-    try:
-        user = users.update_user(
-            session,
-            username,
-            actor=caller.name,
-            role=Role.parse(body.role) if body.role is not None else None,
-            disabled=body.disabled,
-            display_name=body.display_name,
-            password=body.password,
-        )
-    except UnknownUserError as exc:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
-    except LastAdminError as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
-    except AccessError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    user = users.update_user(
+        session,
+        username,
+        actor=caller.name,
+        role=Role.parse(body.role) if body.role is not None else None,
+        disabled=body.disabled,
+        display_name=body.display_name,
+        password=body.password,
+    )
     return UserPublic.of(user)

@@ -24,7 +24,7 @@ from fleet.configuration.layers import (
     merge_for,
     validate,
 )
-from fleet.errors import UnknownStationError
+from fleet.errors import NotFoundError, UnknownStationError
 from fleet.store.locking import locked_or_created, serialised
 from fleet.store.models import Station
 from fleet.store.ops_models import ConfigLayer, ConfigLayerRevision, StationConfigState, StationTag
@@ -193,7 +193,7 @@ def delete_layer(
     serialise_changes(session)
     layer = session.get(ConfigLayer, (scope, target))
     if layer is None:
-        raise LookupError(f"no {scope} configuration for {target}")
+        raise NotFoundError(f"no {scope} configuration for {target}")
     stations = _check_all(session, scope, target, None)
     session.delete(layer)
     states = _revise(

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from fleet.errors import FleetError
+from fleet.errors import InvalidError
 from fleet.store.models import Station
 from fleet.store.ops_models import ConfigLayer, StationTag
 from protocol import topics
@@ -31,7 +31,7 @@ class Problem:
     station_id: str | None = None
 
 
-class ConfigRefusedError(FleetError):
+class ConfigRefusedError(InvalidError):
     """A configuration that does not validate: ``problems`` name each key."""
 
     def __init__(self, message: str, problems: list[Problem]) -> None:

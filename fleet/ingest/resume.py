@@ -90,10 +90,10 @@ class ResumeQueries(IngestCore):
             len(entries),
             sum(1 for e in entries if e.held),
         )
-        return receipts, _answers(entries)
+        return receipts, answers_for(entries)
 
 
-def _answers(entries: list[HeldChunks]) -> list[ResumeAnswer]:
+def answers_for(entries: list[HeldChunks]) -> list[ResumeAnswer]:
     """``entries`` in as few answers as fit ``ANSWER_BYTES`` each (none for no entries)."""
     answers: list[list[HeldChunks]] = []
     size = ANSWER_BYTES

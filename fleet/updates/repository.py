@@ -10,7 +10,6 @@ it changes only through the offline ``sign_root`` step (fleet/updates/keys.py).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import shutil
 from dataclasses import dataclass
@@ -167,11 +166,3 @@ class FileRepository(Repository):
             raise UpdateError(f"no target {target_path!r} in the repository")
         directory, _, name = target_path.rpartition("/")
         return self.targets_dir / directory / f"{info.hashes['sha256']}.{name}"
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from fleet import audit
-from fleet.errors import FleetError
+from fleet.errors import ConflictError, InvalidError, NotFoundError
 from fleet.store.models import Station
 from fleet.store.ops_models import StationTag
 from fleet.store.rollout_models import Rollout, RolloutPhase, RolloutStation
@@ -29,22 +29,21 @@ from protocol.updates import FINAL_STATES, ROLLOUT_ID_RE, VERSION_RE, version_ke
 log = logging.getLogger(__name__)
 
 ACTIVE_STATES = ("running", "paused", "waiting-approval")
-ENDED_STATES = ("halted", "cancelled", "completed")
 # A station's rollout state that counts against the error threshold.
 FAILED_STATES = frozenset({"failed", "rolled-back", "refused", "timed-out"})
 # Reached by the station (or decided by the fleet): nothing more will happen to it.
 DONE_STATES = FINAL_STATES | {"timed-out", "skipped"}
 
 
-class RolloutError(FleetError):
+class RolloutError(InvalidError):
     """A rollout request that cannot be honoured (its message says why)."""
 
 
-class UnknownRolloutError(RolloutError):
+class UnknownRolloutError(NotFoundError, RolloutError):
     pass
 
 
-class RolloutConflictError(RolloutError):
+class RolloutConflictError(ConflictError, RolloutError):
     """The rollout is not in a state that allows this (e.g. resuming a completed rollout)."""
 
 

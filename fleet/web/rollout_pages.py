@@ -1,28 +1,24 @@
 """The dashboard's rollout pages: the list, and one rollout (phases, per-station state, why it
 halted, the soak comparison), with pause, resume, cancel, approve and roll back for release
-managers. They call the rollout service (fleet/updates/rollouts.py) as the API does, and use
-the API's one error mapping (``fleet.api.rollouts.http_error``)."""
+managers. They call the rollout service (``fleet/services/rollouts.py``) as the API does; a
+refusal shows the rollout again with why, at the status the API would answer."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from fleet.api import rollouts as rollouts_api
 from fleet.api.deps import Context, DbSession, ReadSession
-from fleet.updates import rollout_views, rollouts
-from fleet.updates.rollouts import RolloutError, UnknownRolloutError
-from fleet.web.access import Lang, PageError, ReleaseManagerPage, ViewerPage
+from fleet.api.error_handler import status_of
+from fleet.errors import NotFoundError
+from fleet.services import rollouts
+from fleet.updates import rollout_views
+from fleet.updates.rollouts import RolloutError
+from fleet.web.access import Lang, ReleaseManagerPage, ViewerPage
 from fleet.web.i18n import translate
-from fleet.web.pages import render
+from fleet.web.rendering import render
 
 router = APIRouter(include_in_schema=False)
-ACTIONS = {
-    "pause": rollouts.pause,
-    "resume": rollouts.resume,
-    "cancel": rollouts.cancel,
-    "approve": rollouts.approve,
-}
 
 
 @router.get("/ui/rollouts")
@@ -48,10 +44,7 @@ def _rollout_page(
     problem: str | None = None,
     status_code: int = 200,
 ) -> HTMLResponse:
-    try:
-        view = rollout_views.view(session, rollout_id)
-    except UnknownRolloutError as exc:
-        raise PageError(404, "error-not-found", what=str(exc)) from None
+    view = rollout_views.view(session, rollout_id)
     return render(
         request,
         "rollout.html",
@@ -93,23 +86,16 @@ def rollout_action(
 ) -> HTMLResponse | RedirectResponse:
     """Pause, resume, cancel, approve or roll back, then back to the rollout (the rollback's
     page for a rollback)."""
-    who, now = caller.principal.name, context.ops.clock()
+    who = caller.principal.name
     target = rollout_id
     try:
         if action == "rollback":
-            target = rollouts.roll_back(
-                session, rollout_id, catalog=context.release_catalog, actor=who, now=now
-            ).rollout_id
-        elif action in ACTIONS:
-            ACTIONS[action](session, rollout_id, actor=who, now=now)
+            target = rollouts.roll_back(session, context, rollout_id, actor=who)
         else:
-            raise PageError(404, "error-not-found", what=action)
-        session.commit()
+            rollouts.act(session, context, rollout_id, action, actor=who)
     except RolloutError as exc:
-        session.rollback()
-        error: HTTPException = rollouts_api.http_error(exc)
-        if error.status_code == status.HTTP_404_NOT_FOUND:
-            raise PageError(404, "error-not-found", what=str(exc)) from None
+        if isinstance(exc, NotFoundError):
+            raise
         reason = translate("rollout-refused", lang, reason=str(exc))
         return _rollout_page(
             request,
@@ -118,7 +104,6 @@ def rollout_action(
             session,
             rollout_id,
             problem=reason,
-            status_code=error.status_code,
+            status_code=status_of(exc) or status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
-    context.rollouts.wake()
     return RedirectResponse(f"/ui/rollouts/{target}", status_code=status.HTTP_303_SEE_OTHER)

@@ -19,7 +19,7 @@ from fleet.access.users import create_user
 from fleet.fleet_view import FleetView
 from fleet.roles import Role
 from fleet.store.models import Station
-from fleet.web import pages, thailand_map
+from fleet.web import overview_pages, thailand_map
 from tests.fleet.api_helpers import api_rig
 from tests.fleet.ops_helpers import add_station, heartbeat
 
@@ -126,7 +126,7 @@ def test_the_overview_of_a_large_fleet_lists_the_stations_needing_attention_firs
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(thailand_map, "MARKERS_MAX", 3)
-    monkeypatch.setattr(pages, "OVERVIEW_ROWS", 2)
+    monkeypatch.setattr(overview_pages, "OVERVIEW_ROWS", 2)
     with api_rig(tmp_path) as rig:
         for n in range(5):
             add_station(rig.sessions, f"ct-{n:02d}")

@@ -7,13 +7,14 @@ import json
 
 from sqlalchemy import select
 
+from fleet.ingest.resume import ANSWER_BYTES, answers_for
 from fleet.store.models import Packet, Rejection
 from protocol import topics
-from protocol.bounds import MAX_OPEN_PACKETS, MAX_PAYLOAD
-from protocol.chunks import chunk_count, split_packet
+from protocol.bounds import MAX_CHUNKS, MAX_OPEN_PACKETS, MAX_PAYLOAD
+from protocol.chunks import MAX_CHUNK_MESSAGE_SIZE, chunk_count, split_packet
 from protocol.envelope import SealedPacket
 from protocol.messages import Receipt, parse_message
-from protocol.resume import ResumeAnswer
+from protocol.resume import HeldChunks, ResumeAnswer
 from tests.fleet.conftest import OpsRig
 from tests.fleet.test_ingest import packet
 from tests.fleet.test_ingest_dispatch import register_signing
@@ -135,3 +136,16 @@ def test_oversized_malformed_and_foreign_queries_are_refused(rig: OpsRig) -> Non
     rig.station("st-gone", state="revoked")
     assert rig.ingest.dispatch([query("st-gone", p)]) == []
     assert "unregistered" in rejections(rig)
+
+
+def test_a_large_answer_goes_out_in_messages_the_broker_takes() -> None:
+    # The worst case: every queried packet of 4,096 chunks holds every other one.
+    entries = [
+        HeldChunks.of(f"{n:032x}", set(range(0, MAX_CHUNKS, 2))) for n in range(MAX_OPEN_PACKETS)
+    ]
+    answers = answers_for(entries)
+    assert len(answers) > 1
+    assert all(len(a.to_payload()) <= ANSWER_BYTES + 1024 for a in answers)
+    assert max(len(a.to_payload()) for a in answers) < MAX_CHUNK_MESSAGE_SIZE
+    assert [e for a in answers for e in a.packets] == entries
+    assert answers_for([]) == []

@@ -123,7 +123,7 @@ class FleetAnswers:
         if answer is None:
             return
         for entry in answer.packets:
-            count = self._asked.pop(entry.packet_id, None)
+            count = self._asked.get(entry.packet_id)
             if count is None:
                 log.info("resume answer about packet %s not asked about", entry.packet_id)
                 continue
@@ -131,6 +131,7 @@ class FleetAnswers:
             if held and max(held) >= count:
                 log.warning("resume answer names chunks beyond packet %s's", entry.packet_id)
                 continue
+            del self._asked[entry.packet_id]  # one answer per question
             wire.debug("<- resume %s: fleet holds %d of %d", entry.packet_id, len(held), count)
             upload = self._sender.uploads.get(entry.packet_id)
             if upload is not None:

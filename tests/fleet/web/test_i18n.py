@@ -43,7 +43,12 @@ def test_every_message_has_both_languages_with_the_same_placeholders() -> None:
 
 def test_every_key_the_pages_use_exists() -> None:
     used: set[str] = set()
-    for path in [*WEB.glob("templates/*.html"), *WEB.glob("*pages.py"), WEB / "access.py"]:
+    for path in [
+        *WEB.glob("templates/*.html"),
+        *WEB.glob("*pages.py"),
+        WEB / "access.py",
+        WEB / "rendering.py",
+    ]:
         text = path.read_text(encoding="utf-8")
         used |= set(re.findall(r"""\bt\(\s*["']([a-z0-9-]+)["']\s*[,)]""", text))
         used |= set(re.findall(r'translate\(\s*"([a-z0-9-]+)"\s*[,)]', text))
