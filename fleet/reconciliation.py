@@ -48,6 +48,12 @@ class DayView:
     pending: set[int]
 
 
+def ranges_text(stored: str) -> str:
+    """Sequence numbers stored as JSON ranges (``[[2, 2], [5, 7]]``), as people read them
+    (``2,5-7``)."""
+    return format_ranges(tuple(r) for r in json.loads(stored))
+
+
 def _days(report: ReconciliationReport) -> list[DayView]:
     return [DayView(d.day, expand_ranges(d.seqs), expand_ranges(d.pending)) for d in report.days]
 

@@ -40,6 +40,7 @@ T = TypeVar("T")
 READ_SIZE = 16384
 SLICES_PER_S = 20  # a capped link passes data in slices of a twentieth of a second
 BUFFER_S = 1.0  # a capped link buffers this much link time beyond what is on the wire
+MAX_JITTER = 0.9  # a periodic reset never comes sooner than a tenth of its interval
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class LinkProfile:
     bandwidth_bps: float = 0.0  # bytes per second per direction; 0 = unlimited
     drop_rate: float = 0.0  # chance per second that a connection is reset
     reset_every_s: float = 0.0  # every open connection is reset about this often; 0 = never
-    reset_jitter: float = 0.1  # each interval drawn uniformly within this fraction of it
+    reset_jitter: float = 0.1  # each interval drawn uniformly within this fraction (<= 0.9)
 
 
 @dataclass
@@ -166,7 +167,10 @@ class FaultyLink:
 
     def next_reset_interval(self) -> float:
         """Seconds to the next periodic reset: ``reset_every_s`` give or take its jitter."""
-        every, jitter = self.profile.reset_every_s, min(max(self.profile.reset_jitter, 0.0), 1.0)
+        every, jitter = (
+            self.profile.reset_every_s,
+            min(max(self.profile.reset_jitter, 0.0), MAX_JITTER),
+        )
         return every * (1 + self._rng.uniform(-jitter, jitter))
 
     async def _periodic_resets(self) -> None:

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from ewp.cli import fleet_access, fleet_audit, fleet_quarantine, fleet_stations
-from ewp.cli.fleet_host import ConfigOption, fleet_settings, open_context
+from ewp.cli.fleet_host import ConfigOption, fleet_context, fleet_settings, open_context
 
 app = typer.Typer(no_args_is_help=True)
 app.add_typer(fleet_stations.app, name="station")
@@ -178,12 +178,9 @@ def ingest(
 
     process = name or socket.gethostname().split(".")[0].lower()
     client_ids = ingest_client_ids(workers, process)  # a bad name fails before anything starts
-    context = open_context(config)
     if retire:
-        try:
+        with fleet_context(config) as context:
             retire_sessions(context.service_login, client_ids)
-        finally:
-            context.close()
         typer.echo(f"retired {len(client_ids)} ingest session(s): {', '.join(client_ids)}")
         return
-    run_ingest_only(context, workers, process)
+    run_ingest_only(open_context(config), workers, process)

@@ -34,7 +34,7 @@ def network(
         float, typer.Option(min=0, help="reset every open connection about this often; 0 = never")
     ] = 0.0,
     reset_jitter: Annotated[
-        float, typer.Option(min=0, max=1, help="each reset interval within this fraction of it")
+        float, typer.Option(min=0, max=0.9, help="each reset interval within this fraction of it")
     ] = 0.1,
     seed: Annotated[
         int | None, typer.Option(help="makes drops and reset jitter repeatable (default: by name)")

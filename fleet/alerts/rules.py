@@ -3,7 +3,6 @@ condition now."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -14,9 +13,9 @@ from sqlalchemy.orm import Session
 from fleet.alerts.service_hours import service_seconds
 from fleet.health.reads import StationGlance, StationHealth, all_station_health, station_glances
 from fleet.ops_settings import AlertSettings, RuleName
+from fleet.reconciliation import ranges_text
 from fleet.store.models import StationEventRow
 from fleet.store.ops_models import Alert, ReconciliationDayRow, ReconciliationState
-from protocol.ops_messages import format_ranges
 
 Detail = dict[str, str | int | float | bool | None]
 
@@ -173,7 +172,7 @@ def _reconciliation_gap(inputs: Inputs) -> Iterable[Condition]:
         if gap is None:
             continue
         state, days = gap
-        seqs = format_ranges(tuple(r) for r in json.loads(state.lost_seqs))
+        seqs = ranges_text(state.lost_seqs)
         yield Condition(
             "reconciliation-gap",
             station.station_id,

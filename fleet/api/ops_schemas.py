@@ -10,8 +10,9 @@ from typing import Literal
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from fleet.api.schemas import ReadOff, Strict, shown_from
+from fleet.reconciliation import ranges_text
 from fleet.store.ops_models import Alert, ReconciliationDayRow, ReconciliationState
-from protocol.ops_messages import ApplicationState, format_ranges
+from protocol.ops_messages import ApplicationState
 
 # -- alerts ------------------------------------------------------------------------------------
 
@@ -126,10 +127,6 @@ class StationConfigPublic(BaseModel):
 # -- reconciliation ----------------------------------------------------------------------------
 
 
-def _ranges(text: str) -> str:
-    return format_ranges(tuple(r) for r in json.loads(text))
-
-
 class ReconciliationDayPublic(BaseModel):
     day: str = Field(description="YYYY-MM-DD, Asia/Bangkok")
     created: int = Field(description="packets the station created that day")
@@ -142,7 +139,7 @@ class ReconciliationDayPublic(BaseModel):
 
     @classmethod
     def of(cls, row: ReconciliationDayRow) -> ReconciliationDayPublic:
-        return shown_from(cls, row, lost_seqs=_ranges(row.lost_seqs))
+        return shown_from(cls, row, lost_seqs=ranges_text(row.lost_seqs))
 
 
 class ReconciliationPublic(BaseModel):
@@ -163,7 +160,9 @@ class ReconciliationPublic(BaseModel):
     @classmethod
     def of(cls, state: ReconciliationState) -> ReconciliationPublic:
         ranges = ("lost_seqs", "missing_at_station", "duplicate_seqs")  # stored as JSON pairs
-        return shown_from(cls, state, **{name: _ranges(getattr(state, name)) for name in ranges})
+        return shown_from(
+            cls, state, **{name: ranges_text(getattr(state, name)) for name in ranges}
+        )
 
 
 class StationReconciliation(ReconciliationPublic):

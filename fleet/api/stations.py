@@ -122,35 +122,38 @@ def reissue_claim(
     return stations.reissue_claim(session, context, station_id, actor=caller.name)
 
 
-@router.post(
-    "/stations/{station_id}/rotate-key",
-    response_model=RotationStarted,
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(401, 403, 404, 409, 502),
-)
-def rotate_key(
-    station_id: str, session: DbSession, context: Context, caller: AdminUser
-) -> RotationStarted:
-    """Ask the station for a new Ed25519 key, proven with the old and the new key
-    (docs/decisions/0023-station-key-rotation.md)."""
-    return stations.start_rotation(
-        session, context, station_id, rotation.ROTATE_KEY, actor=caller.name
-    )
+# The two rotations: one route each, alike but for the kind.
+ROTATIONS = {
+    rotation.ROTATE_KEY: (
+        "rotate_key",
+        "Ask the station for a new Ed25519 key, proven with the old and the new key\n"
+        "(docs/decisions/0023-station-key-rotation.md).",
+    ),
+    rotation.ROTATE_CREDENTIALS: (
+        "rotate_credentials",
+        "New broker password for the station (docs/decisions/0021-broker-credential-rotation.md).",
+    ),
+}
 
 
-@router.post(
-    "/stations/{station_id}/rotate-credentials",
-    response_model=RotationStarted,
-    status_code=status.HTTP_202_ACCEPTED,
-    responses=errors(401, 403, 404, 409, 502),
-)
-def rotate_credentials(
-    station_id: str, session: DbSession, context: Context, caller: AdminUser
-) -> RotationStarted:
-    """New broker password for the station (docs/decisions/0021-broker-credential-rotation.md)."""
-    return stations.start_rotation(
-        session, context, station_id, rotation.ROTATE_CREDENTIALS, actor=caller.name
-    )
+def _rotation_route(kind: str, name: str, doc: str) -> None:
+    def route(
+        station_id: str, session: DbSession, context: Context, caller: AdminUser
+    ) -> RotationStarted:
+        return stations.start_rotation(session, context, station_id, kind, actor=caller.name)
+
+    route.__name__ = route.__qualname__ = name
+    route.__doc__ = doc
+    router.post(
+        f"/stations/{{station_id}}/{kind}",
+        response_model=RotationStarted,
+        status_code=status.HTTP_202_ACCEPTED,
+        responses=errors(401, 403, 404, 409, 502),
+    )(route)
+
+
+for _kind, (_name, _doc) in ROTATIONS.items():
+    _rotation_route(_kind, _name, _doc)
 
 
 @router.post(

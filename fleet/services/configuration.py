@@ -117,25 +117,33 @@ def tag_members(session: Session, tag: str) -> list[str]:
     ]
 
 
+# What a station without a desired configuration shows (it runs its local settings).
+_UNMANAGED: dict[str, object] = {
+    "desired_version": 0,
+    "published_version": 0,
+    "sources": [],
+    **dict.fromkeys(
+        ("desired_sha256", "desired_at", "config", "applied_version", "applied_sha256"), None
+    ),
+    **dict.fromkeys(("applied_at", "report_status", "report_error", "report_at"), None),
+}
+
+
 def _station_public(
     station_id: str, state: StationConfigState | None, tags: list[str]
 ) -> StationConfigPublic:
-    return StationConfigPublic(
-        station_id=station_id,
+    if state is None:
+        return StationConfigPublic.model_validate(
+            {"station_id": station_id, "tags": tags, "drift": drift(None), **_UNMANAGED}
+        )
+    document = state.desired_document
+    return shown_from(
+        StationConfigPublic,
+        state,
         tags=tags,
         drift=drift(state),
-        desired_version=state.desired_version if state else 0,
-        desired_sha256=state.desired_sha256 if state else None,
-        desired_at=state.desired_at if state else None,
-        sources=json.loads(state.desired_sources) if state else [],
-        config=json.loads(state.desired_document) if state and state.desired_document else None,
-        published_version=state.published_version if state else 0,
-        applied_version=state.applied_version if state else None,
-        applied_sha256=state.applied_sha256 if state else None,
-        applied_at=state.applied_at if state else None,
-        report_status=state.report_status if state else None,
-        report_error=state.report_error if state else None,
-        report_at=state.report_at if state else None,
+        sources=json.loads(state.desired_sources),
+        config=json.loads(document) if document else None,
     )
 
 

@@ -139,6 +139,8 @@ def test_reset_intervals_are_seeded_and_stay_within_the_jitter() -> None:
         assert len(set(drawn)) > 1, "jittered, not a fixed period"
         assert [again.next_reset_interval() for _ in range(20)] != drawn, "links differ"
         assert other.next_reset_interval() != drawn[0]
+        other.set_profile(reset_jitter=5.0)  # clamped: never sooner than a tenth of 50 s
+        assert all(5 <= other.next_reset_interval() <= 95 for _ in range(200))
     with NetworkSimulator() as sim:
         same = sim.add_link(upstream, profile=profile, name="a", seed=3)
         assert [same.next_reset_interval() for _ in range(20)] == drawn, "repeatable by seed"
