@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import TypeVar
 
 import serial
 
@@ -25,6 +26,7 @@ log = logging.getLogger(__name__)
 
 # Reports an event to the fleet: (kind, severity, **detail).
 Report = Callable[..., None]
+_Device = TypeVar("_Device")
 
 
 class StationSensors:
@@ -45,28 +47,49 @@ class StationSensors:
         if self._sensor is not None:
             return self._sensor
         cfg = self.settings.fingerprint
-        try:
+
+        def open_sensor() -> FingerprintSensor:
             self._port = serial.serial_for_url(cfg.port, baudrate=cfg.baudrate, timeout=0.05)
             sensor = FingerprintSensor(
                 self._port, address=cfg.address, password=cfg.password, timeout=cfg.timeout_s
             )
             sensor.verify_password()
-        except (serial.SerialException, OSError, ValueError, FingerprintError) as exc:
-            self.drop_fingerprint()
-            raise self._missing(
-                "fingerprint",
-                exc,
-                f"fingerprint sensor not answering on {cfg.port} ({cfg.baudrate} baud): "
-                f"{exc}; check the cable, or run `ewp sensor fingerprint info --port {cfg.port}`",
-            ) from exc
-        self._sensor = sensor
-        self.board.set("fingerprint", "ok")
-        return sensor
+            return sensor
 
-    def _missing(self, kind: str, exc: Exception, advice: str) -> AgentError:
+        self._sensor = self._opened(
+            "fingerprint",
+            open_sensor,
+            FingerprintError,
+            self.drop_fingerprint,
+            f"fingerprint sensor not answering on {cfg.port} ({cfg.baudrate} baud)",
+            f"check the cable, or run `ewp sensor fingerprint info --port {cfg.port}`",
+        )
+        return self._sensor
+
+    def _opened(
+        self,
+        kind: str,
+        open_device: Callable[[], _Device],
+        device_error: type[Exception],
+        drop: Callable[[], None],
+        what: str,
+        hint: str,
+    ) -> _Device:
+        """The device ``open_device`` opens, shown as ok; if it does not answer, what it
+        opened is closed again (``drop``), it is shown as missing and the operator's error is
+        raised."""
+        try:
+            device = open_device()
+        except (serial.SerialException, OSError, ValueError, device_error) as exc:
+            drop()
+            raise self._missing(kind, exc, what, hint) from exc
+        self.board.set(kind, "ok")
+        return device
+
+    def _missing(self, kind: str, exc: Exception, what: str, hint: str) -> AgentError:
         """A sensor that does not answer: shown as missing, and the error for the operator."""
         self.board.set(kind, "missing", str(exc))
-        return AgentError(advice)
+        return AgentError(f"{what}: {exc}; {hint}")
 
     def drop_fingerprint(self) -> None:
         _close(self._port, "fingerprint")
@@ -91,19 +114,20 @@ class StationSensors:
         if cfg.backend == "iddk":
             return self._iddk_capturer()
         assert cfg.port is not None  # the settings insist on it for ewp-serial
-        try:
+
+        def open_camera() -> IrisCamera:
             self._iris_port = serial.serial_for_url(cfg.port, baudrate=cfg.baudrate, timeout=0.05)
-            camera = IrisCamera(self._iris_port, timeout=cfg.timeout_s)
-        except (serial.SerialException, OSError, ValueError, IrisCameraError) as exc:
-            self.drop_iris()
-            raise self._missing(
-                "iris",
-                exc,
-                f"iris camera not answering on {cfg.port}: {exc}; check its USB cable, or run "
-                f"`ewp sensor iris info --port {cfg.port}`",
-            ) from exc
+            return IrisCamera(self._iris_port, timeout=cfg.timeout_s)
+
+        camera = self._opened(
+            "iris",
+            open_camera,
+            IrisCameraError,
+            self.drop_iris,
+            f"iris camera not answering on {cfg.port}",
+            f"check its USB cable, or run `ewp sensor iris info --port {cfg.port}`",
+        )
         self.irises = CameraIrisCapturer(camera, timeout_s=cfg.capture_timeout_s)
-        self.board.set("iris", "ok")
         return self.irises
 
     def _iddk_capturer(self) -> IddkIrisCapturer:
@@ -125,8 +149,8 @@ class StationSensors:
             error = self._missing(
                 "iris",
                 exc,
-                f"iris camera (IDDK, {cfg.library}): {exc}; run "
-                f"`ewp sensor iris info --backend iddk --library {cfg.library}`",
+                f"iris camera (IDDK, {cfg.library})",
+                f"run `ewp sensor iris info --backend iddk --library {cfg.library}`",
             )
             if not exc.device_lost:
                 raise error from exc

@@ -32,7 +32,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from edge.drivers.iddk2000_defs import (
     CALL_TIMED_OUT,
@@ -82,6 +82,8 @@ CLOSE_TIMEOUT = 5.0
 
 _p = ctypes.POINTER
 _int = ctypes.c_int
+_Record = TypeVar("_Record", bound=ctypes.Structure)
+
 # name -> (restype, argtypes), as Iddk2000Apis.h declares them.
 _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "Iddk_GetSdkVersion": (ctypes.c_uint, []),
@@ -365,22 +367,15 @@ class IddkCamera:
 
     def result_images(self) -> dict[str, EyeImage]:
         """The qualified eyes' images; one eye unqualified gives the other alone, none raises."""
-        images = _p(IddkImage)()
-        count = _int(0)
-        self.library.check(
+        found: dict[str, EyeImage] = {}
+        for eye, image in self._per_eye(
             "Iddk_GetResultImage",
-            self._h(),
+            IddkImage,
             ImageKind.K1,
             ImageFormat.MONO_RAW,
             1,
-            ctypes.byref(images),
-            ctypes.byref(count),
-            timeout=self.timeout,
             accept=(RIGHT_UNQUALIFIED, LEFT_UNQUALIFIED),
-        )
-        found: dict[str, EyeImage] = {}
-        for index in range(_bounded(count.value, "Iddk_GetResultImage")):
-            image = images[index]
+        ):
             if not image.imageData:
                 continue
             width, height = image.imageWidth, image.imageHeight
@@ -394,30 +389,39 @@ class IddkCamera:
                     detail=f"{width}x{height} image of {image.imageDataLen} bytes",
                 )
             pixels = ctypes.string_at(image.imageData, image.imageDataLen)
-            eye = self._eyes[index]
             found[eye] = EyeImage(eye, pixels, width, height)
         return found
 
     def result_quality(self) -> dict[str, EyeQuality]:
         """The camera's quality of each eye it saw (0, 0 for an eye it did not)."""
-        qualities = _p(IddkIrisQuality)()
-        count = _int(0)
-        self.library.check(
-            "Iddk_GetResultQuality",
-            self._h(),
-            ctypes.byref(qualities),
-            ctypes.byref(count),
-            timeout=self.timeout,
-        )
         result: dict[str, EyeQuality] = {}
-        for index in range(_bounded(count.value, "Iddk_GetResultQuality")):
-            q = qualities[index]
+        for eye, q in self._per_eye("Iddk_GetResultQuality", IddkIrisQuality):
             if q.totalScore > 100 or q.usableArea > 100:
                 raise IddkError(
                     10, call="Iddk_GetResultQuality", detail=f"{q.totalScore}/{q.usableArea}"
                 )
-            result[self._eyes[index]] = EyeQuality(q.totalScore, q.usableArea)
+            result[eye] = EyeQuality(q.totalScore, q.usableArea)
         return result
+
+    def _per_eye(
+        self, call: str, kind: type[_Record], *args: object, accept: tuple[int, ...] = ()
+    ) -> list[tuple[str, _Record]]:
+        """A result call filling an array of ``kind`` (one per eye, at most two) and its
+        count: each eye with its record."""
+        records = _p(kind)()
+        count = _int(0)
+        self.library.check(
+            call,
+            self._h(),
+            *args,
+            ctypes.byref(records),
+            ctypes.byref(count),
+            timeout=self.timeout,
+            accept=accept,
+        )
+        if not 0 <= count.value <= 2:
+            raise IddkError(10, call=call, detail=f"{count.value} eyes")
+        return [(self._eyes[index], records[index]) for index in range(count.value)]
 
     def result_iso_image(self, eye: EyeSubtype) -> bytes:
         """The camera's own ISO/IEC 19794-6:2011 record of ``eye`` (raw pixels)."""
@@ -460,12 +464,6 @@ def _close_quietly(library: IddkLibrary, handle: ctypes.c_void_p, timeout: float
             return
         if code != OK:
             log.info("closing the iris camera: %s", IddkError(code, call=name))
-
-
-def _bounded(count: int, call: str) -> int:
-    if not 0 <= count <= 2:
-        raise IddkError(10, call=call, detail=f"{count} eyes")
-    return count
 
 
 def _text(raw: bytes) -> str:

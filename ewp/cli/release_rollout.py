@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -125,6 +126,15 @@ def _print(view: RolloutView) -> None:
         typer.echo(f"    {s.station_id}  {view.phases[s.phase].name}  {s.state}{reason}")
 
 
+# The commands that change a rollout's state: name -> what it does (the command's help).
+_CHANGES = {
+    "pause": "No new offers, phase changes or timeouts until resumed.",
+    "resume": "Go on from where the rollout was paused.",
+    "cancel": "Cancel offers not yet installed; offer nothing more.",
+    "approve": "Start the next phase of a rollout waiting for approval.",
+}
+
+
 def _change(config: Path, rollout_id: str, action: str) -> None:
     from fleet.updates import rollouts
 
@@ -140,28 +150,17 @@ def _change(config: Path, rollout_id: str, action: str) -> None:
         typer.echo(f"rollout {rollout_id}: {rollout.state}")
 
 
-@app.command("pause")
-def pause(rollout_id: RolloutId, config: ConfigOption) -> None:
-    """No new offers, phase changes or timeouts until resumed."""
-    _change(config, rollout_id, "pause")
+def _change_command(action: str) -> Callable[[str, Path], None]:
+    def command(rollout_id: RolloutId, config: ConfigOption) -> None:
+        _change(config, rollout_id, action)
+
+    command.__name__ = action
+    command.__doc__ = _CHANGES[action]
+    return command
 
 
-@app.command("resume")
-def resume(rollout_id: RolloutId, config: ConfigOption) -> None:
-    """Go on from where the rollout was paused."""
-    _change(config, rollout_id, "resume")
-
-
-@app.command("cancel")
-def cancel(rollout_id: RolloutId, config: ConfigOption) -> None:
-    """Cancel offers not yet installed; offer nothing more."""
-    _change(config, rollout_id, "cancel")
-
-
-@app.command("approve")
-def approve(rollout_id: RolloutId, config: ConfigOption) -> None:
-    """Start the next phase of a rollout waiting for approval."""
-    _change(config, rollout_id, "approve")
+for _action in _CHANGES:
+    app.command(_action)(_change_command(_action))
 
 
 @app.command("rollback")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
@@ -215,6 +215,16 @@ def _back() -> RedirectResponse:
     return RedirectResponse("/", status_code=303)
 
 
+def _acting(act: Callable[[], object]) -> Callable[[], Awaitable[Response]]:
+    """An endpoint that calls ``act`` and goes back to the kiosk's page."""
+
+    async def endpoint() -> Response:
+        act()
+        return _back()
+
+    return endpoint
+
+
 def build_app(kiosk: Kiosk) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -336,11 +346,6 @@ def build_app(kiosk: Kiosk) -> FastAPI:
         flow.login(form.get("operator_id", "").strip()[:32], form.get("pin", "").strip()[:12])
         return _back()
 
-    @app.post("/logout")
-    async def logout() -> Response:
-        flow.logout()
-        return _back()
-
     @app.post("/find")
     async def find(request: Request) -> Response:
         if flow.logged_in:
@@ -391,11 +396,6 @@ def build_app(kiosk: Kiosk) -> FastAPI:
             flow.set_applicant_language(chosen)
         return _back()
 
-    @app.post("/capture")
-    async def capture() -> Response:
-        flow.start_capture()
-        return _back()
-
     @app.post("/resolve")
     async def resolve(request: Request) -> Response:
         choice = (await _form(request)).get("choice", "")
@@ -412,21 +412,15 @@ def build_app(kiosk: Kiosk) -> FastAPI:
             return Response(status_code=404, headers=NO_STORE)
         return Response(shown.png, media_type="image/png", headers=NO_STORE)
 
-    @app.post("/submit")
-    async def submit() -> Response:
-        flow.submit()
-        return _back()
-
-    @app.post("/next")
-    async def next_applicant() -> Response:
-        flow.next_applicant()
-        return _back()
-
-    @app.post("/cancel")
-    async def cancel() -> Response:
-        flow.cancel()
-        return _back()
-
+    # Buttons that only tell the flow to act, then show the kiosk again.
+    for path, act in {
+        "/logout": flow.logout,
+        "/capture": flow.start_capture,
+        "/submit": flow.submit,
+        "/next": flow.next_applicant,
+        "/cancel": flow.cancel,
+    }.items():
+        app.add_api_route(path, _acting(act), methods=["POST"])
     return app
 
 

@@ -15,7 +15,6 @@ not, they are deployed again and the update is reported ``rolled-back``.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import shutil
@@ -23,11 +22,12 @@ import tarfile
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
+from edge.agent.updater.checks import is_downgrade, read_manifest
 from edge.agent.updater.download import Downloader
 from edge.agent.updater.errors import UpdateRefused, UpdaterError
 from edge.agent.updater.tuf_client import TrustedRepository, custom
 from protocol.envelope import utc_timestamp
-from protocol.updates import UpdateOffer, UpdateStatus, version_key
+from protocol.updates import UpdateOffer, UpdateStatus
 
 log = logging.getLogger(__name__)
 
@@ -92,11 +92,7 @@ class FirmwareUpdater:
         if offer.component != "firmware":
             raise UpdateRefused("refused: not a firmware offer")
         installed = self.installed_version()
-        if (
-            installed is not None
-            and version_key(offer.version) < version_key(installed)
-            and not offer.allow_downgrade
-        ):
+        if is_downgrade(offer, installed):
             raise UpdateRefused(
                 f"refused: firmware {offer.version} is older than the installed {installed}"
             )
@@ -173,13 +169,7 @@ class FirmwareUpdater:
         target.mkdir(parents=True)
         try:
             with tarfile.open(bundle, "r:") as tar:
-                first = tar.next()
-                if first is None or first.name != "release.json":
-                    raise UpdateRefused("refused: the bundle does not start with release.json")
-                f = tar.extractfile(first)
-                assert f is not None
-                manifest = json.loads(f.read(1 << 20))
-                files = manifest["files"]
+                files = read_manifest(tar)["files"]
                 for member in tar.getmembers()[1:]:
                     name = member.name
                     digest = files.get(name)

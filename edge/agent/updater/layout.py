@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any, Literal
 
+from edge.agent.updater.checks import read_manifest
 from edge.agent.updater.errors import UpdateRefused, UpdaterError
 from protocol.private_files import sync_directory, write_atomic
 
@@ -313,12 +314,7 @@ class Layout:
 def _read_bundle(bundle: Path) -> tuple[dict[str, Any], list[str]]:
     try:
         with tarfile.open(bundle, "r:") as tar:
-            first = tar.next()
-            if first is None or first.name != "release.json":
-                raise UpdateRefused("refused: the bundle does not start with release.json")
-            f = tar.extractfile(first)
-            assert f is not None
-            manifest = json.loads(f.read(1 << 20))
+            manifest = read_manifest(tar)
             names = [m.name for m in tar.getmembers() if m.isfile() and m.name != "release.json"]
     except (OSError, tarfile.TarError, ValueError) as exc:
         raise UpdateRefused(f"refused: not a release bundle ({exc})") from exc

@@ -21,6 +21,7 @@ from typing import Any
 
 from tuf.api.metadata import TargetFile
 
+from edge.agent.updater.checks import is_downgrade
 from edge.agent.updater.delta import DeltaError, apply_delta
 from edge.agent.updater.download import Downloader
 from edge.agent.updater.errors import (
@@ -118,11 +119,7 @@ class StationUpdater:
         if installed == offer.version:
             self._send(offer, "healthy", reason="already running this version")
             return Outcome("healthy")
-        if (
-            installed is not None
-            and version_key(offer.version) < version_key(installed)
-            and not offer.allow_downgrade
-        ):
+        if is_downgrade(offer, installed):
             raise UpdateRefused(
                 f"refused: {offer.version} is older than the installed {installed} "
                 "(a replayed offer; only a rollback rollout may downgrade)"
