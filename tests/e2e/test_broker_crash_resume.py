@@ -28,8 +28,8 @@ CHUNK = 16384
 HELD_BEFORE = 3  # chunks the fleet has before the crash
 
 
-def wait_for_autosave(persistence_file: Path) -> None:
-    """Return right after the broker saved its state (at most 30 s apart)."""
+def wait_for_autosave(persistence_file: Path) -> float:
+    """Return right after the broker saved its state (every 30 s): when it saved (time.time)."""
     before = persistence_file.stat().st_mtime_ns if persistence_file.exists() else 0
     wait_until(
         lambda: persistence_file.exists() and persistence_file.stat().st_mtime_ns != before,
@@ -37,6 +37,7 @@ def wait_for_autosave(persistence_file: Path) -> None:
         interval=0.02,
         message="the broker's autosave",
     )
+    return persistence_file.stat().st_mtime
 
 
 def test_a_broker_killed_mid_upload_costs_no_receipt_timeout(
@@ -69,7 +70,7 @@ def test_a_broker_killed_mid_upload_costs_no_receipt_timeout(
         fleet_stack.context.ingest.dispatch([(topic, c.to_bytes()) for c in chunks[:HELD_BEFORE]])
         # The ingest stops; its broker session stays and collects what the station sends.
         fleet_stack.stop_service()
-        wait_for_autosave(persistence_file)
+        saved_at = wait_for_autosave(persistence_file)
         entry = outbox.enqueue(lambda seq: packet)
         wait_until(
             lambda: outbox.entry(entry.packet_id).chunks_sent == count,
@@ -78,6 +79,7 @@ def test_a_broker_killed_mid_upload_costs_no_receipt_timeout(
             message="every chunk acknowledged by the broker",
         )
         sent_before_crash = uplink.stats.chunks_sent
+        assert time.time() < saved_at + 28, "too slow: the broker may have saved the chunks"
         fleet_stack.broker.kill()  # well before the next autosave: the queued chunks are lost
         fleet_stack.broker.start()
         fleet_stack.start_service()
@@ -91,8 +93,12 @@ def test_a_broker_killed_mid_upload_costs_no_receipt_timeout(
         took = time.monotonic() - reconnected_at
         resent = uplink.stats.chunks_sent - sent_before_crash
         timeouts = uplink.stats.receipt_timeouts
+        reconnects = uplink.stats.connects - 1
     assert took < 30 and timeouts == 0
-    assert resent == count - HELD_BEFORE, "only the chunks the fleet lacked were sent again"
+    if reconnects == 1:  # one question, one answer: only the chunks the fleet lacked again
+        assert resent == count - HELD_BEFORE
+    else:  # a loaded machine dropped the link again: each answer may send some again
+        assert resent >= count - HELD_BEFORE
     assert fleet_stack.context is not None
     with fleet_stack.context.sessions() as session:
         stored = session.scalars(select(Packet).where(Packet.packet_id == entry.packet_id)).all()
