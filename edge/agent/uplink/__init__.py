@@ -87,7 +87,7 @@ class Uplink:
             self.outbound,
             heartbeat=heartbeat,
             interval_s=settings.heartbeat_interval_s,
-            periodic=periodic,
+            periodic=list(periodic),
             clock=clock,
         )
         self.commands = FleetCommands(self.session, handlers)

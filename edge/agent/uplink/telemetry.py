@@ -13,8 +13,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from edge.agent.uplink.session import LinkStats, StationSession
 from protocol import topics
@@ -75,48 +75,39 @@ class Outbound:
         return [(topics.EVENTS, event) for event in events] + messages
 
 
+@dataclass
 class Telemetry:
-    def __init__(
-        self,
-        session: StationSession,
-        outbound: Outbound,
-        *,
-        heartbeat: Callable[[LinkStats], Heartbeat],
-        interval_s: float,
-        periodic: Sequence[PeriodicMessage] = (),
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._session = session
-        self._outbound = outbound
-        self._make_heartbeat = heartbeat
-        self.interval_s = interval_s
-        self._periodic = list(periodic)
-        self._clock = clock
-        self._next_heartbeat_at = 0.0
+    session: StationSession
+    outbound: Outbound
+    heartbeat: Callable[[LinkStats], Heartbeat]  # builds the next heartbeat
+    interval_s: float  # between heartbeats
+    periodic: list[PeriodicMessage] = field(default_factory=list)
+    clock: Callable[[], float] = time.monotonic
+    _next_heartbeat_at: float = 0.0
 
     def set_interval(self, interval_s: float) -> None:
         """A new heartbeat interval (from the fleet's configuration), effective from the next."""
         self.interval_s = interval_s
-        self._next_heartbeat_at = min(self._next_heartbeat_at, self._clock() + interval_s)
+        self._next_heartbeat_at = min(self._next_heartbeat_at, self.clock() + interval_s)
 
     def on_connected(self) -> None:
-        now = self._clock()
+        now = self.clock()
         self._next_heartbeat_at = now
-        for periodic in self._periodic:
+        for periodic in self.periodic:
             periodic.next_at = min(periodic.next_at, now + 2.0)
 
     def tick(self, now: float) -> None:
         """Connected: send what is due and what waits in the queue."""
-        for periodic in self._periodic:
+        for periodic in self.periodic:
             if now >= periodic.next_at:
                 periodic.next_at = now + periodic.interval_s
                 try:
-                    self._outbound.send(periodic.spec, periodic.build())
+                    self.outbound.send(periodic.spec, periodic.build())
                 except Exception:
                     log.exception("building the periodic %s message failed", periodic.spec.suffix)
-        for spec, message in self._outbound.take():
-            self._session.publish(spec, message.to_payload())
+        for spec, message in self.outbound.take():
+            self.session.publish(spec, message.to_payload())
         if now >= self._next_heartbeat_at:
-            heartbeat = self._make_heartbeat(self._session.stats)
-            self._session.publish(topics.HEARTBEAT, heartbeat.to_payload())
+            heartbeat = self.heartbeat(self.session.stats)
+            self.session.publish(topics.HEARTBEAT, heartbeat.to_payload())
             self._next_heartbeat_at = now + self.interval_s
