@@ -23,9 +23,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 import serial
+
+from edge.drivers.device_handle import DeviceHandle
 
 # The port's own read timeout: how long one ``read()`` may block before the driver checks its
 # deadline again. The driver's ``timeout`` is what bounds a reply.
@@ -164,7 +166,7 @@ class SerialLink(Generic[PortT]):
                 close()
 
 
-class SerialDriver(Generic[PortT]):
+class SerialDriver(DeviceHandle, Generic[PortT]):
     """What a driver on a :class:`SerialLink` does the same way as every other: its port's name
     for messages, and closing a port it opened itself (``close()``, or leaving a ``with``)."""
 
@@ -177,9 +179,3 @@ class SerialDriver(Generic[PortT]):
     def close(self) -> None:
         """Close the port if the driver opened it (a port passed in stays the caller's)."""
         self._link.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
