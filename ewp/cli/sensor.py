@@ -7,12 +7,14 @@ Results are JSON on stdout; prompts and progress go to stderr; errors go through
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -62,20 +64,64 @@ def _number(text: str, option: str) -> int:
         ) from None
 
 
+@dataclass(frozen=True)
+class _Link:
+    """The options every fingerprint command takes: where the module is, how to talk to it."""
+
+    port: str
+    baud: int
+    password: str
+    address: str
+    timeout: float
+    wire_log: bool
+
+
+_LINK_OPTIONS = [
+    inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=kind, default=default)
+    for name, kind, default in (
+        ("port", Port, inspect.Parameter.empty),
+        ("baud", Baud, 57600),
+        ("password", Password, _DEFAULT_PASSWORD),
+        ("address", Address, "0xFFFFFFFF"),
+        ("timeout", Timeout, 2.0),
+        ("wire_log", WireLog, False),
+    )
+]
+
+
+def _fingerprint_command(command: Callable[..., None]) -> Callable[..., None]:
+    """Register ``command(link, ...)`` as ``ewp sensor fingerprint <its name>``: the options
+    every fingerprint command takes (``--port`` first, the rest after the command's own) come
+    to it as ``link``."""
+    own = [
+        option.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for option in list(inspect.signature(command, eval_str=True).parameters.values())[1:]
+    ]
+    shown = [_LINK_OPTIONS[0], *own, *_LINK_OPTIONS[1:]]
+
+    def run(**options: Any) -> None:
+        link = _Link(**{option.name: options.pop(option.name) for option in _LINK_OPTIONS})
+        command(link, **options)
+
+    run.__signature__ = inspect.Signature(shown)  # type: ignore[attr-defined]
+    run.__annotations__ = {option.name: option.annotation for option in shown}
+    run.__doc__ = command.__doc__
+    fingerprint_app.command(command.__name__)(run)
+    return command
+
+
 @contextlib.contextmanager
-def _fingerprint_sensor(
-    port: str, baud: int, password: str, address: str, timeout: float, wire_log: bool
-) -> Iterator[FingerprintSensor]:
+def _fingerprint_sensor(link: _Link) -> Iterator[FingerprintSensor]:
     from edge.drivers.fingerprint_r30x import FingerprintSensor
     from ewp.log import configure
 
-    configure("WARNING", wire=wire_log, plain=True)
+    configure("WARNING", wire=link.wire_log, plain=True)
     sensor = FingerprintSensor.open(
-        port,
-        baudrate=baud,
-        password=_number(password, "--password"),
-        address=_number(address, "--address"),
-        timeout=timeout,
+        link.port,
+        baudrate=link.baud,
+        password=_number(link.password, "--password"),
+        address=_number(link.address, "--address"),
+        timeout=link.timeout,
     )
     try:
         sensor.verify_password()
@@ -105,17 +151,10 @@ def _emit(result: dict[str, object]) -> None:
     typer.echo(json.dumps(result))
 
 
-@fingerprint_app.command()
-def info(
-    port: Port,
-    baud: Baud = 57600,
-    password: Password = _DEFAULT_PASSWORD,
-    address: Address = "0xFFFFFFFF",
-    timeout: Timeout = 2.0,
-    wire_log: WireLog = False,
-) -> None:
+@_fingerprint_command
+def info(link: _Link) -> None:
     """System parameters, template count and used library pages."""
-    with _fingerprint_sensor(port, baud, password, address, timeout, wire_log) as sensor:
+    with _fingerprint_sensor(link) as sensor:
         sensor.probe()
         params = sensor.read_system_parameters()
         used: set[int] = set()
@@ -123,7 +162,7 @@ def info(
             used |= sensor.read_index_table(page)
         _emit(
             {
-                "port": port,
+                "port": link.port,
                 "baud_rate": params.baud_rate,
                 "address": f"{params.address:08x}",
                 "system_id": params.system_id,
@@ -137,22 +176,17 @@ def info(
         )
 
 
-@fingerprint_app.command()
+@_fingerprint_command
 def capture(
-    port: Port,
+    link: _Link,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the image to this PNG file.")
     ] = None,
-    baud: Baud = 57600,
-    password: Password = _DEFAULT_PASSWORD,
-    address: Address = "0xFFFFFFFF",
-    timeout: Timeout = 2.0,
     wait: Wait = 15.0,
-    wire_log: WireLog = False,
 ) -> None:
     """Take one fingerprint image (and save it as PNG with --out)."""
     console = _console()
-    with _fingerprint_sensor(port, baud, password, address, timeout, wire_log) as sensor:
+    with _fingerprint_sensor(link) as sensor:
         with _step(console, "place a finger on the sensor..."):
             sensor.wait_for_finger(wait)
         started = time.monotonic()
@@ -174,23 +208,18 @@ def capture(
     )
 
 
-@fingerprint_app.command()
+@_fingerprint_command
 def enroll(
-    port: Port,
+    link: _Link,
     page: Annotated[int, typer.Option("--page", min=0, help="Library page to store at.")],
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a template already at --page.")
     ] = False,
-    baud: Baud = 57600,
-    password: Password = _DEFAULT_PASSWORD,
-    address: Address = "0xFFFFFFFF",
-    timeout: Timeout = 2.0,
     wait: Wait = 15.0,
-    wire_log: WireLog = False,
 ) -> None:
     """Enrol a finger from two presses and store its template at --page."""
     console = _console()
-    with _fingerprint_sensor(port, baud, password, address, timeout, wire_log) as sensor:
+    with _fingerprint_sensor(link) as sensor:
         if page < 1024 and page in sensor.read_index_table(page // 256) and not overwrite:
             typer.echo(
                 f"error: page {page} already holds a template: pick a free page "
@@ -210,21 +239,13 @@ def enroll(
         _emit({"page": page, "stored": True, "template_count": sensor.template_count()})
 
 
-@fingerprint_app.command()
-def identify(
-    port: Port,
-    baud: Baud = 57600,
-    password: Password = _DEFAULT_PASSWORD,
-    address: Address = "0xFFFFFFFF",
-    timeout: Timeout = 2.0,
-    wait: Wait = 15.0,
-    wire_log: WireLog = False,
-) -> None:
+@_fingerprint_command
+def identify(link: _Link, wait: Wait = 15.0) -> None:
     """Search the sensor's library for the finger on the glass (exit code 1 if not found)."""
     from edge.drivers.fingerprint_r30x import NotFoundError
 
     console = _console()
-    with _fingerprint_sensor(port, baud, password, address, timeout, wire_log) as sensor:
+    with _fingerprint_sensor(link) as sensor:
         library_size = sensor.read_system_parameters().library_size
         with _step(console, "place a finger on the sensor..."):
             sensor.wait_for_finger(wait)
