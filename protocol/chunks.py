@@ -25,11 +25,10 @@ from dataclasses import dataclass
 
 from protocol.bounds import CHUNK_OVERHEAD, MAX_CHUNK_SIZE, MAX_CHUNKS
 from protocol.envelope import (
-    FORMAT_VERSION,
-    MAGIC,
     PacketHeader,
     SealedPacket,
     parse_signed_header,
+    signed_head,
 )
 from protocol.errors import ChunkError, EnvelopeError
 
@@ -57,9 +56,10 @@ class PacketChunk:
         return self.header.packet_id
 
     def to_bytes(self) -> bytes:
-        prefix = struct.pack(">4sBH", CHUNK_MAGIC, FORMAT_VERSION, len(self.header_bytes))
         tail = _TAIL.pack(self.index, self.count, self.offset)
-        return b"".join((prefix, self.header_bytes, self.signature, tail, self.data))
+        return b"".join(
+            (signed_head(CHUNK_MAGIC, self.header_bytes, self.signature), tail, self.data)
+        )
 
     @classmethod
     def from_bytes(cls, payload: bytes) -> PacketChunk:
@@ -67,9 +67,7 @@ class PacketChunk:
             raise ChunkError("not an ewp packet chunk (bad magic)")
         try:
             # The signed-header part is laid out as in the envelope; reuse its parser.
-            header, header_bytes, signature, offset = parse_signed_header(
-                MAGIC + bytes(payload[4:])
-            )
+            header, header_bytes, signature, offset = parse_signed_header(payload, CHUNK_MAGIC)
         except EnvelopeError as exc:
             raise ChunkError(f"chunk: {exc}") from None
         if len(payload) < offset + _TAIL.size:

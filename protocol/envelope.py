@@ -123,14 +123,7 @@ class SealedPacket:
         return self.header.sealed_sha256
 
     def to_bytes(self) -> bytes:
-        return b"".join(
-            (
-                _PREFIX.pack(MAGIC, FORMAT_VERSION, len(self.header_bytes)),
-                self.header_bytes,
-                self.signature,
-                self.sealed,
-            )
-        )
+        return signed_head(MAGIC, self.header_bytes, self.signature) + self.sealed
 
     @classmethod
     def from_bytes(cls, data: bytes) -> SealedPacket:
@@ -155,16 +148,22 @@ class SealedPacket:
         verify_header_signature(self.header, self.header_bytes, self.signature, station_key)
 
 
-def parse_signed_header(data: bytes) -> tuple[PacketHeader, bytes, bytes, int]:
-    """Parse magic, version, header and signature; return them and the offset after them.
+def signed_head(magic: bytes, header_bytes: bytes, signature: bytes) -> bytes:
+    """How the envelope and each chunk begin: ``magic``, the format version, the header's
+    length, the header as signed and its signature."""
+    return _PREFIX.pack(magic, FORMAT_VERSION, len(header_bytes)) + header_bytes + signature
 
-    Shared by the envelope and the chunk messages, which carry the same signed header.
-    """
+
+def parse_signed_header(
+    data: bytes, magic: bytes = MAGIC
+) -> tuple[PacketHeader, bytes, bytes, int]:
+    """Parse what ``signed_head`` wrote (with ``magic``: the envelope's unless a chunk's);
+    return the header, its bytes, the signature and the offset after them."""
     if len(data) < _PREFIX.size:
         raise EnvelopeError("truncated: shorter than the envelope prefix")
-    magic, version, hlen = _PREFIX.unpack_from(data, 0)
-    if magic != MAGIC:
-        raise EnvelopeError(f"not an ewp sealed packet (magic {magic!r})")
+    found, version, hlen = _PREFIX.unpack_from(data, 0)
+    if found != magic:
+        raise EnvelopeError(f"not an ewp sealed packet (magic {found!r})")
     if version != FORMAT_VERSION:
         raise EnvelopeError(f"unsupported envelope version {version} (this software reads 1)")
     if hlen == 0 or hlen > MAX_HEADER_LEN:

@@ -162,12 +162,12 @@ def handle_device_command(
 
 def serve_device_control(
     devices: Sequence[D],
+    host: str = "127.0.0.1",
+    port: int = 0,
     *,
     device_word: str,
     own: Mapping[str, OwnCommand[D]],
     name: str,
-    host: str = "127.0.0.1",
-    port: int = 0,
 ) -> ControlPort:
     """Open the control port of ``devices`` on ``host:port`` (0 picks a free one): JSON lines,
     each request carried out by :func:`handle_device_command`."""

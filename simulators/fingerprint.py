@@ -334,11 +334,7 @@ def start_fingerprint_simulator(
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> RunningFingerprintSimulator:
-    """Serve a simulated sensor in this process (one thread); pass ``.url`` to pyserial.
-
-    ``transport="tcp"`` gives ``socket://HOST:PORT`` (port 0 picks a free one); ``"pty"`` gives
-    a ``/dev/pts/N`` path that pyserial opens like a USB serial adapter.
-    """
+    """A simulated sensor with ``config``, served as ``RunningSimulator.start`` says."""
     sensor = SimulatedFingerprintSensor(config)
     return RunningFingerprintSimulator.start(sensor, transport, host, port)
 

@@ -24,9 +24,10 @@ sensors (``--count``). The port and the commands every simulated device takes ar
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from simulators.control_port import ControlError, ControlPort, serve_device_control
+from simulators.control_port import ControlError, serve_device_control
 from simulators.fingerprint import SimulatedFingerprintSensor
 
 
@@ -47,11 +48,10 @@ def _lift(sensor: SimulatedFingerprintSensor, request: dict[str, Any]) -> dict[s
     return {}
 
 
-def serve_control(
-    sensors: list[SimulatedFingerprintSensor], host: str = "127.0.0.1", port: int = 0
-) -> ControlPort:
-    """Open the control port of ``sensors`` on ``host:port`` (0 picks a free one)."""
-    own = {"place": _place, "lift": _lift}
-    return serve_device_control(
-        sensors, device_word="sensor", own=own, name="sim-fingerprint-control", host=host, port=port
-    )
+# ``serve_control(sensors, host, port)`` opens the control port of ``sensors``.
+serve_control = functools.partial(
+    serve_device_control,
+    device_word="sensor",
+    own={"place": _place, "lift": _lift},
+    name="sim-fingerprint-control",
+)

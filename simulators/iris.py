@@ -315,11 +315,7 @@ def start_iris_simulator(
     host: str = "127.0.0.1",
     port: int = 0,
 ) -> RunningIrisSimulator:
-    """Serve a simulated iris camera in this process (one thread); pass ``.url`` to pyserial.
-
-    ``transport="tcp"`` gives ``socket://HOST:PORT`` (port 0 picks a free one); ``"pty"`` gives
-    a ``/dev/pts/N`` path that pyserial opens like a USB CDC device.
-    """
+    """A simulated camera with ``config``, served as ``RunningSimulator.start`` says."""
     return RunningIrisSimulator.start(SimulatedIrisCamera(config), transport, host, port)
 
 

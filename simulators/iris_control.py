@@ -25,9 +25,10 @@ cameras (``--count``). The port and the commands every simulated device takes ar
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
-from simulators.control_port import ControlError, ControlPort, serve_device_control
+from simulators.control_port import ControlError, serve_device_control
 from simulators.iris import SimulatedIrisCamera
 
 
@@ -61,11 +62,10 @@ def _withdraw(camera: SimulatedIrisCamera, request: dict[str, Any]) -> dict[str,
     return {}
 
 
-def serve_control(
-    cameras: list[SimulatedIrisCamera], host: str = "127.0.0.1", port: int = 0
-) -> ControlPort:
-    """Open the control port of ``cameras`` on ``host:port`` (0 picks a free one)."""
-    own = {"present": _present, "withdraw": _withdraw}
-    return serve_device_control(
-        cameras, device_word="camera", own=own, name="sim-iris-control", host=host, port=port
-    )
+# ``serve_control(cameras, host, port)`` opens the control port of ``cameras``.
+serve_control = functools.partial(
+    serve_device_control,
+    device_word="camera",
+    own={"present": _present, "withdraw": _withdraw},
+    name="sim-iris-control",
+)

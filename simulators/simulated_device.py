@@ -148,7 +148,12 @@ class RunningSimulator(Generic[D]):
     def start(
         cls, device: D, transport: Transport = "tcp", host: str = "127.0.0.1", port: int = 0
     ) -> Self:
-        """Serve ``device`` in this process (one thread); see ``serve_session``."""
+        """Serve ``device`` in this process (one thread); pass ``.url`` to pyserial.
+
+        ``transport="tcp"`` gives ``socket://HOST:PORT`` (port 0 picks a free one); ``"pty"``
+        gives a ``/dev/pts/N`` path that pyserial opens like a USB serial adapter (see
+        ``serve_session``).
+        """
         return cls(device, serve_session(device.session, transport, host, port))
 
     @property

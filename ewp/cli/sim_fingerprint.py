@@ -1,7 +1,9 @@
 """`ewp sim fingerprint`: serve simulated R30x / R503 fingerprint sensors.
 
-The sensor's own options and settings are here; serving them (URLs on stdout first, the
-control port, until SIGINT or SIGTERM) is `sim_serving`'s. See docs/tools/ewp-sim-fingerprint.md.
+Here: the sensor's own options (its address and password, baud rate and packet size, the
+template library, the scripted applicant's presses) mapped onto ``SensorConfig``. Serving N
+sensors, the control port and the options every simulator takes are `sim_serving`'s.
+See docs/tools/ewp-sim-fingerprint.md.
 """
 
 from __future__ import annotations
@@ -11,16 +13,7 @@ from typing import Annotated
 
 import typer
 
-from ewp.cli.sim_serving import (
-    ControlOption,
-    CountOption,
-    FaultOption,
-    FaultsFileOption,
-    ListenOption,
-    LogLevelOption,
-    PtyOption,
-    WireLogOption,
-)
+from ewp.cli import sim_serving as serving
 
 
 def _number(text: str, what: str) -> int:
@@ -41,13 +34,13 @@ def library_for(path: Path | None, index: int) -> Path | None:
 
 def fingerprint(
     ctx: typer.Context,
-    listen: ListenOption = None,
-    pty: PtyOption = False,
-    count: CountOption = 1,
+    listen: serving.ListenOption = None,
+    pty: serving.PtyOption = False,
+    count: serving.CountOption = 1,
     mode: Annotated[
         str, typer.Option(help="auto: a scripted applicant presses fingers; manual: control port.")
     ] = "auto",
-    control: ControlOption = None,
+    control: serving.ControlOption = None,
     library: Annotated[
         Path | None,
         typer.Option(help="JSON file of the template library (kept across restarts)."),
@@ -73,13 +66,12 @@ def fingerprint(
     lift_polls: Annotated[
         int, typer.Option(min=1, help="auto: GenImg polls answered 'no finger' between presses.")
     ] = 2,
-    fault: FaultOption = None,
-    faults: FaultsFileOption = None,
-    log_level: LogLevelOption = "WARNING",
-    wire_log: WireLogOption = False,
+    fault: serving.FaultOption = None,
+    faults: serving.FaultsFileOption = None,
+    log_level: serving.LogLevelOption = "WARNING",
+    wire_log: serving.WireLogOption = False,
 ) -> None:
     """Serve simulated R30x / R503 fingerprint sensors on TCP or pseudo-terminals."""
-    from ewp.cli.sim_serving import serve_simulated_devices
     from simulators.fingerprint import SensorConfig, SimulatedFingerprintSensor
     from simulators.fingerprint_control import serve_control
     from simulators.fingerprint_faults import SYNTAX, Fault
@@ -104,4 +96,4 @@ def fingerprint(
         )
         return SimulatedFingerprintSensor(config)
 
-    serve_simulated_devices(sensor, serve_control, SYNTAX, ctx.params)
+    serving.serve_simulated_devices(sensor, serve_control, SYNTAX, ctx.params)

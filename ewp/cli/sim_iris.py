@@ -1,7 +1,8 @@
 """`ewp sim iris`: serve simulated IriShield-style USB iris cameras.
 
-The camera's own options and settings are here; serving them (URLs on stdout first, the
-control port, until SIGINT or SIGTERM) is `sim_serving`'s. See docs/tools/ewp-sim-iris.md.
+Here: the camera's own options (the timing of a capture, as ranges of seconds; the scripted
+queue of applicants) mapped onto ``CameraConfig``. Serving N cameras, the control port and the
+options every simulator takes are `sim_serving`'s. See docs/tools/ewp-sim-iris.md.
 """
 
 from __future__ import annotations
@@ -10,16 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ewp.cli.sim_serving import (
-    ControlOption,
-    CountOption,
-    FaultOption,
-    FaultsFileOption,
-    ListenOption,
-    LogLevelOption,
-    PtyOption,
-    WireLogOption,
-)
+from ewp.cli import sim_serving as serving
 
 if TYPE_CHECKING:
     from simulators.iris import Timing
@@ -62,16 +54,16 @@ def _timing(
 
 def iris(
     ctx: typer.Context,
-    listen: ListenOption = None,
-    pty: PtyOption = False,
-    count: CountOption = 1,
+    listen: serving.ListenOption = None,
+    pty: serving.PtyOption = False,
+    count: serving.CountOption = 1,
     mode: Annotated[
         str,
         typer.Option(
             help="auto: a scripted queue of applicants; manual: persons via control port."
         ),
     ] = "auto",
-    control: ControlOption = None,
+    control: serving.ControlOption = None,
     seed: Annotated[int, typer.Option(help="Seed of eyes, applicants and poor captures.")] = 0,
     captures_per_person: Annotated[
         int, typer.Option(min=1, help="auto: completed captures of each person before the next.")
@@ -94,13 +86,12 @@ def iris(
     pace: Annotated[
         bool, typer.Option("--pace/--no-pace", help="Send at full-speed USB rate (1 MB/s).")
     ] = False,
-    fault: FaultOption = None,
-    faults: FaultsFileOption = None,
-    log_level: LogLevelOption = "WARNING",
-    wire_log: WireLogOption = False,
+    fault: serving.FaultOption = None,
+    faults: serving.FaultsFileOption = None,
+    log_level: serving.LogLevelOption = "WARNING",
+    wire_log: serving.WireLogOption = False,
 ) -> None:
     """Serve simulated IriShield-style iris cameras on TCP or pseudo-terminals."""
-    from ewp.cli.sim_serving import serve_simulated_devices
     from simulators.iris import CameraConfig, SimulatedIrisCamera
     from simulators.iris_control import serve_control
     from simulators.iris_faults import SYNTAX, Fault
@@ -118,4 +109,4 @@ def iris(
         )
         return SimulatedIrisCamera(config)
 
-    serve_simulated_devices(camera, serve_control, SYNTAX, ctx.params)
+    serving.serve_simulated_devices(camera, serve_control, SYNTAX, ctx.params)

@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from fleet.api.deps import Context, DbSession
 from fleet.api.ops_schemas import TagMembers
 from fleet.configuration.layers import FLEET, ConfigRefusedError, Problem
+from fleet.context import FleetContext
 from fleet.errors import UnknownStationError
 from fleet.services import configuration, stations
 from fleet.web.access import Form, Lang, PageError, ReleaseManagerPage, ViewerPage, WebCaller
@@ -25,6 +28,40 @@ router = APIRouter(include_in_schema=False)
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,39}$")  # as the registry's tags
 TARGET_RE = re.compile(r"^[a-z0-9][a-z0-9._:-]{0,62}$")  # a tag or a station id
 Scope = Literal["fleet", "tag", "station"]
+
+
+@dataclass(frozen=True)
+class LayerPage:
+    """What a layer's page is drawn with: the request, who asks, in which language, the
+    session, the form sent (empty to look) and the fleet."""
+
+    request: Request
+    lang: Language
+    caller: WebCaller
+    session: Session
+    form: dict[str, str]
+    context: FleetContext
+
+
+def _looking(
+    request: Request, lang: Lang, caller: ViewerPage, session: DbSession, context: Context
+) -> LayerPage:
+    return LayerPage(request, lang, caller, session, {}, context)
+
+
+def _editing(
+    request: Request,
+    lang: Lang,
+    form: Form,
+    caller: ReleaseManagerPage,
+    session: DbSession,
+    context: Context,
+) -> LayerPage:
+    return LayerPage(request, lang, caller, session, form, context)
+
+
+Looking = Annotated[LayerPage, Depends(_looking)]
+Editing = Annotated[LayerPage, Depends(_editing)]
 
 
 @router.get("/ui/config")
@@ -48,10 +85,7 @@ def _layer_url(scope: Scope, target: str) -> str:
 
 
 def _layer_page(
-    request: Request,
-    lang: Language,
-    caller: WebCaller,
-    session: DbSession,
+    page: LayerPage,
     scope: Scope,
     target: str,
     *,
@@ -61,6 +95,7 @@ def _layer_page(
     message: str | None = None,
     members_text: str | None = None,
 ) -> HTMLResponse:
+    session = page.session
     if scope == "tag" and not TAG_RE.match(target):
         raise PageError(404, "error-not-found", what=f"tag {target}")
     if scope == "station":
@@ -70,10 +105,10 @@ def _layer_page(
         document = json.dumps(layer.document if layer else {}, indent=2, ensure_ascii=False)
     members = configuration.tag_members(session, target) if scope == "tag" else None
     return render(
-        request,
+        page.request,
         "config_layer.html",
-        lang,
-        caller,
+        page.lang,
+        page.caller,
         status_code=status_code,
         scope=scope,
         target=target,
@@ -101,10 +136,8 @@ def _sentences(problems: list[Problem], lang: Language) -> list[str]:
 
 
 @router.get("/ui/config/fleet")
-def fleet_layer_page(
-    request: Request, lang: Lang, caller: ViewerPage, session: DbSession
-) -> HTMLResponse:
-    return _layer_page(request, lang, caller, session, "fleet", FLEET)
+def fleet_layer_page(page: Looking) -> HTMLResponse:
+    return _layer_page(page, "fleet", FLEET)
 
 
 @router.get("/ui/config/open")
@@ -119,15 +152,8 @@ def open_layer(
 
 
 @router.get("/ui/config/{scope}/{target}")
-def layer_page(
-    scope: Literal["tag", "station"],
-    target: str,
-    request: Request,
-    lang: Lang,
-    caller: ViewerPage,
-    session: DbSession,
-) -> HTMLResponse:
-    return _layer_page(request, lang, caller, session, scope, target)
+def layer_page(scope: Literal["tag", "station"], target: str, page: Looking) -> HTMLResponse:
+    return _layer_page(page, scope, target)
 
 
 def _parsed(text: str, lang: Language) -> dict[str, Any] | str:
@@ -139,26 +165,15 @@ def _parsed(text: str, lang: Language) -> dict[str, Any] | str:
     return parsed if isinstance(parsed, dict) else translate("layer-not-object", lang)
 
 
-def _save_layer(
-    request: Request,
-    lang: Language,
-    form: dict[str, str],
-    caller: WebCaller,
-    session: DbSession,
-    context: Context,
-    scope: Scope,
-    target: str,
-) -> HTMLResponse:
+def _save_layer(page: LayerPage, scope: Scope, target: str) -> HTMLResponse:
     """Save or remove a layer; a refusal names the keys."""
+    lang, form = page.lang, page.form
     text = form.get("document", "")
 
     def refused(problems: list[str]) -> HTMLResponse:
         """The form again, with what was typed and why it was refused (422)."""
         return _layer_page(
-            request,
-            lang,
-            caller,
-            session,
+            page,
             scope,
             target,
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
@@ -171,7 +186,7 @@ def _save_layer(
         return refused([document])
     try:
         change = configuration.change_layer(
-            session, context, scope, target, document, actor=caller.principal.name
+            page.session, page.context, scope, target, document, actor=page.caller.principal.name
         )
     except ConfigRefusedError as exc:
         return refused(_sentences(exc.problems, lang))
@@ -180,51 +195,28 @@ def _save_layer(
         message = translate("layer-deleted", lang, stations=changed)
     else:
         message = translate("layer-saved", lang, version=change.layer.version, stations=changed)
-    return _layer_page(request, lang, caller, session, scope, target, message=message)
+    return _layer_page(page, scope, target, message=message)
 
 
 @router.post("/ui/config/fleet")
-def save_fleet_layer(
-    request: Request,
-    lang: Lang,
-    form: Form,
-    caller: ReleaseManagerPage,
-    session: DbSession,
-    context: Context,
-) -> HTMLResponse:
-    return _save_layer(request, lang, form, caller, session, context, "fleet", FLEET)
+def save_fleet_layer(page: Editing) -> HTMLResponse:
+    return _save_layer(page, "fleet", FLEET)
 
 
 @router.post("/ui/config/{scope}/{target}")
-def save_layer(
-    scope: Literal["tag", "station"],
-    target: str,
-    request: Request,
-    lang: Lang,
-    form: Form,
-    caller: ReleaseManagerPage,
-    session: DbSession,
-    context: Context,
-) -> HTMLResponse:
-    return _save_layer(request, lang, form, caller, session, context, scope, target)
+def save_layer(scope: Literal["tag", "station"], target: str, page: Editing) -> HTMLResponse:
+    return _save_layer(page, scope, target)
 
 
 @router.post("/ui/config/tag/{tag}/members")
-def save_members(
-    tag: str,
-    request: Request,
-    lang: Lang,
-    form: Form,
-    caller: ReleaseManagerPage,
-    session: DbSession,
-    context: Context,
-) -> HTMLResponse:
+def save_members(tag: str, page: Editing) -> HTMLResponse:
     """Exactly these stations carry the tag."""
-    text = form.get("stations", "")
+    lang = page.lang
+    text = page.form.get("stations", "")
     try:
         members = TagMembers(stations=[s for s in re.split(r"[\s,]+", text) if s])
         configuration.set_tag_members(
-            session, context, tag, members.stations, actor=caller.principal.name
+            page.session, page.context, tag, members.stations, actor=page.caller.principal.name
         )
     except (ValidationError, ConfigRefusedError, UnknownStationError) as exc:
         if isinstance(exc, ValidationError):
@@ -234,16 +226,11 @@ def save_members(
         else:
             problems = [str(exc)]
         return _layer_page(
-            request,
-            lang,
-            caller,
-            session,
+            page,
             "tag",
             tag,
             status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
             problems=problems,
             members_text=text,
         )
-    return _layer_page(
-        request, lang, caller, session, "tag", tag, message=translate("members-saved", lang)
-    )
+    return _layer_page(page, "tag", tag, message=translate("members-saved", lang))
