@@ -13,8 +13,9 @@ the drivers do the same way with the port, whatever the protocol, is here:
 * pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (a cable pulled, a pty
   closed, a socket reset) become the driver's own "disconnected" error, whose message says
   what to do;
-* a port the driver opened itself (:func:`open_port`, for command lines) is closed with the
-  driver (:class:`SerialDriver`: ``close()`` and ``with``); a port passed in stays the caller's.
+* a port the driver opened itself (``SerialDriver._on_url``, for command lines) is closed with
+  the driver (:class:`SerialDriver`: ``close()`` and ``with``); a port passed in stays the
+  caller's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import serial
 
@@ -75,16 +76,6 @@ class FrameSource(Protocol[FrameT]):
     def feed(self, data: bytes) -> None: ...
 
     def next_frame(self) -> FrameT | None: ...
-
-
-def open_port(
-    url: str, baudrate: int, *, cannot_open: Callable[[BaseException], Exception]
-) -> serial.SerialBase:
-    """Open ``url`` with pyserial for a driver; ``cannot_open(exc)`` is the driver's error."""
-    try:
-        return serial.serial_for_url(url, baudrate=baudrate, timeout=POLL_INTERVAL)
-    except (serial.SerialException, OSError, ValueError) as exc:
-        raise cannot_open(exc) from None
 
 
 class SerialLink(Generic[PortT]):
@@ -179,3 +170,19 @@ class SerialDriver(DeviceHandle, Generic[PortT]):
     def close(self) -> None:
         """Close the port if the driver opened it (a port passed in stays the caller's)."""
         self._link.close()
+
+    @classmethod
+    def _on_url(
+        cls, url: str, baudrate: int, cannot_open: Callable[[str], Exception], **options: Any
+    ) -> Self:
+        """``cls(port, **options)`` on ``url`` opened with pyserial, closing the port again on
+        :meth:`close` (for command lines and scripts; long-running code opens the port itself
+        and passes it). ``cannot_open(detail)`` is the driver's error when the port will not
+        open."""
+        try:
+            port = serial.serial_for_url(url, baudrate=baudrate, timeout=POLL_INTERVAL)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise cannot_open(f"{url}: {exc}") from None
+        driver = cls(port, **options)  # type: ignore[call-arg]  # each driver's own __init__
+        driver._link.owns_port = True
+        return driver
