@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edge.agent.errors import AgentError
+from edge.agent.sqlite_store import SqliteStore
 from protocol.envelope import utc_timestamp
 from protocol.ops_messages import ApplicationStatus
 
@@ -38,27 +39,15 @@ class StoredStatus:
     received_at: str
 
 
-class ApplicationStatusStore:
+class ApplicationStatusStore(SqliteStore):
     """A connection to the status file (one per thread)."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / FILE_NAME
-        data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            self._db = sqlite3.connect(self.path, isolation_level=None, timeout=30.0)
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.executescript(_SCHEMA)
+            super().__init__(self.path, _SCHEMA, timeout=30.0)
         except sqlite3.Error as exc:
             raise AgentError(f"cannot open the application status file {self.path}: {exc}") from exc
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> ApplicationStatusStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def record(self, message: ApplicationStatus) -> bool:
         """Keep it unless a newer decision is already kept; True if it was stored."""

@@ -15,13 +15,13 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from edge.agent.errors import AgentError
+from edge.agent.sqlite_store import SqliteStore
 from edge.drivers.fingerprint_r30x import FingerprintSensor, NotFoundError, RetryCaptureError
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ class OperatorSession:
         self.last_activity = now
 
 
-class OperatorRegistry:
+class OperatorRegistry(SqliteStore):
     """Operators in ``{data_dir}/operators.sqlite`` (PIN hashes and module page ids only)."""
 
     def __init__(
@@ -108,17 +108,11 @@ class OperatorRegistry:
         idle_logout_s: float = 300.0,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
+        super().__init__(path, _SCHEMA, check_same_thread=False)
         self.max_failures = max_failures
         self.lockout_s = lockout_s
         self.idle_logout_s = idle_logout_s
         self._clock = clock
-
-    def close(self) -> None:
-        self._db.close()
 
     def get(self, operator_id: str) -> Operator | None:
         row = self._db.execute(

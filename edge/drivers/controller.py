@@ -63,6 +63,7 @@ from edge.drivers.controller_messages import (
     decode_identity,
     encode_leds,
 )
+from edge.drivers.device_handle import DeviceHandle
 
 log = logging.getLogger(__name__)
 wire = logging.getLogger("ewp.wire.controller")
@@ -109,7 +110,7 @@ class _Pending:
     reply: bytes | None = None
 
 
-class Controller:
+class Controller(DeviceHandle):
     """The station controller, over an open serial port."""
 
     def __init__(
@@ -149,12 +150,6 @@ class Controller:
         """Stop the driver's thread (the caller closes the port)."""
         self._stop.set()
         self._thread.join(timeout=2)
-
-    def __enter__(self) -> Controller:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def link_stats(self) -> LinkStats:

@@ -61,6 +61,7 @@ __all__ = [
     "FingerprintImage",
     "FingerprintSensor",
     "Instruction",
+    "ModuleStatus",
     "NoMatchError",
     "NotFoundError",
     "RetryCaptureError",
@@ -98,6 +99,15 @@ class SearchResult:
     score: int
 
 
+class ModuleStatus(enum.IntFlag):
+    """The bits of the module's status register (ReadSysPara)."""
+
+    BUSY = 0x01
+    MATCHED = 0x02  # the last Match/Search found the finger
+    PASSWORD_VERIFIED = 0x04
+    IMAGE_VALID = 0x08  # the image buffer holds a valid image
+
+
 @dataclass(frozen=True)
 class SystemParameters:
     status_register: int
@@ -109,22 +119,9 @@ class SystemParameters:
     baud_rate: int  # bits per second
 
     @property
-    def busy(self) -> bool:
-        return bool(self.status_register & 0x01)
-
-    @property
-    def matched(self) -> bool:
-        """The last Match/Search found the finger."""
-        return bool(self.status_register & 0x02)
-
-    @property
-    def password_verified(self) -> bool:
-        return bool(self.status_register & 0x04)
-
-    @property
-    def image_valid(self) -> bool:
-        """The image buffer holds a valid image."""
-        return bool(self.status_register & 0x08)
+    def flags(self) -> ModuleStatus:
+        """The status register's bits this driver knows."""
+        return ModuleStatus(self.status_register & sum(ModuleStatus))
 
 
 class AuraMode(enum.IntEnum):

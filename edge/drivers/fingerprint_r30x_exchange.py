@@ -49,7 +49,7 @@ from edge.drivers.fingerprint_r30x_frames import (
     PacketReader,
     encode_command,
 )
-from edge.drivers.serial_link import POLL_INTERVAL, SerialDriver, SerialLink, open_port
+from edge.drivers.serial_link import POLL_INTERVAL, SerialDriver, SerialLink
 
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.fingerprint")
@@ -136,18 +136,15 @@ class R30xExchange(SerialDriver[SerialPort]):
         password: int = 0,
         timeout: float = 2.0,
     ) -> Self:
-        """Open ``url`` with pyserial and drive it; :meth:`close` closes the port again.
-
-        For command lines and scripts; long-running code opens the port itself and passes it.
-        """
-        port = open_port(
+        """Open ``url`` with pyserial and drive it; :meth:`close` closes the port again."""
+        return cls._on_url(
             url,
             baudrate,
-            cannot_open=lambda exc: fingerprint_error(CANNOT_OPEN, detail=f"{url}: {exc}"),
+            lambda detail: fingerprint_error(CANNOT_OPEN, detail=detail),
+            address=address,
+            password=password,
+            timeout=timeout,
         )
-        sensor = cls(port, address=address, password=password, timeout=timeout)
-        sensor._link.owns_port = True
-        return sensor
 
     @property
     def address(self) -> int:

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
+from edge.drivers.device_handle import DeviceHandle
 from edge.drivers.iddk2000_defs import (
     CALL_TIMED_OUT,
     CAPTURE_ABORTED,
@@ -235,7 +236,7 @@ class EyeImage:
     height: int
 
 
-class IddkCamera:
+class IddkCamera(DeviceHandle):
     """One opened IriShield camera. Close it (or use ``with``) on every path."""
 
     def __init__(
@@ -288,12 +289,6 @@ class IddkCamera:
         )
         log.info("iris camera %s (%s) opened: %s", info.product, info.serial_number, descriptor)
         return cls(library, handle, info, timeout=timeout)
-
-    def __enter__(self) -> IddkCamera:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     @property
     def is_open(self) -> bool:

@@ -55,7 +55,7 @@ from edge.drivers.iris_frames import (
     decode_status,
     encode_frame,
 )
-from edge.drivers.serial_link import SerialDriver, SerialLink, open_port
+from edge.drivers.serial_link import SerialDriver, SerialLink
 
 log = logging.getLogger(__name__)
 wire_log = logging.getLogger("ewp.wire.iris")
@@ -114,18 +114,14 @@ class IrisExchange(SerialDriver[SerialPort]):
         timeout: float = 2.0,
         auto_init: bool = True,
     ) -> Self:
-        """Open ``url`` with pyserial and drive it; :meth:`close` closes the port again.
-
-        For command lines and scripts; long-running code opens the port itself and passes it.
-        """
-        port = open_port(
+        """Open ``url`` with pyserial and drive it; :meth:`close` closes the port again."""
+        return cls._on_url(
             url,
             baudrate,
-            cannot_open=lambda exc: iris_error(CANNOT_OPEN, detail=f"{url}: {exc}"),
+            lambda detail: iris_error(CANNOT_OPEN, detail=detail),
+            timeout=timeout,
+            auto_init=auto_init,
         )
-        camera = cls(port, timeout=timeout, auto_init=auto_init)
-        camera._link.owns_port = True
-        return camera
 
     @property
     def last_status(self) -> CaptureStatus | None:

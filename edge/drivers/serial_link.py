@@ -13,8 +13,9 @@ the drivers do the same way with the port, whatever the protocol, is here:
 * pyserial's ``SerialException``, an ``OSError`` or ``termios.error`` (a cable pulled, a pty
   closed, a socket reset) become the driver's own "disconnected" error, whose message says
   what to do;
-* a port the driver opened itself (:func:`open_port`, for command lines) is closed with the
-  driver (:class:`SerialDriver`: ``close()`` and ``with``); a port passed in stays the caller's.
+* a port the driver opened itself (``SerialDriver._on_url``, for command lines) is closed with
+  the driver (:class:`SerialDriver`: ``close()`` and ``with``); a port passed in stays the
+  caller's.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import Generic, Protocol, Self, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import serial
+
+from edge.drivers.device_handle import DeviceHandle
 
 # The port's own read timeout: how long one ``read()`` may block before the driver checks its
 # deadline again. The driver's ``timeout`` is what bounds a reply.
@@ -73,16 +76,6 @@ class FrameSource(Protocol[FrameT]):
     def feed(self, data: bytes) -> None: ...
 
     def next_frame(self) -> FrameT | None: ...
-
-
-def open_port(
-    url: str, baudrate: int, *, cannot_open: Callable[[BaseException], Exception]
-) -> serial.SerialBase:
-    """Open ``url`` with pyserial for a driver; ``cannot_open(exc)`` is the driver's error."""
-    try:
-        return serial.serial_for_url(url, baudrate=baudrate, timeout=POLL_INTERVAL)
-    except (serial.SerialException, OSError, ValueError) as exc:
-        raise cannot_open(exc) from None
 
 
 class SerialLink(Generic[PortT]):
@@ -164,7 +157,7 @@ class SerialLink(Generic[PortT]):
                 close()
 
 
-class SerialDriver(Generic[PortT]):
+class SerialDriver(DeviceHandle, Generic[PortT]):
     """What a driver on a :class:`SerialLink` does the same way as every other: its port's name
     for messages, and closing a port it opened itself (``close()``, or leaving a ``with``)."""
 
@@ -178,8 +171,18 @@ class SerialDriver(Generic[PortT]):
         """Close the port if the driver opened it (a port passed in stays the caller's)."""
         self._link.close()
 
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    @classmethod
+    def _on_url(
+        cls, url: str, baudrate: int, cannot_open: Callable[[str], Exception], **options: Any
+    ) -> Self:
+        """``cls(port, **options)`` on ``url`` opened with pyserial, closing the port again on
+        :meth:`close` (for command lines and scripts; long-running code opens the port itself
+        and passes it). ``cannot_open(detail)`` is the driver's error when the port will not
+        open."""
+        try:
+            port = serial.serial_for_url(url, baudrate=baudrate, timeout=POLL_INTERVAL)
+        except (serial.SerialException, OSError, ValueError) as exc:
+            raise cannot_open(f"{url}: {exc}") from None
+        driver = cls(port, **options)  # type: ignore[call-arg]  # each driver's own __init__
+        driver._link.owns_port = True
+        return driver

@@ -7,12 +7,14 @@ Results are JSON on stdout; prompts and progress go to stderr; errors go through
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
 
 import typer
 
@@ -62,20 +64,68 @@ def _number(text: str, option: str) -> int:
         ) from None
 
 
+def _command(
+    app: typer.Typer, name: str, link_type: type[Any]
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register ``command(link, ...)`` as command ``name`` of ``app``: the options every command
+    of the device takes are the fields of the dataclass ``link_type`` (its first field's option
+    shown first, the rest after the command's own), and come to the command as one ``link``."""
+    hints = get_type_hints(link_type, include_extras=True)
+    shared = [
+        inspect.Parameter(
+            field.name,
+            inspect.Parameter.KEYWORD_ONLY,
+            annotation=hints[field.name],
+            default=inspect.Parameter.empty if field.default is MISSING else field.default,
+        )
+        for field in fields(link_type)
+    ]
+
+    def register(command: Callable[..., None]) -> Callable[..., None]:
+        own = [
+            option.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+            for option in list(inspect.signature(command, eval_str=True).parameters.values())[1:]
+        ]
+        shown = [shared[0], *own, *shared[1:]]
+
+        def run(**options: Any) -> None:
+            command(
+                link_type(**{option.name: options.pop(option.name) for option in shared}), **options
+            )
+
+        run.__signature__ = inspect.Signature(shown)  # type: ignore[attr-defined]
+        run.__annotations__ = {option.name: option.annotation for option in shown}
+        run.__doc__ = command.__doc__
+        app.command(name)(run)
+        return command
+
+    return register
+
+
+@dataclass(frozen=True)
+class _Link:
+    """The options every fingerprint command takes: where the module is, how to talk to it."""
+
+    port: Port
+    baud: Baud = 57600
+    password: Password = _DEFAULT_PASSWORD
+    address: Address = "0xFFFFFFFF"
+    timeout: Timeout = 2.0
+    wire_log: WireLog = False
+
+
 @contextlib.contextmanager
-def _fingerprint_sensor(
-    port: str, baud: int, password: str, address: str, timeout: float, wire_log: bool
-) -> Iterator[FingerprintSensor]:
+def _fingerprint_sensor(link: _Link) -> Iterator[FingerprintSensor]:
     from edge.drivers.fingerprint_r30x import FingerprintSensor
     from ewp.log import configure
 
-    configure("WARNING", wire=wire_log, plain=True)
+    configure("WARNING", wire=link.wire_log, plain=True)
     sensor = FingerprintSensor.open(
-        port,
-        baudrate=baud,
-        password=_number(password, "--password"),
-        address=_number(address, "--address"),
-        timeout=timeout,
+        link.port,
+        baudrate=link.baud,
+        password=_number(link.password, "--password"),
+        address=_number(link.address, "--address"),
+        timeout=link.timeout,
     )
     try:
         sensor.verify_password()
@@ -105,17 +155,10 @@ def _emit(result: dict[str, object]) -> None:
     typer.echo(json.dumps(result))
 
 
-@fingerprint_app.command()
-def info(
-    port: Port,
-    baud: Baud = 57600,
-    password: Password = _DEFAULT_PASSWORD,
-    address: Address = "0xFFFFFFFF",
-    timeout: Timeout = 2.0,
-    wire_log: WireLog = False,
-) -> None:
+@_command(fingerprint_app, "info", _Link)
+def info(link: _Link) -> None:
     """System parameters, template count and used library pages."""
-    with _fingerprint_sensor(port, baud, password, address, timeout, wire_log) as sensor:
+    with _fingerprint_sensor(link) as sensor:
         sensor.probe()
         params = sensor.read_system_parameters()
         used: set[int] = set()
@@ -123,7 +166,7 @@ def info(
             used |= sensor.read_index_table(page)
         _emit(
             {
-                "port": port,
+                "port": link.port,
                 "baud_rate": params.baud_rate,
                 "address": f"{params.address:08x}",
                 "system_id": params.system_id,
@@ -137,22 +180,17 @@ def info(
         )
 
 
-@fingerprint_app.command()
+@_command(fingerprint_app, "capture", _Link)
 def capture(
-    port: Port,
+    link: _Link,
     out: Annotated[
         Path | None, typer.Option("--out", help="Write the image to this PNG file.")
     ] = None,
-    baud: Baud = 57600,
-    password: Password = _DEFAULT_PASSWORD,
-    address: Address = "0xFFFFFFFF",
-    timeout: Timeout = 2.0,
     wait: Wait = 15.0,
-    wire_log: WireLog = False,
 ) -> None:
     """Take one fingerprint image (and save it as PNG with --out)."""
     console = _console()
-    with _fingerprint_sensor(port, baud, password, address, timeout, wire_log) as sensor:
+    with _fingerprint_sensor(link) as sensor:
         with _step(console, "place a finger on the sensor..."):
             sensor.wait_for_finger(wait)
         started = time.monotonic()
@@ -174,23 +212,18 @@ def capture(
     )
 
 
-@fingerprint_app.command()
+@_command(fingerprint_app, "enroll", _Link)
 def enroll(
-    port: Port,
+    link: _Link,
     page: Annotated[int, typer.Option("--page", min=0, help="Library page to store at.")],
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace a template already at --page.")
     ] = False,
-    baud: Baud = 57600,
-    password: Password = _DEFAULT_PASSWORD,
-    address: Address = "0xFFFFFFFF",
-    timeout: Timeout = 2.0,
     wait: Wait = 15.0,
-    wire_log: WireLog = False,
 ) -> None:
     """Enrol a finger from two presses and store its template at --page."""
     console = _console()
-    with _fingerprint_sensor(port, baud, password, address, timeout, wire_log) as sensor:
+    with _fingerprint_sensor(link) as sensor:
         if page < 1024 and page in sensor.read_index_table(page // 256) and not overwrite:
             typer.echo(
                 f"error: page {page} already holds a template: pick a free page "
@@ -210,21 +243,13 @@ def enroll(
         _emit({"page": page, "stored": True, "template_count": sensor.template_count()})
 
 
-@fingerprint_app.command()
-def identify(
-    port: Port,
-    baud: Baud = 57600,
-    password: Password = _DEFAULT_PASSWORD,
-    address: Address = "0xFFFFFFFF",
-    timeout: Timeout = 2.0,
-    wait: Wait = 15.0,
-    wire_log: WireLog = False,
-) -> None:
+@_command(fingerprint_app, "identify", _Link)
+def identify(link: _Link, wait: Wait = 15.0) -> None:
     """Search the sensor's library for the finger on the glass (exit code 1 if not found)."""
     from edge.drivers.fingerprint_r30x import NotFoundError
 
     console = _console()
-    with _fingerprint_sensor(port, baud, password, address, timeout, wire_log) as sensor:
+    with _fingerprint_sensor(link) as sensor:
         library_size = sensor.read_system_parameters().library_size
         with _step(console, "place a finger on the sensor..."):
             sensor.wait_for_finger(wait)
@@ -263,15 +288,26 @@ Device = Annotated[
 ]
 
 
-def _serial_port(backend: str, port: str | None) -> str | None:
-    """The port for ewp-serial; None when the backend is iddk."""
-    if backend == "iddk":
-        return None
-    if backend != "ewp-serial":
-        raise typer.BadParameter("ewp-serial or iddk", param_hint="--backend")
-    if not port:
-        raise typer.BadParameter("the ewp-serial backend needs --port", param_hint="--port")
-    return port
+@dataclass(frozen=True)
+class _IrisLink:
+    """The options every iris command but ``list`` takes: which camera, through what."""
+
+    port: IrisPort = None
+    timeout: IrisTimeout = 2.0
+    wire_log: WireLog = False
+    backend: Backend = "ewp-serial"
+    library: Library = "libIddk2000.so"
+    device: Device = None
+
+    def serial_port(self) -> str | None:
+        """The port for ewp-serial; None when the backend is iddk."""
+        if self.backend == "iddk":
+            return None
+        if self.backend != "ewp-serial":
+            raise typer.BadParameter("ewp-serial or iddk", param_hint="--backend")
+        if not self.port:
+            raise typer.BadParameter("the ewp-serial backend needs --port", param_hint="--port")
+        return self.port
 
 
 @contextlib.contextmanager
@@ -300,24 +336,16 @@ def iris_list(
     typer.echo(json.dumps([camera.describe() for camera in found]))
 
 
-@iris_app.command("info")
-def iris_info(
-    port: IrisPort = None,
-    timeout: IrisTimeout = 2.0,
-    wire_log: WireLog = False,
-    backend: Backend = "ewp-serial",
-    library: Library = "libIddk2000.so",
-    device: Device = None,
-) -> None:
+@_command(iris_app, "info", _IrisLink)
+def iris_info(link: _IrisLink) -> None:
     """Initialise the camera; print what it is and its state."""
-    serial_port = _serial_port(backend, port)
-    if serial_port is None:
+    port = link.serial_port()
+    if port is None:
         from ewp.cli import sensor_iddk
 
-        _emit(sensor_iddk.info(library, device, max(timeout, 5.0)))
+        _emit(sensor_iddk.info(link.library, link.device, max(link.timeout, 5.0)))
         return
-    port = serial_port
-    with _iris_camera(port, timeout, wire_log) as camera:
+    with _iris_camera(port, link.timeout, link.wire_log) as camera:
         info = camera.device_info()
         status = camera.status()
     _emit(
@@ -339,9 +367,9 @@ def iris_info(
     )
 
 
-@iris_app.command("capture")
+@_command(iris_app, "capture", _IrisLink)
 def iris_capture(
-    port: IrisPort = None,
+    link: _IrisLink,
     eye: Annotated[
         str, typer.Option("--eye", help="left, right or both.", case_sensitive=False)
     ] = "both",
@@ -361,11 +389,6 @@ def iris_capture(
     poll: Annotated[
         bool, typer.Option("--poll", help="Poll the status instead of taking status events.")
     ] = False,
-    timeout: IrisTimeout = 2.0,
-    wire_log: WireLog = False,
-    backend: Backend = "ewp-serial",
-    library: Library = "libIddk2000.so",
-    device: Device = None,
 ) -> None:
     """Capture one or both irises: JSON with the camera's quality scores per eye.
 
@@ -375,20 +398,20 @@ def iris_capture(
     """
     from edge.drivers.iris_camera import CaptureState, Eye, ResultCode, iris_error
 
-    serial_port = _serial_port(backend, port)
+    port = link.serial_port()
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-    if serial_port is None:
+    if port is None:
         from ewp.cli import sensor_iddk
 
         console = _console()
         found, ok = sensor_iddk.capture(
-            library,
-            device,
+            link.library,
+            link.device,
             eye=eye.lower(),
             quality=quality,
             wait=wait,
-            timeout=max(timeout, 5.0),
+            timeout=max(link.timeout, 5.0),
             out=out,
             say=console.print,
         )
@@ -396,7 +419,6 @@ def iris_capture(
         if not ok:
             raise typer.Exit(1)
         return
-    port = serial_port
     try:
         chosen = Eye.parse(eye)
     except ValueError as exc:
@@ -414,7 +436,7 @@ def iris_capture(
             shown.append("capturing")
             console.print("eye found: capturing, hold still...")
 
-    with _iris_camera(port, timeout, wire_log) as camera:
+    with _iris_camera(port, link.timeout, link.wire_log) as camera:
         started = time.monotonic()
         try:
             camera.start_capture(chosen, quality=quality, push_status=not poll, timeout=wait)

@@ -21,6 +21,7 @@ from edge.drivers.fingerprint_r30x import (
     AuraMode,
     FingerprintError,
     FingerprintSensor,
+    ModuleStatus,
     NoMatchError,
     NotFoundError,
     RetryCaptureError,
@@ -68,7 +69,7 @@ def test_system_instructions(rig: Rig) -> None:
     params = sensor.read_system_parameters()
     assert (params.library_size, params.security_level, params.packet_size) == (200, 3, 128)
     assert (params.baud_rate, params.address, params.system_id) == (57600, 0xFFFFFFFF, 0)
-    assert params.password_verified and not params.image_valid and not params.busy
+    assert params.flags == ModuleStatus.PASSWORD_VERIFIED
     sensor.set_security_level(5)
     assert sensor.read_system_parameters().security_level == 5
     sensor.aura_led(AuraMode.BREATHING, AuraColour.PURPLE, speed=200, count=3)
@@ -82,13 +83,13 @@ def test_capture_enrol_match_search_and_manage_the_library(rig: Rig) -> None:
     assert sensor.template_count() == 2
     assert sensor.read_index_table(0) == {3, 7}
     assert sensor.read_index_table(1) == set()
-    assert sensor.read_system_parameters().image_valid
+    assert ModuleStatus.IMAGE_VALID in sensor.read_system_parameters().flags
 
     press_and_convert(rig, 17)
     found = sensor.search(1, 0, 200)
     assert isinstance(found, SearchResult)
     assert found.page_id == 3 and found.score >= 100
-    assert sensor.read_system_parameters().matched
+    assert ModuleStatus.MATCHED in sensor.read_system_parameters().flags
 
     sensor.load_template(2, 3)
     assert sensor.match() >= 100
@@ -158,7 +159,7 @@ def test_the_library_survives_a_simulator_restart(make_rig: RigFactory, tmp_path
 def test_password_is_verified_automatically_when_the_module_asks(make_rig: RigFactory) -> None:
     rig = make_rig(password=0x1234, driver_password=0x1234)
     assert rig.sensor.template_count() == 0  # answered 0x21 first, then verified and repeated
-    assert rig.sensor.read_system_parameters().password_verified
+    assert ModuleStatus.PASSWORD_VERIFIED in rig.sensor.read_system_parameters().flags
 
 
 def test_a_module_with_its_own_address(make_rig: RigFactory) -> None:

@@ -7,7 +7,7 @@ import logging
 import pytest
 import serial
 
-from edge.drivers.serial_link import POLL_INTERVAL, SerialDriver, SerialLink, open_port
+from edge.drivers.serial_link import POLL_INTERVAL, SerialDriver, SerialLink
 
 
 class UnpluggedError(Exception):
@@ -113,11 +113,13 @@ def test_a_driver_closes_its_own_port_when_it_is_done_with() -> None:
     assert not theirs.closed
 
 
-def test_open_port_says_what_the_driver_says() -> None:
-    with pytest.raises(UnpluggedError, match="cannot open"):
-        open_port(
-            "/dev/ttyNOSUCH0", 9600, cannot_open=lambda exc: UnpluggedError(f"cannot open: {exc}")
+def test_a_driver_on_a_url_owns_its_port_and_says_what_the_driver_says() -> None:
+    with pytest.raises(UnpluggedError, match="cannot open: /dev/ttyNOSUCH0: "):
+        FakeDriver._on_url(
+            "/dev/ttyNOSUCH0", 9600, lambda detail: UnpluggedError(f"cannot open: {detail}")
         )
-    port = open_port("loop://", 9600, cannot_open=UnpluggedError)
-    assert port.timeout == POLL_INTERVAL
-    port.close()
+    driver = FakeDriver._on_url("loop://", 9600, UnpluggedError)
+    port = driver._link.port
+    assert port.timeout == POLL_INTERVAL and driver._link.owns_port
+    driver.close()
+    assert not port.is_open
