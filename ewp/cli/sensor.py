@@ -7,16 +7,17 @@ Results are JSON on stdout; prompts and progress go to stderr; errors go through
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import MISSING, dataclass, fields
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, get_type_hints
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from ewp.cli.shared_options import command_taking
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -62,44 +63,6 @@ def _number(text: str, option: str) -> int:
         raise typer.BadParameter(
             f"{option} must be a number (decimal or 0x...), got {text!r}"
         ) from None
-
-
-def _command(
-    app: typer.Typer, name: str, link_type: type[Any]
-) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    """Register ``command(link, ...)`` as command ``name`` of ``app``: the options every command
-    of the device takes are the fields of the dataclass ``link_type`` (its first field's option
-    shown first, the rest after the command's own), and come to the command as one ``link``."""
-    hints = get_type_hints(link_type, include_extras=True)
-    shared = [
-        inspect.Parameter(
-            field.name,
-            inspect.Parameter.KEYWORD_ONLY,
-            annotation=hints[field.name],
-            default=inspect.Parameter.empty if field.default is MISSING else field.default,
-        )
-        for field in fields(link_type)
-    ]
-
-    def register(command: Callable[..., None]) -> Callable[..., None]:
-        own = [
-            option.replace(kind=inspect.Parameter.KEYWORD_ONLY)
-            for option in list(inspect.signature(command, eval_str=True).parameters.values())[1:]
-        ]
-        shown = [shared[0], *own, *shared[1:]]
-
-        def run(**options: Any) -> None:
-            command(
-                link_type(**{option.name: options.pop(option.name) for option in shared}), **options
-            )
-
-        run.__signature__ = inspect.Signature(shown)  # type: ignore[attr-defined]
-        run.__annotations__ = {option.name: option.annotation for option in shown}
-        run.__doc__ = command.__doc__
-        app.command(name)(run)
-        return command
-
-    return register
 
 
 @dataclass(frozen=True)
@@ -155,7 +118,7 @@ def _emit(result: dict[str, object]) -> None:
     typer.echo(json.dumps(result))
 
 
-@_command(fingerprint_app, "info", _Link)
+@command_taking(fingerprint_app, "info", _Link)
 def info(link: _Link) -> None:
     """System parameters, template count and used library pages."""
     with _fingerprint_sensor(link) as sensor:
@@ -180,7 +143,7 @@ def info(link: _Link) -> None:
         )
 
 
-@_command(fingerprint_app, "capture", _Link)
+@command_taking(fingerprint_app, "capture", _Link)
 def capture(
     link: _Link,
     out: Annotated[
@@ -212,7 +175,7 @@ def capture(
     )
 
 
-@_command(fingerprint_app, "enroll", _Link)
+@command_taking(fingerprint_app, "enroll", _Link)
 def enroll(
     link: _Link,
     page: Annotated[int, typer.Option("--page", min=0, help="Library page to store at.")],
@@ -243,7 +206,7 @@ def enroll(
         _emit({"page": page, "stored": True, "template_count": sensor.template_count()})
 
 
-@_command(fingerprint_app, "identify", _Link)
+@command_taking(fingerprint_app, "identify", _Link)
 def identify(link: _Link, wait: Wait = 15.0) -> None:
     """Search the sensor's library for the finger on the glass (exit code 1 if not found)."""
     from edge.drivers.fingerprint_r30x import NotFoundError
@@ -336,7 +299,7 @@ def iris_list(
     typer.echo(json.dumps([camera.describe() for camera in found]))
 
 
-@_command(iris_app, "info", _IrisLink)
+@command_taking(iris_app, "info", _IrisLink)
 def iris_info(link: _IrisLink) -> None:
     """Initialise the camera; print what it is and its state."""
     port = link.serial_port()
@@ -367,7 +330,7 @@ def iris_info(link: _IrisLink) -> None:
     )
 
 
-@_command(iris_app, "capture", _IrisLink)
+@command_taking(iris_app, "capture", _IrisLink)
 def iris_capture(
     link: _IrisLink,
     eye: Annotated[
