@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ewp.cli.shared_options import command_taking
+from ewp.cli.shared_options import command_taking, number
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -56,15 +56,6 @@ WireLog = Annotated[bool, typer.Option("--wire-log", help="Log every packet on s
 _DEFAULT_PASSWORD = "0"  # noqa: S105 - the module's handshake number; 0 means none
 
 
-def _number(text: str, option: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{option} must be a number (decimal or 0x...), got {text!r}"
-        ) from None
-
-
 @dataclass(frozen=True)
 class _Link:
     """The options every fingerprint command takes: where the module is, how to talk to it."""
@@ -86,8 +77,8 @@ def _fingerprint_sensor(link: _Link) -> Iterator[FingerprintSensor]:
     sensor = FingerprintSensor.open(
         link.port,
         baudrate=link.baud,
-        password=_number(link.password, "--password"),
-        address=_number(link.address, "--address"),
+        password=number(link.password, "--password"),
+        address=number(link.address, "--address"),
         timeout=link.timeout,
     )
     try:
@@ -295,7 +286,7 @@ def iris_list(
     """Iris cameras plugged in (serial ports with the camera's USB ids), as a JSON list."""
     from edge.drivers.iris_camera import find_iris_cameras
 
-    found = find_iris_cameras(_number(vid, "--vid"), _number(pid, "--pid"))
+    found = find_iris_cameras(number(vid, "--vid"), number(pid, "--pid"))
     typer.echo(json.dumps([camera.describe() for camera in found]))
 
 

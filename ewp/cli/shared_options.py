@@ -48,3 +48,13 @@ def command_taking(
         return command
 
     return register
+
+
+def number(text: str, option: str) -> int:
+    """An option given as a number in decimal or ``0x...`` (addresses, passwords, USB ids)."""
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise typer.BadParameter(
+            f"{option} must be a number (decimal or 0x...), got {text!r}"
+        ) from None

@@ -14,15 +14,7 @@ from typing import Annotated
 import typer
 
 from ewp.cli import sim_serving as serving
-
-
-def _number(text: str, what: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise typer.BadParameter(
-            f"{what} must be a number (decimal or 0x...), got {text!r}"
-        ) from None
+from ewp.cli.shared_options import number
 
 
 def library_for(path: Path | None, index: int) -> Path | None:
@@ -79,8 +71,8 @@ def fingerprint(
     def sensor(index: int, armed: list[Fault]) -> SimulatedFingerprintSensor:
         config = SensorConfig(
             mode=mode,  # type: ignore[arg-type]  # checked by serve_simulated_devices
-            address=_number(address, "--address"),
-            password=_number(password, "--password"),
+            address=number(address, "--address"),
+            password=number(password, "--password"),
             library=library_for(library, index),
             capacity=capacity,
             baudrate=baud,
