@@ -4,8 +4,9 @@ Setup per backend: Mosquitto (auth and per-station ACLs on), the fleet store (SQ
 a PostgreSQL 15 cluster with its default durability: fsync on, synchronous_commit on), and
 ``STATIONS`` simulated stations, each a paho client logged in with its own credentials from a
 real claim. The stations publish what the agent publishes: every packet as its chunks (a
-sealed, signed 100 KB packet: two chunks of at most 64 KiB) at QoS 1 with 16 in flight, and
-heartbeats at QoS 0, as fast as they can.
+sealed, signed 100 KB packet: two chunks of at most 64 KiB) at QoS 1 with 16 in flight and,
+as the uplink does, at most 64 packets waiting for their receipt; heartbeats at QoS 0; as fast
+as they can.
 
 Baseline, same broker, same run, before any ingest worker exists: a raw paho subscriber
 (the fleet's login, the fleet's topic filters, manual acknowledgement like the workers) counts
@@ -50,6 +51,7 @@ from bench.fleet_store import backend_store
 from bench.minimal_ingest import MinimalIngest
 from bench.report import Figure, report
 from edge.agent.identity import StationIdentity
+from edge.agent.uplink.packets import MAX_AWAITING_RECEIPT
 from ewp.local_fleet import FleetStack, start_fleet_stack
 from fleet.store.db import make_engine, session_factory
 from fleet.store.ops_models import HealthSample
@@ -166,8 +168,22 @@ class Publisher:
         return len({topic for topic, _ in self.station.chunks})
 
     def send_packets(self) -> None:
+        """Every chunk at once (the raw subscriber sends no receipts to wait for)."""
         self.stored = 0
         for topic, payload in self.station.chunks:
+            self.client.publish(topic, payload, qos=1)
+
+    def send_packets_as_a_station(self) -> None:
+        """As the agent's uplink does: a packet's first chunk only while fewer than
+        ``MAX_AWAITING_RECEIPT`` packets wait for their receipt (the fleet holds at most as many
+        unfinished packets per station, fleet/ingest/budgets.py)."""
+        self.stored = 0
+        started: set[str] = set()
+        for topic, payload in self.station.chunks:
+            if topic not in started:
+                while len(started) - self.stored >= MAX_AWAITING_RECEIPT:
+                    time.sleep(0.001)
+                started.add(topic)
             self.client.publish(topic, payload, qos=1)
 
     def send_heartbeats(self) -> None:
@@ -300,7 +316,7 @@ def packets_arrival(publishers: list[Publisher]) -> Arrival:
     """Packets until every station has every `stored` receipt."""
     goal = sum(p.expected for p in publishers)
     start = time.perf_counter()
-    in_parallel([p.send_packets for p in publishers])
+    in_parallel([p.send_packets_as_a_station for p in publishers])
     arrival = wait_for(lambda: sum(p.stored for p in publishers), goal, start, "receipts")
     if arrival.lost:
         raise RuntimeError(f"only {arrival.count} of {goal} packets receipted: see the logs")
