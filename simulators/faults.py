@@ -7,7 +7,8 @@ the same for every device:
 * a fault spec is ``KIND`` or ``KIND:ARGUMENT``; the argument is a count (commands, packets,
   frames, bytes, per kind), or for ``silence`` a time ``Ts``; ``code:COMMAND:CODE[:N]`` makes
   the next N COMMAND commands answer with CODE. A device describes its own words with a
-  :class:`FaultSyntax`;
+  :class:`FaultSyntax` (which checks that its kinds include these four, and writes the syntax
+  summary shown with every error from the device's own examples);
 * a fault file is JSON (a list) or TOML (a list called ``faults``), each entry a spec string or
   a table with ``kind`` and ``count`` / ``seconds`` / the command (the device's word) / ``code``;
 * :class:`FaultPlan` holds the armed faults of one device: thread-safe, each fault used up
@@ -32,6 +33,7 @@ SILENCE = "silence"
 UNPLUG_MID_IMAGE = "unplug-mid-image"
 GARBAGE = "garbage"
 CODE = "code"
+COMMON_KINDS = (SILENCE, UNPLUG_MID_IMAGE, GARBAGE, CODE)
 
 
 class FaultSpecError(ValueError):
@@ -73,12 +75,27 @@ class FaultSyntax(Generic[F]):
     command_word: str  # "instruction", "command": in messages, and the key in a fault table
     code_word: str  # "confirmation code", "result code"
     code_example: str  # a code fault, e.g. "code:store:0x18"
-    summary: str  # "fault specs look like ...": shown with every syntax error
+    examples: str  # the device's own kinds as examples, e.g. "no-finger:3, messy-image"
+    garbage_example: int = 16  # the count the summary shows for garbage
     # kind value -> count without an argument (else 1); every device's defaults unless given
     default_counts: Mapping[str, int] = field(
         default_factory=lambda: {UNPLUG_MID_IMAGE: 10, GARBAGE: 16}
     )
     nonzero_code: bool = False  # whether a forced code of 0 is refused
+
+    def __post_init__(self) -> None:
+        values = {kind.value for kind in self.kinds}
+        missing = [kind for kind in COMMON_KINDS if kind not in values]
+        if missing:
+            raise TypeError(f"{self.kinds.__name__} lacks the kinds every device has: {missing}")
+
+    @property
+    def summary(self) -> str:
+        """``fault specs look like ...``: shown with every syntax error."""
+        return (
+            f"fault specs look like {self.examples}, silence:4, silence:1.5s, "
+            f"unplug-mid-image:10, garbage:{self.garbage_example} or {self.code_example}"
+        )
 
     def _number(self, text: str, what: str) -> int:
         try:

@@ -90,11 +90,7 @@ SYNTAX = FaultSyntax(
     command_word="instruction",
     code_word="confirmation code",
     code_example="code:store:0x18",
-    summary=(
-        "fault specs look like no-finger:3, messy-image, few-features, bad-checksum:2, "
-        "bad-data-checksum, silence:4, "
-        "silence:1.5s, unplug-mid-image:10, garbage:16 or code:store:0x18"
-    ),
+    examples="no-finger:3, messy-image, few-features, bad-checksum:2, bad-data-checksum",
 )
 
 

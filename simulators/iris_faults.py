@@ -83,11 +83,8 @@ SYNTAX = FaultSyntax(
     command_word="command",
     code_word="result code",
     code_example="code:start_capture:0x20",
-    summary=(
-        "fault specs look like no-eye, occlusion:2, blur, sensor-fault, busy:3, bad-crc:2, "
-        "drop-events:5, silence:4, silence:1.5s, unplug-mid-image:10, garbage:64 or "
-        "code:start_capture:0x20"
-    ),
+    examples="no-eye, occlusion:2, blur, sensor-fault, busy:3, bad-crc:2, drop-events:5",
+    garbage_example=64,
     nonzero_code=True,
 )
 

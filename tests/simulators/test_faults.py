@@ -3,6 +3,7 @@ files, and how armed faults are used up; run with each device's own words."""
 
 from __future__ import annotations
 
+import enum
 import time
 from pathlib import Path
 from typing import Any
@@ -137,3 +138,26 @@ def test_size_faults_are_taken_whole(syntax: Syntax, plan_type: PlanType) -> Non
     plan = plan_type([syntax.parse("garbage:30"), syntax.parse("unplug-mid-image:4")])
     assert plan.garbage() == 30 and plan.garbage() == 0
     assert plan.unplug_after() == 4 and plan.unplug_after() is None
+
+
+def test_a_device_kinds_must_include_every_common_kind() -> None:
+    class Kinds(enum.Enum):  # silence, garbage and code, but no unplug-mid-image
+        SILENCE = "silence"
+        GARBAGE = "garbage"
+        CODE = "code"
+
+    with pytest.raises(TypeError, match="unplug-mid-image"):
+        FaultSyntax(
+            fault=fingerprint_faults.Fault,
+            kinds=Kinds,
+            commands={},
+            command_word="command",
+            code_word="code",
+            code_example="code:x:1",
+            examples="",
+        )
+
+
+def test_the_syntax_summary_names_every_kind(syntax: Syntax) -> None:
+    for kind in syntax.kinds:
+        assert kind.value in syntax.summary
