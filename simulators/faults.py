@@ -67,11 +67,11 @@ F = TypeVar("F", bound=Fault)
 
 @dataclass(frozen=True)
 class FaultSyntax(Generic[F]):
-    """How one device's faults are written: its kinds, its commands, and their words."""
+    """How one device's faults are written: its kinds, its commands (those its ``fault`` names), and
+    their words."""
 
     fault: type[F]
     kinds: type[enum.Enum]
-    commands: Mapping[str, int]  # command names (lower case, no ``-`` or ``_``) -> codes
     command_word: str  # "instruction", "command": in messages, and the key in a fault table
     code_word: str  # "confirmation code", "result code"
     code_example: str  # a code fault, e.g. "code:store:0x18"
@@ -88,6 +88,11 @@ class FaultSyntax(Generic[F]):
         missing = [kind for kind in COMMON_KINDS if kind not in values]
         if missing:
             raise TypeError(f"{self.kinds.__name__} lacks the kinds every device has: {missing}")
+
+    @property
+    def commands(self) -> dict[str, int]:
+        """Command names (lower case, no ``-`` or ``_``) -> codes: the fault's ``COMMAND_NAMES``."""
+        return {name: code for code, name in self.fault.COMMAND_NAMES.items()}
 
     @property
     def summary(self) -> str:

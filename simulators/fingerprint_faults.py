@@ -86,7 +86,6 @@ class Fault(faults.Fault):
 SYNTAX = FaultSyntax(
     fault=Fault,
     kinds=FaultKind,
-    commands=INSTRUCTIONS,
     command_word="instruction",
     code_word="confirmation code",
     code_example="code:store:0x18",

@@ -79,7 +79,6 @@ class Fault(faults.Fault):
 SYNTAX = FaultSyntax(
     fault=Fault,
     kinds=FaultKind,
-    commands=COMMANDS,
     command_word="command",
     code_word="result code",
     code_example="code:start_capture:0x20",

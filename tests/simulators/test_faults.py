@@ -150,7 +150,6 @@ def test_a_device_kinds_must_include_every_common_kind() -> None:
         FaultSyntax(
             fault=fingerprint_faults.Fault,
             kinds=Kinds,
-            commands={},
             command_word="command",
             code_word="code",
             code_example="code:x:1",
