@@ -98,10 +98,14 @@ class FleetAnswers:
         receipt (those of this process first, then the outbox's, oldest first)."""
         sender = self._sender
         started = [u.packet_id for u in sender.uploads.values() if u.next_index or u.resend]
-        waiting = [
-            e.packet_id
+        entries = {
+            e.packet_id: e
             for e in self._outbox.waiting(limit=MAX_OPEN_PACKETS + len(sender.uploads))
-            if e.chunks_sent and e.packet_id not in sender.uploads
+        }
+        waiting = [
+            packet_id
+            for packet_id, e in entries.items()
+            if e.chunks_sent and packet_id not in sender.uploads
         ]
         asked = [p for p in [*started, *waiting] if p not in sender.held][:MAX_OPEN_PACKETS]
         sender.fleet_holds.clear()
@@ -111,7 +115,8 @@ class FleetAnswers:
         packets = []
         for packet_id in asked:
             count = sender.chunk_count(packet_id)
-            sha256 = self._outbox.entry(packet_id).sha256
+            entry = entries.get(packet_id) or self._outbox.entry(packet_id)
+            sha256 = entry.sha256
             packets.append(QueriedPacket(packet_id=packet_id, sha256=sha256, count=count))
             self._asked[packet_id] = count
         query = ResumeQuery(station_id=self._session.station_id, packets=packets)
